@@ -1,0 +1,92 @@
+# volunteerd: one binary, flat Makefile.  `make run` and `make test` install what is
+# missing first (scripts/deps.sh); plain `make` only builds.
+
+CC      ?= cc
+PKGS    := libevent libevent_openssl openssl libpq libcjson libargon2
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-qual
+OPT     ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP -Icommon -Iserver -Ibuild $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lpthread -lm
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+SERVER_SRC := $(sort $(wildcard server/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=build/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=build/%.o) build/sql_embed.o build/openapi_embed.o
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+SQL_FILES  := $(sort $(wildcard sql/[0-9]*.sql))
+
+.PHONY: all run test test-unit test-integration test-e2e bench asan fuzz format check clean deps
+
+all: build/volunteerd
+
+build/volunteerd: $(SERVER_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+build/server/version.o: CFLAGS += -DVD_VERSION='"$(VERSION)"'
+
+# The migrations are compiled into the binary so that `volunteerd migrate` needs no files.
+build/sql_embed.c: $(SQL_FILES) scripts/embed-sql.sh
+	@mkdir -p build
+	sh scripts/embed-sql.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+
+build/openapi_embed.c: server/openapi.json scripts/embed-text.sh
+	@mkdir -p build
+	sh scripts/embed-text.sh openapi_json server/openapi.json > $@.tmp && mv $@.tmp $@
+
+build/sql_embed.o build/openapi_embed.o: build/%.o: build/%.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+build/tests/test_%: tests/unit/test_%.c $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $(filter-out %.h,$^) $(LDLIBS) -lcmocka
+
+deps:
+	bash scripts/deps.sh
+
+run: deps
+	$(MAKE) all
+	bash scripts/run.sh
+
+test: deps
+	$(MAKE) all $(UNIT_BIN)
+	bash scripts/test.sh all
+
+test-unit: $(UNIT_BIN)
+	bash scripts/test.sh unit
+
+test-integration: all
+	bash scripts/test.sh integration
+
+test-e2e: all
+	bash scripts/test.sh e2e
+
+bench: deps
+	$(MAKE) all
+	bash scripts/bench.sh
+
+asan:
+	$(MAKE) OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
+		LDFLAGS='-fsanitize=address,undefined' BUILD_TAG=asan all
+
+fuzz:
+	@echo "fuzz targets: see tests/fuzz (not yet built)"
+
+format:
+	clang-format -i common/*.[ch] server/*.[ch] tests/unit/*.[ch]
+
+check:
+	clang-format --dry-run --Werror common/*.[ch] server/*.[ch] tests/unit/*.[ch]
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,74 @@
+/*
+ * err.c: the single error -> status -> problem-type table.
+ */
+#include "err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+	int status;
+	const char *title;
+	const char *type;
+} err_table[APP_ERR_COUNT] = {
+        [APP_OK] = {200, "OK", "about:blank"},
+        [APP_EMALFORMED] = {400, "Bad Request", "urn:volunteerd:problem:malformed"},
+        [APP_EUNAUTH] = {401, "Unauthorized", "urn:volunteerd:problem:unauthenticated"},
+        [APP_EFORBIDDEN] = {403, "Forbidden", "urn:volunteerd:problem:forbidden"},
+        [APP_ENOTFOUND] = {404, "Not Found", "urn:volunteerd:problem:not-found"},
+        [APP_EMETHOD] = {405, "Method Not Allowed", "urn:volunteerd:problem:method-not-allowed"},
+        [APP_ECONFLICT] = {409, "Conflict", "urn:volunteerd:problem:conflict"},
+        [APP_ETOOLARGE] = {413, "Content Too Large", "urn:volunteerd:problem:too-large"},
+        [APP_EINVALID] = {422, "Unprocessable Content", "urn:volunteerd:problem:validation"},
+        [APP_ETHROTTLED] = {429, "Too Many Requests", "urn:volunteerd:problem:throttled"},
+        [APP_EUNAVAILABLE] = {503, "Service Unavailable", "urn:volunteerd:problem:unavailable"},
+        [APP_EINTERNAL] = {500, "Internal Server Error", "urn:volunteerd:problem:internal"},
+};
+
+static int valid_code(enum app_err code)
+{
+	return (int)code >= 0 && code < APP_ERR_COUNT;
+}
+
+int app_err_status(enum app_err code)
+{
+	return valid_code(code) ? err_table[code].status : 500;
+}
+
+const char *app_err_title(enum app_err code)
+{
+	return err_table[valid_code(code) ? code : APP_EINTERNAL].title;
+}
+
+const char *app_err_type(enum app_err code)
+{
+	return err_table[valid_code(code) ? code : APP_EINTERNAL].type;
+}
+
+enum app_err app_err_from_status(int status)
+{
+	for (int i = 0; i < APP_ERR_COUNT; i++)
+		if (err_table[i].status == status)
+			return (enum app_err)i;
+	return APP_EINTERNAL;
+}
+
+int err_set(struct err *e, enum app_err code, const char *field, const char *fmt, ...)
+{
+	if (!e)
+		return -1;
+	e->code = code;
+	snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->detail, sizeof e->detail, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void err_clear(struct err *e)
+{
+	e->code = APP_OK;
+	e->field[0] = '\0';
+	e->detail[0] = '\0';
+}

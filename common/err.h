@@ -1,0 +1,51 @@
+/*
+ * err.h: the application's error codes and the one table that maps them to
+ * HTTP statuses and RFC 9457 problem types.
+ *
+ * Plumbing returns 0 or -1 and fills a caller's struct err; domain code
+ * returns an enum app_err.  Nothing else in the program decides a status.
+ */
+#ifndef VD_ERR_H
+#define VD_ERR_H
+
+#include <stdarg.h>
+
+enum app_err {
+	APP_OK = 0,
+	APP_EMALFORMED,   /* 400: the request cannot be parsed */
+	APP_EUNAUTH,      /* 401: not logged in */
+	APP_EFORBIDDEN,   /* 403: in scope, but the role does not allow it */
+	APP_ENOTFOUND,    /* 404: absent, or outside the caller's scope */
+	APP_EMETHOD,      /* 405: the path exists, the method does not */
+	APP_ECONFLICT,    /* 409: conflicts with the current state */
+	APP_ETOOLARGE,    /* 413: body over the route's limit */
+	APP_EINVALID,     /* 422: well-formed but invalid (names a field) */
+	APP_ETHROTTLED,   /* 429: too many attempts */
+	APP_EUNAVAILABLE, /* 503: overloaded, draining or database down */
+	APP_EINTERNAL,    /* 500: a bug */
+	APP_ERR_COUNT
+};
+
+/* An error with its detail; field is "" when no single field is at fault. */
+struct err {
+	enum app_err code;
+	char field[64];
+	char detail[256];
+};
+
+/* The HTTP status of code (500 for an unknown code). */
+int app_err_status(enum app_err code);
+/* A short human title, e.g. "Conflict"; static storage. */
+const char *app_err_title(enum app_err code);
+/* The problem type URI, e.g. "urn:volunteerd:problem:conflict"; static storage. */
+const char *app_err_type(enum app_err code);
+/* The enum for an HTTP status (APP_EINTERNAL when none matches). */
+enum app_err app_err_from_status(int status);
+
+/* Fill e (if not NULL) and return -1, so that plumbing can `return err_set(...)`. */
+int err_set(struct err *e, enum app_err code, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* Reset e to APP_OK with empty field and detail. */
+void err_clear(struct err *e);
+
+#endif

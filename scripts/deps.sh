@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building, running and testing volunteerd need, and only
+# those that are missing.  Idempotent: when everything is present it runs no apt-get at all and
+# prints one short line.  Works as root (CI) and as an ordinary user (through sudo when it is
+# there; otherwise it prints the apt-get line to run and fails).
+set -euo pipefail
+
+PACKAGES=(
+	build-essential pkg-config
+	libevent-dev libssl-dev libpq-dev libcjson-dev libargon2-dev libcmocka-dev
+	libqrencode-dev libxlsxwriter-dev
+	postgresql postgresql-contrib openssl
+	python3 python3-pytest python3-requests python3-psycopg2 python3-openpyxl
+	prometheus clang-format curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: all ${#PACKAGES[@]} packages present"
+	exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO=(sudo)
+	else
+		echo "deps: not root and no sudo; as root run:" >&2
+		echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+		exit 1
+	fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# A container without systemd cannot start the services that postgresql and prometheus bring;
+# a temporary policy-rc.d tells invoke-rc.d not to try (exit 101 = action forbidden).  We never
+# use those system services: dev-db.sh and the tests run private clusters.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+	if printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null &&
+		"${SUDO[@]}" chmod 755 "$policy"; then
+		made_policy=1
+	fi
+fi
+cleanup() { if [ "$made_policy" = 1 ]; then "${SUDO[@]}" rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" </dev/null
+
+# Check again: a package that apt-get reported installed but dpkg does not know is an error.
+still=()
+for p in "${missing[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = installed ] || still+=("$p")
+done
+if [ ${#still[@]} -ne 0 ]; then
+	echo "deps: still missing after apt-get: ${still[*]}" >&2
+	exit 1
+fi
+echo "deps: done"

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Runs the test suites and sums them up:  scripts/test.sh {unit|integration|e2e|contract|all}
+#
+#   unit         every build/tests/test_* (cmocka), built by `make test` / `make test-unit`
+#   integration  python3 -m pytest tests/integration (the real binary and a real PostgreSQL)
+#   e2e          tests/e2e, when it has tests
+#   contract     ../shared/contract/smoke.py --upto $(cat tests/contract-step), when present
+#   all          all of the above, in that order
+#
+# Each suite's own output stays visible; the LAST line is always `N passed, N failed` (sums
+# over the suites run).  The exit status is non-zero when a test failed or a suite could not
+# run (a crash or a missing runner counts as one failure).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+PASSED=0
+FAILED=0
+SUMMARY=()
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/vd-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+# Debian's python3 has python3-pytest and friends; a python3 earlier on PATH (pyenv, a venv)
+# may not.  Prefer the first one that can import pytest.
+PY=
+for cand in /usr/bin/python3 python3; do
+	if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import pytest' >/dev/null 2>&1; then
+		PY=$cand
+		break
+	fi
+done
+
+add() { # suite passed failed [note]
+	PASSED=$((PASSED + $2))
+	FAILED=$((FAILED + $3))
+	SUMMARY+=("$(printf '%-12s %4d passed, %4d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
+}
+
+# The number before WORD in LINE ("3 passed, 1 failed in 2.0s" passed -> 3), or 0.
+count() { # line word
+	local n
+	n=$(echo "$1" | grep -oE "[0-9]+ $2" | tail -n 1 | grep -oE '^[0-9]+')
+	echo "${n:-0}"
+}
+
+run_unit() {
+	local bins=() b out rc p f
+	shopt -s nullglob
+	for b in build/tests/test_*; do
+		[ -x "$b" ] && [ -f "$b" ] && [[ "$b" != *.d ]] && bins+=("$b")
+	done
+	local srcs=(tests/unit/test_*.c)
+	shopt -u nullglob
+	echo "=== unit: ${#bins[@]} test programs"
+	if [ ${#bins[@]} -eq 0 ]; then
+		if [ ${#srcs[@]} -gt 0 ]; then
+			add unit 0 1 "tests/unit has sources but build/tests has no binaries: run make test-unit"
+		else
+			add unit 0 0 "no unit tests yet"
+		fi
+		return
+	fi
+	for b in "${bins[@]}"; do
+		out="$TMP/$(basename "$b").out"
+		CMOCKA_MESSAGE_OUTPUT=stdout timeout 300 "$b" >"$out" 2>&1
+		rc=$?
+		cat "$out"
+		# cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:"
+		p=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$out" | tail -n 1 | grep -oE '[0-9]+' | head -n 1)
+		f=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$out" | tail -n 1 | grep -oE '[0-9]+' | head -n 1)
+		p=${p:-0}
+		f=${f:-0}
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			echo "unit: $b exited with status $rc without reporting a failed test: counted as one failure"
+			f=1
+		fi
+		if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+			echo "unit: $b reported no results: counted as one failure"
+			f=1
+		fi
+		PASSED=$((PASSED + p))
+		FAILED=$((FAILED + f))
+		SUMMARY+=("$(printf '%-12s %4d passed, %4d failed' "$(basename "$b")" "$p" "$f")")
+	done
+}
+
+# pytest on DIR, counted from its summary line ("3 passed, 1 failed, 2 errors in 4.1s").
+run_pytest() { # suite dir
+	local suite=$1 dir=$2 out="$TMP/$1.out" rc p f e line
+	echo "=== $suite: pytest $dir"
+	if [ -z "$PY" ]; then
+		add "$suite" 0 1 "no python3 with pytest: run scripts/deps.sh"
+		return
+	fi
+	timeout -k 10 1800 "$PY" -m pytest -q -p no:cacheprovider "$dir" </dev/null 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" -eq 5 ]; then # no tests collected
+		add "$suite" 0 0 "no tests"
+		return
+	fi
+	line=$(grep -E '[0-9]+ (passed|failed|errors?|skipped|deselected).* in [0-9.]+s' "$out" | tail -n 1)
+	p=$(count "$line" passed)
+	f=$(count "$line" failed)
+	e=$(count "$line" error)
+	f=$((f + e))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		add "$suite" "$p" 1 "pytest exited with status $rc"
+		return
+	fi
+	add "$suite" "$p" "$f"
+}
+
+run_integration() {
+	if [ -d tests/integration ]; then
+		run_pytest integration tests/integration
+	else
+		add integration 0 0 "no tests/integration"
+	fi
+}
+
+run_e2e() {
+	if [ -d tests/e2e ] && [ -n "$(find tests/e2e -name 'test_*.py' -print -quit)" ]; then
+		run_pytest e2e tests/e2e
+	else
+		echo "=== e2e: no tests yet"
+		add e2e 0 0 "no tests yet"
+	fi
+}
+
+# The shared contract smoke test: it builds (a no-op after make), starts its own PostgreSQL
+# and server, and ends with "contract: N passed, N failed".
+run_contract() {
+	local smoke="$ROOT/../shared/contract/smoke.py" step out="$TMP/contract.out" rc p f line
+	if [ ! -f "$smoke" ]; then
+		echo "=== contract: ../shared/contract/smoke.py not present, skipped"
+		return
+	fi
+	step=$(tr -d ' \t\r\n' <tests/contract-step 2>/dev/null)
+	step=${step:-health}
+	echo "=== contract: smoke.py --upto $step"
+	timeout -k 10 900 "${PY:-python3}" "$smoke" --upto "$step" </dev/null 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+	p=$(count "$line" passed)
+	f=$(count "$line" failed)
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		add contract "$p" 1 "smoke.py exited with status $rc"
+		return
+	fi
+	add contract "$p" "$f"
+}
+
+what=${1:-all}
+case "$what" in
+unit) run_unit ;;
+integration) run_integration ;;
+e2e) run_e2e ;;
+contract) run_contract ;;
+all)
+	run_unit
+	run_integration
+	run_e2e
+	run_contract
+	;;
+*)
+	echo "usage: $0 {unit|integration|e2e|contract|all}" >&2
+	echo "0 passed, 1 failed"
+	exit 2
+	;;
+esac
+
+echo "=== summary"
+for line in "${SUMMARY[@]}"; do
+	echo "  $line"
+done
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

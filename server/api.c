@@ -1,0 +1,133 @@
+/*
+ * api.c: one call, one transaction.  Builds the parameters of Q_API_CALL (function name,
+ * actor, arguments, idempotency key and request hash, peer address, request id) and turns
+ * the single JSON value that comes back into the reply.
+ */
+#include "api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "db.h"
+#include "json.h"
+#include "queries.h"
+#include "reply.h"
+#include "req.h"
+#include "router.h"
+#include "secret.h"
+#include "worker.h"
+
+cJSON *api_body(struct req *r)
+{
+	struct err e;
+	cJSON *body = json_parse_object(r->body, r->body_len, &e);
+	if (!body)
+		reply_error(r, &e);
+	return body;
+}
+
+static void api_done(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct req *r = job->arg;
+	if (e->code != APP_OK) {
+		reply_error(r, e);
+		return;
+	}
+	const char *json = db_result_value(res, 0, 0);
+	if (!json) {
+		reply_problem(r, APP_ENOTFOUND, NULL, "not found");
+		return;
+	}
+	if (!r->api_post) {
+		reply_json(r, r->api_status, json, (size_t)db_result_length(res, 0, 0));
+		return;
+	}
+	cJSON *obj = cJSON_ParseWithLength(json, (size_t)db_result_length(res, 0, 0));
+	if (!obj) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	if (r->api_post(r, &obj) < 0) {
+		cJSON_Delete(obj);
+		return;
+	}
+	reply_cjson(r, r->api_status, obj);
+}
+
+void api_call(struct req *r, const char *fn, cJSON *args, int ok_status)
+{
+	api_call_post(r, fn, args, ok_status, NULL);
+}
+
+void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, api_post_fn post)
+{
+	char *text = args ? json_print(args) : NULL;
+	cJSON_Delete(args);
+	if (!text) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	r->api_status = ok_status;
+	r->api_post = post;
+
+	const char *key = r->route->method == M_GET ? NULL : req_header(r, "Idempotency-Key");
+	char hash_hex[65] = "";
+	if (key) {
+		if (strlen(key) == 0 || strlen(key) > 200) {
+			free(text);
+			reply_problem(r, APP_EINVALID, "Idempotency-Key",
+			              "must be 1-200 characters");
+			return;
+		}
+		/* The request is its function and its arguments: the same key with another
+		 * request is refused by the database with 422. */
+		uint8_t h[32];
+		size_t fl = strlen(fn), tl = strlen(text);
+		char *both = malloc(fl + tl + 2);
+		if (!both) {
+			free(text);
+			reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+			return;
+		}
+		memcpy(both, fn, fl);
+		both[fl] = '\n';
+		memcpy(both + fl + 1, text, tl + 1);
+		secret_sha256(both, fl + tl + 1, h);
+		free(both);
+		secret_hex(h, sizeof h, hash_hex);
+	}
+	char ip[64];
+	auth_peer_ip(r, ip, sizeof ip);
+
+	db_job_init(&r->job, Q_API_CALL, api_done, r);
+	db_job_param(&r->job, 0, fn);
+	db_job_param_int(&r->job, 1, r->account_id);
+	db_job_param_take(&r->job, 2, text);
+	db_job_param_copy(&r->job, 3, key);
+	db_job_param_copy(&r->job, 4, key ? hash_hex : NULL);
+	db_job_param_copy(&r->job, 5, ip[0] ? ip : NULL);
+	db_job_param(&r->job, 6, r->rid);
+	db_submit(r->w->db, &r->job);
+}
+
+int api_path_id(struct req *r, cJSON *args, int i, const char *key)
+{
+	long long id = req_param_id(r, i);
+	if (id <= 0) {
+		cJSON_Delete(args);
+		reply_problem(r, APP_ENOTFOUND, NULL, "not found");
+		return -1;
+	}
+	cJSON_AddNumberToObject(args, key, (double)id);
+	return 0;
+}
+
+void api_query_args(struct req *r, cJSON *args, const char *const keys[])
+{
+	for (int i = 0; keys[i]; i++) {
+		const char *v = req_query(r, keys[i]);
+		if (v)
+			cJSON_AddStringToObject(args, keys[i], v);
+	}
+}

@@ -1,0 +1,31 @@
+/*
+ * api.h: the common path of an API handler: decode the body, call one SQL function of the
+ * `api` schema with the caller and a JSON argument, reply its JSON.
+ *
+ * The SQL function does the authorization (one authz function), the change, and the audit
+ * row in one transaction; api_call adds the Idempotency-Key record to the same transaction.
+ */
+#ifndef VD_API_H
+#define VD_API_H
+
+#include <cjson/cJSON.h>
+
+struct req;
+
+/* The body as a JSON object, or NULL after replying 400. */
+cJSON *api_body(struct req *r);
+/* Run api.<fn>(actor, args) and reply its result with ok_status (NULL result: 404).
+ * fn must be a static string; args is taken (deleted here). */
+void api_call(struct req *r, const char *fn, cJSON *args, int ok_status);
+/* Called with the function's result before the reply, to add what only the server knows
+ * (a check-in code, a generated password).  It may replace *result; return 0, or -1 after
+ * replying itself. */
+typedef int (*api_post_fn)(struct req *r, cJSON **result);
+/* As api_call, with post run on the parsed result. */
+void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, api_post_fn post);
+/* Add the path id i to args under key (replying 404 and returning -1 when it is not an id). */
+int api_path_id(struct req *r, cJSON *args, int i, const char *key);
+/* Copy the query parameters named in keys (NULL-terminated) into args as strings. */
+void api_query_args(struct req *r, cJSON *args, const char *const keys[]);
+
+#endif

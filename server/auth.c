@@ -1,0 +1,198 @@
+/*
+ * auth.c: session resolution and CSRF, in front of every handler.
+ *
+ * A request carries at most one token: `Authorization: Bearer` wins over the cookie.  The
+ * token is looked up by its SHA-256 only (the database never sees the token), and the
+ * lookup enforces the idle and absolute limits.  A cookie-authenticated unsafe request must
+ * come from our own origin (Origin, else Referer): a browser adds cookies to cross-site
+ * requests, but never a Bearer header, so Bearer calls need no such check.
+ */
+#include "auth.h"
+
+#include <event2/http.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "queries.h"
+#include "reply.h"
+#include "req.h"
+#include "router.h"
+#include "secret.h"
+#include "worker.h"
+
+#define COOKIE_TLS   "__Host-vd_session"
+#define COOKIE_PLAIN "vd_session"
+
+int auth_new_token(char out[AUTH_TOKEN_LEN + 1])
+{
+	uint8_t raw[32];
+	unsigned char b64[48];
+	if (secret_random(raw, sizeof raw) < 0)
+		return -1;
+	int n = EVP_EncodeBlock(b64, raw, sizeof raw); /* 44 chars with one '=' */
+	for (int i = 0; i < n; i++)
+		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+	memcpy(out, b64, AUTH_TOKEN_LEN);
+	out[AUTH_TOKEN_LEN] = '\0';
+	return 0;
+}
+
+void auth_token_hash_param(const char *token, char out[67])
+{
+	uint8_t h[32];
+	secret_sha256(token, strlen(token), h);
+	out[0] = '\\';
+	out[1] = 'x';
+	secret_hex(h, sizeof h, out + 2);
+}
+
+static int token_shape_ok(const char *t, size_t len)
+{
+	return len == AUTH_TOKEN_LEN &&
+	       strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == len;
+}
+
+/* Find name=value in a Cookie header. */
+static const char *cookie_value(const char *header, const char *name, char *buf, size_t n)
+{
+	size_t nl = strlen(name);
+	const char *p = header;
+	while (p && *p) {
+		while (*p == ' ' || *p == ';')
+			p++;
+		const char *end = strchr(p, ';');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
+			size_t vl = len - nl - 1;
+			if (vl >= n)
+				return NULL;
+			memcpy(buf, p + nl + 1, vl);
+			buf[vl] = '\0';
+			return buf;
+		}
+		p = end;
+	}
+	return NULL;
+}
+
+const char *auth_request_token(struct req *r, char *buf, size_t n, int *via_cookie)
+{
+	*via_cookie = 0;
+	const char *h = req_header(r, "Authorization");
+	if (h && !strncasecmp(h, "Bearer ", 7)) {
+		const char *t = h + 7;
+		while (*t == ' ')
+			t++;
+		size_t len = strlen(t);
+		if (!token_shape_ok(t, len) || len >= n)
+			return NULL;
+		memcpy(buf, t, len + 1);
+		return buf;
+	}
+	const char *c = req_header(r, "Cookie");
+	if (!c)
+		return NULL;
+	const char *v = cookie_value(c, r->tls ? COOKIE_TLS : COOKIE_PLAIN, buf, n);
+	if (!v || !token_shape_ok(v, strlen(v)))
+		return NULL;
+	*via_cookie = 1;
+	return v;
+}
+
+void auth_set_cookie(struct req *r, const char *token, int max_age_s)
+{
+	char h[256];
+	snprintf(h, sizeof h, "%s=%s; Path=/; HttpOnly; SameSite=Lax%s; Max-Age=%d",
+	         r->tls ? COOKIE_TLS : COOKIE_PLAIN, token ? token : "", r->tls ? "; Secure" : "",
+	         token ? max_age_s : 0);
+	reply_header(r, "Set-Cookie", h);
+}
+
+void auth_peer_ip(struct req *r, char *out, size_t n)
+{
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+	struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
+	if (c)
+		evhttp_connection_get_peer(c, &addr, &port);
+	snprintf(out, n, "%s", addr ? addr : "");
+}
+
+/* Same-origin check for cookie-authenticated writes: Origin (or Referer) must name the
+ * host the request was sent to, with our scheme. */
+static int same_origin(struct req *r)
+{
+	const char *host = req_header(r, "Host");
+	const char *origin = req_header(r, "Origin");
+	const char *referer = req_header(r, "Referer");
+	const char *src = origin ? origin : referer;
+	char want[300];
+	if (!host || !src)
+		return 0;
+	int n = snprintf(want, sizeof want, "%s://%s", r->tls ? "https" : "http", host);
+	if (n <= 0 || (size_t)n >= sizeof want)
+		return 0;
+	if (strncmp(src, want, (size_t)n) != 0)
+		return 0;
+	return src[n] == '\0' || src[n] == '/';
+}
+
+static int is_unsafe(const struct req *r)
+{
+	return r->route->method != M_GET && r->route->method != M_HEAD &&
+	       r->route->method != M_OPTIONS;
+}
+
+static void resolved(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct req *r = job->arg;
+	if (e->code != APP_OK) {
+		reply_error(r, e);
+		return;
+	}
+	if (db_result_rows(res) == 1) {
+		r->account_id = db_result_int(res, 0, 0, 0);
+		r->volunteer_id = db_result_int(res, 0, 1, 0);
+	}
+	if (!r->account_id && r->route->auth == AUTH_USER) {
+		reply_problem(r, APP_EUNAUTH, NULL,
+		              "log in first: the session is missing or expired");
+		return;
+	}
+	if (r->account_id && r->via_cookie && is_unsafe(r) && !same_origin(r)) {
+		reply_problem(r, APP_EFORBIDDEN, NULL,
+		              "cross-site request refused: Origin does not match this site");
+		return;
+	}
+	r->route->handler(r);
+}
+
+void auth_dispatch(struct req *r)
+{
+	char buf[64];
+	if (r->route->auth == AUTH_PUBLIC) {
+		r->route->handler(r);
+		return;
+	}
+	const char *token = auth_request_token(r, buf, sizeof buf, &r->via_cookie);
+	if (!token) {
+		if (r->route->auth == AUTH_USER) {
+			reply_problem(r, APP_EUNAUTH, NULL, "log in first");
+			return;
+		}
+		r->route->handler(r);
+		return;
+	}
+	char hash[67];
+	auth_token_hash_param(token, hash);
+	db_job_init(&r->job, Q_SESSION_RESOLVE, resolved, r);
+	db_job_param_copy(&r->job, 0, hash);
+	db_job_param_int(&r->job, 1, r->w->cfg->session_idle_min);
+	db_submit(r->w->db, &r->job);
+}

@@ -1,0 +1,30 @@
+/*
+ * auth.h: who is calling.  Resolves the session token (Bearer header or cookie), enforces
+ * the route's authentication level and the CSRF rule for cookie-authenticated writes,
+ * then runs the route's handler.  Authorization (scope and role) is not here: it is one
+ * SQL function (authz_*) that every API function calls.
+ */
+#ifndef VD_AUTH_H
+#define VD_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct req;
+
+#define AUTH_TOKEN_LEN 43 /* 32 random bytes in unpadded base64url */
+
+/* Resolve the caller for r->route, then call its handler (or reply 401/403 itself). */
+void auth_dispatch(struct req *r);
+/* A fresh session token: 32 random bytes as base64url (out: AUTH_TOKEN_LEN + 1). 0 or -1. */
+int auth_new_token(char out[AUTH_TOKEN_LEN + 1]);
+/* SHA-256 of a token as 64 hex digits (for the bytea parameter '\x...'): out[67]. */
+void auth_token_hash_param(const char *token, char out[67]);
+/* The session token the request carries (Bearer or cookie), or NULL; sets *via_cookie. */
+const char *auth_request_token(struct req *r, char *buf, size_t n, int *via_cookie);
+/* The Set-Cookie header for token (NULL: a cookie that clears it). */
+void auth_set_cookie(struct req *r, const char *token, int max_age_s);
+/* The peer's address as text into out (at least 64 bytes). */
+void auth_peer_ip(struct req *r, char *out, size_t n);
+
+#endif

@@ -1,0 +1,15 @@
+/*
+ * cli.h: the one-shot subcommands other than serve.
+ */
+#ifndef VD_CLI_H
+#define VD_CLI_H
+
+struct config;
+
+/* `create-admin --login NAME [--password-stdin] [--if-missing]`: exit code. */
+int cli_create_admin(const struct config *cfg, const char *login, int password_stdin,
+                     int if_missing);
+/* `migrate`: exit code. */
+int cli_migrate(const struct config *cfg);
+
+#endif

@@ -1,0 +1,373 @@
+/*
+ * dbconn.c: one non-blocking PGconn driven by libevent.
+ *
+ * Owns the PGconn, its socket event and one timer (connect timeout or job deadline).
+ * States are in dbconn.h.  Invariants: in IDLE the socket is watched for reading so that a
+ * server-side close is noticed at once; in BUSY the job is not reported until PQgetResult
+ * returned NULL (the connection is drained), and a connection left inside a transaction is
+ * closed rather than reused.  Callbacks to the owner happen only from event callbacks,
+ * never from dbconn_connect or dbconn_run.
+ */
+#include "dbconn.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "queries.h"
+
+struct dbconn {
+	struct event_base *base;
+	PGconn *pg;
+	enum dbconn_state state;
+	struct event *io;
+	int io_fd;
+	short io_what;
+	struct event *timer;
+	const char *const *keys;
+	const char *const *vals;
+	int connect_timeout_ms;
+	struct db_job *job;
+	PGresult *res; /* the job's result kept so far: the first error, else the last one */
+	int flushing;  /* BUSY and libpq still has output to send */
+	dbconn_cb cb;
+	void *arg;
+};
+
+static void on_io(evutil_socket_t fd, short what, void *arg);
+
+static void watch(struct dbconn *c, short what)
+{
+	int fd = c->pg ? PQsocket(c->pg) : -1;
+	if (c->io && c->io_fd == fd && c->io_what == what)
+		return;
+	if (c->io) {
+		event_free(c->io);
+		c->io = NULL;
+	}
+	c->io_fd = fd;
+	c->io_what = what;
+	if (fd < 0 || !what)
+		return;
+	c->io = event_new(c->base, fd, what | EV_PERSIST, on_io, c);
+	if (c->io)
+		event_add(c->io, NULL);
+}
+
+static void arm_timer(struct dbconn *c, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(c->timer, &tv);
+}
+
+static void close_pg(struct dbconn *c)
+{
+	watch(c, 0);
+	evtimer_del(c->timer);
+	if (c->res) {
+		PQclear(c->res);
+		c->res = NULL;
+	}
+	if (c->pg) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	c->state = DBCONN_DOWN;
+	c->flushing = 0;
+}
+
+/* Tear the connection down; report the running job first (if any), then DOWN. */
+static void fail(struct dbconn *c, const char *why)
+{
+	struct db_job *job = c->job;
+	char msg[200];
+	snprintf(msg, sizeof msg, "%s", why && *why ? why : "connection lost");
+	for (char *p = msg; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	log_msg(LOG_WARN, "db_down", "state=%d reason=\"%s\"", (int)c->state, msg);
+	c->job = NULL;
+	close_pg(c);
+	if (job) {
+		struct err e;
+		err_set(&e, APP_EUNAVAILABLE, NULL, "database unavailable");
+		c->cb(c, DBCONN_EV_RESULT, job, NULL, &e, c->arg);
+	}
+	c->cb(c, DBCONN_EV_DOWN, NULL, NULL, NULL, c->arg);
+}
+
+static void on_notice(void *arg, const PGresult *res)
+{
+	(void)arg;
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	log_msg(LOG_DEBUG, "db_notice", "severity=%s message=\"%s\"", sev ? sev : "?",
+	        msg ? msg : "");
+}
+
+static void step_connect(struct dbconn *c)
+{
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_READING:
+		watch(c, EV_READ);
+		return;
+	case PGRES_POLLING_WRITING:
+		watch(c, EV_WRITE);
+		return;
+	case PGRES_POLLING_OK:
+		if (PQsetnonblocking(c->pg, 1) != 0) {
+			fail(c, "PQsetnonblocking failed");
+			return;
+		}
+		PQsetNoticeReceiver(c->pg, on_notice, c);
+		evtimer_del(c->timer);
+		c->state = DBCONN_IDLE;
+		watch(c, EV_READ);
+		c->cb(c, DBCONN_EV_UP, NULL, NULL, NULL, c->arg);
+		return;
+	default:
+		fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+}
+
+static void keep_result(struct dbconn *c, PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+	int is_err = st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE;
+	if (c->res && PQresultStatus(c->res) == PGRES_FATAL_ERROR && !is_err) {
+		PQclear(res); /* the first error wins */
+		return;
+	}
+	if (c->res)
+		PQclear(c->res);
+	c->res = res;
+}
+
+static void finish_job(struct dbconn *c)
+{
+	struct db_job *job = c->job;
+	PGresult *res = c->res;
+	struct err e;
+	int reuse = PQtransactionStatus(c->pg) == PQTRANS_IDLE && PQstatus(c->pg) == CONNECTION_OK;
+
+	c->job = NULL;
+	c->res = NULL;
+	evtimer_del(c->timer);
+	err_clear(&e);
+	if (!res)
+		err_set(&e, APP_EINTERNAL, NULL, "no result");
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+		dbconn_result_err(res, &e);
+	if (reuse) {
+		c->state = DBCONN_IDLE;
+		watch(c, EV_READ);
+	} else {
+		close_pg(c); /* never reuse a connection left in a transaction */
+	}
+	c->cb(c, DBCONN_EV_RESULT, job, e.code == APP_OK ? res : NULL, &e, c->arg);
+	if (res)
+		PQclear(res);
+	if (!reuse)
+		c->cb(c, DBCONN_EV_DOWN, NULL, NULL, NULL, c->arg);
+}
+
+static void step_busy(struct dbconn *c, short what)
+{
+	if (c->flushing && (what & EV_WRITE)) {
+		int r = PQflush(c->pg);
+		if (r < 0) {
+			fail(c, PQerrorMessage(c->pg));
+			return;
+		}
+		c->flushing = r == 1;
+	}
+	if (what & EV_READ) {
+		if (!PQconsumeInput(c->pg)) {
+			fail(c, PQerrorMessage(c->pg));
+			return;
+		}
+		if (c->flushing) {
+			int r = PQflush(c->pg);
+			if (r < 0) {
+				fail(c, PQerrorMessage(c->pg));
+				return;
+			}
+			c->flushing = r == 1;
+		}
+		while (!PQisBusy(c->pg)) {
+			PGresult *res = PQgetResult(c->pg);
+			if (!res) {
+				finish_job(c);
+				return;
+			}
+			keep_result(c, res);
+		}
+		if (PQstatus(c->pg) == CONNECTION_BAD) {
+			fail(c, PQerrorMessage(c->pg));
+			return;
+		}
+	}
+	watch(c, c->flushing ? EV_READ | EV_WRITE : EV_READ);
+}
+
+static void step_idle(struct dbconn *c)
+{
+	/* Nothing is expected while idle: a readable socket is a notice, or the server going away.
+	 */
+	if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
+		fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	PGnotify *n;
+	while ((n = PQnotifies(c->pg)) != NULL)
+		PQfreemem(n);
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct dbconn *c = arg;
+	(void)fd;
+	switch (c->state) {
+	case DBCONN_CONNECTING:
+		step_connect(c);
+		break;
+	case DBCONN_BUSY:
+		step_busy(c, what);
+		break;
+	case DBCONN_IDLE:
+		step_idle(c);
+		break;
+	case DBCONN_DOWN:
+		watch(c, 0);
+		break;
+	}
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct dbconn *c = arg;
+	(void)fd;
+	(void)what;
+	if (c->state == DBCONN_CONNECTING)
+		fail(c, c->pg ? "connect timeout" : "connect failed");
+	else if (c->state == DBCONN_BUSY)
+		fail(c, "job deadline passed"); /* closing is the only non-blocking cancel on libpq
+		                                   15 */
+}
+
+struct dbconn *dbconn_new(struct event_base *base, const char *const *keys, const char *const *vals,
+                          int connect_timeout_ms, dbconn_cb cb, void *arg)
+{
+	struct dbconn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->base = base;
+	c->keys = keys;
+	c->vals = vals;
+	c->connect_timeout_ms = connect_timeout_ms;
+	c->cb = cb;
+	c->arg = arg;
+	c->io_fd = -1;
+	c->state = DBCONN_DOWN;
+	c->timer = evtimer_new(base, on_timer, c);
+	if (!c->timer) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void dbconn_free(struct dbconn *c)
+{
+	if (!c)
+		return;
+	close_pg(c);
+	event_free(c->timer);
+	free(c);
+}
+
+void dbconn_connect(struct dbconn *c)
+{
+	c->pg = PQconnectStartParams(c->keys, c->vals, 1);
+	c->state = DBCONN_CONNECTING;
+	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+		/* Report from the timer, not from here: callers expect no re-entrant callback. */
+		if (c->pg) {
+			log_msg(LOG_WARN, "db_connect_failed", "reason=\"%s\"",
+			        PQerrorMessage(c->pg));
+			PQfinish(c->pg);
+			c->pg = NULL;
+		}
+		arm_timer(c, 0);
+		return;
+	}
+	/* libpq: behave as if PQconnectPoll had just returned PGRES_POLLING_WRITING. */
+	watch(c, EV_WRITE);
+	arm_timer(c, c->connect_timeout_ms);
+}
+
+void dbconn_run(struct dbconn *c, struct db_job *job, int timeout_ms)
+{
+	c->job = job;
+	c->state = DBCONN_BUSY;
+	arm_timer(c, timeout_ms);
+	if (!PQsendQueryParams(c->pg, job->sql, job->nparams, NULL, job->params, NULL, NULL, 0)) {
+		/* Report from the timer, keeping the callback off the caller's stack. */
+		arm_timer(c, 0);
+		return;
+	}
+	int r = PQflush(c->pg);
+	if (r < 0) {
+		arm_timer(c, 0);
+		return;
+	}
+	c->flushing = r == 1;
+	watch(c, c->flushing ? EV_READ | EV_WRITE : EV_READ);
+}
+
+enum dbconn_state dbconn_state(const struct dbconn *c)
+{
+	return c->state;
+}
+
+static enum app_err err_of_sqlstate(const char *st)
+{
+	if (!st || strlen(st) != 5)
+		return APP_EINTERNAL;
+	if (st[0] == 'V' && st[1] == 'D') /* our own: VD409 means 409 */
+		return app_err_from_status(atoi(st + 2));
+	if (!strcmp(st, "23505") || !strcmp(st, "23P01"))
+		return APP_ECONFLICT;
+	if (!strncmp(st, "23", 2) || !strncmp(st, "22", 2))
+		return APP_EINVALID;
+	if (!strncmp(st, "08", 2) || !strncmp(st, "53", 2) || !strncmp(st, "57", 2) ||
+	    !strcmp(st, "40001") || !strcmp(st, "40P01") || !strcmp(st, "55P03"))
+		return APP_EUNAVAILABLE; /* connection, resources, timeouts, shutdown, retryable */
+	return APP_EINTERNAL;
+}
+
+void dbconn_result_err(const PGresult *res, struct err *err)
+{
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *col = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+	const char *cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+	enum app_err code = err_of_sqlstate(st);
+	const char *field = col ? col : cons ? queries_constraint_field(cons) : NULL;
+
+	if (code == APP_EINTERNAL || code == APP_EUNAVAILABLE) {
+		/* Keep server internals out of the answer, but in the log. */
+		log_msg(code == APP_EINTERNAL ? LOG_ERROR : LOG_WARN, "db_error",
+		        "sqlstate=%s message=\"%s\"", st ? st : "-", msg ? msg : "-");
+		err_set(err, code, NULL,
+		        code == APP_EINTERNAL ? "database error" : "database busy or unavailable");
+		return;
+	}
+	if (cons && !col && (!strcmp(st, "23505") || !strcmp(st, "23P01")))
+		err_set(err, code, field, "%s already exists or overlaps", field ? field : "value");
+	else
+		err_set(err, code, field, "%s", msg ? msg : "invalid");
+}

@@ -1,0 +1,51 @@
+/*
+ * dbconn.h: one PostgreSQL connection as an event-driven state machine (private to db.c).
+ *
+ *   DOWN --connect--> CONNECTING --ok--> IDLE --run--> BUSY --results drained--> IDLE
+ *     ^                    |                              |
+ *     +------ failure -----+------------------------------+   (the owner reconnects later)
+ *
+ * The connection never blocks: PQconnectStartParams/PQconnectPoll, PQsetnonblocking,
+ * PQflush until 0 while also reading, PQgetResult until NULL.  It tells its owner what
+ * happened through one callback, always from the event loop.
+ */
+#ifndef VD_DBCONN_H
+#define VD_DBCONN_H
+
+#include <libpq-fe.h>
+
+#include "err.h"
+
+struct event_base;
+struct db_job;
+struct dbconn;
+
+enum dbconn_state { DBCONN_DOWN, DBCONN_CONNECTING, DBCONN_IDLE, DBCONN_BUSY };
+
+enum dbconn_event {
+	DBCONN_EV_UP,   /* connected: now IDLE */
+	DBCONN_EV_DOWN, /* connect failed or connection lost: now DOWN (job, if any, reported first)
+	                 */
+	DBCONN_EV_RESULT, /* the job finished: res (may be NULL) and err; now IDLE or DOWN */
+};
+
+/* res is borrowed for the duration of the call; job is the one given to dbconn_run. */
+typedef void (*dbconn_cb)(struct dbconn *c, enum dbconn_event ev, struct db_job *job, PGresult *res,
+                          const struct err *err, void *arg);
+
+/* A new connection in state DOWN.  keys/vals are copied by libpq at connect time and must
+ * live until dbconn_free. */
+struct dbconn *dbconn_new(struct event_base *base, const char *const *keys, const char *const *vals,
+                          int connect_timeout_ms, dbconn_cb cb, void *arg);
+/* Close (without callbacks) and free. */
+void dbconn_free(struct dbconn *c);
+/* Start connecting (state must be DOWN).  The outcome arrives as UP or DOWN. */
+void dbconn_connect(struct dbconn *c);
+/* Send job (state must be IDLE).  A hard deadline of timeout_ms closes the connection. */
+void dbconn_run(struct dbconn *c, struct db_job *job, int timeout_ms);
+enum dbconn_state dbconn_state(const struct dbconn *c);
+
+/* Map a failed result (or a connection error message) to an application error. */
+void dbconn_result_err(const PGresult *res, struct err *err);
+
+#endif

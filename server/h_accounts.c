@@ -1,0 +1,194 @@
+/*
+ * h_accounts.c: staff accounts, scoped role grants and the audit trail (admin).
+ *
+ * An account's password is hashed here, on the offload pool, before the database sees the
+ * account; when the request names none, one is generated and returned once in the answer
+ * (never stored in clear, so an Idempotency-Key replay cannot show it again: such requests
+ * are not replayed).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "handlers.h"
+#include "json.h"
+#include "offload.h"
+#include "password.h"
+#include "reply.h"
+#include "req.h"
+#include "validate.h"
+#include "worker.h"
+
+struct new_account {
+	struct offload_task task;
+	struct req *r;
+	cJSON *args;
+	char password[129];
+	char hash[PASSWORD_HASH_MAX];
+	int generated;
+	int failed;
+};
+
+static void new_account_free(void *p)
+{
+	struct new_account *a = p;
+	memset(a->password, 0, sizeof a->password);
+	cJSON_Delete(a->args);
+	free(a);
+}
+
+static int add_generated_password(struct req *r, cJSON **result)
+{
+	struct new_account *a = r->hstate;
+	if (a->generated)
+		cJSON_AddStringToObject(*result, "password", a->password);
+	return 0;
+}
+
+static void hash_work(struct offload_task *t)
+{
+	struct new_account *a = t->arg;
+	a->failed = password_hash(a->password, a->hash) < 0;
+}
+
+static void hash_done(struct offload_task *t, int ran)
+{
+	struct new_account *a = t->arg;
+	struct req *r = a->r;
+	if (!ran || a->failed) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "busy hashing passwords; try again");
+		return;
+	}
+	cJSON_AddStringToObject(a->args, "password_hash", a->hash);
+	cJSON *args = a->args;
+	a->args = NULL;
+	api_call_post(r, "account_create", args, 201, add_generated_password);
+}
+
+void h_accounts_create(struct req *r)
+{
+	static const char *const keys[] = {"login", "password", "volunteer_id", NULL};
+	struct err e;
+	const char *login, *password;
+	long long volunteer_id;
+	int has_volunteer = 0;
+	cJSON *body = api_body(r);
+	if (!body)
+		return;
+	if (json_check_keys(body, keys, &e) < 0 ||
+	    json_get_str(body, "login", 1, 64, &login, &e) < 0 ||
+	    json_get_str(body, "password", 0, 128, &password, &e) < 0 ||
+	    json_get_int(body, "volunteer_id", 0, 1, (1LL << 53) - 1, &volunteer_id, &has_volunteer,
+	                 &e) < 0)
+		goto invalid;
+	if (!valid_login(login)) {
+		err_set(&e, APP_EINVALID, "login", "3-64 characters of letters, digits and ._@-");
+		goto invalid;
+	}
+	if (password && !password_acceptable(password)) {
+		err_set(&e, APP_EINVALID, "password", "must be 10-128 characters");
+		goto invalid;
+	}
+	struct new_account *a = calloc(1, sizeof *a);
+	if (!a) {
+		cJSON_Delete(body);
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	a->r = r;
+	if (password) {
+		snprintf(a->password, sizeof a->password, "%s", password);
+	} else if (password_generate(a->password, 16) < 0) {
+		free(a);
+		cJSON_Delete(body);
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "no randomness");
+		return;
+	} else {
+		a->generated = 1;
+	}
+	cJSON_DeleteItemFromObject(body, "password"); /* the database gets only the hash */
+	a->args = body;
+	r->hstate = a;
+	r->hstate_free = new_account_free;
+	a->task.work = hash_work;
+	a->task.done = hash_done;
+	a->task.arg = a;
+	offload_submit(r->w->offload, &a->task);
+	return;
+invalid:
+	cJSON_Delete(body);
+	reply_error(r, &e);
+}
+
+void h_roles_grant(struct req *r)
+{
+	static const char *const keys[] = {"role", "org_unit_id", "team_id", NULL};
+	struct err e;
+	const char *role;
+	long long unit = 0, team = 0;
+	int has_unit = 0, has_team = 0;
+	cJSON *body = api_body(r);
+	if (!body)
+		return;
+	if (json_check_keys(body, keys, &e) < 0 ||
+	    json_get_str(body, "role", 1, 20, &role, &e) < 0 ||
+	    json_get_int(body, "org_unit_id", 0, 1, (1LL << 53) - 1, &unit, &has_unit, &e) < 0 ||
+	    json_get_int(body, "team_id", 0, 1, (1LL << 53) - 1, &team, &has_team, &e) < 0)
+		goto invalid;
+	if (strcmp(role, "admin") && strcmp(role, "coordinator") && strcmp(role, "volunteer")) {
+		err_set(&e, APP_EINVALID, "role", "must be admin, coordinator or volunteer");
+		goto invalid;
+	}
+	if (has_unit && has_team) {
+		err_set(&e, APP_EINVALID, "team_id", "give org_unit_id or team_id, not both");
+		goto invalid;
+	}
+	if (!strcmp(role, "coordinator") && !has_unit && !has_team) {
+		err_set(&e, APP_EINVALID, "org_unit_id",
+		        "a coordinator needs org_unit_id or team_id");
+		goto invalid;
+	}
+	if (!strcmp(role, "volunteer") && (has_unit || has_team)) {
+		err_set(&e, APP_EINVALID, "org_unit_id", "a volunteer role has no scope");
+		goto invalid;
+	}
+	if (api_path_id(r, body, 0, "account_id") < 0)
+		return;
+	api_call(r, "role_grant", body, 201);
+	return;
+invalid:
+	cJSON_Delete(body);
+	reply_error(r, &e);
+}
+
+static int no_content(struct req *r, cJSON **result)
+{
+	(void)result;
+	reply_empty(r);
+	return -1;
+}
+
+void h_roles_revoke(struct req *r)
+{
+	cJSON *args = cJSON_CreateObject();
+	if (!args) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	if (api_path_id(r, args, 0, "account_id") < 0 || api_path_id(r, args, 1, "grant_id") < 0)
+		return;
+	api_call_post(r, "role_revoke", args, 204, no_content);
+}
+
+void h_audit_list(struct req *r)
+{
+	static const char *const keys[] = {"entity", "entity_id", "limit", "cursor", NULL};
+	cJSON *args = cJSON_CreateObject();
+	if (!args) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	api_query_args(r, args, keys);
+	api_call(r, "audit_list", args, 200);
+}

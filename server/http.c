@@ -1,0 +1,322 @@
+/*
+ * http.c: evhttp configuration and the request entry point.
+ *
+ * Owns the evhttp objects and the listeners of one worker.  Limits are always explicit
+ * (libevent's defaults are unlimited): header size, body size (the largest any route
+ * allows; routes with a smaller limit are checked here), read/write timeouts, the
+ * methods we route, and a connection cap enforced through RLIMIT_NOFILE with the
+ * listener backing off on EMFILE instead of spinning.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "reply.h"
+#include "req.h"
+#include "router.h"
+#include "tls.h"
+#include "worker.h"
+
+int http_bind_socket(const char *addr, int port, int do_listen, struct err *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	memset(&ss, 0, sizeof ss);
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		len = sizeof *in4;
+	} else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		len = sizeof *in6;
+	} else {
+		return err_set(err, APP_EINVALID, "VOLUNTEERD_BIND", "not an IP address: %s", addr);
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(err, APP_EINTERNAL, NULL, "socket: %s", strerror(errno));
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) < 0 || (do_listen && listen(fd, 1024) < 0)) {
+		err_set(err, APP_EINTERNAL, NULL, "cannot listen on %s:%d: %s", addr, port,
+		        strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int method_of(enum evhttp_cmd_type t, const char **name)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET:
+		*name = "GET";
+		return M_GET;
+	case EVHTTP_REQ_POST:
+		*name = "POST";
+		return M_POST;
+	case EVHTTP_REQ_PUT:
+		*name = "PUT";
+		return M_PUT;
+	case EVHTTP_REQ_DELETE:
+		*name = "DELETE";
+		return M_DELETE;
+	case EVHTTP_REQ_PATCH:
+		*name = "PATCH";
+		return M_PATCH;
+	case EVHTTP_REQ_OPTIONS:
+		*name = "OPTIONS";
+		return M_OPTIONS;
+	case EVHTTP_REQ_HEAD:
+		*name = "HEAD";
+		return M_HEAD;
+	default:
+		*name = "OTHER";
+		return 0;
+	}
+}
+
+/* A client's X-Request-Id is kept when short and plain, so traces join up. */
+static void set_rid(struct req *r)
+{
+	const char *given = req_header(r, "X-Request-Id");
+	if (given && strlen(given) < sizeof r->rid &&
+	    strspn(given, "abcdefghijklmnopqrstuvwxyz"
+	                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                  "0123456789-_.") == strlen(given) &&
+	    given[0]) {
+		strcpy(r->rid, given);
+		return;
+	}
+	snprintf(r->rid, sizeof r->rid, "%x-%x-%llx", (unsigned)getpid(), (unsigned)r->w->index,
+	         (unsigned long long)++r->w->next_rid);
+}
+
+static void on_request(struct evhttp_request *ev, void *arg, int tls)
+{
+	struct worker *w = arg;
+	struct req *r = calloc(1, sizeof *r);
+	if (!r) {
+		evhttp_send_error(ev, 503, "Service Unavailable");
+		return;
+	}
+	r->ev = ev;
+	r->w = w;
+	r->tls = tls;
+	r->route_index = -1;
+	r->t0_us = mono_us();
+	TAILQ_INIT(&r->query);
+	w->inflight++;
+	set_rid(r);
+	int method = method_of(evhttp_request_get_command(ev), &r->method);
+
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	r->path = strdup(path && *path ? path : "/");
+	if (!r->path) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	if (query && evhttp_parse_query_str(query, &r->query) < 0) {
+		reply_problem(r, APP_EMALFORMED, NULL, "malformed query string");
+		return;
+	}
+	if (!method) {
+		reply_problem(r, APP_EMETHOD, NULL, "method not supported");
+		return;
+	}
+	if (router_dispatch(r, method) < 0)
+		return; /* replied */
+
+	struct evbuffer *in = evhttp_request_get_input_buffer(ev);
+	size_t len = evbuffer_get_length(in);
+	size_t limit = (size_t)(r->route->max_body ? r->route->max_body : w->cfg->max_body_bytes);
+	if (len > limit) {
+		reply_header(r, "Connection", "close");
+		reply_problem(r, APP_ETOOLARGE, NULL, "request body over %zu bytes", limit);
+		return;
+	}
+	r->body = malloc(len + 1);
+	if (!r->body) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	r->body_len = len;
+	evbuffer_remove(in, r->body, len);
+	r->body[len] = '\0';
+	auth_dispatch(r);
+}
+
+static void on_http(struct evhttp_request *ev, void *arg)
+{
+	on_request(ev, arg, 0);
+}
+
+static void on_https(struct evhttp_request *ev, void *arg)
+{
+	on_request(ev, arg, 1);
+}
+
+/* EMFILE/ENFILE at the connection cap: pause accepting for a moment instead of spinning. */
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(arg);
+}
+
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct worker *w = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	log_msg(LOG_WARN, "accept_error", "worker=%d error=\"%s\"", w->index,
+	        evutil_socket_error_to_string(e));
+	evconnlistener_disable(lev);
+	struct timeval tv = {0, 100000};
+	event_base_once(w->base, -1, EV_TIMEOUT, on_resume, lev, &tv);
+}
+
+static struct evhttp *make_evhttp(struct worker *w, int port,
+                                  void (*cb)(struct evhttp_request *, void *),
+                                  struct evhttp_bound_socket **bound, struct err *err)
+{
+	const struct config *cfg = w->cfg;
+	struct evhttp *h = evhttp_new(w->base);
+	if (!h) {
+		err_set(err, APP_EINTERNAL, NULL, "evhttp_new failed");
+		return NULL;
+	}
+	evhttp_set_max_headers_size(h, cfg->max_header_bytes);
+	/* Routes with a smaller limit are checked in on_request; this is the hard ceiling. */
+	evhttp_set_max_body_size(h, cfg->max_body_bytes);
+	evhttp_set_timeout(h, cfg->http_timeout_s);
+	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	                                      EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+	                                      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_HEAD);
+	evhttp_set_default_content_type(h, "text/plain; charset=utf-8");
+	evhttp_set_gencb(h, cb, w);
+
+	int fd = http_bind_socket(cfg->bind, port, 1, err);
+	if (fd < 0) {
+		evhttp_free(h);
+		return NULL;
+	}
+	struct evconnlistener *lev = evconnlistener_new(
+	        w->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (!lev || !(*bound = evhttp_bind_listener(h, lev))) {
+		err_set(err, APP_EINTERNAL, NULL, "cannot attach listener on port %d", port);
+		if (lev)
+			evconnlistener_free(lev);
+		else
+			close(fd);
+		evhttp_free(h);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(lev, on_accept_error);
+	return h;
+}
+
+/* The connection cap: each connection is one descriptor, plus headroom for the pool,
+ * listeners, logs and files. */
+static void cap_connections(const struct config *cfg)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rlim_t want = (rlim_t)cfg->max_connections + (rlim_t)cfg->db_pool_size + 64;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
+		log_msg(LOG_WARN, "connection_cap", "wanted=%llu hard_limit=%llu",
+		        (unsigned long long)want, (unsigned long long)rl.rlim_max);
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+int http_start(struct worker *w, struct err *err)
+{
+	cap_connections(w->cfg);
+	w->http = make_evhttp(w, w->cfg->http_port, on_http, &w->bound_http, err);
+	if (!w->http)
+		return -1;
+	if (w->cfg->https_port) {
+		w->https = make_evhttp(w, w->cfg->https_port, on_https, &w->bound_https, err);
+		if (!w->https)
+			return -1;
+		evhttp_set_bevcb(w->https, tls_bevcb, w);
+	}
+	return 0;
+}
+
+void http_stop_accepting(struct worker *w)
+{
+	/* Deleting the bound socket frees its listener and closes the socket, so the kernel
+	 * sends new connections to workers that still listen (or refuses them). */
+	if (w->http && w->bound_http)
+		evhttp_del_accept_socket(w->http, w->bound_http);
+	if (w->https && w->bound_https)
+		evhttp_del_accept_socket(w->https, w->bound_https);
+	w->bound_http = w->bound_https = NULL;
+}
+
+void http_free(struct worker *w)
+{
+	if (w->http)
+		evhttp_free(w->http);
+	if (w->https)
+		evhttp_free(w->https);
+	w->http = w->https = NULL;
+}
+
+const char *req_query(struct req *r, const char *name)
+{
+	return evhttp_find_header(&r->query, name);
+}
+
+long long req_param_id(const struct req *r, int i)
+{
+	if (i < 0 || i >= r->nparams)
+		return -1;
+	const char *s = r->params[i];
+	size_t n = strlen(s);
+	if (n == 0 || n > 18 || strspn(s, "0123456789") != n || (s[0] == '0'))
+		return -1;
+	return strtoll(s, NULL, 10);
+}
+
+const char *req_header(const struct req *r, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+}

@@ -1,0 +1,109 @@
+/*
+ * main.c: start-up only.  Parses the command line, loads the configuration and hands
+ * over to the subcommand.  Exit codes: 0 ok, 1 failure, 2 usage.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "master.h"
+#include "version.h"
+
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: volunteerd [--config FILE] COMMAND [OPTIONS]\n"
+	            "\n"
+	            "commands:\n"
+	            "  serve                      run the HTTP/HTTPS server (parent + workers)\n"
+	            "  migrate                    apply the database migrations\n"
+	            "  create-admin --login NAME  create a system administrator; prints the\n"
+	            "                             generated password as the last line\n"
+	            "      [--password-stdin]     read the password from standard input instead\n"
+	            "      [--if-missing]         do nothing (exit 0) when the login exists\n"
+	            "\n"
+	            "options:\n"
+	            "  --config FILE              read `KEY = value` settings (environment wins)\n"
+	            "  --help                     show this help\n"
+	            "  --version                  show the version\n"
+	            "\n"
+	            "Settings come from the environment: DATABASE_URL, VOLUNTEERD_HTTP_PORT,\n"
+	            "VOLUNTEERD_HTTPS_PORT, VOLUNTEERD_BIND, VOLUNTEERD_WORKERS, VOLUNTEERD_TZ,\n"
+	            "VOLUNTEERD_TLS_CERT, VOLUNTEERD_TLS_KEY, VOLUNTEERD_SECRET_FILE, ... (see "
+	            "README).\n");
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "volunteerd: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	usage(stderr);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_file = NULL, *command = NULL, *login = NULL;
+	int password_stdin = 0, if_missing = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--version")) {
+			printf("volunteerd %s\n", version_string());
+			return 0;
+		} else if (!strcmp(a, "--config")) {
+			if (++i >= argc)
+				return bad_usage("%s needs a file", a);
+			config_file = argv[i];
+		} else if (!strcmp(a, "--login")) {
+			if (++i >= argc)
+				return bad_usage("%s needs a name", a);
+			login = argv[i];
+		} else if (!strcmp(a, "--password-stdin")) {
+			password_stdin = 1;
+		} else if (!strcmp(a, "--if-missing")) {
+			if_missing = 1;
+		} else if (a[0] == '-') {
+			return bad_usage("unknown option %s", a);
+		} else if (!command) {
+			command = a;
+		} else {
+			return bad_usage("unexpected argument %s", a);
+		}
+	}
+	if (!command)
+		return bad_usage("%s", "no command given");
+	int is_serve = !strcmp(command, "serve"), is_migrate = !strcmp(command, "migrate");
+	int is_admin = !strcmp(command, "create-admin");
+	if (!is_serve && !is_migrate && !is_admin)
+		return bad_usage("unknown command %s", command);
+	if ((login || password_stdin || if_missing) && !is_admin)
+		return bad_usage("%s takes no such option", command);
+	if (is_admin && !login)
+		return bad_usage("%s", "create-admin needs --login NAME");
+
+	static struct config cfg; /* lives for the whole process; workers inherit it */
+	struct err e;
+	err_clear(&e);
+	if (config_load(&cfg, config_file, &e) < 0) {
+		fprintf(stderr, "volunteerd: %s%s%s\n",
+		        e.field[0] && !strstr(e.detail, e.field) ? e.field : "",
+		        e.field[0] && !strstr(e.detail, e.field) ? ": " : "", e.detail);
+		return 1;
+	}
+	enum log_level lvl;
+	if (log_level_parse(cfg.log_level, &lvl) == 0)
+		log_set_level(lvl);
+
+	if (is_migrate)
+		return cli_migrate(&cfg);
+	if (is_admin)
+		return cli_create_admin(&cfg, login, password_stdin, if_missing);
+	return master_run(&cfg);
+}

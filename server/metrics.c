@@ -1,0 +1,227 @@
+/*
+ * metrics.c: the shared counters and their Prometheus text format.
+ *
+ * Layout: requests[route][status class] and one latency histogram per route live in a
+ * MAP_SHARED region; route index NROUTES is "unmatched".  Only a fixed list of statuses
+ * gets its own series, the rest fall into "other", so the region's size is fixed.
+ */
+#include "metrics.h"
+
+#include <event2/buffer.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "db.h"
+#include "router.h"
+
+#define MAX_ROUTES  256
+#define MAX_WORKERS 64
+
+static const int statuses[] = {200, 201, 204, 303, 304, 400, 401, 403,
+                               404, 405, 409, 413, 422, 429, 500, 503};
+#define NSTATUS ((int)(sizeof statuses / sizeof statuses[0]) + 1) /* + other */
+
+static const double buckets_s[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                   0.1,   0.25,   0.5,   1,    2.5,   5};
+#define NBUCKETS ((int)(sizeof buckets_s / sizeof buckets_s[0]))
+
+struct worker_slot {
+	uint64_t started;
+	int64_t db_size, db_connected, db_busy, db_queued;
+	uint64_t db_errors, db_timeouts, db_jobs;
+};
+
+struct metrics {
+	int nworkers;
+	uint64_t requests[MAX_ROUTES + 1][NSTATUS];
+	uint64_t hist[MAX_ROUTES + 1][NBUCKETS];
+	uint64_t hist_count[MAX_ROUTES + 1];
+	uint64_t hist_sum_us[MAX_ROUTES + 1];
+	uint64_t worker_restarts;
+	struct worker_slot workers[MAX_WORKERS];
+};
+
+struct metrics *metrics_new(int nworkers)
+{
+	struct metrics *m =
+	        mmap(NULL, sizeof *m, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	memset(m, 0, sizeof *m);
+	m->nworkers = nworkers > MAX_WORKERS ? MAX_WORKERS : nworkers;
+	return m;
+}
+
+static void add(uint64_t *p, uint64_t v)
+{
+	__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+
+static uint64_t get(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+void metrics_request(struct metrics *m, int route_index, int status, uint64_t dur_us)
+{
+	int ri = route_index >= 0 && route_index < MAX_ROUTES ? route_index : MAX_ROUTES;
+	int si = NSTATUS - 1;
+	for (int i = 0; i < NSTATUS - 1; i++)
+		if (statuses[i] == status)
+			si = i;
+	add(&m->requests[ri][si], 1);
+	for (int b = 0; b < NBUCKETS; b++)
+		if ((double)dur_us / 1e6 <= buckets_s[b]) {
+			add(&m->hist[ri][b], 1);
+			break;
+		}
+	add(&m->hist_count[ri], 1);
+	add(&m->hist_sum_us[ri], dur_us);
+}
+
+void metrics_worker_db(struct metrics *m, int worker, const struct db_stats *s)
+{
+	if (worker < 0 || worker >= m->nworkers)
+		return;
+	struct worker_slot *w = &m->workers[worker];
+	__atomic_store_n(&w->db_size, s->size, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->db_connected, s->connected, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->db_busy, s->busy, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->db_queued, s->queued, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->db_errors, s->errors, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->db_timeouts, s->timeouts, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->db_jobs, s->jobs, __ATOMIC_RELAXED);
+}
+
+void metrics_worker_start(struct metrics *m, int worker)
+{
+	if (worker < 0 || worker >= m->nworkers)
+		return;
+	if (get(&m->workers[worker].started))
+		add(&m->worker_restarts, 1);
+	add(&m->workers[worker].started, 1);
+	/* A restarted worker starts a new pool: its counters start again from zero. */
+	struct db_stats zero = {0};
+	metrics_worker_db(m, worker, &zero);
+}
+
+static const char *route_label(int ri)
+{
+	const struct route *r = router_get(ri);
+	return r ? r->pattern : "unmatched";
+}
+
+static const char *method_label(int ri)
+{
+	const struct route *r = router_get(ri);
+	if (!r)
+		return "";
+	switch (r->method) {
+	case M_GET:
+		return "GET";
+	case M_POST:
+		return "POST";
+	case M_PUT:
+		return "PUT";
+	case M_DELETE:
+		return "DELETE";
+	case M_PATCH:
+		return "PATCH";
+	default:
+		return "OTHER";
+	}
+}
+
+static void render_requests(struct metrics *m, struct evbuffer *out, int nroutes)
+{
+	evbuffer_add_printf(out, "# HELP volunteerd_http_requests_total HTTP requests answered, "
+	                         "by route and status.\n"
+	                         "# TYPE volunteerd_http_requests_total counter\n");
+	for (int ri = 0; ri <= MAX_ROUTES; ri++) {
+		if (ri >= nroutes && ri != MAX_ROUTES)
+			continue;
+		for (int si = 0; si < NSTATUS; si++) {
+			uint64_t v = get(&m->requests[ri][si]);
+			if (!v)
+				continue;
+			char st[8];
+			if (si == NSTATUS - 1)
+				strcpy(st, "other");
+			else
+				snprintf(st, sizeof st, "%d", statuses[si]);
+			evbuffer_add_printf(
+			        out,
+			        "volunteerd_http_requests_total{method=\"%s\",route=\"%s\","
+			        "status=\"%s\"} %llu\n",
+			        method_label(ri), route_label(ri), st, (unsigned long long)v);
+		}
+	}
+	evbuffer_add_printf(out, "# HELP volunteerd_http_request_duration_seconds Time from "
+	                         "request to reply, by route.\n"
+	                         "# TYPE volunteerd_http_request_duration_seconds histogram\n");
+	for (int ri = 0; ri <= MAX_ROUTES; ri++) {
+		uint64_t count = get(&m->hist_count[ri]);
+		if ((ri >= nroutes && ri != MAX_ROUTES) || !count)
+			continue;
+		uint64_t cum = 0;
+		const char *lbl = route_label(ri);
+		const char *mth = method_label(ri);
+		for (int b = 0; b < NBUCKETS; b++) {
+			cum += get(&m->hist[ri][b]);
+			evbuffer_add_printf(
+			        out,
+			        "volunteerd_http_request_duration_seconds_bucket{method=\"%s\","
+			        "route=\"%s\",le=\"%g\"} %llu\n",
+			        mth, lbl, buckets_s[b], (unsigned long long)cum);
+		}
+		evbuffer_add_printf(out,
+		                    "volunteerd_http_request_duration_seconds_bucket{method=\"%s\","
+		                    "route=\"%s\",le=\"+Inf\"} %llu\n"
+		                    "volunteerd_http_request_duration_seconds_sum{method=\"%s\","
+		                    "route=\"%s\"} %.6f\n"
+		                    "volunteerd_http_request_duration_seconds_count{method=\"%s\","
+		                    "route=\"%s\"} %llu\n",
+		                    mth, lbl, (unsigned long long)count, mth, lbl,
+		                    (double)get(&m->hist_sum_us[ri]) / 1e6, mth, lbl,
+		                    (unsigned long long)count);
+	}
+}
+
+static void render_gauge(struct metrics *m, struct evbuffer *out, const char *name,
+                         const char *help, const char *type, size_t offset)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	for (int i = 0; i < m->nworkers; i++) {
+		const char *slot = (const char *)&m->workers[i] + offset;
+		long long v = (long long)__atomic_load_n((const int64_t *)slot, __ATOMIC_RELAXED);
+		evbuffer_add_printf(out, "%s{worker=\"%d\"} %lld\n", name, i, v);
+	}
+}
+
+void metrics_render(struct metrics *m, struct evbuffer *out)
+{
+	render_requests(m, out, router_count());
+	render_gauge(m, out, "volunteerd_db_pool_connections", "Database connections configured.",
+	             "gauge", offsetof(struct worker_slot, db_size));
+	render_gauge(m, out, "volunteerd_db_pool_connected", "Database connections up.", "gauge",
+	             offsetof(struct worker_slot, db_connected));
+	render_gauge(m, out, "volunteerd_db_pool_busy", "Database connections running a job.",
+	             "gauge", offsetof(struct worker_slot, db_busy));
+	render_gauge(m, out, "volunteerd_db_pool_queued", "Jobs waiting for a connection.", "gauge",
+	             offsetof(struct worker_slot, db_queued));
+	render_gauge(m, out, "volunteerd_db_jobs_total", "Database jobs completed.", "counter",
+	             offsetof(struct worker_slot, db_jobs));
+	render_gauge(m, out, "volunteerd_db_errors_total", "Database jobs that ended in an error.",
+	             "counter", offsetof(struct worker_slot, db_errors));
+	render_gauge(m, out, "volunteerd_db_timeouts_total",
+	             "Database jobs refused or failed for time or load.", "counter",
+	             offsetof(struct worker_slot, db_timeouts));
+	evbuffer_add_printf(
+	        out,
+	        "# HELP volunteerd_worker_restarts_total Workers restarted after dying.\n"
+	        "# TYPE volunteerd_worker_restarts_total counter\n"
+	        "volunteerd_worker_restarts_total %llu\n",
+	        (unsigned long long)get(&m->worker_restarts));
+}

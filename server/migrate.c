@@ -1,0 +1,186 @@
+/*
+ * migrate.c: the migration runner.
+ *
+ * Each sql/NNNN_name.sql is applied once, in order, in one transaction with its row in
+ * schema_migrations (version, name, SHA-256 checksum).  A session-level advisory lock
+ * serialises concurrent runners (several servers starting at once).  An applied file whose
+ * checksum changed means someone edited history: we refuse rather than guess.
+ */
+#include "migrate.h"
+
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "migrations.h"
+#include "queries.h"
+
+#define MIGRATE_LOCK_KEY "7301001"
+
+static void checksum(const char *sql, char out[65])
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	EVP_Digest(sql, strlen(sql), md, &len, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+int migrate_latest(void)
+{
+	int v = 0;
+	for (const struct migration *m = migrations_embedded; m->version; m++)
+		if (m->version > v)
+			v = m->version;
+	return v;
+}
+
+static const struct migration *find(int version)
+{
+	for (const struct migration *m = migrations_embedded; m->version; m++)
+		if (m->version == version)
+			return m;
+	return NULL;
+}
+
+static PGconn *connect_db(const struct config *cfg, struct err *err)
+{
+	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+	const char *vals[] = {cfg->database_url, "volunteerd-cli", "10", NULL};
+	PGconn *pg = PQconnectdbParams(keys, vals, 1);
+	if (!pg || PQstatus(pg) != CONNECTION_OK) {
+		err_set(err, APP_EUNAVAILABLE, "DATABASE_URL", "cannot connect: %s",
+		        pg ? PQerrorMessage(pg) : "out of memory");
+		PQfinish(pg);
+		return NULL;
+	}
+	PQsetNoticeProcessor(pg, NULL, NULL); /* quiet "already exists" notices */
+	return pg;
+}
+
+static int exec_ok(PGconn *pg, const char *sql, struct err *err, const char *what)
+{
+	PGresult *res = PQexec(pg, sql);
+	ExecStatusType st = PQresultStatus(res);
+	int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+	if (!ok)
+		err_set(err, APP_EINTERNAL, NULL, "%s: %s", what, PQresultErrorMessage(res));
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* Compare applied rows with the embedded set.  Returns the number of applied migrations
+ * found intact, or -1 (err filled) on a changed checksum or an unknown version. */
+static int verify_applied(PGconn *pg, int *applied_max, struct err *err)
+{
+	PGresult *res = PQexec(pg, Q_MIGRATIONS_APPLIED);
+	*applied_max = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		err_set(err, APP_EINTERNAL, NULL, "reading schema_migrations: %s",
+		        PQresultErrorMessage(res));
+		PQclear(res);
+		return -1;
+	}
+	int n = PQntuples(res);
+	for (int i = 0; i < n; i++) {
+		int version = atoi(PQgetvalue(res, i, 0));
+		const char *sum = PQgetvalue(res, i, 1);
+		const struct migration *m = find(version);
+		char want[65];
+		if (!m) {
+			err_set(err, APP_ECONFLICT, NULL,
+			        "the database has migration %d, which this binary does not know: "
+			        "it is newer than this build",
+			        version);
+			PQclear(res);
+			return -1;
+		}
+		checksum(m->sql, want);
+		if (strcmp(want, sum) != 0) {
+			err_set(err, APP_ECONFLICT, NULL,
+			        "migration %04d_%s was changed after it was applied (checksum "
+			        "%.12s "
+			        "in the database, %.12s in this build); refusing",
+			        version, m->name, sum, want);
+			PQclear(res);
+			return -1;
+		}
+		if (version > *applied_max)
+			*applied_max = version;
+	}
+	PQclear(res);
+	return n;
+}
+
+int migrate_run(const struct config *cfg, struct err *err)
+{
+	PGconn *pg = connect_db(cfg, err);
+	int rc = -1, applied_max = 0;
+	if (!pg)
+		return -1;
+	if (exec_ok(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, "lock") < 0 ||
+	    exec_ok(pg, Q_MIGRATIONS_CREATE, err, "schema_migrations") < 0 ||
+	    verify_applied(pg, &applied_max, err) < 0)
+		goto out;
+	for (const struct migration *m = migrations_embedded; m->version; m++) {
+		if (m->version <= applied_max)
+			continue;
+		char sum[65], version[16];
+		checksum(m->sql, sum);
+		snprintf(version, sizeof version, "%d", m->version);
+		if (exec_ok(pg, "BEGIN", err, "begin") < 0)
+			goto out;
+		if (exec_ok(pg, m->sql, err, m->name) < 0) {
+			PQclear(PQexec(pg, "ROLLBACK"));
+			goto out;
+		}
+		const char *params[] = {version, m->name, sum};
+		PGresult *res =
+		        PQexecParams(pg, Q_MIGRATIONS_RECORD, 3, NULL, params, NULL, NULL, 0);
+		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+		if (!ok || exec_ok(pg, "COMMIT", err, "commit") < 0) {
+			if (!ok)
+				err_set(err, APP_EINTERNAL, NULL, "recording migration %d failed",
+				        m->version);
+			PQclear(PQexec(pg, "ROLLBACK"));
+			goto out;
+		}
+		log_msg(LOG_INFO, "migration_applied", "version=%d name=%s", m->version, m->name);
+	}
+	rc = 0;
+out:
+	PQclear(PQexec(pg, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
+	PQfinish(pg);
+	return rc;
+}
+
+int migrate_check(const struct config *cfg, struct err *err)
+{
+	int applied_max = 0;
+	PGconn *pg = connect_db(cfg, err);
+	if (!pg)
+		return 1;
+	int rc = 0;
+	PGresult *res = PQexec(pg, "SELECT to_regclass('schema_migrations') IS NOT NULL");
+	int exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!exists) {
+		rc = err_set(err, APP_ECONFLICT, NULL,
+		             "the database has no schema yet: run `volunteerd migrate` first");
+	} else if (verify_applied(pg, &applied_max, err) < 0) {
+		rc = -1;
+	} else if (applied_max < migrate_latest()) {
+		rc = err_set(err, APP_ECONFLICT, NULL,
+		             "the schema is at version %d, this build needs %d: run `volunteerd "
+		             "migrate` first",
+		             applied_max, migrate_latest());
+	}
+	PQfinish(pg);
+	return rc;
+}

@@ -1,0 +1,19 @@
+/*
+ * migrate.h: `volunteerd migrate` and the schema check of `serve`.  These run before any
+ * event loop exists and use blocking libpq calls, which is fine there and only there.
+ */
+#ifndef VD_MIGRATE_H
+#define VD_MIGRATE_H
+
+struct config;
+struct err;
+
+/* Apply the embedded migrations that are missing, each in its own transaction, under an
+ * advisory lock.  Refuses (-1) when an applied migration's checksum differs. */
+int migrate_run(const struct config *cfg, struct err *err);
+/* 0: schema current; -1: outdated or tampered (err says how); 1: database unreachable. */
+int migrate_check(const struct config *cfg, struct err *err);
+/* The highest embedded version. */
+int migrate_latest(void);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * queries.c: the SQL text of the server and the CLI, and the constraint -> field table
+ * used to name the field in a 409 or 422.
+ */
+#include "queries.h"
+
+#include <string.h>
+
+const char Q_MIGRATIONS_CREATE[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                   " version integer PRIMARY KEY,"
+                                   " name text NOT NULL,"
+                                   " checksum text NOT NULL,"
+                                   " applied_at timestamptz NOT NULL DEFAULT now())";
+
+const char Q_MIGRATIONS_APPLIED[] =
+        "SELECT version, checksum FROM schema_migrations ORDER BY version";
+
+const char Q_MIGRATIONS_RECORD[] =
+        "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)";
+
+const char Q_SCHEMA_VERSION[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
+
+const char Q_ADMIN_EXISTS[] = "SELECT id FROM accounts WHERE lower(login) = lower($1)";
+
+/* The account and its tree-wide admin grant, in one statement (one transaction). */
+const char Q_ADMIN_CREATE[] =
+        "WITH a AS (INSERT INTO accounts (login, password_hash) VALUES ($1, $2) RETURNING id)"
+        " INSERT INTO role_grants (account_id, role) SELECT id, 'admin' FROM a RETURNING "
+        "account_id";
+
+/* $1 token hash, $2 idle minutes -> (account_id, volunteer_id) or no row. */
+const char Q_SESSION_RESOLVE[] =
+        "SELECT account_id, volunteer_id FROM session_resolve($1::bytea, $2::int)";
+
+const char Q_SESSION_DELETE[] = "DELETE FROM sessions WHERE token_hash = $1::bytea";
+
+/* $1 login, $2 ip -> (account_id, password_hash, retry_after_seconds). */
+const char Q_LOGIN_LOOKUP[] =
+        "SELECT account_id, password_hash, retry_after FROM login_lookup($1, $2::inet)";
+
+/* $1 account, $2 token hash, $3 old token hash, $4 max minutes, $5 ip, $6 user agent,
+ * $7 login, $8 request id -> the account as JSON. */
+const char Q_LOGIN_SUCCEED[] =
+        "SELECT login_succeed($1::bigint, $2::bytea, $3::bytea, $4::int, $5::inet, $6, $7, $8)";
+
+/* $1 login, $2 ip: count the failure; no row. */
+const char Q_LOGIN_FAIL[] = "SELECT login_fail($1, $2::inet)";
+
+/* $1 function, $2 actor, $3 args, $4 idempotency key, $5 request hash, $6 ip, $7 rid. */
+const char Q_API_CALL[] = "SELECT api_call($1, $2::bigint, $3::jsonb, $4, $5, $6::inet, $7)";
+
+static const struct {
+	const char *constraint;
+	const char *field;
+} constraint_fields[] = {
+        {"accounts_login_key", "login"},
+        {"volunteers_phone_key", "phone"},
+        {"volunteers_id_number_hmac_key", "id_number"},
+        {"org_units_code_key", "code"},
+};
+
+const char *queries_constraint_field(const char *constraint)
+{
+	for (size_t i = 0; i < sizeof constraint_fields / sizeof constraint_fields[0]; i++)
+		if (!strcmp(constraint, constraint_fields[i].constraint))
+			return constraint_fields[i].field;
+	return NULL;
+}

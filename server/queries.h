@@ -1,0 +1,25 @@
+/*
+ * queries.h: every SQL statement the program sends, by name.  No SQL text lives
+ * anywhere else (migrations aside, in sql/).
+ */
+#ifndef VD_QUERIES_H
+#define VD_QUERIES_H
+
+extern const char Q_MIGRATIONS_CREATE[];
+extern const char Q_MIGRATIONS_APPLIED[];
+extern const char Q_MIGRATIONS_RECORD[];
+extern const char Q_SCHEMA_VERSION[];
+extern const char Q_ADMIN_EXISTS[];
+extern const char Q_ADMIN_CREATE[];
+extern const char Q_SESSION_RESOLVE[];
+extern const char Q_SESSION_DELETE[];
+extern const char Q_LOGIN_LOOKUP[];
+extern const char Q_LOGIN_SUCCEED[];
+extern const char Q_LOGIN_FAIL[];
+extern const char Q_API_CALL[];
+
+/* The request field a constraint protects (e.g. "phone" for volunteers_phone_key), or
+ * NULL when the constraint is not about one field. */
+const char *queries_constraint_field(const char *constraint);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * reply.c: the only place that sends a response, and the end of every request.
+ *
+ * Every reply gets an explicit Content-Type with its charset, X-Request-Id, nosniff and
+ * no-store; 503 gets Retry-After; a worker that is draining adds Connection: close.
+ * After sending: the access log line, the metrics, worker bookkeeping, then the req is
+ * freed.  A second reply on the same req is a bug: it is logged and ignored.
+ */
+#include "reply.h"
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "req.h"
+#include "router.h"
+#include "worker.h"
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void reply_header(struct req *r, const char *name, const char *value)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+}
+
+static void finish(struct req *r, int status)
+{
+	uint64_t dur = mono_us() - r->t0_us;
+	struct worker *w = r->w;
+	const char *route = r->route ? r->route->pattern : "unmatched";
+	metrics_request(w->metrics, r->route_index, status, dur);
+	log_msg(status >= 500 ? LOG_WARN : LOG_INFO, "request",
+	        "rid=%s method=%s route=%s status=%d dur_ms=%.3f", r->rid, r->method, route, status,
+	        (double)dur / 1000.0);
+	if (r->hstate_free && r->hstate)
+		r->hstate_free(r->hstate);
+	evhttp_clear_headers(&r->query);
+	free(r->path);
+	free(r->body);
+	free(r);
+	worker_request_done(w);
+}
+
+void reply_buffer(struct req *r, int status, const char *ctype, struct evbuffer *buf)
+{
+	if (r->replied) {
+		log_msg(LOG_ERROR, "double_reply", "rid=%s status=%d", r->rid, status);
+		return;
+	}
+	r->replied = 1;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "X-Request-Id", r->rid);
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	if (!evhttp_find_header(h, "Cache-Control"))
+		evhttp_add_header(h, "Cache-Control", "no-store");
+	if (status == 503 && !evhttp_find_header(h, "Retry-After"))
+		evhttp_add_header(h, "Retry-After", "1");
+	if (r->w->draining)
+		evhttp_add_header(h, "Connection", "close");
+	evhttp_send_reply(r->ev, status, NULL, buf);
+	finish(r, status);
+}
+
+void reply_raw(struct req *r, int status, const char *ctype, const char *body, size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+	if (buf && len)
+		evbuffer_add(buf, body, len);
+	reply_buffer(r, status, ctype, buf);
+	if (buf)
+		evbuffer_free(buf);
+}
+
+void reply_json(struct req *r, int status, const char *json, size_t len)
+{
+	reply_raw(r, status, "application/json; charset=utf-8", json, len);
+}
+
+void reply_cjson(struct req *r, int status, cJSON *obj)
+{
+	char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+	cJSON_Delete(obj);
+	if (!text) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	reply_json(r, status, text, strlen(text));
+	free(text);
+}
+
+void reply_error(struct req *r, const struct err *e)
+{
+	int status = app_err_status(e->code);
+	char *text = NULL;
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddStringToObject(o, "type", app_err_type(e->code));
+		cJSON_AddStringToObject(o, "title", app_err_title(e->code));
+		cJSON_AddNumberToObject(o, "status", status);
+		cJSON_AddStringToObject(o, "detail",
+		                        e->detail[0] ? e->detail : app_err_title(e->code));
+		if (e->field[0]) {
+			cJSON *errs = cJSON_AddArrayToObject(o, "errors");
+			cJSON *one = cJSON_CreateObject();
+			cJSON_AddStringToObject(one, "field", e->field);
+			cJSON_AddStringToObject(one, "message", e->detail);
+			cJSON_AddItemToArray(errs, one);
+		}
+		text = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+	}
+	if (!text) { /* out of memory: a fixed body still tells the client what happened */
+		static const char oom[] = "{\"type\":\"urn:volunteerd:problem:unavailable\","
+		                          "\"title\":\"Service Unavailable\",\"status\":503}";
+		reply_raw(r, 503, "application/problem+json; charset=utf-8", oom, sizeof oom - 1);
+		return;
+	}
+	reply_raw(r, status, "application/problem+json; charset=utf-8", text, strlen(text));
+	free(text);
+}
+
+void reply_problem(struct req *r, enum app_err code, const char *field, const char *fmt, ...)
+{
+	struct err e;
+	err_set(&e, code, field, "%s", "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e.detail, sizeof e.detail, fmt, ap);
+	va_end(ap);
+	reply_error(r, &e);
+}
+
+void reply_empty(struct req *r)
+{
+	reply_raw(r, 204, "text/plain; charset=utf-8", NULL, 0);
+}

@@ -1,0 +1,33 @@
+/*
+ * reply.h: the only senders of a response.  Each function sends exactly once and then
+ * frees the req (after metrics and the access log): the caller must not touch r after.
+ */
+#ifndef VD_REPLY_H
+#define VD_REPLY_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct req;
+struct evbuffer;
+typedef struct cJSON cJSON;
+
+/* Add a response header before replying (copied). */
+void reply_header(struct req *r, const char *name, const char *value);
+/* Send body (len bytes, copied) with content type ctype (which must name its charset). */
+void reply_raw(struct req *r, int status, const char *ctype, const char *body, size_t len);
+/* Send buf's contents (taken: emptied) with ctype. */
+void reply_buffer(struct req *r, int status, const char *ctype, struct evbuffer *buf);
+/* Send a JSON text as application/json. */
+void reply_json(struct req *r, int status, const char *json, size_t len);
+/* Send obj as application/json and cJSON_Delete it. */
+void reply_cjson(struct req *r, int status, cJSON *obj);
+/* Send an RFC 9457 problem for e (with `errors: [{field, message}]` when e->field is set). */
+void reply_error(struct req *r, const struct err *e);
+void reply_problem(struct req *r, enum app_err code, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* 204 No Content. */
+void reply_empty(struct req *r);
+
+#endif

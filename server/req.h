@@ -1,0 +1,58 @@
+/*
+ * req.h: one HTTP request in flight, from evhttp's callback to the single reply.
+ *
+ * Ownership: http.c allocates a struct req per request and reply.c frees it right after
+ * the reply is sent; a handler that starts a database job keeps the req alive until the
+ * job's done callback replies.  Everything a handler allocates for the request hangs on
+ * it (hstate, freed by hstate_free) so that one free releases it all.
+ */
+#ifndef VD_REQ_H
+#define VD_REQ_H
+
+#include <event2/keyvalq_struct.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+
+struct evhttp_request;
+struct worker;
+struct route;
+struct cJSON;
+
+#define REQ_MAX_PARAMS 4
+
+struct req {
+	struct evhttp_request *ev;
+	struct worker *w;
+	const struct route *route;
+	int route_index;    /* index in the route table, or -1 (unmatched) */
+	int tls;            /* arrived on the HTTPS port */
+	const char *method; /* "GET", ... (static) */
+	char rid[24];       /* request id: from X-Request-Id when sane, else generated */
+	uint64_t t0_us;     /* monotonic start, for the latency histogram */
+	char *path;         /* owned copy of the path, params point into it */
+	const char *params[REQ_MAX_PARAMS];
+	int nparams;
+	struct evkeyvalq query; /* decoded query string */
+	char *body;             /* owned, NUL-terminated copy of the request body */
+	size_t body_len;
+	struct db_job job;
+	long long account_id;   /* 0 when anonymous (filled by auth.c) */
+	long long volunteer_id; /* the caller's volunteer record, 0 if none */
+	int via_cookie;         /* the session came from the cookie (CSRF rules apply) */
+	int api_status;         /* api.c: the status of a successful call */
+	int (*api_post)(struct req *r, struct cJSON **result); /* api.c: see api_call_post */
+	void *hstate; /* handler state, freed with hstate_free */
+	void (*hstate_free)(void *);
+	int replied;
+};
+
+/* The query parameter's value, or NULL. */
+const char *req_query(struct req *r, const char *name);
+/* Parse path parameter i as a positive id; -1 when it is not one. */
+long long req_param_id(const struct req *r, int i);
+/* A request header, or NULL. */
+const char *req_header(const struct req *r, const char *name);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * router.c: the route table and the matcher.
+ *
+ * The table is the single list of what the server answers; the OpenAPI document mirrors
+ * it.  Matching is a linear scan over split segments: the table is small and the scan
+ * touches no memory outside it.
+ */
+#include "router.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "reply.h"
+#include "req.h"
+
+static const struct route routes[] = {
+        {M_GET, "/livez", h_livez, AUTH_PUBLIC, 0},
+        {M_GET, "/readyz", h_readyz, AUTH_PUBLIC, 0},
+        {M_GET, "/metrics", h_metrics, AUTH_PUBLIC, 0},
+        {M_GET, "/api/v1/openapi.json", h_openapi, AUTH_PUBLIC, 0},
+        {M_POST, "/api/v1/session", h_session_create, AUTH_OPTIONAL, 4096},
+        {M_DELETE, "/api/v1/session", h_session_delete, AUTH_OPTIONAL, 0},
+        {M_GET, "/api/v1/me", h_me, AUTH_USER, 0},
+        {M_POST, "/api/v1/org-units", h_org_units_create, AUTH_USER, 0},
+        {M_GET, "/api/v1/org-units", h_org_units_list, AUTH_USER, 0},
+        {M_GET, "/api/v1/org-units/{id}", h_org_units_get, AUTH_USER, 0},
+        {M_PATCH, "/api/v1/org-units/{id}", h_org_units_update, AUTH_USER, 0},
+        {M_POST, "/api/v1/teams", h_teams_create, AUTH_USER, 0},
+        {M_GET, "/api/v1/teams", h_teams_list, AUTH_USER, 0},
+        {M_GET, "/api/v1/teams/{id}", h_teams_get, AUTH_USER, 0},
+        {M_PATCH, "/api/v1/teams/{id}", h_teams_update, AUTH_USER, 0},
+        {M_POST, "/api/v1/teams/{id}/members", h_team_members_add, AUTH_USER, 0},
+        {M_DELETE, "/api/v1/teams/{id}/members/{volunteer_id}", h_team_members_remove, AUTH_USER,
+         0},
+        {M_POST, "/api/v1/volunteers", h_volunteers_create, AUTH_OPTIONAL, 0},
+        {M_GET, "/api/v1/volunteers", h_volunteers_list, AUTH_USER, 0},
+        {M_GET, "/api/v1/volunteers/{id}", h_volunteers_get, AUTH_USER, 0},
+        {M_PATCH, "/api/v1/volunteers/{id}", h_volunteers_update, AUTH_USER, 0},
+        {M_POST, "/api/v1/accounts", h_accounts_create, AUTH_USER, 0},
+        {M_POST, "/api/v1/accounts/{id}/roles", h_roles_grant, AUTH_USER, 0},
+        {M_DELETE, "/api/v1/accounts/{id}/roles/{grant_id}", h_roles_revoke, AUTH_USER, 0},
+        {M_GET, "/api/v1/audit", h_audit_list, AUTH_USER, 0},
+        {M_POST, "/api/v1/activities", h_activities_create, AUTH_USER, 0},
+        {M_GET, "/api/v1/activities/{id}", h_activities_get, AUTH_USER, 0},
+        {M_GET, "/api/v1/activities/{id}/events", h_activity_events, AUTH_USER, 0},
+        {M_GET, "/api/v1/events", h_events_list, AUTH_USER, 0},
+        {M_GET, "/api/v1/events/{id}", h_events_get, AUTH_USER, 0},
+        {M_PATCH, "/api/v1/events/{id}", h_events_update, AUTH_USER, 0},
+        {M_POST, "/api/v1/events/{id}/signups", h_signups_create, AUTH_USER, 0},
+        {M_DELETE, "/api/v1/events/{id}/signups/{volunteer_id}", h_signups_cancel, AUTH_USER, 0},
+};
+
+#define NROUTES ((int)(sizeof routes / sizeof routes[0]))
+
+int router_count(void)
+{
+	return NROUTES;
+}
+
+const struct route *router_get(int i)
+{
+	return i >= 0 && i < NROUTES ? &routes[i] : NULL;
+}
+
+/* Match path against pattern; on success fill params (pointing into path, which the
+ * caller has made writable and owns). */
+static int match(const char *pattern, char *path, const char **params, size_t *lens, int *nparams)
+{
+	const char *p = pattern;
+	char *s = path;
+	int n = 0;
+	while (*p && *s) {
+		if (*p == '{') {
+			const char *pe = strchr(p, '}');
+			char *se = strchr(s, '/');
+			size_t len = se ? (size_t)(se - s) : strlen(s);
+			if (!pe || len == 0 || n >= REQ_MAX_PARAMS)
+				return 0;
+			lens[n] = len;
+			params[n++] = s;
+			p = pe + 1;
+			s += len;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	if (*p || *s)
+		return 0;
+	*nparams = n;
+	return 1;
+}
+
+static const char *method_name(int m)
+{
+	switch (m) {
+	case M_GET:
+		return "GET";
+	case M_POST:
+		return "POST";
+	case M_PUT:
+		return "PUT";
+	case M_DELETE:
+		return "DELETE";
+	case M_PATCH:
+		return "PATCH";
+	case M_OPTIONS:
+		return "OPTIONS";
+	default:
+		return "HEAD";
+	}
+}
+
+int router_dispatch(struct req *r, int method)
+{
+	int allowed = 0;
+	const char *params[REQ_MAX_PARAMS];
+	size_t lens[REQ_MAX_PARAMS];
+	int nparams = 0;
+	/* HEAD is answered as GET; evhttp drops the body. */
+	int want = method == M_HEAD ? M_GET : method;
+
+	for (int i = 0; i < NROUTES; i++) {
+		if (!match(routes[i].pattern, r->path, params, lens, &nparams))
+			continue;
+		if (routes[i].method == want) {
+			r->route = &routes[i];
+			r->route_index = i;
+			r->nparams = nparams;
+			for (int k = 0; k < nparams; k++) {
+				r->params[k] = params[k];
+				r->path[params[k] - r->path + (ptrdiff_t)lens[k]] = '\0';
+			}
+			return 0;
+		}
+		allowed |= routes[i].method;
+	}
+	if (!allowed) {
+		reply_problem(r, APP_ENOTFOUND, NULL, "no such resource");
+		return -1;
+	}
+	if (method == M_OPTIONS) {
+		/* OPTIONS on a known path: say what it allows (CORS is not offered). */
+		allowed |= M_OPTIONS;
+	}
+	char allow[96] = "";
+	for (int m = M_GET; m <= M_HEAD; m <<= 1) {
+		if (!(allowed & m))
+			continue;
+		if (allow[0])
+			strcat(allow, ", ");
+		strcat(allow, method_name(m));
+		if (m == M_GET && !(allowed & M_HEAD)) {
+			strcat(allow, ", HEAD");
+		}
+	}
+	reply_header(r, "Allow", allow);
+	if (method == M_OPTIONS) {
+		reply_empty(r);
+		return -1;
+	}
+	reply_problem(r, APP_EMETHOD, NULL, "method not allowed here; see the Allow header");
+	return -1;
+}

@@ -1,0 +1,43 @@
+/*
+ * router.h: the one route table.  A pattern is a path whose `{name}` segments match any
+ * single non-empty segment; matched segments become req->params in order.
+ */
+#ifndef VD_ROUTER_H
+#define VD_ROUTER_H
+
+struct req;
+
+typedef void (*handler_fn)(struct req *r);
+
+enum route_method {
+	M_GET = 1,
+	M_POST = 2,
+	M_PUT = 4,
+	M_DELETE = 8,
+	M_PATCH = 16,
+	M_OPTIONS = 32,
+	M_HEAD = 64,
+};
+
+enum route_auth {
+	AUTH_PUBLIC,   /* no session lookup (health, metrics) */
+	AUTH_OPTIONAL, /* the caller is resolved when a token is sent */
+	AUTH_USER,     /* 401 without a valid session */
+};
+
+struct route {
+	int method; /* one enum route_method bit */
+	const char *pattern;
+	handler_fn handler;
+	enum route_auth auth;
+	int max_body; /* 0 = the configured default */
+};
+
+/* Route r by its method and path: sets route, route_index and params, or replies
+ * 404 / 405 (with Allow) itself and returns -1. */
+int router_dispatch(struct req *r, int method);
+/* Number of routes and the i-th route, for metrics labels. */
+int router_count(void);
+const struct route *router_get(int i);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * worker.c: one worker process's life: set up, serve, drain, tear down.
+ *
+ * States: serving -> draining (SIGTERM/SIGINT: listeners closed, in-flight requests
+ * finish, bounded by the shutdown grace) -> exit 0.  SIGHUP swaps in a fresh TLS context
+ * built from the same files; connections already open keep the old one.
+ */
+#include "worker.h"
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "err.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "offload.h"
+#include "password.h"
+#include "tls.h"
+
+static void publish_stats(struct worker *w)
+{
+	struct db_stats s;
+	db_pool_stats(w->db, &s);
+	metrics_worker_db(w->metrics, w->index, &s);
+}
+
+static void on_stats(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	publish_stats(arg);
+}
+
+static void exit_soon(struct worker *w)
+{
+	/* A short pause lets the last replies leave the socket buffers. */
+	struct timeval tv = {0, 200000};
+	event_base_loopexit(w->base, &tv);
+}
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	log_msg(LOG_WARN, "drain_timeout", "worker=%d inflight=%d", w->index, w->inflight);
+	event_base_loopexit(w->base, NULL);
+}
+
+static void start_drain(struct worker *w)
+{
+	if (w->draining)
+		return;
+	w->draining = 1;
+	log_msg(LOG_INFO, "worker_drain", "worker=%d inflight=%d", w->index, w->inflight);
+	http_stop_accepting(w);
+	if (w->inflight == 0) {
+		exit_soon(w);
+		return;
+	}
+	struct timeval tv = {w->cfg->shutdown_grace_s, 0};
+	w->drain_timer = evtimer_new(w->base, on_drain_timeout, w);
+	if (w->drain_timer)
+		evtimer_add(w->drain_timer, &tv);
+}
+
+void worker_request_done(struct worker *w)
+{
+	w->inflight--;
+	if (w->draining && w->inflight == 0)
+		exit_soon(w);
+}
+
+static void reload_tls(struct worker *w)
+{
+	struct err e;
+	if (!w->https)
+		return;
+	SSL_CTX *fresh = tls_ctx_new(w->cfg, &e);
+	if (!fresh) {
+		log_msg(LOG_ERROR, "tls_reload_failed", "worker=%d reason=\"%s\"", w->index,
+		        e.detail);
+		return;
+	}
+	SSL_CTX_free(w->tls); /* open connections hold their own reference */
+	w->tls = fresh;
+	log_msg(LOG_INFO, "tls_reloaded", "worker=%d", w->index);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	if (sig == SIGHUP)
+		reload_tls(arg);
+	else
+		start_drain(arg);
+}
+
+int worker_run(const struct config *cfg, const struct secrets *secrets, int index,
+               struct metrics *metrics)
+{
+	struct worker w;
+	struct err e;
+	struct event *sigs[3] = {NULL, NULL, NULL};
+	struct event *stats = NULL;
+	int rc = 3; /* "cannot start": the parent gives up instead of restarting */
+
+	memset(&w, 0, sizeof w);
+	w.cfg = cfg;
+	w.secrets = secrets;
+	w.index = index;
+	w.metrics = metrics;
+	prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the parent */
+	signal(SIGPIPE, SIG_IGN);
+	metrics_worker_start(metrics, index);
+
+	w.base = event_base_new();
+	if (!w.base)
+		goto out;
+	if (cfg->https_port && !(w.tls = tls_ctx_new(cfg, &e))) {
+		log_msg(LOG_ERROR, "worker_failed", "worker=%d reason=\"%s\"", index, e.detail);
+		goto out;
+	}
+	w.db = db_pool_new(w.base, cfg);
+	w.offload = offload_new(w.base, 2, 256);
+	char unknowable[33];
+	if (!w.db || !w.offload || password_generate(unknowable, 32) < 0 ||
+	    password_hash(unknowable, w.dummy_hash) < 0)
+		goto out;
+	if (http_start(&w, &e) < 0) {
+		log_msg(LOG_ERROR, "worker_failed", "worker=%d reason=\"%s\"", index, e.detail);
+		goto out;
+	}
+	const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+	for (int i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(w.base, signums[i], on_signal, &w);
+		if (!sigs[i] || evsignal_add(sigs[i], NULL) < 0)
+			goto out;
+	}
+	stats = event_new(w.base, -1, EV_PERSIST, on_stats, &w);
+	struct timeval one_s = {1, 0};
+	if (stats)
+		event_add(stats, &one_s);
+
+	log_msg(LOG_INFO, "worker_start", "worker=%d pid=%d http=%d https=%d", index, (int)getpid(),
+	        cfg->http_port, cfg->https_port);
+	event_base_dispatch(w.base);
+	log_msg(LOG_INFO, "worker_stop", "worker=%d inflight=%d", index, w.inflight);
+	rc = 0;
+out:
+	if (stats)
+		event_free(stats);
+	for (int i = 0; i < 3; i++)
+		if (sigs[i])
+			event_free(sigs[i]);
+	if (w.drain_timer)
+		event_free(w.drain_timer);
+	offload_free(w.offload); /* waits for running hashes; their replies go nowhere */
+	db_pool_free(w.db);      /* fails queued jobs while their requests still exist */
+	http_free(&w);
+	if (w.tls)
+		SSL_CTX_free(w.tls);
+	if (w.base)
+		event_base_free(w.base);
+	return rc;
+}

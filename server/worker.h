@@ -1,0 +1,47 @@
+/*
+ * worker.h: one worker process: an event loop serving HTTP and HTTPS with evhttp, and a
+ * pool of database connections.  worker_run() returns the process's exit code.
+ */
+#ifndef VD_WORKER_H
+#define VD_WORKER_H
+
+#include <stdint.h>
+
+struct config;
+struct secrets;
+struct metrics;
+struct event_base;
+struct evhttp;
+struct evhttp_bound_socket;
+struct db_pool;
+struct offload;
+typedef struct ssl_ctx_st SSL_CTX;
+
+struct worker {
+	const struct config *cfg;
+	const struct secrets *secrets;
+	int index;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp *https;
+	struct evhttp_bound_socket *bound_http;
+	struct evhttp_bound_socket *bound_https;
+	SSL_CTX *tls; /* replaced on SIGHUP; connections keep a reference to the old */
+	struct db_pool *db;
+	struct offload *offload; /* password hashing and exports, off the loop */
+	/* An Argon2id hash of a random secret: log-ins for unknown logins verify against it,
+	 * so that their timing matches real ones. */
+	char dummy_hash[160];
+	struct metrics *metrics;
+	int draining;
+	int inflight; /* requests received and not yet replied */
+	uint64_t next_rid;
+	struct event *drain_timer;
+};
+
+int worker_run(const struct config *cfg, const struct secrets *secrets, int index,
+               struct metrics *metrics);
+/* Called by reply.c after each reply: ends the loop when draining and idle. */
+void worker_request_done(struct worker *w);
+
+#endif

@@ -1,0 +1,359 @@
+"""Helpers for the integration tests: a throwaway PostgreSQL cluster, the real
+`build/volunteerd` binary started on free ports, and small HTTP/TLS clients.
+
+Rules kept here so that tests need not repeat them: every subprocess and client call has a
+timeout, every wait loop is bounded, and every process started is stopped (the fixtures in
+conftest.py call the cleanup methods in finalizers, also when a test fails).
+"""
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+import requests
+import urllib3
+
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("VOLUNTEERD_BIN", os.path.join(ROOT, "build", "volunteerd"))
+PGBIN = "/usr/lib/postgresql/15/bin"
+IS_ROOT = os.geteuid() == 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, timeout=60, **kw):
+    """Runs a command to completion (bounded) and returns the CompletedProcess (text mode)."""
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def wait_until(pred, timeout, interval=0.1):
+    """Polls pred() until it returns a true value or timeout seconds pass; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def children(pid):
+    """The pids whose parent is pid (from /proc, so that no procps is needed)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command name is in parentheses and may hold spaces: split after the last ')'.
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 1 and fields[0] != "Z" and int(fields[1]) == pid:
+            out.append(int(name))
+    return sorted(out)
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
+
+
+class Postgres:
+    """A throwaway cluster in a temporary directory, on a Unix socket and a free local port.
+
+    PostgreSQL refuses to run as root, so under root every PostgreSQL program runs as the
+    `postgres` user and the directory belongs to it.
+    """
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="vd-test-pg-")
+        if IS_ROOT:
+            shutil.chown(self.dir, "postgres", "postgres")
+        os.chmod(self.dir, 0o700)
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "postgres.log")
+        self.port = free_port()
+        self.started = False
+
+    def as_pg(self, args, timeout=120, **kw):
+        prefix = ["runuser", "-u", "postgres", "--"] if IS_ROOT else []
+        return run(prefix + args, timeout=timeout, **kw)
+
+    def init(self):
+        r = self.as_pg([f"{PGBIN}/initdb", "-D", self.data, "-A", "trust", "-U", "postgres",
+                        "-E", "UTF8", "--locale=C.UTF-8"])
+        assert r.returncode == 0, "initdb: " + r.stderr
+        self.start()
+        self.create_db("vd")
+
+    def start(self):
+        r = self.as_pg([f"{PGBIN}/pg_ctl", "-D", self.data, "-w", "-t", "60", "-l", self.log,
+                        "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start"])
+        assert r.returncode == 0, "pg_ctl start: " + r.stderr + r.stdout
+        self.started = True
+
+    def stop(self, mode="fast"):
+        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            self.as_pg([f"{PGBIN}/pg_ctl", "-D", self.data, "-w", "-t", "60", "-m", mode, "stop"])
+        self.started = False
+
+    def cleanup(self):
+        with contextlib.suppress(Exception):
+            self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, db="vd"):
+        return f"postgresql://postgres@/{db}?host={self.dir}&port={self.port}"
+
+    def create_db(self, name):
+        self.sql(f"CREATE DATABASE {name}", db="postgres")
+        return self.url(name)
+
+    def sql(self, q, db="vd", check=True):
+        """Runs SQL through psql; returns stdout (unaligned, tuples only)."""
+        r = self.as_pg([f"{PGBIN}/psql", "-h", self.dir, "-p", str(self.port), "-U", "postgres",
+                        "-d", db, "-At", "-v", "ON_ERROR_STOP=1", "-c", q], timeout=60)
+        if check:
+            assert r.returncode == 0, f"psql {q!r}: {r.stderr}"
+        return r.stdout
+
+    def connect(self, db="vd"):
+        """A psycopg2 connection (autocommit off) for tests that must hold a lock."""
+        import psycopg2
+        return psycopg2.connect(host=self.dir, port=self.port, user="postgres", dbname=db,
+                                connect_timeout=10)
+
+
+def make_cert(directory):
+    """A self-signed ECDSA P-256 certificate for localhost; returns (cert, key)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    r = run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+    assert r.returncode == 0, "openssl: " + r.stderr
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+class Server:
+    """`volunteerd serve` on free ports with its stdout and stderr in a log file."""
+
+    def __init__(self, database_url, workdir, tls=True, workers=2, env=None):
+        self.dir = tempfile.mkdtemp(prefix="vd-test-srv-", dir=workdir)
+        self.http = free_port()
+        self.https = free_port() if tls else 0
+        self.env = dict(os.environ)
+        for k in list(self.env):
+            if k.startswith("VOLUNTEERD_") or k.startswith("PG"):
+                del self.env[k]
+        secret = os.path.join(self.dir, "secret")
+        with open(secret, "wb") as f:
+            f.write(os.urandom(64))
+        os.chmod(secret, 0o600)
+        self.env.update(DATABASE_URL=database_url, VOLUNTEERD_BIND="127.0.0.1",
+                        VOLUNTEERD_HTTP_PORT=str(self.http), VOLUNTEERD_HTTPS_PORT=str(self.https),
+                        VOLUNTEERD_WORKERS=str(workers), VOLUNTEERD_TZ="Asia/Shanghai",
+                        VOLUNTEERD_SECRET_FILE=secret)
+        if tls:
+            self.cert, self.key = make_cert(self.dir)
+            self.env.update(VOLUNTEERD_TLS_CERT=self.cert, VOLUNTEERD_TLS_KEY=self.key)
+        self.env.update(env or {})
+        self.log = os.path.join(self.dir, "server.log")
+        self.proc = None
+
+    # -- the binary's other subcommands, with the same environment ---------------------------
+
+    def cmd(self, args, input=None, timeout=120, env=None):
+        e = dict(self.env, **(env or {}))
+        return run([BIN] + args, input=input, timeout=timeout, env=e)
+
+    def migrate(self):
+        r = self.cmd(["migrate"])
+        assert r.returncode == 0, f"migrate exited {r.returncode}: {r.stderr}{r.stdout}"
+        return r
+
+    def create_admin(self, login, password):
+        r = self.cmd(["create-admin", "--login", login, "--password-stdin"], input=password + "\n")
+        assert r.returncode == 0, f"create-admin exited {r.returncode}: {r.stderr}{r.stdout}"
+        return r
+
+    # -- serve ------------------------------------------------------------------------------
+
+    def spawn(self, args=()):
+        """Starts `serve` without waiting (for tests that expect it to refuse)."""
+        logf = open(self.log, "ab")
+        try:
+            self.proc = subprocess.Popen([BIN, "serve", *args], env=self.env, stdin=subprocess.DEVNULL,
+                                         stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            logf.close()
+        return self.proc
+
+    def start(self, args=(), timeout=20):
+        """Starts `serve` and waits (bounded) until /livez answers 200 on the HTTP port."""
+        self.spawn(args)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"volunteerd serve exited with {self.proc.returncode} at start:\n"
+                                     + self.log_text()[-2000:])
+            try:
+                if requests.get(self.url("/livez"), timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise AssertionError(f"volunteerd serve did not answer /livez within {timeout} s:\n"
+                             + self.log_text()[-2000:])
+
+    def wait_exit(self, timeout):
+        """The exit status once serve exits within timeout seconds, else None."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Sends sig and waits; after timeout kills the whole process group. Returns the exit
+        status, or None when it had to be killed."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(sig)
+        rc = self.wait_exit(timeout)
+        if rc is None:
+            self.kill()
+        return rc
+
+    def kill(self):
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
+
+    def cleanup(self):
+        self.stop(timeout=10)
+        self.kill()  # the group: workers that outlived the parent, if any
+
+    def workers(self):
+        return children(self.proc.pid) if self.proc and self.proc.poll() is None else []
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    # -- clients ----------------------------------------------------------------------------
+
+    def url(self, path="/", tls=False):
+        if tls:
+            return f"https://127.0.0.1:{self.https}{path}"
+        return f"http://127.0.0.1:{self.http}{path}"
+
+    def get(self, path, tls=False, timeout=5, **kw):
+        return requests.get(self.url(path, tls), timeout=timeout, verify=False, **kw)
+
+    def request(self, method, path, tls=False, timeout=5, **kw):
+        return requests.request(method, self.url(path, tls), timeout=timeout, verify=False, **kw)
+
+
+def raw_exchange(port, data, timeout=10, chunk_pause=0.0, read_first=0.0):
+    """Sends bytes on a fresh TCP connection and reads until the peer closes or timeout.
+
+    Returns (reply bytes, error name or None).  Errors while sending (the server may close
+    early) are tolerated; whatever the server sent before is still returned.  With read_first,
+    it first waits that long for an early reply (e.g. a 413 after the headers) before sending
+    the rest.
+    """
+    reply = b""
+    err = None
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.settimeout(timeout)
+        parts = data if isinstance(data, list) else [data]
+        try:
+            for i, part in enumerate(parts):
+                s.sendall(part)
+                if i == 0 and read_first:
+                    s.settimeout(read_first)
+                    try:
+                        got = s.recv(65536)
+                        reply += got
+                        if not got:
+                            return reply, "closed"
+                        if reply.startswith(b"HTTP/"):
+                            break  # an early answer: no need to send the rest
+                    except socket.timeout:
+                        pass
+                    s.settimeout(timeout)
+                if chunk_pause:
+                    time.sleep(chunk_pause)
+            s.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            err = type(e).__name__
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                got = s.recv(65536)
+                if not got:
+                    break
+                reply += got
+        except socket.timeout:
+            err = err or "timeout"
+        except OSError as e:
+            err = err or type(e).__name__
+    return reply, err
+
+
+def status_of(reply):
+    """The status code of the first HTTP response in reply, or None."""
+    if not reply.startswith(b"HTTP/"):
+        return None
+    try:
+        return int(reply.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def tls_context(version):
+    """A client context that offers exactly one TLS version (even the old ones: security level
+    0 lets this OpenSSL build offer TLS 1.0/1.1 and their SHA-1 ciphers)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if version in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    ctx.minimum_version = version
+    ctx.maximum_version = version
+    return ctx
+
+
+def tls_handshake(port, version, timeout=5):
+    """Handshakes offering only `version`; returns (negotiated version or None, error text)."""
+    ctx = tls_context(version)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                return s.version(), None
+    except (ssl.SSLError, OSError) as e:
+        return None, f"{type(e).__name__}: {e}"

@@ -1,0 +1,457 @@
+"""Foundation (issue 3): the real binary against a real PostgreSQL.
+
+Ports and TLS, request limits, the error shape, readiness while PostgreSQL goes away and comes
+back, graceful SIGTERM, worker restarts, /metrics through promtool, the migration runner, and
+the command line and configuration errors.
+"""
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+import helpers
+from helpers import raw_exchange, status_of, wait_until
+
+PROBLEM = "application/problem+json"
+HEALTH = "application/health+json"
+
+
+def assert_problem(r, status):
+    assert r.status_code == status, f"{r.request.method} {r.url}: {r.status_code} {r.text[:200]}"
+    assert r.headers.get("Content-Type", "").startswith(PROBLEM), r.headers.get("Content-Type")
+    body = r.json()
+    for key in ("type", "title", "status"):
+        assert key in body, f"problem body lacks {key!r}: {body}"
+    assert body["status"] == status, body
+
+
+def assert_charset(r):
+    ctype = r.headers.get("Content-Type", "")
+    assert ctype, f"{r.url}: no Content-Type"
+    assert "charset=utf-8" in ctype.lower() or ctype.startswith((PROBLEM, HEALTH)), \
+        f"{r.url}: Content-Type {ctype!r} names no charset"
+
+
+# --- ports and TLS --------------------------------------------------------------------------
+
+def test_http_and_https_ports_answer(server):
+    for tls in (False, True):
+        r = server.get("/livez", tls=tls)
+        assert r.status_code == 200, f"/livez tls={tls}: {r.status_code}"
+        assert_charset(r)
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["1.2", "1.3"])
+def test_modern_tls_accepted(server, version):
+    got, err = helpers.tls_handshake(server.https, version)
+    assert got == ("TLSv1.2" if version == ssl.TLSVersion.TLSv1_2 else "TLSv1.3"), err
+    # A request over that version is answered too.
+    ctx = helpers.tls_context(version)
+    with socket.create_connection(("127.0.0.1", server.https), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.settimeout(5)
+            s.sendall(b"GET /livez HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            reply = b""
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and b"\r\n" not in reply:
+                got_bytes = s.recv(4096)
+                if not got_bytes:
+                    break
+                reply += got_bytes
+    assert status_of(reply) == 200, reply[:80]
+
+
+def _client_offers(version, cert, key):
+    """Checks that this machine's OpenSSL can really offer `version`: a handshake with a local
+    server that allows it must succeed, or the refusal test below would prove nothing."""
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    sctx.minimum_version = version
+    sctx.maximum_version = version
+    sctx.load_cert_chain(cert, key)
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    lsock.settimeout(5)
+    port = lsock.getsockname()[1]
+
+    def serve():
+        try:
+            conn, _ = lsock.accept()
+            conn.settimeout(5)
+            with sctx.wrap_socket(conn, server_side=True):
+                pass
+        except (OSError, ssl.SSLError):
+            pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        got, err = helpers.tls_handshake(port, version)
+    finally:
+        t.join(6)
+        lsock.close()
+    return got, err
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1], ids=["1.0", "1.1"])
+def test_old_tls_refused(server, version):
+    offered, why = _client_offers(version, server.cert, server.key)
+    if not offered:
+        pytest.skip(f"this OpenSSL cannot offer {version.name} at all ({why}): nothing to test")
+    got, err = helpers.tls_handshake(server.https, version)
+    assert got is None, f"the server accepted {got}"
+    assert err and "no protocols available" not in err.lower(), err
+    # The server still serves modern clients afterwards.
+    assert server.get("/livez", tls=True).status_code == 200
+
+
+def test_plaintext_on_tls_port_gets_no_http(server):
+    reply, err = raw_exchange(server.https, b"GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n", timeout=10)
+    assert not reply.startswith(b"HTTP/"), f"plain HTTP on the TLS port was answered: {reply[:80]!r}"
+    assert err != "timeout", "the server kept a plaintext connection on the TLS port open for 10 s"
+    assert server.get("/livez", tls=True).status_code == 200
+
+
+# --- request limits -------------------------------------------------------------------------
+
+def test_body_over_limit_is_413(server):
+    size = 2 * 1024 * 1024
+    head = (f"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {size}\r\nConnection: close\r\n\r\n").encode()
+    body = b"x" * size
+    chunks = [head] + [body[i:i + 65536] for i in range(0, size, 65536)]
+    reply, err = raw_exchange(server.http, chunks, timeout=10, read_first=0.5)
+    assert status_of(reply) == 413, f"expected 413, got {reply[:120]!r} ({err})"
+    assert server.get("/livez").status_code == 200
+
+
+def test_chunked_body_over_limit_is_rejected(server):
+    chunk = b"x" * 65536
+    piece = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+    head = (b"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    chunks = [head] + [piece] * 32 + [b"0\r\n\r\n"]
+    reply, err = raw_exchange(server.http, chunks, timeout=10)
+    st = status_of(reply)
+    # evhttp notices the size while reading: a 413, or the connection closed without a 2xx.
+    assert st == 413 or (st is None and err != "timeout"), f"got {reply[:120]!r} ({err})"
+    assert server.get("/livez").status_code == 200
+
+
+@pytest.mark.parametrize("shape", ["20KiB", "5000headers"])
+def test_header_flood_rejected(server, shape):
+    if shape == "20KiB":
+        extra = "".join(f"X-Pad-{i}: {'a' * 1000}\r\n" for i in range(20))
+    else:
+        extra = "".join(f"X-H{i}: v\r\n" for i in range(5000))
+    req = f"GET /livez HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n".encode()
+    reply, err = raw_exchange(server.http, req, timeout=10)
+    st = status_of(reply)
+    assert st is None or 400 <= st < 500, f"a header flood got {st}: {reply[:120]!r}"
+    assert st is not None or err != "timeout", "the server neither answered nor closed in 10 s"
+    # Still serving.
+    for _ in range(3):
+        assert server.get("/livez").status_code == 200
+
+
+# --- routing and the error shape ------------------------------------------------------------
+
+def test_unknown_path_is_404_problem(server):
+    assert_problem(server.get("/no/such/path"), 404)
+    assert_problem(server.get("/api/v1/no-such-resource"), 404)
+
+
+def test_wrong_method_is_405_with_allow(server):
+    for path in ("/livez", "/metrics"):
+        r = server.request("DELETE", path)
+        assert_problem(r, 405)
+        allow = r.headers.get("Allow", "")
+        assert "GET" in allow, f"{path}: Allow {allow!r}"
+
+
+def test_every_response_names_its_charset(server):
+    for path in ("/livez", "/readyz", "/metrics", "/api/v1/openapi.json", "/nope"):
+        assert_charset(server.get(path))
+
+
+def test_readyz_and_openapi(server):
+    r = server.get("/readyz")
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith(HEALTH)
+    assert r.json()["status"] == "pass"
+    r = server.get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    assert "paths" in r.json()
+
+
+# --- the database going away ----------------------------------------------------------------
+
+def test_readyz_follows_postgres_down_and_up(own_pg, make_server):
+    srv = make_server(own_pg.url(), tls=False)
+    srv.migrate()
+    srv.start()
+    assert srv.get("/readyz").status_code == 200
+
+    own_pg.stop("fast")
+
+    def ready_status():
+        try:
+            return srv.get("/readyz", timeout=3).status_code
+        except requests.RequestException:
+            return None
+
+    assert wait_until(lambda: ready_status() == 503, 15), "/readyz did not turn 503 within 15 s"
+    r = srv.get("/readyz", timeout=3)
+    assert r.headers.get("Content-Type", "").startswith(HEALTH), r.headers.get("Content-Type")
+    assert r.json().get("status") == "fail", r.text
+
+    # An API request that needs the database is answered 503 promptly, not left hanging.
+    t0 = time.monotonic()
+    r = srv.request("POST", "/api/v1/session", json={"login": "x", "password": "y"}, timeout=5)
+    took = time.monotonic() - t0
+    assert_problem(r, 503)
+    assert r.headers.get("Retry-After"), "503 without Retry-After"
+    assert took < 2.0, f"the 503 took {took:.2f} s"
+
+    own_pg.start()
+    assert wait_until(lambda: ready_status() == 200, 20), "/readyz did not return to 200 within 20 s"
+    r = srv.request("POST", "/api/v1/session", json={"login": "x", "password": "y"}, timeout=5)
+    assert r.status_code != 503, f"still 503 after recovery: {r.text[:200]}"
+    assert srv.proc.poll() is None, "the server died while the database was away"
+
+
+# --- signals and workers --------------------------------------------------------------------
+
+def test_sigterm_drains_in_flight_request(pg, make_server):
+    """A /readyz waiting on a table lock is in flight when SIGTERM arrives: it must still be
+    answered, and the server must then exit 0."""
+    srv = make_server(pg.url(), tls=False)
+    srv.start()
+    conn = pg.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
+        result = {}
+
+        def ask():
+            try:
+                result["r"] = srv.get("/readyz", timeout=20)
+            except requests.RequestException as e:
+                result["e"] = e
+
+        t = threading.Thread(target=ask, daemon=True)
+        t.start()
+        time.sleep(1.0)
+        blocked = t.is_alive()
+        if not blocked:
+            pytest.skip("/readyz did not wait on schema_migrations; see the slow-body test")
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert srv.proc.poll() is None, "the server exited with a request in flight"
+    finally:
+        conn.rollback()  # releases the lock
+        conn.close()
+    t.join(15)
+    assert not t.is_alive(), "the in-flight request was never answered"
+    assert "r" in result, f"the in-flight request failed: {result.get('e')}"
+    assert result["r"].status_code in (200, 503), result["r"].status_code
+    rc = srv.wait_exit(15)
+    assert rc == 0, f"serve exited with {rc} after SIGTERM:\n{srv.log_text()[-1500:]}"
+
+
+def test_sigterm_drains_slow_body(pg, make_server):
+    """A request whose body is still arriving when SIGTERM comes is finished, then exit 0."""
+    srv = make_server(pg.url(), tls=False)
+    srv.start()
+    body = json.dumps({"login": "nobody", "password": "wrong-password"}).encode()
+    head = (f"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", srv.http), timeout=10) as s:
+        s.sendall(head + body[:5])
+        time.sleep(0.5)
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        s.sendall(body[5:])
+        reply = b""
+        deadline = time.monotonic() + 10
+        try:
+            while time.monotonic() < deadline:
+                got = s.recv(65536)
+                if not got:
+                    break
+                reply += got
+        except OSError:
+            pass
+    assert status_of(reply) is not None, f"no reply to the in-flight request: {reply[:80]!r}"
+    rc = srv.wait_exit(15)
+    assert rc == 0, f"serve exited with {rc} after SIGTERM:\n{srv.log_text()[-1500:]}"
+    # New connections are refused once it has gone.
+    with pytest.raises(requests.RequestException):
+        srv.get("/livez", timeout=2)
+
+
+def test_killed_worker_is_replaced(server):
+    before = wait_until(lambda: len(server.workers()) >= 2 and server.workers(), 10)
+    assert before and len(before) == 2, f"expected 2 workers, found {before}"
+    victim = before[0]
+    os.kill(victim, signal.SIGKILL)
+    after = wait_until(lambda: (lambda w: len(w) == 2 and victim not in w and w)(server.workers()), 10)
+    assert after, f"worker {victim} was not replaced: workers now {server.workers()}"
+    new = [p for p in after if p not in before]
+    assert new, after
+    assert server.proc.poll() is None, "the parent died"
+    for _ in range(10):
+        assert server.get("/livez").status_code == 200
+    assert wait_until(lambda: f"pid={new[0]}" in server.log_text(), 5), "no log line for the new worker"
+    log = server.log_text()
+    assert "worker_exit" in log, "the worker's death was not logged"
+    assert "worker_start" in log
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+def test_metrics_pass_promtool(server):
+    server.get("/livez")
+    server.get("/nope")
+    r = server.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers.get("Content-Type", "").startswith("text/plain"), r.headers.get("Content-Type")
+    assert "# TYPE" in r.text
+    p = subprocess.run(["promtool", "check", "metrics"], input=r.text, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, f"promtool: {p.stdout}{p.stderr}"
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+def test_migrate_is_idempotent(pg, fresh_db, make_server):
+    name, url = fresh_db()
+    srv = make_server(url, tls=False)
+    srv.migrate()
+    rows = pg.sql("SELECT version, checksum FROM schema_migrations ORDER BY version", db=name)
+    assert rows.strip(), "schema_migrations is empty after migrate"
+    srv.migrate()
+    assert pg.sql("SELECT version, checksum FROM schema_migrations ORDER BY version", db=name) == rows
+
+
+def test_migrate_refuses_changed_checksum(pg, fresh_db, make_server):
+    name, url = fresh_db()
+    srv = make_server(url, tls=False)
+    srv.migrate()
+    pg.sql("UPDATE schema_migrations SET checksum = 'x' WHERE version = (SELECT min(version) FROM schema_migrations)",
+           db=name)
+    r = srv.cmd(["migrate"])
+    assert r.returncode != 0, "migrate accepted a changed checksum"
+    assert "checksum" in (r.stderr + r.stdout).lower(), r.stderr + r.stdout
+
+
+def test_serve_refuses_outdated_schema(pg, fresh_db, make_server):
+    # A database never migrated, and one whose newest migration is missing.
+    name, url = fresh_db()
+    srv = make_server(url, tls=False)
+    srv.spawn()
+    rc = srv.wait_exit(15)
+    assert rc not in (None, 0), f"serve ran on an empty database (rc={rc})"
+
+    srv2 = make_server(url, tls=False)
+    srv2.migrate()
+    pg.sql("DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)", db=name)
+    srv2.spawn()
+    rc = srv2.wait_exit(15)
+    assert rc not in (None, 0), f"serve ran on an outdated schema (rc={rc})"
+    log = srv2.log_text().lower()
+    assert "schema" in log or "migrat" in log, f"no clear message: {log[-500:]}"
+
+
+def test_create_admin_if_missing_is_quiet_the_second_time(server):
+    r = server.cmd(["create-admin", "--login", "admin", "--if-missing"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "", f"printed {r.stdout!r} for an existing admin"
+
+
+# --- the command line and configuration -----------------------------------------------------
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_exit_0(binary, flag):
+    r = helpers.run([binary, flag], timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert (r.stdout + r.stderr).strip()
+
+
+@pytest.mark.parametrize("args", [["--no-such-option"], ["no-such-command"], ["serve", "--bogus"]])
+def test_unknown_option_exits_2(binary, args):
+    r = helpers.run([binary, *args], timeout=10, env={k: v for k, v in os.environ.items()
+                                                      if not k.startswith("VOLUNTEERD_")})
+    assert r.returncode == 2, f"{args}: exit {r.returncode}"
+    assert "usage" in r.stderr.lower(), r.stderr
+
+
+@pytest.mark.parametrize("value", ["abc", "70000", "-1"])
+def test_bad_port_stops_startup_naming_the_variable(pg, make_server, value):
+    srv = make_server(pg.url(), tls=False, env={"VOLUNTEERD_HTTP_PORT": value})
+    srv.spawn()
+    rc = srv.wait_exit(10)
+    assert rc in (1, 2), f"VOLUNTEERD_HTTP_PORT={value}: exit {rc}"
+    assert "VOLUNTEERD_HTTP_PORT" in srv.log_text(), srv.log_text()[-500:]
+
+
+def test_bad_config_line_reports_file_and_line(pg, make_server, workdir):
+    path = os.path.join(workdir, "bad.conf")
+    with open(path, "w") as f:
+        f.write("# a comment\n\nthis line has no equals sign\n")
+    srv = make_server(pg.url(), tls=False)
+    srv.spawn(["--config", path])
+    rc = srv.wait_exit(10)
+    assert rc in (1, 2), f"exit {rc}"
+    assert f"{path}:3" in srv.log_text(), srv.log_text()[-500:]
+
+
+# --- scripts/run.sh (what `make run` runs after building) -----------------------------------
+
+def _run_sh_once(srv, timeout=30):
+    """Starts scripts/run.sh with srv's environment, waits for /livez, sends SIGINT to the
+    script (as Ctrl-C would, through its trap) and returns (exit status, output)."""
+    out_path = os.path.join(srv.dir, f"run-{time.monotonic_ns()}.out")
+    with open(out_path, "wb") as out:
+        p = subprocess.Popen(["bash", os.path.join(helpers.ROOT, "scripts", "run.sh")], env=srv.env,
+                             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    try:
+        def live():
+            if p.poll() is not None:
+                return True
+            try:
+                return srv.get("/livez", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        assert wait_until(live, timeout), "run.sh: the server did not come up"
+        assert p.poll() is None, "run.sh exited early:\n" + open(out_path, errors="replace").read()[-1500:]
+        p.send_signal(signal.SIGINT)
+        rc = p.wait(20)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(5)
+    with open(out_path, errors="replace") as f:
+        return rc, f.read()
+
+
+def test_run_script_makes_one_admin_and_stops_cleanly(fresh_db, make_server):
+    _, url = fresh_db()
+    srv = make_server(url, tls=True)
+    rc, out = _run_sh_once(srv)
+    assert rc == 0, f"run.sh exited {rc} after SIGINT:\n{out[-1500:]}"
+    assert "password:" in out, f"no one-time password shown:\n{out[-1500:]}"
+    assert "no private PostgreSQL" in out, "run.sh should use DATABASE_URL and start no cluster"
+    rc, out = _run_sh_once(srv)
+    assert rc == 0, f"second run.sh exited {rc}:\n{out[-1500:]}"
+    assert "password:" not in out, f"a second admin password was printed:\n{out[-1500:]}"
