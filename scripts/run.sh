@@ -45,7 +45,6 @@ trap on_signal INT TERM
 trap on_exit EXIT
 
 mkdir -p var
-chmod 755 var
 
 # 1. The database.
 if [ -z "${DATABASE_URL:-}" ]; then

@@ -5,7 +5,8 @@
  * 100 ms tick that reconnects dead connections with backoff and expires jobs that waited
  * too long.  Invariants: a job is in exactly one place (queue, fail list, or a conn);
  * its done callback runs once; when every connection is down after a failed attempt the
- * pool is "down" and new jobs fail at once (503 within a loop turn, not after a timeout).
+ * pool is "down": queued jobs fail at once, and a new job triggers one immediate attempt
+ * and fails as soon as that attempt does (503 promptly, not after a timeout).
  */
 #include "db.h"
 
@@ -324,13 +325,26 @@ void db_pool_free(struct db_pool *p)
 	free(p);
 }
 
+/* While the pool is down, a new job does not wait for the backoff: one connection tries at
+ * once.  The job waits in the queue for that attempt; a refused connection fails the queue
+ * at once, a silent one is cut by the queue's wait limit, so the answer stays prompt. */
+static void kick_reconnect(struct db_pool *p)
+{
+	for (int i = 0; i < p->nslots; i++)
+		if (dbconn_state(p->slots[i].conn) == DBCONN_CONNECTING)
+			return;
+	for (int i = 0; i < p->nslots; i++)
+		if (dbconn_state(p->slots[i].conn) == DBCONN_DOWN) {
+			start_connect(&p->slots[i]);
+			return;
+		}
+}
+
 void db_submit(struct db_pool *p, struct db_job *job)
 {
 	job->queued_at_ms = now_ms();
-	if (p->down) {
-		fail_later(p, job, APP_EUNAVAILABLE, "database unavailable");
-		return;
-	}
+	if (p->down)
+		kick_reconnect(p);
 	if (p->queued >= p->cfg->db_queue_max) {
 		p->timeouts++;
 		fail_later(p, job, APP_EUNAVAILABLE, "too many requests waiting for the database");

@@ -11,6 +11,7 @@
 
 #include "db.h"
 #include "handlers.h"
+#include "http.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "queries.h"
@@ -74,6 +75,7 @@ void h_metrics(struct req *r)
 	struct db_stats s;
 	db_pool_stats(r->w->db, &s);
 	metrics_worker_db(r->w->metrics, r->w->index, &s);
+	metrics_worker_connections(r->w->metrics, r->w->index, http_open_connections(r->w));
 	metrics_render(r->w->metrics, out);
 	reply_buffer(r, 200, "text/plain; version=0.0.4; charset=utf-8", out);
 	evbuffer_free(out);

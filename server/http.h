@@ -12,6 +12,8 @@ struct err;
 int http_start(struct worker *w, struct err *err);
 /* Stop accepting new connections (keeps the evhttp objects for in-flight requests). */
 void http_stop_accepting(struct worker *w);
+/* Connections open now (accepted and not yet closed). */
+int http_open_connections(const struct worker *w);
 /* Free the evhttp objects (closes every connection). */
 void http_free(struct worker *w);
 /* Bind a listening TCP socket with SO_REUSEPORT; -1 with err on failure.  listen() is

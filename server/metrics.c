@@ -30,6 +30,7 @@ static const double buckets_s[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 struct worker_slot {
 	uint64_t started;
 	int64_t db_size, db_connected, db_busy, db_queued;
+	int64_t connections;
 	uint64_t db_errors, db_timeouts, db_jobs;
 };
 
@@ -93,6 +94,12 @@ void metrics_worker_db(struct metrics *m, int worker, const struct db_stats *s)
 	__atomic_store_n(&w->db_errors, s->errors, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->db_timeouts, s->timeouts, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->db_jobs, s->jobs, __ATOMIC_RELAXED);
+}
+
+void metrics_worker_connections(struct metrics *m, int worker, int open)
+{
+	if (worker >= 0 && worker < m->nworkers)
+		__atomic_store_n(&m->workers[worker].connections, (int64_t)open, __ATOMIC_RELAXED);
 }
 
 void metrics_worker_start(struct metrics *m, int worker)
@@ -203,6 +210,8 @@ static void render_gauge(struct metrics *m, struct evbuffer *out, const char *na
 void metrics_render(struct metrics *m, struct evbuffer *out)
 {
 	render_requests(m, out, router_count());
+	render_gauge(m, out, "volunteerd_http_connections", "Client connections open.", "gauge",
+	             offsetof(struct worker_slot, connections));
 	render_gauge(m, out, "volunteerd_db_pool_connections", "Database connections configured.",
 	             "gauge", offsetof(struct worker_slot, db_size));
 	render_gauge(m, out, "volunteerd_db_pool_connected", "Database connections up.", "gauge",

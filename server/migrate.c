@@ -48,6 +48,12 @@ static const struct migration *find(int version)
 	return NULL;
 }
 
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 static PGconn *connect_db(const struct config *cfg, struct err *err)
 {
 	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
@@ -59,7 +65,7 @@ static PGconn *connect_db(const struct config *cfg, struct err *err)
 		PQfinish(pg);
 		return NULL;
 	}
-	PQsetNoticeProcessor(pg, NULL, NULL); /* quiet "already exists" notices */
+	PQsetNoticeProcessor(pg, quiet, NULL); /* no "already exists" chatter */
 	return pg;
 }
 
@@ -152,6 +158,17 @@ int migrate_run(const struct config *cfg, struct err *err)
 			goto out;
 		}
 		log_msg(LOG_INFO, "migration_applied", "version=%d name=%s", m->version, m->name);
+	}
+	if (migrate_latest() > 0) {
+		const char *tz[] = {cfg->tz};
+		PGresult *res = PQexecParams(pg, Q_SETTINGS_TZ, 1, NULL, tz, NULL, NULL, 0);
+		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (!ok)
+			err_set(err, APP_EINVALID, "VOLUNTEERD_TZ", "%s",
+			        PQresultErrorMessage(res));
+		PQclear(res);
+		if (!ok || exec_ok(pg, Q_PARTITIONS_ENSURE, err, "ledger partitions") < 0)
+			goto out;
 	}
 	rc = 0;
 out:

@@ -18,6 +18,15 @@ const char Q_MIGRATIONS_APPLIED[] =
 const char Q_MIGRATIONS_RECORD[] =
         "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)";
 
+/* After migrating: the deployment's zone for the ledger's day split, and monthly ledger
+ * partitions from a month back to a year ahead. */
+const char Q_SETTINGS_TZ[] =
+        "INSERT INTO app_settings (key, value) VALUES ('time_zone', $1)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()"
+        " WHERE app_settings.value <> excluded.value";
+const char Q_PARTITIONS_ENSURE[] =
+        "SELECT hour_entry_days_ensure(current_date - 31, current_date + 400)";
+
 const char Q_SCHEMA_VERSION[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
 
 const char Q_ADMIN_EXISTS[] = "SELECT id FROM accounts WHERE lower(login) = lower($1)";

@@ -31,6 +31,7 @@ static void publish_stats(struct worker *w)
 	struct db_stats s;
 	db_pool_stats(w->db, &s);
 	metrics_worker_db(w->metrics, w->index, &s);
+	metrics_worker_connections(w->metrics, w->index, http_open_connections(w));
 }
 
 static void on_stats(evutil_socket_t fd, short what, void *arg)
@@ -40,11 +41,12 @@ static void on_stats(evutil_socket_t fd, short what, void *arg)
 	publish_stats(arg);
 }
 
-static void exit_soon(struct worker *w)
+/* Draining ends when no request is in flight and no connection is open: a request whose
+ * body is still arriving is on an open connection, so it gets its answer too. */
+static void drain_check(struct worker *w)
 {
-	/* A short pause lets the last replies leave the socket buffers. */
-	struct timeval tv = {0, 200000};
-	event_base_loopexit(w->base, &tv);
+	if (w->draining && w->inflight == 0 && http_open_connections(w) == 0)
+		event_base_loopexit(w->base, NULL);
 }
 
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
@@ -63,10 +65,7 @@ static void start_drain(struct worker *w)
 	w->draining = 1;
 	log_msg(LOG_INFO, "worker_drain", "worker=%d inflight=%d", w->index, w->inflight);
 	http_stop_accepting(w);
-	if (w->inflight == 0) {
-		exit_soon(w);
-		return;
-	}
+	drain_check(w);
 	struct timeval tv = {w->cfg->shutdown_grace_s, 0};
 	w->drain_timer = evtimer_new(w->base, on_drain_timeout, w);
 	if (w->drain_timer)
@@ -76,8 +75,12 @@ static void start_drain(struct worker *w)
 void worker_request_done(struct worker *w)
 {
 	w->inflight--;
-	if (w->draining && w->inflight == 0)
-		exit_soon(w);
+	drain_check(w);
+}
+
+void worker_connection_closed(struct worker *w)
+{
+	drain_check(w);
 }
 
 static void reload_tls(struct worker *w)

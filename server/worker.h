@@ -13,6 +13,7 @@ struct metrics;
 struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
+struct http_conns;
 struct db_pool;
 struct offload;
 typedef struct ssl_ctx_st SSL_CTX;
@@ -26,7 +27,8 @@ struct worker {
 	struct evhttp *https;
 	struct evhttp_bound_socket *bound_http;
 	struct evhttp_bound_socket *bound_https;
-	SSL_CTX *tls; /* replaced on SIGHUP; connections keep a reference to the old */
+	struct http_conns *conns; /* http.c: the open connections */
+	SSL_CTX *tls;             /* replaced on SIGHUP; connections keep a reference to the old */
 	struct db_pool *db;
 	struct offload *offload; /* password hashing and exports, off the loop */
 	/* An Argon2id hash of a random secret: log-ins for unknown logins verify against it,
@@ -43,5 +45,7 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
                struct metrics *metrics);
 /* Called by reply.c after each reply: ends the loop when draining and idle. */
 void worker_request_done(struct worker *w);
+/* Called by http.c when a connection closes: the same check. */
+void worker_connection_closed(struct worker *w);
 
 #endif

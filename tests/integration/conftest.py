@@ -27,6 +27,12 @@ def _track(fn):
     return fn
 
 
+def pytest_configure(config):
+    # The tests talk to a self-signed certificate and offer old TLS versions on purpose.
+    config.addinivalue_line("filterwarnings", "ignore::urllib3.exceptions.InsecureRequestWarning")
+    config.addinivalue_line("filterwarnings", "ignore:ssl.TLSVersion:DeprecationWarning")
+
+
 def pytest_sessionfinish(session, exitstatus):
     while _cleanups:
         fn = _cleanups.pop()

@@ -160,7 +160,7 @@ class Server:
         self.https = free_port() if tls else 0
         self.env = dict(os.environ)
         for k in list(self.env):
-            if k.startswith("VOLUNTEERD_") or k.startswith("PG"):
+            if (k.startswith("VOLUNTEERD_") and k != "VOLUNTEERD_BIN") or k.startswith("PG"):
                 del self.env[k]
         secret = os.path.join(self.dir, "secret")
         with open(secret, "wb") as f:

@@ -316,6 +316,31 @@ def test_killed_worker_is_replaced(server):
     assert "worker_start" in log
 
 
+def _peer_cert(port):
+    ctx = helpers.tls_context(ssl.TLSVersion.TLSv1_3)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            return s.getpeercert(binary_form=True)
+
+
+def test_sighup_reloads_certificate(pg, make_server):
+    srv = make_server(pg.url(), tls=True)
+    srv.start()
+    first = _peer_cert(srv.https)
+    workers = srv.workers()
+    # A renewed certificate in the same files (written aside, then renamed over).
+    fresh = os.path.join(srv.dir, "renew")
+    os.mkdir(fresh)
+    cert, key = helpers.make_cert(fresh)
+    os.replace(key, srv.key)
+    os.replace(cert, srv.cert)
+    srv.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: _peer_cert(srv.https) != first, 5), "still the old certificate 5 s after SIGHUP"
+    assert srv.proc.poll() is None, "SIGHUP stopped the server"
+    assert srv.workers() == workers, "SIGHUP restarted the workers"
+    assert srv.get("/livez", tls=True).status_code == 200
+
+
 # --- metrics --------------------------------------------------------------------------------
 
 def test_metrics_pass_promtool(server):
