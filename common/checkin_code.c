@@ -62,8 +62,7 @@ void checkin_code(const uint8_t key[32], long long event_id, long long slot,
 	out[CHECKIN_CODE_LEN] = '\0';
 }
 
-int checkin_code_verify(const uint8_t key[32], long long event_id, long long now,
-                        const char *code)
+int checkin_code_verify(const uint8_t key[32], long long event_id, long long now, const char *code)
 {
 	if (!code || strlen(code) != CHECKIN_CODE_LEN)
 		return 0;

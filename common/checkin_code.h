@@ -32,8 +32,7 @@ void checkin_code(const uint8_t key[32], long long event_id, long long slot,
                   char out[CHECKIN_CODE_LEN + 1]);
 /* 1 when code is the code of event_id for the slot of now or the one before, else 0
  * (NULL, wrong length or non-digits are 0). */
-int checkin_code_verify(const uint8_t key[32], long long event_id, long long now,
-                        const char *code);
+int checkin_code_verify(const uint8_t key[32], long long event_id, long long now, const char *code);
 /* The URL token of event_id in slot into out; -1 when event_id is not positive or the slot
  * does not fit 32 bits (never for real clocks), else 0. */
 int checkin_token(const uint8_t key[32], long long event_id, long long slot,

@@ -5,6 +5,7 @@
  */
 #include "api.h"
 
+#include <event2/http.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +72,9 @@ void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, ap
 	r->api_status = ok_status;
 	r->api_post = post;
 
-	const char *key = r->route->method == M_GET ? NULL : req_header(r, "Idempotency-Key");
+	const char *key = r->route->method == M_GET || r->no_idempotency
+				  ? NULL
+				  : req_header(r, "Idempotency-Key");
 	char hash_hex[65] = "";
 	if (key) {
 		if (strlen(key) == 0 || strlen(key) > 200) {
@@ -80,21 +83,25 @@ void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, ap
 			              "must be 1-200 characters");
 			return;
 		}
-		/* The request is its function and its arguments: the same key with another
-		 * request is refused by the database with 422. */
+		/* The request is its method, URI and body as sent: the same key with another
+		 * request is refused by the database with 422.  (Not the arguments: those may
+		 * carry values the server made, such as a salted password hash.) */
 		uint8_t h[32];
-		size_t fl = strlen(fn), tl = strlen(text);
-		char *both = malloc(fl + tl + 2);
-		if (!both) {
+		const char *uri = evhttp_request_get_uri(r->ev);
+		size_t ml = strlen(r->method), ul = strlen(uri);
+		char *all = malloc(ml + ul + r->body_len + 3);
+		if (!all) {
 			free(text);
 			reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
 			return;
 		}
-		memcpy(both, fn, fl);
-		both[fl] = '\n';
-		memcpy(both + fl + 1, text, tl + 1);
-		secret_sha256(both, fl + tl + 1, h);
-		free(both);
+		memcpy(all, r->method, ml);
+		all[ml] = ' ';
+		memcpy(all + ml + 1, uri, ul);
+		all[ml + 1 + ul] = '\n';
+		memcpy(all + ml + ul + 2, r->body, r->body_len);
+		secret_sha256(all, ml + ul + 2 + r->body_len, h);
+		free(all);
 		secret_hex(h, sizeof h, hash_hex);
 	}
 	char ip[64];

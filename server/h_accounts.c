@@ -106,6 +106,7 @@ void h_accounts_create(struct req *r)
 		return;
 	} else {
 		a->generated = 1;
+		r->no_idempotency = 1; /* a replay could not show the password again */
 	}
 	cJSON_DeleteItemFromObject(body, "password"); /* the database gets only the hash */
 	a->args = body;

@@ -41,6 +41,7 @@ struct req {
 	long long account_id;   /* 0 when anonymous (filled by auth.c) */
 	long long volunteer_id; /* the caller's volunteer record, 0 if none */
 	int via_cookie;         /* the session came from the cookie (CSRF rules apply) */
+	int no_idempotency;    /* the answer cannot be replayed (e.g. a generated password) */
 	int api_status;         /* api.c: the status of a successful call */
 	int (*api_post)(struct req *r, struct cJSON **result); /* api.c: see api_call_post */
 	void *hstate; /* handler state, freed with hstate_free */

@@ -131,7 +131,7 @@ CREATE FUNCTION api_call(fn text, actor bigint, args jsonb, idem_key text, req_h
                          ip inet, rid text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    scope text;
+    key_scope text;
     k idempotency_keys;
     result jsonb;
 BEGIN
@@ -139,13 +139,13 @@ BEGIN
             set_config('vd.ip', coalesce(host(ip), ''), true),
             set_config('vd.rid', coalesce(rid, ''), true);
     IF idem_key IS NOT NULL THEN
-        scope := CASE WHEN coalesce(actor, 0) > 0 THEN 'account:' || actor
+        key_scope := CASE WHEN coalesce(actor, 0) > 0 THEN 'account:' || actor
                       ELSE 'anon:' || coalesce(host(ip), '') END;
         INSERT INTO idempotency_keys (scope, key, request_hash)
-        VALUES (scope, idem_key, decode(req_hash, 'hex'))
+        VALUES (key_scope, idem_key, decode(req_hash, 'hex'))
         ON CONFLICT DO NOTHING;
         IF NOT FOUND THEN
-            SELECT * INTO k FROM idempotency_keys i WHERE i.scope = api_call.scope AND i.key = idem_key;
+            SELECT * INTO k FROM idempotency_keys i WHERE i.scope = key_scope AND i.key = idem_key;
             IF k.request_hash <> decode(req_hash, 'hex') THEN
                 PERFORM problem(422, 'Idempotency-Key', 'this Idempotency-Key was used for a different request');
             END IF;
@@ -156,7 +156,7 @@ BEGIN
     IF idem_key IS NOT NULL THEN
         UPDATE idempotency_keys i SET status = 200, content_type = 'application/json',
                response = result::text
-         WHERE i.scope = api_call.scope AND i.key = idem_key;
+         WHERE i.scope = key_scope AND i.key = idem_key;
     END IF;
     RETURN result;
 END
@@ -250,7 +250,7 @@ LANGUAGE sql STABLE AS $$
     SELECT a.id, a.password_hash,
            CASE WHEN EXISTS (SELECT 1 FROM login_attempts t
                               WHERE t.window_start = login_window()
-                                AND ((t.key = 'login:' || lower(login) AND t.count >= 5)
+                                AND ((t.key = 'login:' || lower(login_lookup.login) AND t.count >= 5)
                                   OR (t.key = 'ip:' || host(ip) AND t.count >= 30)))
                 THEN greatest(1, ceil(extract(epoch FROM login_window() + interval '15 minutes' - now()))::int)
                 ELSE 0 END

@@ -58,12 +58,15 @@ def workdir():
 
 
 @pytest.fixture(scope="session")
-def pg(binary):
+def pg(binary, workdir):
     """The session's cluster, with database `vd` migrated and an admin account."""
     cluster = helpers.Postgres()
     _track(cluster.cleanup)
     try:
         cluster.init()
+        setup = helpers.Server(cluster.url(), workdir, tls=False)
+        setup.migrate()
+        setup.create_admin(ADMIN_LOGIN, ADMIN_PASSWORD)
         yield cluster
     finally:
         cluster.cleanup()
@@ -75,8 +78,6 @@ def server(pg, workdir):
     srv = helpers.Server(pg.url(), workdir, tls=True, workers=2)
     _track(srv.cleanup)
     try:
-        srv.migrate()
-        srv.create_admin(ADMIN_LOGIN, ADMIN_PASSWORD)
         srv.start()
         yield srv
     finally:
