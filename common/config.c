@@ -60,6 +60,7 @@ static const struct config_key config_keys[] = {
         {"VOLUNTEERD_SESSION_MAX_HOURS", CONFIG_INT, OFF(session_max_hours), 1, 8760, "12"},
         {"VOLUNTEERD_LOG_LEVEL", CONFIG_LEVEL, OFF(log_level), 0, STRMAX(log_level), "info"},
         {"VOLUNTEERD_PUBLIC_URL", CONFIG_STR, OFF(public_url), 0, STRMAX(public_url), ""},
+        {"VOLUNTEERD_JOB_INTERVAL", CONFIG_INT, OFF(job_interval_s), 1, 86400, "60"},
 };
 
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])

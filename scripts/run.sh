@@ -4,6 +4,7 @@
 # (once), and then `volunteerd serve` in the foreground.  Ctrl-C or SIGTERM stops the server
 # (it drains in-flight requests) and then the private PostgreSQL if this script started it.
 set -euo pipefail
+# shellcheck disable=SC2317 # the trap handlers below are reached through `trap`
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"

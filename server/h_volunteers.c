@@ -1,25 +1,336 @@
 /*
- * h_volunteers.c: placeholder handlers until the module lands; each says so plainly.
+ * h_volunteers.c: registration (self and by staff), search, read and edit of volunteers.
+ *
+ * The handlers check the body here (types, lengths, formats: 400/422 naming the field) and
+ * then run one api.volunteer_* function (sql/0004_volunteers.sql), which does scope, the
+ * change and the audit row in one transaction.
+ *
+ * Invariant: the ID number in clear never leaves this file's stack buffers.  It is checked,
+ * normalized, encrypted (AES-256-GCM), indexed (HMAC-SHA256) and masked here; the database
+ * gets only those three, error messages never quote it, and nothing here logs.  A password
+ * likewise reaches the database only as an Argon2id hash, computed on the offload pool.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
 #include "handlers.h"
+#include "idnum.h"
+#include "json.h"
+#include "offload.h"
+#include "password.h"
 #include "reply.h"
+#include "req.h"
+#include "secret.h"
+#include "validate.h"
+#include "worker.h"
+
+#define ID_MAX       ((1LL << 53) - 1)
+#define SKILLS_MAX   20 /* items */
+#define SKILL_CHARS  32
+#define NAME_CHARS   50
+#define WORK_CHARS   200
+#define PASSWORD_MAX 128
+
+/* A write waiting for its password hash: owns args until api_call takes them. */
+struct vol_write {
+	struct offload_task task;
+	struct req *r;
+	cJSON *args;
+	const char *fn; /* static */
+	int status;
+	char password[PASSWORD_MAX * 4 + 1]; /* 128 code points of UTF-8 */
+	char hash[PASSWORD_HASH_MAX];
+	int failed;
+};
+
+static void vol_write_free(void *p)
+{
+	struct vol_write *w = p;
+	idnum_wipe(w->password, sizeof w->password);
+	cJSON_Delete(w->args);
+	free(w);
+}
+
+static void hash_work(struct offload_task *t)
+{
+	struct vol_write *w = t->arg;
+	w->failed = password_hash(w->password, w->hash) < 0;
+	idnum_wipe(w->password, sizeof w->password);
+}
+
+static void hash_done(struct offload_task *t, int ran)
+{
+	struct vol_write *w = t->arg;
+	struct req *r = w->r;
+	if (!ran || w->failed) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "busy hashing passwords; try again");
+		return;
+	}
+	if (!cJSON_AddStringToObject(w->args, "password_hash", w->hash)) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	cJSON *args = w->args;
+	w->args = NULL;
+	api_call(r, w->fn, args, w->status);
+}
+
+/* Run fn with args (taken), hashing password first when there is one. */
+static void submit(struct req *r, const char *fn, cJSON *args, int status, const char *password)
+{
+	if (!password) {
+		api_call(r, fn, args, status);
+		return;
+	}
+	struct vol_write *w = calloc(1, sizeof *w);
+	if (!w) {
+		cJSON_Delete(args);
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	w->r = r;
+	w->args = args;
+	w->fn = fn;
+	w->status = status;
+	snprintf(w->password, sizeof w->password, "%s", password);
+	r->hstate = w;
+	r->hstate_free = vol_write_free;
+	w->task.work = hash_work;
+	w->task.done = hash_done;
+	w->task.arg = w;
+	offload_submit(r->w->offload, &w->task);
+}
+
+/* Overwrite a string value in place before it is freed (the tree is about to lose it). */
+static void wipe_item(cJSON *obj, const char *key)
+{
+	cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (cJSON_IsString(it) && it->valuestring)
+		idnum_wipe(it->valuestring, strlen(it->valuestring));
+}
+
+/* A key that is present with JSON null. */
+static int is_null(const cJSON *obj, const char *key)
+{
+	return cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(obj, key));
+}
+
+/* Refuse null for a key that cannot be cleared. */
+static int not_null(const cJSON *obj, const char *key, struct err *e)
+{
+	if (is_null(obj, key))
+		return err_set(e, APP_EINVALID, key, "must not be null");
+	return 0;
+}
+
+/* Each skill: a non-blank string of at most SKILL_CHARS characters without control
+ * characters (the same rules as any string field, through json_get_str). */
+static int check_skills(const cJSON *skills, struct err *e)
+{
+	const cJSON *s;
+	cJSON_ArrayForEach(s, skills)
+	{
+		cJSON *one = cJSON_CreateObject();
+		const char *v;
+		if (!one)
+			return err_set(e, APP_EUNAVAILABLE, "", "out of memory");
+		int rc = cJSON_AddItemReferenceToObject(one, "skills", (cJSON *)(uintptr_t)s)
+		                 ? json_get_str(one, "skills", 1, SKILL_CHARS, &v, e)
+		                 : err_set(e, APP_EUNAVAILABLE, "", "out of memory");
+		cJSON_Delete(one); /* deletes the reference only */
+		if (rc < 0) {
+			if (e->code == APP_EINVALID)
+				snprintf(e->detail, sizeof e->detail,
+				         "each skill must be a non-empty string of at most %d "
+				         "characters",
+				         SKILL_CHARS);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Check every field of a create (patch = 0) or update (patch = 1) body; on success *password
+ * is the password or NULL (borrowed from body). */
+static int check_body(const cJSON *body, int patch, const char **password, struct err *e)
+{
+	static const char *const create_keys[] = {
+	        "name",      "phone",        "org_unit_id", "id_number", "gender", "birth_date",
+	        "work_unit", "party_member", "skills",      "password",  NULL};
+	static const char *const patch_keys[] = {
+	        "name",      "phone",        "org_unit_id", "id_number", "gender", "birth_date",
+	        "work_unit", "party_member", "skills",      "password",  "status", NULL};
+	const char *name, *phone, *id_number, *gender, *birth_date, *work_unit, *status;
+	const cJSON *skills;
+	long long unit;
+	int flag, req = !patch;
+
+	if (json_check_keys(body, patch ? patch_keys : create_keys, e) < 0)
+		return -1;
+	if (patch && (not_null(body, "name", e) < 0 || not_null(body, "phone", e) < 0 ||
+	              not_null(body, "org_unit_id", e) < 0 ||
+	              not_null(body, "party_member", e) < 0 || not_null(body, "skills", e) < 0 ||
+	              not_null(body, "password", e) < 0 || not_null(body, "status", e) < 0))
+		return -1;
+	if (json_get_str(body, "name", req, NAME_CHARS, &name, e) < 0 ||
+	    json_get_str(body, "phone", req, 20, &phone, e) < 0 ||
+	    json_get_int(body, "org_unit_id", req, 1, ID_MAX, &unit, NULL, e) < 0 ||
+	    json_get_str(body, "id_number", 0, IDNUM_LEN, &id_number, e) < 0 ||
+	    json_get_str(body, "gender", 0, 6, &gender, e) < 0 ||
+	    json_get_str(body, "birth_date", 0, 10, &birth_date, e) < 0 ||
+	    json_get_str(body, "work_unit", 0, WORK_CHARS, &work_unit, e) < 0 ||
+	    json_get_bool(body, "party_member", 0, &flag, NULL, e) < 0 ||
+	    json_get_array(body, "skills", 0, SKILLS_MAX, &skills, e) < 0 ||
+	    json_get_str(body, "password", 0, PASSWORD_MAX, password, e) < 0 ||
+	    json_get_str(body, "status", 0, 9, &status, e) < 0)
+		return -1;
+	if (phone && !valid_phone(phone))
+		return err_set(e, APP_EINVALID, "phone",
+		               "must be a mainland mobile number: 11 digits starting with 13-19");
+	if (id_number && !valid_id_number(id_number))
+		return err_set(e, APP_EINVALID, "id_number",
+		               "must be an 18-character citizen ID number with a valid birth date "
+		               "and check character");
+	if (gender && strcmp(gender, "male") && strcmp(gender, "female"))
+		return err_set(e, APP_EINVALID, "gender", "must be male or female");
+	int y, m, d;
+	if (birth_date && parse_date(birth_date, &y, &m, &d) < 0)
+		return err_set(e, APP_EINVALID, "birth_date", "must be a date YYYY-MM-DD");
+	if (skills && check_skills(skills, e) < 0)
+		return -1;
+	if (*password && !password_acceptable(*password))
+		return err_set(e, APP_EINVALID, "password", "must be 10-128 characters");
+	if (status && strcmp(status, "active") && strcmp(status, "suspended"))
+		return err_set(e, APP_EINVALID, "status", "must be active or suspended");
+	return 0;
+}
+
+/* Replace id_number in args by its ciphertext, blind index and masked form (and, unless the
+ * body gives them, the birth date and gender it encodes).  0, or -1 after replying 503. */
+static int protect_id_number(struct req *r, cJSON *args)
+{
+	cJSON *it = cJSON_GetObjectItemCaseSensitive(args, "id_number");
+	if (!it)
+		return 0;
+	if (cJSON_IsNull(it)) { /* PATCH: remove the number */
+		cJSON_DeleteItemFromObjectCaseSensitive(args, "id_number");
+		return cJSON_AddTrueToObject(args, "id_number_clear") ? 0 : -1;
+	}
+	char id[IDNUM_LEN + 1], masked[19], birth[11];
+	uint8_t enc[IDNUM_ENC_LEN], mac[IDNUM_HMAC_LEN];
+	char enc_hex[2 * IDNUM_ENC_LEN + 1], mac_hex[2 * IDNUM_HMAC_LEN + 1];
+	int rc = -1;
+	if (idnum_normalize(it->valuestring, id) < 0) /* checked before: cannot happen */
+		goto out;
+	wipe_item(args, "id_number");
+	cJSON_DeleteItemFromObjectCaseSensitive(args, "id_number");
+	const struct secrets *s = r->w->secrets;
+	if (idnum_encrypt(s->id_enc, id, enc) < 0 || idnum_blind(s->id_hmac, id, mac) < 0)
+		goto out;
+	secret_hex(enc, sizeof enc, enc_hex);
+	secret_hex(mac, sizeof mac, mac_hex);
+	mask_id_number(id, masked);
+	idnum_birth_date(id, birth);
+	if (!cJSON_AddStringToObject(args, "id_number_enc", enc_hex) ||
+	    !cJSON_AddStringToObject(args, "id_number_hmac", mac_hex) ||
+	    !cJSON_AddStringToObject(args, "id_number_masked", masked))
+		goto out;
+	if (!cJSON_GetObjectItemCaseSensitive(args, "birth_date") &&
+	    !cJSON_AddStringToObject(args, "birth_date", birth))
+		goto out;
+	if (!cJSON_GetObjectItemCaseSensitive(args, "gender") &&
+	    !cJSON_AddStringToObject(args, "gender", idnum_gender(id)))
+		goto out;
+	rc = 0;
+out:
+	idnum_wipe(id, sizeof id);
+	idnum_wipe(birth, sizeof birth);
+	return rc;
+}
+
+/* Drop keys whose value is null: on create, null means "not given". */
+static void drop_nulls(cJSON *obj)
+{
+	cJSON *it = obj->child;
+	while (it) {
+		cJSON *next = it->next;
+		if (cJSON_IsNull(it))
+			cJSON_Delete(cJSON_DetachItemViaPointer(obj, it));
+		it = next;
+	}
+}
+
+/* The common path of POST and PATCH: check, protect, hash, call. */
+static void volunteer_write(struct req *r, int patch)
+{
+	struct err e;
+	const char *password = NULL;
+	char pw[PASSWORD_MAX * 4 + 1] = "";
+	cJSON *body = api_body(r);
+	if (!body)
+		return;
+	if (check_body(body, patch, &password, &e) < 0) {
+		wipe_item(body, "id_number");
+		wipe_item(body, "password");
+		cJSON_Delete(body);
+		reply_error(r, &e);
+		return;
+	}
+	if (password) { /* the database gets only the hash */
+		snprintf(pw, sizeof pw, "%s", password);
+		wipe_item(body, "password");
+		cJSON_DeleteItemFromObjectCaseSensitive(body, "password");
+	}
+	if (!patch)
+		drop_nulls(body);
+	if (protect_id_number(r, body) < 0) {
+		idnum_wipe(pw, sizeof pw);
+		cJSON_Delete(body);
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "cannot protect the ID number; try again");
+		return;
+	}
+	if (patch && api_path_id(r, body, 0, "id") < 0) {
+		idnum_wipe(pw, sizeof pw);
+		return;
+	}
+	submit(r, patch ? "volunteer_update" : "volunteer_create", body, patch ? 200 : 201,
+	       pw[0] ? pw : NULL);
+	idnum_wipe(pw, sizeof pw);
+}
 
 void h_volunteers_create(struct req *r)
 {
-	reply_problem(r, APP_EINTERNAL, NULL, "not implemented yet");
-}
-
-void h_volunteers_list(struct req *r)
-{
-	reply_problem(r, APP_EINTERNAL, NULL, "not implemented yet");
-}
-
-void h_volunteers_get(struct req *r)
-{
-	reply_problem(r, APP_EINTERNAL, NULL, "not implemented yet");
+	volunteer_write(r, 0);
 }
 
 void h_volunteers_update(struct req *r)
 {
-	reply_problem(r, APP_EINTERNAL, NULL, "not implemented yet");
+	volunteer_write(r, 1);
+}
+
+void h_volunteers_list(struct req *r)
+{
+	static const char *const keys[] = {"q",     "org_unit_id", "team_id", "status",
+	                                   "limit", "cursor",      NULL};
+	cJSON *args = cJSON_CreateObject();
+	if (!args) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	api_query_args(r, args, keys);
+	api_call(r, "volunteer_list", args, 200);
+}
+
+void h_volunteers_get(struct req *r)
+{
+	cJSON *args = cJSON_CreateObject();
+	if (!args) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	if (api_path_id(r, args, 0, "id") < 0)
+		return;
+	api_call(r, "volunteer_get", args, 200);
 }

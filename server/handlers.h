@@ -52,4 +52,15 @@ void h_events_update(struct req *r);
 void h_signups_create(struct req *r);
 void h_signups_cancel(struct req *r);
 
+/* h_attendance.c */
+void h_checkin(struct req *r);
+void h_checkout(struct req *r);
+void h_event_attendance(struct req *r);
+void h_attendance_correct(struct req *r);
+void h_hours_report(struct req *r);
+void h_hours_approve_bulk(struct req *r);
+void h_hours_approve(struct req *r);
+void h_hours_reject(struct req *r);
+void h_volunteer_hours(struct req *r);
+
 #endif

@@ -27,6 +27,9 @@ const char Q_SETTINGS_TZ[] =
 const char Q_PARTITIONS_ENSURE[] =
         "SELECT hour_entry_days_ensure(current_date - 31, current_date + 400)";
 
+/* Forgotten check-outs (one runner at a time across servers; returns how many closed). */
+const char Q_AUTO_CHECKOUT[] = "SELECT auto_checkout_run()";
+
 const char Q_SCHEMA_VERSION[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
 
 const char Q_ADMIN_EXISTS[] = "SELECT id FROM accounts WHERE lower(login) = lower($1)";

@@ -9,6 +9,7 @@ extern const char Q_MIGRATIONS_CREATE[];
 extern const char Q_MIGRATIONS_APPLIED[];
 extern const char Q_MIGRATIONS_RECORD[];
 extern const char Q_SCHEMA_VERSION[];
+extern const char Q_AUTO_CHECKOUT[];
 extern const char Q_SETTINGS_TZ[];
 extern const char Q_PARTITIONS_ENSURE[];
 extern const char Q_ADMIN_EXISTS[];

@@ -20,6 +20,7 @@
 #include "db.h"
 #include "err.h"
 #include "http.h"
+#include "jobs.h"
 #include "log.h"
 #include "metrics.h"
 #include "offload.h"
@@ -115,6 +116,7 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
 	struct err e;
 	struct event *sigs[3] = {NULL, NULL, NULL};
 	struct event *stats = NULL;
+	struct jobs *jobs = NULL;
 	int rc = 3; /* "cannot start": the parent gives up instead of restarting */
 
 	memset(&w, 0, sizeof w);
@@ -154,12 +156,14 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
 	if (stats)
 		event_add(stats, &one_s);
 
+	jobs = jobs_start(&w);
 	log_msg(LOG_INFO, "worker_start", "worker=%d pid=%d http=%d https=%d", index, (int)getpid(),
 	        cfg->http_port, cfg->https_port);
 	event_base_dispatch(w.base);
 	log_msg(LOG_INFO, "worker_stop", "worker=%d inflight=%d", index, w.inflight);
 	rc = 0;
 out:
+	jobs_stop(jobs);
 	if (stats)
 		event_free(stats);
 	for (int i = 0; i < 3; i++)

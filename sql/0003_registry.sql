@@ -410,14 +410,19 @@ BEGIN
                            OR authz_volunteer_level(actor, v.id) >= role_level('coordinator'))) THEN
         PERFORM problem(422, 'volunteer_id', 'no such volunteer in your scope or the team''s area');
     END IF;
-    SELECT * INTO prev FROM team_members WHERE team_id = t.id AND volunteer_id = vol FOR UPDATE;
-    IF NOT FOUND THEN
-        INSERT INTO team_members (team_id, volunteer_id, role)
-        VALUES (t.id, vol, new_role)
-        ON CONFLICT (team_id, volunteer_id) DO UPDATE SET role = excluded.role
-        RETURNING * INTO m;
+    -- DO NOTHING rather than DO UPDATE: a concurrent first add waits here for the other one
+    -- to commit, and then takes the update path below, so "created" is said exactly once.
+    INSERT INTO team_members (team_id, volunteer_id, role)
+    VALUES (t.id, vol, new_role)
+    ON CONFLICT (team_id, volunteer_id) DO NOTHING
+    RETURNING * INTO m;
+    IF FOUND THEN
         PERFORM audit('member_add', 'team', t.id, NULL, team_member_json(m));
         RETURN team_member_json(m) || '{"_created": true}';
+    END IF;
+    SELECT * INTO prev FROM team_members WHERE team_id = t.id AND volunteer_id = vol FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM problem(409, NULL, 'the membership changed at the same moment; try again');
     END IF;
     IF prev.role <> new_role THEN
         UPDATE team_members SET role = new_role

@@ -157,11 +157,11 @@ $$;
 CREATE FUNCTION api.volunteer_get(actor bigint, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    id bigint := arg_id(args, 'id');
+    vid bigint := arg_id(args, 'id');
     v volunteers;
 BEGIN
-    PERFORM authz_require(authz_volunteer_level(actor, id), 'volunteer', 'volunteer');
-    SELECT * INTO v FROM volunteers WHERE volunteers.id = volunteer_get.id;
+    PERFORM authz_require(authz_volunteer_level(actor, vid), 'volunteer', 'volunteer');
+    SELECT * INTO v FROM volunteers WHERE volunteers.id = vid;
     RETURN volunteer_json(v);
 END
 $$;
@@ -249,8 +249,8 @@ $$;
 CREATE FUNCTION api.volunteer_update(actor bigint, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    id bigint := arg_id(args, 'id');
-    level int := authz_volunteer_level(actor, id);
+    vid bigint := arg_id(args, 'id');
+    level int := authz_volunteer_level(actor, vid);
     staff_field text;
     old volunteers;
     v volunteers;
@@ -270,7 +270,7 @@ BEGIN
             PERFORM problem(403, staff_field, 'only a coordinator or an administrator may change ' || staff_field);
         END IF;
     END IF;
-    SELECT * INTO old FROM volunteers WHERE volunteers.id = volunteer_update.id FOR UPDATE;
+    SELECT * INTO old FROM volunteers WHERE volunteers.id = vid FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM problem(404, NULL, 'volunteer not found');
     END IF;

@@ -1,0 +1,259 @@
+/*
+ * h_attendance.c: check-in, check-out, the roster, corrections, self-reports and approval.
+ *
+ * The rules are in the database (sql/0006_attendance.sql); this file checks the shape of the
+ * input and the one thing only the server can: whether a rotating check-in code or QR token
+ * is genuine (the key never leaves the process).  Arguments for the database are built here
+ * from checked fields only, so a client cannot smuggle in `code_ok`.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "checkin_code.h"
+#include "handlers.h"
+#include "json.h"
+#include "reply.h"
+#include "req.h"
+#include "secret.h"
+#include "validate.h"
+#include "worker.h"
+
+#define MAX_ID ((1LL << 53) - 1)
+
+/* The body, or an empty object when there is none (approve needs no body). */
+static cJSON *body_or_empty(struct req *r)
+{
+	if (r->body_len == 0) {
+		cJSON *o = cJSON_CreateObject();
+		if (!o)
+			reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return o;
+	}
+	return api_body(r);
+}
+
+static int fail(struct req *r, cJSON *a, cJSON *b, const struct err *e)
+{
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	reply_error(r, e);
+	return -1;
+}
+
+/* Is code (6 digits, or a poster's URL token) genuine for this event now? */
+static int code_genuine(struct req *r, long long event_id, const char *code)
+{
+	long long now = (long long)time(NULL), token_event = 0;
+	if (strlen(code) == CHECKIN_CODE_LEN)
+		return checkin_code_verify(r->w->secrets->checkin, event_id, now, code);
+	return checkin_token_verify(r->w->secrets->checkin, code, now, &token_event, NULL) == 0 &&
+	       token_event == event_id;
+}
+
+/* Shared by check-in and check-out: {volunteer_id?, code?}. */
+static void attendance_call(struct req *r, const char *fn, int status)
+{
+	static const char *const keys[] = {"volunteer_id", "code", NULL};
+	struct err e;
+	long long volunteer = 0;
+	int has_volunteer = 0;
+	const char *code = NULL;
+	cJSON *body = body_or_empty(r);
+	if (!body)
+		return;
+	cJSON *args = cJSON_CreateObject();
+	if (!args) {
+		err_set(&e, APP_EUNAVAILABLE, NULL, "out of memory");
+		fail(r, args, body, &e);
+		return;
+	}
+	if (json_check_keys(body, keys, &e) < 0 ||
+	    json_get_int(body, "volunteer_id", 0, 1, MAX_ID, &volunteer, &has_volunteer, &e) < 0 ||
+	    json_get_str(body, "code", 0, 64, &code, &e) < 0) {
+		fail(r, args, body, &e);
+		return;
+	}
+	long long event_id = req_param_id(r, 0);
+	if (event_id <= 0) {
+		err_set(&e, APP_ENOTFOUND, NULL, "event not found");
+		fail(r, args, body, &e);
+		return;
+	}
+	cJSON_AddNumberToObject(args, "event_id", (double)event_id);
+	if (has_volunteer)
+		cJSON_AddNumberToObject(args, "volunteer_id", (double)volunteer);
+	if (code) {
+		cJSON_AddStringToObject(args, "code", code);
+		cJSON_AddBoolToObject(args, "code_ok", code_genuine(r, event_id, code));
+	}
+	cJSON_Delete(body);
+	api_call(r, fn, args, status);
+}
+
+void h_checkin(struct req *r)
+{
+	attendance_call(r, "checkin", 201);
+}
+
+void h_checkout(struct req *r)
+{
+	attendance_call(r, "checkout", 200);
+}
+
+void h_event_attendance(struct req *r)
+{
+	cJSON *args = cJSON_CreateObject();
+	if (!args) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	if (api_path_id(r, args, 0, "event_id") < 0)
+		return;
+	api_call(r, "event_attendance", args, 200);
+}
+
+/* An optional RFC 3339 time (with its offset), checked here so the message names the field. */
+static int get_time(const cJSON *body, const char *key, int required, const char **out,
+                    struct err *e)
+{
+	long long t;
+	if (json_get_str(body, key, required, 40, out, e) < 0)
+		return -1;
+	if (*out && parse_rfc3339(*out, &t) < 0)
+		return err_set(e, APP_EINVALID, key,
+		               "%s must be a time with an offset, e.g. "
+		               "2026-05-01T09:00:00+08:00",
+		               key);
+	return 0;
+}
+
+void h_attendance_correct(struct req *r)
+{
+	static const char *const keys[] = {"check_in_at", "check_out_at", "reason", NULL};
+	struct err e;
+	const char *in, *out, *reason;
+	cJSON *body = api_body(r);
+	if (!body)
+		return;
+	if (json_check_keys(body, keys, &e) < 0 || get_time(body, "check_in_at", 0, &in, &e) < 0 ||
+	    get_time(body, "check_out_at", 0, &out, &e) < 0 ||
+	    json_get_str(body, "reason", 1, 1000, &reason, &e) < 0) {
+		fail(r, NULL, body, &e);
+		return;
+	}
+	if (!in && !out) {
+		err_set(&e, APP_EINVALID, "check_out_at", "give check_in_at, check_out_at or both");
+		fail(r, NULL, body, &e);
+		return;
+	}
+	if (api_path_id(r, body, 0, "attendance_id") < 0)
+		return;
+	api_call(r, "attendance_correct", body, 200);
+}
+
+void h_hours_report(struct req *r)
+{
+	static const char *const keys[] = {"volunteer_id", "event_id", "started_at",
+	                                   "ended_at",     "reason",   NULL};
+	struct err e;
+	const char *started, *ended, *reason;
+	long long id;
+	long long a, b;
+	cJSON *body = api_body(r);
+	if (!body)
+		return;
+	if (json_check_keys(body, keys, &e) < 0 ||
+	    json_get_int(body, "volunteer_id", 0, 1, MAX_ID, &id, NULL, &e) < 0 ||
+	    json_get_int(body, "event_id", 1, 1, MAX_ID, &id, NULL, &e) < 0 ||
+	    get_time(body, "started_at", 1, &started, &e) < 0 ||
+	    get_time(body, "ended_at", 1, &ended, &e) < 0 ||
+	    json_get_str(body, "reason", 1, 1000, &reason, &e) < 0) {
+		fail(r, NULL, body, &e);
+		return;
+	}
+	parse_rfc3339(started, &a);
+	parse_rfc3339(ended, &b);
+	if (b <= a) {
+		err_set(&e, APP_EINVALID, "ended_at", "ended_at must be after started_at");
+		fail(r, NULL, body, &e);
+		return;
+	}
+	api_call(r, "hours_report", body, 201);
+}
+
+void h_hours_approve(struct req *r)
+{
+	struct err e;
+	cJSON *body = body_or_empty(r);
+	if (!body)
+		return;
+	static const char *const none[] = {NULL};
+	if (json_check_keys(body, none, &e) < 0) {
+		fail(r, NULL, body, &e);
+		return;
+	}
+	if (api_path_id(r, body, 0, "entry_id") < 0)
+		return;
+	api_call(r, "hours_approve", body, 200);
+}
+
+void h_hours_reject(struct req *r)
+{
+	static const char *const keys[] = {"reason", NULL};
+	struct err e;
+	const char *reason;
+	cJSON *body = api_body(r);
+	if (!body)
+		return;
+	if (json_check_keys(body, keys, &e) < 0 ||
+	    json_get_str(body, "reason", 1, 1000, &reason, &e) < 0) {
+		fail(r, NULL, body, &e);
+		return;
+	}
+	if (api_path_id(r, body, 0, "entry_id") < 0)
+		return;
+	api_call(r, "hours_reject", body, 200);
+}
+
+void h_hours_approve_bulk(struct req *r)
+{
+	static const char *const keys[] = {"ids", NULL};
+	struct err e;
+	const cJSON *ids;
+	cJSON *body = api_body(r);
+	if (!body)
+		return;
+	if (json_check_keys(body, keys, &e) < 0 ||
+	    json_get_array(body, "ids", 1, 1000, &ids, &e) < 0) {
+		fail(r, NULL, body, &e);
+		return;
+	}
+	const cJSON *id;
+	cJSON_ArrayForEach(id, ids)
+	{
+		if (!cJSON_IsNumber(id) || id->valuedouble < 1 ||
+		    id->valuedouble > (double)MAX_ID ||
+		    id->valuedouble != (double)(long long)id->valuedouble) {
+			err_set(&e, APP_EINVALID, "ids",
+			        "ids must be positive integer ids (at most 1000)");
+			fail(r, NULL, body, &e);
+			return;
+		}
+	}
+	api_call(r, "hours_approve_bulk", body, 200);
+}
+
+void h_volunteer_hours(struct req *r)
+{
+	static const char *const keys[] = {"from", "to", NULL};
+	cJSON *args = cJSON_CreateObject();
+	if (!args) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	if (api_path_id(r, args, 0, "volunteer_id") < 0)
+		return;
+	api_query_args(r, args, keys);
+	api_call(r, "volunteer_hours", args, 200);
+}
