@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # the trap handlers are reached through `trap`, not called
 # What `make run` runs after building: a database (the private cluster under var/pg unless
 # DATABASE_URL is set), a secret and a certificate under var/, the migrations, an admin account
 # (once), and then `volunteerd serve` in the foreground.  Ctrl-C or SIGTERM stops the server
 # (it drains in-flight requests) and then the private PostgreSQL if this script started it.
 set -euo pipefail
-# shellcheck disable=SC2317 # the trap handlers below are reached through `trap`
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"

@@ -34,7 +34,7 @@ done
 add() { # suite passed failed [note]
 	PASSED=$((PASSED + $2))
 	FAILED=$((FAILED + $3))
-	SUMMARY+=("$(printf '%-16s %4d passed, %4d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
+	SUMMARY+=("$(printf '%-20s %4d passed, %4d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
 }
 
 # The number before WORD in LINE ("3 passed, 1 failed in 2.0s" passed -> 3), or 0.
@@ -81,7 +81,7 @@ run_unit() {
 		fi
 		PASSED=$((PASSED + p))
 		FAILED=$((FAILED + f))
-		SUMMARY+=("$(printf '%-16s %4d passed, %4d failed' "$(basename "$b")" "$p" "$f")")
+		SUMMARY+=("$(printf '%-20s %4d passed, %4d failed' "$(basename "$b")" "$p" "$f")")
 	done
 }
 
@@ -175,4 +175,6 @@ for line in "${SUMMARY[@]}"; do
 	echo "  $line"
 done
 echo "$PASSED passed, $FAILED failed"
+# Kept for .ci/run, which repeats it after make's own error line so that it stays the last.
+mkdir -p build && echo "$PASSED passed, $FAILED failed" > build/test-summary.txt
 [ "$FAILED" -eq 0 ]

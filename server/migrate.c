@@ -80,6 +80,14 @@ static int exec_ok(PGconn *pg, const char *sql, struct err *err, const char *wha
 	return ok ? 0 : -1;
 }
 
+static int is_applied(const int *applied, int n, int version)
+{
+	for (int i = 0; i < n; i++)
+		if (applied[i] == version)
+			return 1;
+	return 0;
+}
+
 /* Compare applied rows with the embedded set.  Returns the number of applied migrations
  * found intact, or -1 (err filled) on a changed checksum or an unknown version. */
 static int verify_applied(PGconn *pg, int *applied_max, struct err *err)
@@ -93,8 +101,14 @@ static int verify_applied(PGconn *pg, int *applied_max, struct err *err)
 		return -1;
 	}
 	int n = PQntuples(res);
+	int *applied = calloc((size_t)n + 1, sizeof *applied);
+	if (!applied) {
+		PQclear(res);
+		return err_set(err, APP_EINTERNAL, NULL, "out of memory");
+	}
 	for (int i = 0; i < n; i++) {
 		int version = atoi(PQgetvalue(res, i, 0));
+		applied[i] = version;
 		const char *sum = PQgetvalue(res, i, 1);
 		const struct migration *m = find(version);
 		char want[65];
@@ -104,6 +118,7 @@ static int verify_applied(PGconn *pg, int *applied_max, struct err *err)
 			        "it is newer than this build",
 			        version);
 			PQclear(res);
+			free(applied);
 			return -1;
 		}
 		checksum(m->sql, want);
@@ -120,6 +135,21 @@ static int verify_applied(PGconn *pg, int *applied_max, struct err *err)
 			*applied_max = version;
 	}
 	PQclear(res);
+	/* Out of order is refused: a version missing below the newest applied one would
+	 * otherwise be skipped for ever. */
+	for (const struct migration *m = migrations_embedded; m->version; m++) {
+		int seen = 0;
+		for (int i = 0; i < n && !seen; i++)
+			seen = m->version <= *applied_max && is_applied(applied, n, m->version);
+		if (m->version < *applied_max && !seen) {
+			err_set(err, APP_ECONFLICT, NULL,
+				"migration %04d_%s was never applied but later ones were; refusing",
+				m->version, m->name);
+			free(applied);
+			return -1;
+		}
+	}
+	free(applied);
 	return n;
 }
 

@@ -23,6 +23,9 @@
 --           their own scope; volunteer_home_history is kept by trigger), id_number (or null to
 --           remove it), status, password (sets or resets the volunteer's login, ending its
 --           sessions).  A self-only caller naming a staff field gets 403 naming it.
+--   When an ID number is given (create or update) and birth_date or gender is not, the C
+--   handler fills them from the number (digits 7-14, and the parity of digit 17); explicit
+--   values are kept as given.
 --
 -- Audit entity 'volunteer' (create, update) with volunteer_json before/after: the ID number
 -- appears there only masked; password changes are recorded as 'password_set' on the account
@@ -88,7 +91,7 @@ CREATE FUNCTION volunteer_check_login_free(phone text, volunteer bigint) RETURNS
 LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM accounts a WHERE lower(a.login) = lower(phone)
-                  AND a.volunteer_id IS DISTINCT FROM volunteer) THEN
+                  AND coalesce(a.volunteer_id <> volunteer, true)) THEN
         PERFORM problem(409, 'phone', 'this phone number is already the login of another account');
     END IF;
 END
