@@ -100,7 +100,8 @@ void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, ap
 		memcpy(all + ml + 1, uri, ul);
 		all[ml + 1 + ul] = '\n';
 		memcpy(all + ml + ul + 2, r->body, r->body_len);
-		secret_sha256(all, ml + ul + 2 + r->body_len, h);
+		/* Keyed: a plain hash of a body holding an ID number could be brute-forced. */
+		secret_hmac(r->w->secrets->request, all, ml + ul + 2 + r->body_len, h);
 		free(all);
 		secret_hex(h, sizeof h, hash_hex);
 	}

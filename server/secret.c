@@ -72,6 +72,7 @@ int secret_load(struct secrets *s, const char *path, struct err *err)
 	derive(master, (size_t)n, "volunteerd id-number index v1", s->id_hmac);
 	derive(master, (size_t)n, "volunteerd check-in codes v1", s->checkin);
 	derive(master, (size_t)n, "volunteerd form tokens v1", s->form);
+	derive(master, (size_t)n, "volunteerd request fingerprints v1", s->request);
 	OPENSSL_cleanse(master, sizeof master);
 	return 0;
 }

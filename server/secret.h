@@ -18,6 +18,7 @@ struct secrets {
 	uint8_t id_hmac[32]; /* blind index of ID numbers (uniqueness without plaintext) */
 	uint8_t checkin[32]; /* rotating check-in tokens and codes */
 	uint8_t form[32];    /* one-time form tokens of the pages */
+	uint8_t request[32]; /* request fingerprints kept with Idempotency-Keys */
 };
 
 /* Load path and derive the keys.  -1 with err naming VOLUNTEERD_SECRET_FILE on failure. */
