@@ -72,18 +72,26 @@ LANGUAGE sql IMMUTABLE AS $$
      WHERE greatest(check_in, e.starts_at) >= least(check_out, e.ends_at)
 $$;
 
--- The daily cap: what is left of it on the local day the span starts, counting the
--- volunteer's live entries of that day (other than `except_entry`, the one being corrected).
+-- The daily cap: what is left of it on the local day the span starts, counting the minutes
+-- the volunteer's live entries earned on that day (their split at local midnight, rule 8),
+-- other than `except_entry` (the one being corrected).  Reached through the volunteer's index
+-- on hour_entries (an entry is at most 7 days long), not by scanning a month of
+-- hour_entry_days, which has no index on the volunteer.
 CREATE FUNCTION daily_cap_left(volunteer bigint, at timestamptz, p hour_policies, except_entry bigint)
 RETURNS int
 LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN p.daily_cap_minutes IS NULL THEN NULL
                 ELSE greatest(0, p.daily_cap_minutes - coalesce((
-                    SELECT sum(d.minutes) FROM hour_entry_days d
-                     WHERE d.volunteer_id = volunteer
-                       AND d.day = (at AT TIME ZONE app_time_zone())::date
-                       AND d.status IN ('pending', 'approved')
-                       AND d.entry_id IS DISTINCT FROM except_entry), 0))::int END
+                    SELECT sum(d.minutes)
+                      FROM (SELECT (at AT TIME ZONE app_time_zone())::date AS day) t
+                      JOIN hour_entries h
+                        ON h.volunteer_id = volunteer
+                       AND h.started_at < (t.day + 1)::timestamp AT TIME ZONE app_time_zone()
+                       AND h.started_at >= (t.day - 7)::timestamp AT TIME ZONE app_time_zone()
+                       AND h.ended_at >= t.day::timestamp AT TIME ZONE app_time_zone()
+                       AND h.status IN ('pending', 'approved')
+                       AND h.id IS DISTINCT FROM except_entry
+                      JOIN hour_entry_days d ON d.entry_id = h.id AND d.day = t.day), 0))::int END
 $$;
 
 -- Write the ledger entry of a closed attendance (rules 2 and 5), correcting `corrects` when
