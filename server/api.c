@@ -73,8 +73,8 @@ void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, ap
 	r->api_post = post;
 
 	const char *key = r->route->method == M_GET || r->no_idempotency
-				  ? NULL
-				  : req_header(r, "Idempotency-Key");
+	                          ? NULL
+	                          : req_header(r, "Idempotency-Key");
 	char hash_hex[65] = "";
 	if (key) {
 		if (strlen(key) == 0 || strlen(key) > 200) {
@@ -138,4 +138,32 @@ void api_query_args(struct req *r, cJSON *args, const char *const keys[])
 		if (v)
 			cJSON_AddStringToObject(args, keys[i], v);
 	}
+}
+
+void api_oom(struct req *r)
+{
+	reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+}
+
+int api_no_content(struct req *r, cJSON **result)
+{
+	(void)result;
+	reply_empty(r);
+	return -1;
+}
+
+void api_call_path(struct req *r, const char *fn, const char *const ids[],
+                   const char *const query[], int ok_status, api_post_fn post)
+{
+	cJSON *args = cJSON_CreateObject();
+	if (!args) {
+		api_oom(r);
+		return;
+	}
+	for (int i = 0; ids && ids[i]; i++)
+		if (api_path_id(r, args, i, ids[i]) < 0)
+			return;
+	if (query)
+		api_query_args(r, args, query);
+	api_call_post(r, fn, args, ok_status, post);
 }

@@ -23,6 +23,14 @@ void api_call(struct req *r, const char *fn, cJSON *args, int ok_status);
 typedef int (*api_post_fn)(struct req *r, cJSON **result);
 /* As api_call, with post run on the parsed result. */
 void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, api_post_fn post);
+/* The common read or delete: args from the path ids named in ids (in path order; NULL for
+ * none) and the query parameters named in query (NULL for none), then api_call_post. */
+void api_call_path(struct req *r, const char *fn, const char *const ids[],
+                   const char *const query[], int ok_status, api_post_fn post);
+/* A post hook for deletes: replies 204 No Content. */
+int api_no_content(struct req *r, cJSON **result);
+/* Reply 503 for a failed allocation. */
+void api_oom(struct req *r);
 /* Add the path id i to args under key (replying 404 and returning -1 when it is not an id). */
 int api_path_id(struct req *r, cJSON *args, int i, const char *key);
 /* Copy the query parameters named in keys (NULL-terminated) into args as strings. */

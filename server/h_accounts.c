@@ -163,33 +163,14 @@ invalid:
 	reply_error(r, &e);
 }
 
-static int no_content(struct req *r, cJSON **result)
-{
-	(void)result;
-	reply_empty(r);
-	return -1;
-}
-
 void h_roles_revoke(struct req *r)
 {
-	cJSON *args = cJSON_CreateObject();
-	if (!args) {
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
-		return;
-	}
-	if (api_path_id(r, args, 0, "account_id") < 0 || api_path_id(r, args, 1, "grant_id") < 0)
-		return;
-	api_call_post(r, "role_revoke", args, 204, no_content);
+	static const char *const ids[] = {"account_id", "grant_id", NULL};
+	api_call_path(r, "role_revoke", ids, NULL, 204, api_no_content);
 }
 
 void h_audit_list(struct req *r)
 {
 	static const char *const keys[] = {"entity", "entity_id", "limit", "cursor", NULL};
-	cJSON *args = cJSON_CreateObject();
-	if (!args) {
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
-		return;
-	}
-	api_query_args(r, args, keys);
-	api_call(r, "audit_list", args, 200);
+	api_call_path(r, "audit_list", NULL, keys, 200, NULL);
 }

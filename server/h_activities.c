@@ -32,11 +32,6 @@
 #define MAX_DISTANCE_S   (731LL * 86400) /* a one-off starts within 2 years of now */
 #define MAX_RECURRENCE_Y 2               /* a recurrence spans at most 2 years */
 
-static void reply_oom(struct req *r)
-{
-	reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
-}
-
 /* Prefix e->field with "recurrence." so that the client knows which object is meant. */
 static int in_recurrence(struct err *e)
 {
@@ -190,14 +185,8 @@ invalid:
 
 void h_activities_get(struct req *r)
 {
-	cJSON *args = cJSON_CreateObject();
-	if (!args) {
-		reply_oom(r);
-		return;
-	}
-	if (api_path_id(r, args, 0, "id") < 0)
-		return;
-	api_call(r, "activity_get", args, 200);
+	static const char *const ids[] = {"id", NULL};
+	api_call_path(r, "activity_get", ids, NULL, 200, NULL);
 }
 
 /* Turn the database's `_checkin` marker of one event into checkin_code and checkin_url. */
@@ -236,7 +225,7 @@ static int add_checkin(struct req *r, cJSON *ev)
 static int event_post(struct req *r, cJSON **result)
 {
 	if (add_checkin(r, *result) < 0) {
-		reply_oom(r);
+		api_oom(r);
 		return -1;
 	}
 	return 0;
@@ -249,7 +238,7 @@ static int events_post(struct req *r, cJSON **result)
 	cJSON_ArrayForEach(ev, items)
 	{
 		if (add_checkin(r, ev) < 0) {
-			reply_oom(r);
+			api_oom(r);
 			return -1;
 		}
 	}
@@ -294,7 +283,7 @@ void h_activity_events(struct req *r)
 {
 	cJSON *args = cJSON_CreateObject();
 	if (!args) {
-		reply_oom(r);
+		api_oom(r);
 		return;
 	}
 	if (api_path_id(r, args, 0, "id") < 0 || list_args(r, args, 0) < 0)
@@ -306,7 +295,7 @@ void h_events_list(struct req *r)
 {
 	cJSON *args = cJSON_CreateObject();
 	if (!args) {
-		reply_oom(r);
+		api_oom(r);
 		return;
 	}
 	if (list_args(r, args, 1) < 0)
@@ -316,14 +305,8 @@ void h_events_list(struct req *r)
 
 void h_events_get(struct req *r)
 {
-	cJSON *args = cJSON_CreateObject();
-	if (!args) {
-		reply_oom(r);
-		return;
-	}
-	if (api_path_id(r, args, 0, "id") < 0)
-		return;
-	api_call_post(r, "event_get", args, 200, event_post);
+	static const char *const ids[] = {"id", NULL};
+	api_call_path(r, "event_get", ids, NULL, 200, event_post);
 }
 
 void h_events_update(struct req *r)
@@ -391,7 +374,7 @@ void h_signups_create(struct req *r)
 	cJSON *body = r->body_len == 0 ? cJSON_CreateObject() : api_body(r);
 	if (!body) {
 		if (r->body_len == 0)
-			reply_oom(r);
+			api_oom(r);
 		return;
 	}
 	if (json_check_keys(body, keys, &e) < 0 ||
@@ -415,21 +398,8 @@ invalid:
 	reply_error(r, &e);
 }
 
-static int no_content(struct req *r, cJSON **result)
-{
-	(void)result;
-	reply_empty(r);
-	return -1;
-}
-
 void h_signups_cancel(struct req *r)
 {
-	cJSON *args = cJSON_CreateObject();
-	if (!args) {
-		reply_oom(r);
-		return;
-	}
-	if (api_path_id(r, args, 0, "event_id") < 0 || api_path_id(r, args, 1, "volunteer_id") < 0)
-		return;
-	api_call_post(r, "signup_cancel", args, 204, no_content);
+	static const char *const ids[] = {"event_id", "volunteer_id", NULL};
+	api_call_path(r, "signup_cancel", ids, NULL, 204, api_no_content);
 }

@@ -57,32 +57,15 @@ static int org_unit_fields(const cJSON *body, int create, struct err *e)
 	return 0;
 }
 
-static void reply_oom(struct req *r)
-{
-	reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
-}
-
 static void call_with_path_id(struct req *r, const char *fn)
 {
-	cJSON *args = cJSON_CreateObject();
-	if (!args) {
-		reply_oom(r);
-		return;
-	}
-	if (api_path_id(r, args, 0, "id") < 0)
-		return;
-	api_call(r, fn, args, 200);
+	static const char *const ids[] = {"id", NULL};
+	api_call_path(r, fn, ids, NULL, 200, NULL);
 }
 
 static void call_list(struct req *r, const char *fn, const char *const keys[])
 {
-	cJSON *args = cJSON_CreateObject();
-	if (!args) {
-		reply_oom(r);
-		return;
-	}
-	api_query_args(r, args, keys);
-	api_call(r, fn, args, 200);
+	api_call_path(r, fn, NULL, keys, 200, NULL);
 }
 
 void h_org_units_create(struct req *r)
@@ -232,21 +215,8 @@ invalid:
 	reply_error(r, &e);
 }
 
-static int no_content(struct req *r, cJSON **result)
-{
-	(void)result;
-	reply_empty(r);
-	return -1;
-}
-
 void h_team_members_remove(struct req *r)
 {
-	cJSON *args = cJSON_CreateObject();
-	if (!args) {
-		reply_oom(r);
-		return;
-	}
-	if (api_path_id(r, args, 0, "team_id") < 0 || api_path_id(r, args, 1, "volunteer_id") < 0)
-		return;
-	api_call_post(r, "team_member_remove", args, 204, no_content);
+	static const char *const ids[] = {"team_id", "volunteer_id", NULL};
+	api_call_path(r, "team_member_remove", ids, NULL, 204, api_no_content);
 }

@@ -314,23 +314,11 @@ void h_volunteers_list(struct req *r)
 {
 	static const char *const keys[] = {"q",     "org_unit_id", "team_id", "status",
 	                                   "limit", "cursor",      NULL};
-	cJSON *args = cJSON_CreateObject();
-	if (!args) {
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
-		return;
-	}
-	api_query_args(r, args, keys);
-	api_call(r, "volunteer_list", args, 200);
+	api_call_path(r, "volunteer_list", NULL, keys, 200, NULL);
 }
 
 void h_volunteers_get(struct req *r)
 {
-	cJSON *args = cJSON_CreateObject();
-	if (!args) {
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
-		return;
-	}
-	if (api_path_id(r, args, 0, "id") < 0)
-		return;
-	api_call(r, "volunteer_get", args, 200);
+	static const char *const ids[] = {"id", NULL};
+	api_call_path(r, "volunteer_get", ids, NULL, 200, NULL);
 }

@@ -123,22 +123,7 @@ static const char *route_label(int ri)
 static const char *method_label(int ri)
 {
 	const struct route *r = router_get(ri);
-	if (!r)
-		return "";
-	switch (r->method) {
-	case M_GET:
-		return "GET";
-	case M_POST:
-		return "POST";
-	case M_PUT:
-		return "PUT";
-	case M_DELETE:
-		return "DELETE";
-	case M_PATCH:
-		return "PATCH";
-	default:
-		return "OTHER";
-	}
+	return r ? router_method_name(r->method) : "";
 }
 
 static void render_requests(struct metrics *m, struct evbuffer *out, int nroutes)

@@ -103,7 +103,7 @@ static int match(const char *pattern, char *path, const char **params, size_t *l
 	return 1;
 }
 
-static const char *method_name(int m)
+const char *router_method_name(int m)
 {
 	switch (m) {
 	case M_GET:
@@ -161,7 +161,7 @@ int router_dispatch(struct req *r, int method)
 			continue;
 		if (allow[0])
 			strcat(allow, ", ");
-		strcat(allow, method_name(m));
+		strcat(allow, router_method_name(m));
 		if (m == M_GET && !(allowed & M_HEAD)) {
 			strcat(allow, ", HEAD");
 		}

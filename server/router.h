@@ -36,6 +36,8 @@ struct route {
 /* Route r by its method and path: sets route, route_index and params, or replies
  * 404 / 405 (with Allow) itself and returns -1. */
 int router_dispatch(struct req *r, int method);
+/* "GET", "POST", ... for one enum route_method bit ("HEAD" for anything else). */
+const char *router_method_name(int m);
 /* Number of routes and the i-th route, for metrics labels. */
 int router_count(void);
 const struct route *router_get(int i);
