@@ -20,7 +20,7 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 SQL_FILES  := $(sort $(wildcard sql/[0-9]*.sql))
 
-.PHONY: all run test test-unit test-integration test-e2e bench asan fuzz format check clean deps
+.PHONY: all run test test-unit test-integration test-e2e test-asan bench asan fuzz format check clean deps
 
 all: build/volunteerd
 
@@ -73,9 +73,17 @@ bench: deps
 	$(MAKE) all
 	bash scripts/bench.sh
 
-asan:
-	$(MAKE) OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
-		LDFLAGS='-fsanitize=address,undefined' BUILD_TAG=asan all
+# The same program built with AddressSanitizer and UBSan into its own directory (so that it
+# never replaces build/volunteerd); `make test-asan` runs the integration suite against it.
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+asan: build/asan/volunteerd
+
+build/asan/volunteerd: $(COMMON_SRC) $(SERVER_SRC) build/sql_embed.c build/openapi_embed.c
+	@mkdir -p build/asan
+	$(CC) $(filter-out -MMD -MP -O2,$(CFLAGS)) $(ASAN_FLAGS) -DVD_VERSION='"$(VERSION)-asan"' -o $@ $^ $(LDLIBS)
+
+test-asan: build/asan/volunteerd
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 VOLUNTEERD_BIN=$(CURDIR)/build/asan/volunteerd bash scripts/test.sh integration
 
 fuzz:
 	@echo "fuzz targets: see tests/fuzz (not yet built)"

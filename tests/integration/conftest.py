@@ -40,6 +40,11 @@ def pytest_sessionfinish(session, exitstatus):
             fn()
         except Exception:  # a safety net must not raise
             pass
+    if helpers.SANITIZER_REPORTS:
+        print("\n=== sanitizer reports in server logs ===")
+        for report in helpers.SANITIZER_REPORTS:
+            print(report)
+        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")

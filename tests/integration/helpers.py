@@ -151,6 +151,19 @@ def make_cert(directory):
     return cert, key
 
 
+# Reports of AddressSanitizer / UBSan found in any server's log (`make test-asan`): a worker
+# that aborts is replaced by the parent, so a test could pass over it; the session fails instead.
+SANITIZER_REPORTS = []
+
+
+def note_sanitizer_reports(log):
+    for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
+        at = log.find(marker)
+        if at >= 0:
+            SANITIZER_REPORTS.append(log[max(0, at - 200):at + 3000])
+            return
+
+
 class Server:
     """`volunteerd serve` on free ports with its stdout and stderr in a log file."""
 
@@ -253,6 +266,7 @@ class Server:
     def cleanup(self):
         self.stop(timeout=10)
         self.kill()  # the group: workers that outlived the parent, if any
+        note_sanitizer_reports(self.log_text())
 
     def workers(self):
         return children(self.proc.pid) if self.proc and self.proc.poll() is None else []
