@@ -57,7 +57,7 @@ run: deps
 	bash scripts/run.sh
 
 test: deps
-	$(MAKE) all $(UNIT_BIN)
+	$(MAKE) all $(UNIT_BIN) $(FUZZ_BIN)
 	bash scripts/test.sh all
 
 test-unit: $(UNIT_BIN)
@@ -85,8 +85,17 @@ build/asan/volunteerd: $(COMMON_SRC) $(SERVER_SRC) build/sql_embed.c build/opena
 test-asan: build/asan/volunteerd
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 VOLUNTEERD_BIN=$(CURDIR)/build/asan/volunteerd bash scripts/test.sh integration
 
-fuzz:
-	@echo "fuzz targets: see tests/fuzz (not yet built)"
+# libFuzzer targets over the parsers that see untrusted bytes (tests/fuzz/fuzz_*.c), built
+# with clang and the sanitizers; `make fuzz` runs each for FUZZ_SECONDS.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC)
+	@mkdir -p build/fuzz
+	clang $(filter-out -MMD -MP -O2,$(CFLAGS)) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/test.sh fuzz
 
 format:
 	clang-format -i common/*.[ch] server/*.[ch] tests/unit/*.[ch]

@@ -11,7 +11,7 @@ PACKAGES=(
 	libqrencode-dev libxlsxwriter-dev
 	postgresql postgresql-contrib openssl
 	python3 python3-pytest python3-requests python3-psycopg2 python3-openpyxl
-	prometheus clang-format curl
+	prometheus clang-format curl clang libclang-rt-14-dev
 )
 
 missing=()

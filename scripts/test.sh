@@ -4,6 +4,7 @@
 #   unit         every build/tests/test_* (cmocka), built by `make test` / `make test-unit`
 #   integration  python3 -m pytest tests/integration (the real binary and a real PostgreSQL)
 #   e2e          tests/e2e, when it has tests
+#   fuzz         build/fuzz/fuzz_* (libFuzzer), FUZZ_SECONDS each (default 5)
 #   contract     ../shared/contract/smoke.py --upto $(cat tests/contract-step), when present
 #   all          all of the above, in that order
 #
@@ -128,6 +129,28 @@ run_e2e() {
 	fi
 }
 
+# libFuzzer targets (built by `make test` / `make fuzz`): each runs FUZZ_SECONDS (5 in
+# `make test`, so they cannot rot; `make fuzz` gives them a minute); a crash fails it.
+run_fuzz() {
+	local f out
+	shopt -s nullglob
+	local bins=(build/fuzz/fuzz_*)
+	shopt -u nullglob
+	echo "=== fuzz: ${#bins[@]} targets, ${FUZZ_SECONDS:-5} s each"
+	for f in "${bins[@]}"; do
+		out="$TMP/$(basename "$f").out"
+		mkdir -p "build/fuzz/corpus-$(basename "$f")"
+		if timeout -k 5 $((${FUZZ_SECONDS:-5} + 60)) "$f" -max_total_time="${FUZZ_SECONDS:-5}" \
+			-artifact_prefix="build/fuzz/" "build/fuzz/corpus-$(basename "$f")" >"$out" 2>&1; then
+			echo "$(basename "$f"): $(grep -E '^Done' "$out" | tail -n 1)"
+			add "$(basename "$f")" 1 0
+		else
+			tail -n 30 "$out"
+			add "$(basename "$f")" 0 1 "crash: see build/fuzz/"
+		fi
+	done
+}
+
 # The shared contract smoke test: it builds (a no-op after make), starts its own PostgreSQL
 # and server, and ends with "contract: N passed, N failed".
 run_contract() {
@@ -157,14 +180,16 @@ unit) run_unit ;;
 integration) run_integration ;;
 e2e) run_e2e ;;
 contract) run_contract ;;
+fuzz) run_fuzz ;;
 all)
 	run_unit
+	run_fuzz
 	run_integration
 	run_e2e
 	run_contract
 	;;
 *)
-	echo "usage: $0 {unit|integration|e2e|contract|all}" >&2
+	echo "usage: $0 {unit|fuzz|integration|e2e|contract|all}" >&2
 	echo "0 passed, 1 failed"
 	exit 2
 	;;
