@@ -2,7 +2,7 @@
 # missing first (scripts/deps.sh); plain `make` only builds.
 
 CC      ?= cc
-PKGS    := libevent libevent_openssl openssl libpq libcjson libargon2
+PKGS    := libevent libevent_openssl openssl libpq libcjson libargon2 xlsxwriter libqrencode
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -13,9 +13,10 @@ LDLIBS  += $(PKG_LIBS) -lpthread -lm
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
-SERVER_SRC := $(sort $(wildcard server/*.c))
+SERVER_SRC := $(sort $(wildcard server/*.c server/pages/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=build/%.o)
-SERVER_OBJ := $(SERVER_SRC:%.c=build/%.o) build/sql_embed.o build/openapi_embed.o
+SERVER_OBJ := $(SERVER_SRC:%.c=build/%.o) build/sql_embed.o build/openapi_embed.o \
+              build/pages_static_embed.o
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 SQL_FILES  := $(sort $(wildcard sql/[0-9]*.sql))
@@ -42,7 +43,19 @@ build/openapi_embed.c: server/openapi.json scripts/embed-text.sh
 	@mkdir -p build
 	sh scripts/embed-text.sh openapi_json server/openapi.json > $@.tmp && mv $@.tmp $@
 
-build/sql_embed.o build/openapi_embed.o: build/%.o: build/%.c
+# The pages' static files (server/pages/static.c serves them), one C string each.
+PAGE_STATIC := server/pages/static/app.css server/pages/static/app.js \
+               server/pages/static/icon.svg \
+               server/pages/static/staff.css server/pages/static/console.js \
+               server/pages/static/admin.js server/pages/static/uplot.min.js \
+               server/pages/static/uplot.min.css
+build/pages_static_embed.c: $(PAGE_STATIC) scripts/embed-text.sh
+	@mkdir -p build
+	for f in $(PAGE_STATIC); do \
+		sh scripts/embed-text.sh page_static_$$(basename $$f | tr '.-' '__') $$f || exit 1; \
+	done > $@.tmp && mv $@.tmp $@
+
+build/sql_embed.o build/openapi_embed.o build/pages_static_embed.o: build/%.o: build/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 build/tests/test_%: tests/unit/test_%.c $(COMMON_OBJ)
@@ -73,6 +86,11 @@ bench: deps
 	$(MAKE) all
 	bash scripts/bench.sh
 
+# The monthly report at scale 1 (BENCH_SCALE=...) while check-ins continue: build/bench-reports.txt
+.PHONY: bench-reports
+bench-reports: all
+	bash scripts/bench-reports.sh
+
 # The same program built with AddressSanitizer and UBSan into its own directory (so that it
 # never replaces build/volunteerd); `make test-asan` runs the integration suite against it.
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -98,10 +116,10 @@ fuzz: $(FUZZ_BIN)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/test.sh fuzz
 
 format:
-	clang-format -i common/*.[ch] server/*.[ch] tests/unit/*.[ch]
+	clang-format -i common/*.[ch] server/*.[ch] server/pages/*.[ch] tests/unit/*.[ch]
 
 check:
-	clang-format --dry-run --Werror common/*.[ch] server/*.[ch] tests/unit/*.[ch]
+	clang-format --dry-run --Werror common/*.[ch] server/*.[ch] server/pages/*.[ch] tests/unit/*.[ch]
 
 clean:
 	rm -rf build

@@ -35,7 +35,7 @@ struct config {
 	int session_max_hours;       /* VOLUNTEERD_SESSION_MAX_HOURS, default 12 */
 	char log_level[16];          /* VOLUNTEERD_LOG_LEVEL: debug|info|warn|error, default info */
 	char public_url[256]; /* VOLUNTEERD_PUBLIC_URL, default "" (used to build checkin_url) */
-	int job_interval_s;          /* VOLUNTEERD_JOB_INTERVAL, default 60 (forgotten check-outs) */
+	int job_interval_s;   /* VOLUNTEERD_JOB_INTERVAL, default 60 (forgotten check-outs) */
 };
 
 /* Fill cfg with the defaults above; cannot fail. */

@@ -11,6 +11,7 @@ PACKAGES=(
 	libqrencode-dev libxlsxwriter-dev
 	postgresql postgresql-contrib openssl
 	python3 python3-pytest python3-requests python3-psycopg2 python3-openpyxl
+	chromium fonts-wqy-microhei
 	prometheus clang-format curl clang libclang-rt-14-dev
 )
 
@@ -20,8 +21,25 @@ for p in "${PACKAGES[@]}"; do
 	[ "$status" = installed ] || missing+=("$p")
 done
 
+# The browser tests' npm packages (pinned in tests/e2e/package-lock.json), only when
+# node_modules is missing, so that a machine without the registry still runs when they are
+# there.  Called at the end of every run below, and at once when no apt-get is needed.
+e2e_npm() {
+	local dir
+	dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/e2e"
+	if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
+		if ! command -v npm >/dev/null 2>&1; then
+			echo "deps: npm not found (Node.js 20 with npm runs the browser tests)" >&2
+			return 1
+		fi
+		echo "deps: npm ci in tests/e2e"
+		(cd "$dir" && npm ci --no-audit --no-fund)
+	fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "deps: all ${#PACKAGES[@]} packages present"
+	e2e_npm
 	exit 0
 fi
 
@@ -67,4 +85,5 @@ if [ ${#still[@]} -ne 0 ]; then
 	echo "deps: still missing after apt-get: ${still[*]}" >&2
 	exit 1
 fi
+e2e_npm
 echo "deps: done"

@@ -3,9 +3,10 @@
 #
 #   unit         every build/tests/test_* (cmocka), built by `make test` / `make test-unit`
 #   integration  python3 -m pytest tests/integration (the real binary and a real PostgreSQL)
-#   e2e          tests/e2e, when it has tests
+#   e2e          node --test in tests/e2e (browser tests; TAP summary)
 #   fuzz         build/fuzz/fuzz_* (libFuzzer), FUZZ_SECONDS each (default 5)
 #   contract     ../shared/contract/smoke.py --upto $(cat tests/contract-step), when present
+#   bench        scripts/bench.sh --smoke: every step of the benchmark for a second (no targets)
 #   all          all of the above, in that order
 #
 # Each suite's own output stays visible; the LAST line is always `N passed, N failed` (sums
@@ -120,35 +121,33 @@ run_integration() {
 	fi
 }
 
+# The browser tests: node --test in tests/e2e (playwright-core driving Debian's chromium),
+# counted from the TAP summary ("# pass N", "# fail N").  Its launcher starts its own
+# PostgreSQL and server.  node_modules comes from scripts/deps.sh (npm ci).
 run_e2e() {
-	if [ -d tests/e2e ] && [ -n "$(find tests/e2e -name 'test_*.py' -print -quit)" ]; then
-		run_pytest e2e tests/e2e
-	else
+	local out="$TMP/e2e.out" rc p f
+	if [ ! -f tests/e2e/package.json ]; then
 		echo "=== e2e: no tests yet"
 		add e2e 0 0 "no tests yet"
+		return
 	fi
-}
-
-# libFuzzer targets (built by `make test` / `make fuzz`): each runs FUZZ_SECONDS (5 in
-# `make test`, so they cannot rot; `make fuzz` gives them a minute); a crash fails it.
-run_fuzz() {
-	local f out
-	shopt -s nullglob
-	local bins=(build/fuzz/fuzz_*)
-	shopt -u nullglob
-	echo "=== fuzz: ${#bins[@]} targets, ${FUZZ_SECONDS:-5} s each"
-	for f in "${bins[@]}"; do
-		out="$TMP/$(basename "$f").out"
-		mkdir -p "build/fuzz/corpus-$(basename "$f")"
-		if timeout -k 5 $((${FUZZ_SECONDS:-5} + 60)) "$f" -max_total_time="${FUZZ_SECONDS:-5}" \
-			-artifact_prefix="build/fuzz/" "build/fuzz/corpus-$(basename "$f")" >"$out" 2>&1; then
-			echo "$(basename "$f"): $(grep -E '^Done' "$out" | tail -n 1)"
-			add "$(basename "$f")" 1 0
-		else
-			tail -n 30 "$out"
-			add "$(basename "$f")" 0 1 "crash: see build/fuzz/"
-		fi
-	done
+	echo "=== e2e: node --test tests/e2e"
+	if ! command -v node >/dev/null 2>&1 || [ ! -d tests/e2e/node_modules ]; then
+		add e2e 0 1 "node or tests/e2e/node_modules missing: run scripts/deps.sh"
+		return
+	fi
+	(cd tests/e2e && PYTHON="${PY:-/usr/bin/python3}" timeout -k 10 1200 \
+		node --test --test-reporter=tap --test-concurrency=1 </dev/null) 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	p=$(grep -E '^# pass [0-9]+' "$out" | tail -n 1 | grep -oE '[0-9]+')
+	f=$(grep -E '^# fail [0-9]+' "$out" | tail -n 1 | grep -oE '[0-9]+')
+	p=${p:-0}
+	f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		add e2e "$p" 1 "node --test exited with status $rc"
+		return
+	fi
+	add e2e "$p" "$f"
 }
 
 # The shared contract smoke test: it builds (a no-op after make), starts its own PostgreSQL
@@ -174,22 +173,63 @@ run_contract() {
 	add contract "$p" "$f"
 }
 
+# libFuzzer targets (built by `make test` / `make fuzz`): each runs FUZZ_SECONDS (5 in
+# `make test`, so they cannot rot; `make fuzz` gives them a minute); a crash fails it.
+run_fuzz() {
+	local f out
+	shopt -s nullglob
+	local bins=(build/fuzz/fuzz_*)
+	shopt -u nullglob
+	echo "=== fuzz: ${#bins[@]} targets, ${FUZZ_SECONDS:-5} s each"
+	for f in "${bins[@]}"; do
+		out="$TMP/$(basename "$f").out"
+		mkdir -p "build/fuzz/corpus-$(basename "$f")"
+		if timeout -k 5 $((${FUZZ_SECONDS:-5} + 60)) "$f" -max_total_time="${FUZZ_SECONDS:-5}" \
+			-artifact_prefix="build/fuzz/" "build/fuzz/corpus-$(basename "$f")" >"$out" 2>&1; then
+			echo "$(basename "$f"): $(grep -E '^Done' "$out" | tail -n 1)"
+			add "$(basename "$f")" 1 0
+		else
+			tail -n 30 "$out"
+			add "$(basename "$f")" 0 1 "crash: see build/fuzz/"
+		fi
+	done
+}
+
+# A few seconds of `make bench` (scripts/bench.sh --smoke: every step, no targets), so that the
+# benchmark cannot rot; it ends with its own "N passed, N failed".
+run_bench() {
+	local out="$TMP/bench.out" rc p f line
+	echo "=== bench: scripts/bench.sh --smoke"
+	timeout -k 10 600 bash scripts/bench.sh --smoke </dev/null 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+	p=$(count "$line" passed)
+	f=$(count "$line" failed)
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		add bench-smoke "$p" 1 "bench.sh --smoke exited with status $rc"
+		return
+	fi
+	add bench-smoke "$p" "$f"
+}
+
 what=${1:-all}
 case "$what" in
 unit) run_unit ;;
 integration) run_integration ;;
 e2e) run_e2e ;;
 contract) run_contract ;;
+bench) run_bench ;;
 fuzz) run_fuzz ;;
 all)
 	run_unit
 	run_fuzz
 	run_integration
 	run_e2e
+	run_bench
 	run_contract
 	;;
 *)
-	echo "usage: $0 {unit|fuzz|integration|e2e|contract|all}" >&2
+	echo "usage: $0 {unit|fuzz|integration|e2e|contract|bench|all}" >&2
 	echo "0 passed, 1 failed"
 	exit 2
 	;;

@@ -1,5 +1,6 @@
 /*
- * api.c: one call, one transaction.  Builds the parameters of Q_API_CALL (function name,
+ * api.c: one call, one transaction (check-ins and check-outs: one call among many in one
+ * transaction, batch.c).  Builds the parameters of Q_API_CALL (function name,
  * actor, arguments, idempotency key and request hash, peer address, request id) and turns
  * the single JSON value that comes back into the reply.
  */
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "batch.h"
 #include "db.h"
 #include "json.h"
 #include "queries.h"
@@ -28,23 +30,44 @@ cJSON *api_body(struct req *r)
 	return body;
 }
 
-static void api_done(struct db_job *job, const struct db_result *res, const struct err *e)
+/* The page path of api_finish: hand the parsed result (or the error) to r->api_then. */
+static void api_done_then(struct req *r, const char *json, size_t len)
 {
-	struct req *r = job->arg;
+	api_then_fn then = r->api_then;
+	struct err e;
+	cJSON *obj = json ? cJSON_ParseWithLength(json, len) : NULL;
+	if (!json)
+		err_set(&e, APP_ENOTFOUND, NULL, "not found");
+	else if (!obj)
+		err_set(&e, APP_EUNAVAILABLE, NULL, "out of memory");
+	else
+		err_clear(&e);
+	r->api_then = NULL;
+	then(r, obj, &e);
+}
+
+/* The call's outcome, from a single call (api_done) or from its batch (batch.c): the
+ * function's JSON (NULL: no result) or an error. */
+static void api_finish(void *arg, const char *json, size_t len, const struct err *e)
+{
+	struct req *r = arg;
+	if (e->code == APP_OK && r->api_then) {
+		api_done_then(r, json, len);
+		return;
+	}
 	if (e->code != APP_OK) {
 		reply_error(r, e);
 		return;
 	}
-	const char *json = db_result_value(res, 0, 0);
 	if (!json) {
 		reply_problem(r, APP_ENOTFOUND, NULL, "not found");
 		return;
 	}
 	if (!r->api_post) {
-		reply_json(r, r->api_status, json, (size_t)db_result_length(res, 0, 0));
+		reply_json(r, r->api_status, json, len);
 		return;
 	}
-	cJSON *obj = cJSON_ParseWithLength(json, (size_t)db_result_length(res, 0, 0));
+	cJSON *obj = cJSON_ParseWithLength(json, len);
 	if (!obj) {
 		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
 		return;
@@ -56,12 +79,20 @@ static void api_done(struct db_job *job, const struct db_result *res, const stru
 	reply_cjson(r, r->api_status, obj);
 }
 
+static void api_done(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	const char *json = e->code == APP_OK ? db_result_value(res, 0, 0) : NULL;
+	api_finish(job->arg, json, json ? (size_t)db_result_length(res, 0, 0) : 0, e);
+}
+
 void api_call(struct req *r, const char *fn, cJSON *args, int ok_status)
 {
 	api_call_post(r, fn, args, ok_status, NULL);
 }
 
-void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, api_post_fn post)
+/* api_call_post, run alone or (batched) in the worker's next group commit. */
+static void api_call_submit(struct req *r, const char *fn, cJSON *args, int ok_status,
+                            api_post_fn post, int batched)
 {
 	char *text = args ? json_print(args) : NULL;
 	cJSON_Delete(args);
@@ -72,9 +103,10 @@ void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, ap
 	r->api_status = ok_status;
 	r->api_post = post;
 
-	const char *key = r->route->method == M_GET || r->no_idempotency
-	                          ? NULL
-	                          : req_header(r, "Idempotency-Key");
+	/* A page's write carries its form's one-time token as the key (r->idem_key). */
+	const char *key = r->route->method == M_GET || r->no_idempotency ? NULL
+	                  : r->idem_key                                  ? r->idem_key
+	                                : req_header(r, "Idempotency-Key");
 	char hash_hex[65] = "";
 	if (key) {
 		if (strlen(key) == 0 || strlen(key) > 200) {
@@ -116,7 +148,26 @@ void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, ap
 	db_job_param_copy(&r->job, 4, key ? hash_hex : NULL);
 	db_job_param_copy(&r->job, 5, ip[0] ? ip : NULL);
 	db_job_param(&r->job, 6, r->rid);
-	db_submit(r->w->db, &r->job);
+	if (batched)
+		batch_submit(r->w->batch, &r->job, api_finish, r);
+	else
+		db_submit(r->w->db, &r->job);
+}
+
+void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, api_post_fn post)
+{
+	api_call_submit(r, fn, args, ok_status, post, 0);
+}
+
+void api_call_batched(struct req *r, const char *fn, cJSON *args, int ok_status)
+{
+	api_call_submit(r, fn, args, ok_status, NULL, 1);
+}
+
+void api_call_then(struct req *r, const char *fn, cJSON *args, api_then_fn then)
+{
+	r->api_then = then;
+	api_call_post(r, fn, args, 200, NULL);
 }
 
 int api_path_id(struct req *r, cJSON *args, int i, const char *key)

@@ -3,9 +3,11 @@
  *
  * A request carries at most one token: `Authorization: Bearer` wins over the cookie.  The
  * token is looked up by its SHA-256 only (the database never sees the token), and the
- * lookup enforces the idle and absolute limits.  A cookie-authenticated unsafe request must
- * come from our own origin (Origin, else Referer): a browser adds cookies to cross-site
- * requests, but never a Bearer header, so Bearer calls need no such check.
+ * lookup enforces the idle and absolute limits; sessions.c caches live sessions per worker
+ * (evicted on log-out everywhere through NOTIFY) and batches the look-ups it must make.  A
+ * cookie-authenticated unsafe request must come from our own origin (Origin, else Referer): a
+ * browser adds cookies to cross-site requests, but never a Bearer header, so Bearer calls need no
+ * such check.
  */
 #include "auth.h"
 
@@ -24,6 +26,7 @@
 #include "req.h"
 #include "router.h"
 #include "secret.h"
+#include "sessions.h"
 #include "worker.h"
 
 #define COOKIE_TLS   "__Host-vd_session"
@@ -149,17 +152,15 @@ static int is_unsafe(const struct req *r)
 	       r->route->method != M_OPTIONS;
 }
 
-static void resolved(struct db_job *job, const struct db_result *res, const struct err *e)
+static void resolved(void *arg, long long account, long long volunteer, const struct err *e)
 {
-	struct req *r = job->arg;
+	struct req *r = arg;
 	if (e->code != APP_OK) {
 		reply_error(r, e);
 		return;
 	}
-	if (db_result_rows(res) == 1) {
-		r->account_id = db_result_int(res, 0, 0, 0);
-		r->volunteer_id = db_result_int(res, 0, 1, 0);
-	}
+	r->account_id = account;
+	r->volunteer_id = volunteer;
 	if (!r->account_id && r->route->auth == AUTH_USER) {
 		reply_problem(r, APP_EUNAUTH, NULL,
 		              "log in first: the session is missing or expired");
@@ -189,10 +190,8 @@ void auth_dispatch(struct req *r)
 		r->route->handler(r);
 		return;
 	}
-	char hash[67];
-	auth_token_hash_param(token, hash);
-	db_job_init(&r->job, Q_SESSION_RESOLVE, resolved, r);
-	db_job_param_copy(&r->job, 0, hash);
-	db_job_param_int(&r->job, 1, r->w->cfg->session_idle_min);
-	db_submit(r->w->db, &r->job);
+	/* Through the worker's session cache and batched look-ups (sessions.c). */
+	uint8_t hash[32];
+	secret_sha256(token, strlen(token), hash);
+	sessions_resolve(r->w->sessions, hash, resolved, r);
 }

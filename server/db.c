@@ -113,6 +113,12 @@ static void release_params(struct db_job *job)
 	job->owned = 0;
 }
 
+void db_job_clear(struct db_job *job)
+{
+	release_params(job);
+	job->nparams = 0;
+}
+
 static void complete(struct db_pool *p, struct db_job *job, const struct db_result *res,
                      const struct err *e)
 {

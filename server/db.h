@@ -65,6 +65,10 @@ void db_job_param_take(struct db_job *job, int i, char *value);
 /* Set parameter i to the decimal text of v; the text is owned by db.c. -1 on OOM. */
 int db_job_param_int(struct db_job *job, int i, long long v);
 
+/* Free the parameter copies a job owns, for a job that will not be submitted (batch.c
+ * copies them into its own statement).  The job may be initialised again after. */
+void db_job_clear(struct db_job *job);
+
 /* Create a pool for base from cfg and start connecting; NULL on OOM.  cfg must outlive it. */
 struct db_pool *db_pool_new(struct event_base *base, const struct config *cfg);
 /* Fail every queued and running job with APP_EUNAVAILABLE, close connections, free. */
@@ -74,6 +78,12 @@ void db_submit(struct db_pool *pool, struct db_job *job);
 /* 1 when at least one connection is up. */
 int db_pool_up(const struct db_pool *pool);
 void db_pool_stats(const struct db_pool *pool, struct db_stats *out);
+
+/* Map an error's SQLSTATE, message, column and constraint (any may be NULL) to an
+ * application error, as for a failed job: VDnnn is HTTP status nnn, 23505 a conflict, ...
+ * For errors reported inside a result (sql/0008_batch.sql's per-item outcomes). */
+void db_error_from_fields(const char *sqlstate, const char *msg, const char *column,
+                          const char *constraint, struct err *err);
 
 int db_result_rows(const struct db_result *r);
 int db_result_cols(const struct db_result *r);

@@ -34,6 +34,8 @@ struct dbconn {
 	int flushing;  /* BUSY and libpq still has output to send */
 	dbconn_cb cb;
 	void *arg;
+	dbconn_notify_fn notify; /* NULL: notifications are dropped */
+	void *notify_arg;
 };
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
@@ -109,6 +111,10 @@ static void on_notice(void *arg, const PGresult *res)
 
 static void step_connect(struct dbconn *c)
 {
+	/* libpq may close the socket and open another during a connect (another host or
+	 * address, SSL fallback), and the new one can reuse the old number; epoll forgets a
+	 * closed descriptor, so the event is made anew after every poll. */
+	watch(c, 0);
 	switch (PQconnectPoll(c->pg)) {
 	case PGRES_POLLING_READING:
 		watch(c, EV_READ);
@@ -222,8 +228,11 @@ static void step_idle(struct dbconn *c)
 		return;
 	}
 	PGnotify *n;
-	while ((n = PQnotifies(c->pg)) != NULL)
+	while ((n = PQnotifies(c->pg)) != NULL) {
+		if (c->notify)
+			c->notify(n->relname, n->extra, c->notify_arg);
 		PQfreemem(n);
+	}
 }
 
 static void on_io(evutil_socket_t fd, short what, void *arg)
@@ -328,6 +337,12 @@ void dbconn_run(struct dbconn *c, struct db_job *job, int timeout_ms)
 	watch(c, c->flushing ? EV_READ | EV_WRITE : EV_READ);
 }
 
+void dbconn_set_notify(struct dbconn *c, dbconn_notify_fn fn, void *arg)
+{
+	c->notify = fn;
+	c->notify_arg = arg;
+}
+
 enum dbconn_state dbconn_state(const struct dbconn *c)
 {
 	return c->state;
@@ -351,10 +366,15 @@ static enum app_err err_of_sqlstate(const char *st)
 
 void dbconn_result_err(const PGresult *res, struct err *err)
 {
-	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	const char *col = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
-	const char *cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+	db_error_from_fields(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+	                     PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+	                     PQresultErrorField(res, PG_DIAG_COLUMN_NAME),
+	                     PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME), err);
+}
+
+void db_error_from_fields(const char *st, const char *msg, const char *col, const char *cons,
+                          struct err *err)
+{
 	enum app_err code = err_of_sqlstate(st);
 	const char *field = col ? col : cons ? queries_constraint_field(cons) : NULL;
 

@@ -45,6 +45,11 @@ void dbconn_connect(struct dbconn *c);
 void dbconn_run(struct dbconn *c, struct db_job *job, int timeout_ms);
 enum dbconn_state dbconn_state(const struct dbconn *c);
 
+/* Called for each NOTIFY that arrives while the connection is idle; channel and payload are
+ * borrowed for the call.  The callback must not free the connection. */
+typedef void (*dbconn_notify_fn)(const char *channel, const char *payload, void *arg);
+void dbconn_set_notify(struct dbconn *c, dbconn_notify_fn fn, void *arg);
+
 /* Map a failed result (or a connection error message) to an application error. */
 void dbconn_result_err(const PGresult *res, struct err *err);
 

@@ -8,8 +8,8 @@
  * in the deployment's zone.
  *
  * The check-in code and the QR URL are never stored: the database marks the events that the
- * caller may see them for (a hidden `_checkin` member), and add_checkin() derives both from
- * the server's check-in key (common/checkin_code.h) and removes the marker before the reply.
+ * caller may see them for (a hidden `_checkin` member), and activities_add_checkin() derives both
+ * from the server's check-in key (common/checkin_code.h) and removes the marker before the reply.
  */
 #include <stdio.h>
 #include <string.h>
@@ -121,7 +121,7 @@ static int check_recurrence(const cJSON *rec, struct err *e)
 	return 0;
 }
 
-void h_activities_create(struct req *r)
+void activities_create_body(struct req *r, cJSON *body)
 {
 	static const char *const keys[] = {"team_id",    "org_unit_id", "title",     "category",
 	                                   "location",   "capacity",    "starts_at", "ends_at",
@@ -130,9 +130,6 @@ void h_activities_create(struct req *r)
 	const char *title, *category, *location, *starts, *ends;
 	const cJSON *rec;
 	long long team, unit, capacity, t0, t1;
-	cJSON *body = api_body(r);
-	if (!body)
-		return;
 	if (json_check_keys(body, keys, &e) < 0 ||
 	    json_get_int(body, "team_id", 1, 1, MAX_ID, &team, NULL, &e) < 0 ||
 	    json_get_int(body, "org_unit_id", 1, 1, MAX_ID, &unit, NULL, &e) < 0 ||
@@ -183,6 +180,13 @@ invalid:
 	reply_error(r, &e);
 }
 
+void h_activities_create(struct req *r)
+{
+	cJSON *body = api_body(r);
+	if (body)
+		activities_create_body(r, body);
+}
+
 void h_activities_get(struct req *r)
 {
 	static const char *const ids[] = {"id", NULL};
@@ -190,7 +194,7 @@ void h_activities_get(struct req *r)
 }
 
 /* Turn the database's `_checkin` marker of one event into checkin_code and checkin_url. */
-static int add_checkin(struct req *r, cJSON *ev)
+int activities_add_checkin(struct req *r, cJSON *ev)
 {
 	const cJSON *mark = cJSON_GetObjectItemCaseSensitive(ev, "_checkin");
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "id");
@@ -224,7 +228,7 @@ static int add_checkin(struct req *r, cJSON *ev)
 /* Post hook of one event (GET, PATCH). */
 static int event_post(struct req *r, cJSON **result)
 {
-	if (add_checkin(r, *result) < 0) {
+	if (activities_add_checkin(r, *result) < 0) {
 		api_oom(r);
 		return -1;
 	}
@@ -237,7 +241,7 @@ static int events_post(struct req *r, cJSON **result)
 	cJSON *items = cJSON_GetObjectItemCaseSensitive(*result, "items"), *ev;
 	cJSON_ArrayForEach(ev, items)
 	{
-		if (add_checkin(r, ev) < 0) {
+		if (activities_add_checkin(r, ev) < 0) {
 			api_oom(r);
 			return -1;
 		}

@@ -5,6 +5,8 @@
  * hash (or none); (2) Argon2id verifies on the offload pool, against a dummy hash when the
  * login does not exist, so timing does not tell whether it does; (3) the database records
  * the outcome: a new session (a fresh token: rotation at every log-in) or a failure count.
+ * The flow is session_login() (handlers.h), shared by POST /api/v1/session and the pages'
+ * log-in forms; only what happens on success differs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,8 @@
 #include "queries.h"
 #include "reply.h"
 #include "req.h"
+#include "secret.h"
+#include "sessions.h"
 #include "worker.h"
 
 struct login {
@@ -36,6 +40,7 @@ struct login {
 	char token_hash[67];
 	char old_hash[67];
 	char ip[64];
+	session_login_fn ok_fn;
 };
 
 static void login_free(void *p)
@@ -45,10 +50,23 @@ static void login_free(void *p)
 	free(l);
 }
 
+/* The caller's session has ended: no worker may serve it from its cache any more. */
+static void forget_session(struct req *r)
+{
+	char buf[64];
+	int via_cookie;
+	uint8_t h[32];
+	const char *token = auth_request_token(r, buf, sizeof buf, &via_cookie);
+	if (!token)
+		return;
+	secret_sha256(token, strlen(token), h);
+	sessions_revoked(r->w->sessions, h);
+}
+
 static void finished(struct db_job *job, const struct db_result *res, const struct err *e)
 {
-	struct req *r = job->arg;
-	struct login *l = r->hstate;
+	struct login *l = job->arg;
+	struct req *r = l->r;
 	if (e->code != APP_OK) {
 		reply_error(r, e);
 		return;
@@ -62,6 +80,14 @@ static void finished(struct db_job *job, const struct db_result *res, const stru
 		reply_problem(r, APP_EUNAUTH, NULL, "wrong login or password");
 		return;
 	}
+	if (l->old_hash[0]) /* rotated: the old token is refused everywhere from now on */
+		forget_session(r);
+	l->ok_fn(r, l->token, account);
+}
+
+/* POST /session's success: the cookie and {"token": ..., "account": ...}. */
+static void api_logged_in(struct req *r, const char *token, const char *account)
+{
 	/* {"token": ..., "account": ...}: the account JSON is the database's. */
 	size_t n = strlen(account) + AUTH_TOKEN_LEN + 32;
 	char *body = malloc(n);
@@ -69,8 +95,8 @@ static void finished(struct db_job *job, const struct db_result *res, const stru
 		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
 		return;
 	}
-	int len = snprintf(body, n, "{\"token\":\"%s\",\"account\":%s}", l->token, account);
-	auth_set_cookie(r, l->token, r->w->cfg->session_max_hours * 3600);
+	int len = snprintf(body, n, "{\"token\":\"%s\",\"account\":%s}", token, account);
+	auth_set_cookie(r, token, r->w->cfg->session_max_hours * 3600);
 	reply_json(r, 201, body, (size_t)len);
 	free(body);
 }
@@ -97,7 +123,7 @@ static void verify_done(struct offload_task *t, int ran)
 			return;
 		}
 		auth_token_hash_param(l->token, l->token_hash);
-		db_job_init(&r->job, Q_LOGIN_SUCCEED, finished, r);
+		db_job_init(&r->job, Q_LOGIN_SUCCEED, finished, l);
 		db_job_param_int(&r->job, 0, l->account_id);
 		db_job_param(&r->job, 1, l->token_hash);
 		db_job_param(&r->job, 2, l->old_hash[0] ? l->old_hash : NULL);
@@ -107,7 +133,7 @@ static void verify_done(struct offload_task *t, int ran)
 		db_job_param(&r->job, 6, l->login);
 		db_job_param(&r->job, 7, r->rid);
 	} else {
-		db_job_init(&r->job, Q_LOGIN_FAIL, finished, r);
+		db_job_init(&r->job, Q_LOGIN_FAIL, finished, l);
 		db_job_param(&r->job, 0, l->login);
 		db_job_param(&r->job, 1, l->ip[0] ? l->ip : NULL);
 	}
@@ -116,8 +142,8 @@ static void verify_done(struct offload_task *t, int ran)
 
 static void looked_up(struct db_job *job, const struct db_result *res, const struct err *e)
 {
-	struct req *r = job->arg;
-	struct login *l = r->hstate;
+	struct login *l = job->arg;
+	struct req *r = l->r;
 	if (e->code != APP_OK) {
 		reply_error(r, e);
 		return;
@@ -140,6 +166,45 @@ static void looked_up(struct db_job *job, const struct db_result *res, const str
 	offload_submit(r->w->offload, &l->task);
 }
 
+int session_login(struct req *r, const char *login, const char *password, session_login_fn ok,
+                  struct session_login **state)
+{
+	struct login *l = calloc(1, sizeof *l);
+	if (!l) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return -1;
+	}
+	l->r = r;
+	l->ok_fn = ok;
+	snprintf(l->login, sizeof l->login, "%s", login);
+	snprintf(l->password, sizeof l->password, "%s", password);
+	*state = (struct session_login *)l;
+	auth_peer_ip(r, l->ip, sizeof l->ip);
+	if (r->account_id) { /* logging in again: the old session ends (rotation) */
+		char buf[64];
+		int via_cookie;
+		const char *old = auth_request_token(r, buf, sizeof buf, &via_cookie);
+		if (old)
+			auth_token_hash_param(old, l->old_hash);
+	}
+	db_job_init(&r->job, Q_LOGIN_LOOKUP, looked_up, l);
+	db_job_param(&r->job, 0, l->login);
+	db_job_param(&r->job, 1, l->ip[0] ? l->ip : NULL);
+	db_submit(r->w->db, &r->job);
+	return 0;
+}
+
+void session_login_free(struct session_login *s)
+{
+	if (s)
+		login_free(s);
+}
+
+static void api_login_free(void *p)
+{
+	session_login_free(p);
+}
+
 void h_session_create(struct req *r)
 {
 	static const char *const keys[] = {"login", "password", NULL};
@@ -155,30 +220,28 @@ void h_session_create(struct req *r)
 		reply_error(r, &e);
 		return;
 	}
-	struct login *l = calloc(1, sizeof *l);
-	if (!l) {
-		cJSON_Delete(body);
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+	struct session_login *state = NULL;
+	int rc = session_login(r, login, password, api_logged_in, &state);
+	cJSON_Delete(body);
+	if (rc == 0) { /* no callback has run yet: db.c never completes inside db_submit */
+		r->hstate = state;
+		r->hstate_free = api_login_free;
+	}
+}
+
+/* The session is gone: clear the cookie; 204, or the page's continuation. */
+static void logged_out_reply(struct req *r)
+{
+	auth_set_cookie(r, NULL, 0);
+	if (r->api_then) {
+		api_then_fn then = r->api_then;
+		struct err ok;
+		err_clear(&ok);
+		r->api_then = NULL;
+		then(r, NULL, &ok);
 		return;
 	}
-	l->r = r;
-	snprintf(l->login, sizeof l->login, "%s", login);
-	snprintf(l->password, sizeof l->password, "%s", password);
-	cJSON_Delete(body);
-	r->hstate = l;
-	r->hstate_free = login_free;
-	auth_peer_ip(r, l->ip, sizeof l->ip);
-	if (r->account_id) { /* logging in again: the old session ends (rotation) */
-		char buf[64];
-		int via_cookie;
-		const char *old = auth_request_token(r, buf, sizeof buf, &via_cookie);
-		if (old)
-			auth_token_hash_param(old, l->old_hash);
-	}
-	db_job_init(&r->job, Q_LOGIN_LOOKUP, looked_up, r);
-	db_job_param(&r->job, 0, l->login);
-	db_job_param(&r->job, 1, l->ip[0] ? l->ip : NULL);
-	db_submit(r->w->db, &r->job);
+	reply_empty(r);
 }
 
 static void logged_out(struct db_job *job, const struct db_result *res, const struct err *e)
@@ -189,24 +252,28 @@ static void logged_out(struct db_job *job, const struct db_result *res, const st
 		reply_error(r, e);
 		return;
 	}
-	auth_set_cookie(r, NULL, 0);
-	reply_empty(r);
+	forget_session(r); /* committed: every worker refuses the token from now on */
+	logged_out_reply(r);
 }
 
-void h_session_delete(struct req *r)
+void session_logout(struct req *r)
 {
 	char buf[64], hash[67];
 	int via_cookie;
 	const char *token = auth_request_token(r, buf, sizeof buf, &via_cookie);
 	if (!token || !r->account_id) {
-		auth_set_cookie(r, NULL, 0);
-		reply_empty(r); /* already logged out: the goal holds */
+		logged_out_reply(r); /* already logged out: the goal holds */
 		return;
 	}
 	auth_token_hash_param(token, hash);
 	db_job_init(&r->job, Q_SESSION_DELETE, logged_out, r);
 	db_job_param_copy(&r->job, 0, hash);
 	db_submit(r->w->db, &r->job);
+}
+
+void h_session_delete(struct req *r)
+{
+	session_logout(r);
 }
 
 void h_me(struct req *r)

@@ -262,15 +262,33 @@ static void drop_nulls(cJSON *obj)
 	}
 }
 
+int volunteers_check(const cJSON *body, struct err *e)
+{
+	const char *password = NULL;
+	return check_body(body, 0, &password, e);
+}
+
+static void volunteer_write_body(struct req *r, cJSON *body, int patch);
+
 /* The common path of POST and PATCH: check, protect, hash, call. */
 static void volunteer_write(struct req *r, int patch)
+{
+	cJSON *body = api_body(r);
+	if (!body)
+		return;
+	volunteer_write_body(r, body, patch);
+}
+
+void volunteers_create_body(struct req *r, cJSON *body)
+{
+	volunteer_write_body(r, body, 0);
+}
+
+static void volunteer_write_body(struct req *r, cJSON *body, int patch)
 {
 	struct err e;
 	const char *password = NULL;
 	char pw[PASSWORD_MAX * 4 + 1] = "";
-	cJSON *body = api_body(r);
-	if (!body)
-		return;
 	if (check_body(body, patch, &password, &e) < 0) {
 		wipe_item(body, "id_number");
 		wipe_item(body, "password");

@@ -6,6 +6,8 @@
 #define VD_HANDLERS_H
 
 struct req;
+struct err;
+typedef struct cJSON cJSON;
 
 /* h_health.c */
 void h_livez(struct req *r);
@@ -14,6 +16,21 @@ void h_metrics(struct req *r);
 void h_openapi(struct req *r);
 
 /* h_session.c */
+/* The log-in flow of POST /session, shared with the pages: throttle, Argon2id on the offload
+ * pool, a new session.  On success ok(r, token, account_json) runs (both borrowed for the
+ * call) and must reply or continue; every failure is replied with reply_error (a page sees
+ * it through r->api_then).  Returns 0 with *state set to the flow's state (no callback has
+ * run yet; the caller owns it, hangs it on r->hstate or its own state, and frees it with
+ * session_login_free when the request ends), or -1 after replying.  The password is copied
+ * and wiped as soon as it is verified. */
+struct session_login;
+typedef void (*session_login_fn)(struct req *r, const char *token, const char *account_json);
+int session_login(struct req *r, const char *login, const char *password, session_login_fn ok,
+                  struct session_login **state);
+void session_login_free(struct session_login *s);
+/* DELETE /session's flow: end the caller's session (everywhere, caches included) and clear
+ * the cookie; then 204, or r->api_then(r, NULL, ok) for a page. */
+void session_logout(struct req *r);
 void h_session_create(struct req *r);
 void h_session_delete(struct req *r);
 void h_me(struct req *r);
@@ -31,6 +48,13 @@ void h_team_members_add(struct req *r);
 void h_team_members_remove(struct req *r);
 
 /* h_volunteers.c */
+/* The checks of a POST /volunteers body, without side effects: 0, or -1 with e naming the
+ * first field at fault (a page calls it repeatedly to show every field's error at once). */
+int volunteers_check(const cJSON *body, struct err *e);
+/* POST /volunteers with an already-parsed body (taken): the same checks, ID-number
+ * protection, password hashing and api.volunteer_create; replies like the API, or through
+ * r->api_then. */
+void volunteers_create_body(struct req *r, cJSON *body);
 void h_volunteers_create(struct req *r);
 void h_volunteers_list(struct req *r);
 void h_volunteers_get(struct req *r);
@@ -43,6 +67,12 @@ void h_roles_revoke(struct req *r);
 void h_audit_list(struct req *r);
 
 /* h_activities.c */
+/* POST /activities with an already-parsed body (taken): the same checks and
+ * api.activity_create; replies like the API, or through r->api_then. */
+void activities_create_body(struct req *r, cJSON *body);
+/* Replace an event's `_checkin` marker (from the database, for staff in scope) with its
+ * current checkin_code and checkin_url; 0 (also when there is no marker) or -1 (no memory). */
+int activities_add_checkin(struct req *r, cJSON *ev);
 void h_activities_create(struct req *r);
 void h_activities_get(struct req *r);
 void h_activity_events(struct req *r);
@@ -53,6 +83,13 @@ void h_signups_create(struct req *r);
 void h_signups_cancel(struct req *r);
 
 /* h_attendance.c */
+/* The body of POST /events/{id}/check-ins or check-outs ({volunteer_id?, code?}, taken),
+ * checked and sent to api.<fn> ("checkin" or "checkout") exactly as the API does; the code's
+ * genuineness is decided here with the check-in key.  vouched = 1 only when the caller (a
+ * page) holds its own signed proof that this code was genuine when the volunteer opened the
+ * page (see server/pages/page.h).  Replies like the API, or through r->api_then. */
+void attendance_submit(struct req *r, long long event_id, const char *fn, int status, cJSON *body,
+                       int vouched);
 void h_checkin(struct req *r);
 void h_checkout(struct req *r);
 void h_event_attendance(struct req *r);
@@ -62,5 +99,34 @@ void h_hours_approve_bulk(struct req *r);
 void h_hours_approve(struct req *r);
 void h_hours_reject(struct req *r);
 void h_volunteer_hours(struct req *r);
+
+/* h_reports.c */
+void h_reports_monthly(struct req *r);
+void h_reports_volunteers(struct req *r);
+void h_reports_party_members(struct req *r);
+void h_reports_close(struct req *r);
+
+/* h_corrections.c */
+/* POST /correction-requests with an already-parsed body {entry_id?, event_id?, message}
+ * (taken); replies like the API, or through r->api_then. */
+void corrections_create_body(struct req *r, cJSON *body);
+void h_correction_requests_create(struct req *r);
+
+/* pages (server/pages/; the infrastructure is described in server/pages/page.h) */
+void h_page_root(struct req *r);
+void h_page_static(struct req *r);
+void h_page_checkin(struct req *r);
+void h_page_checkin_post(struct req *r);
+void h_page_register(struct req *r);
+void h_page_register_post(struct req *r);
+void h_page_me(struct req *r);
+void h_page_me_post(struct req *r);
+/* staff pages: p_console.c, p_admin.c */
+void h_page_console(struct req *r);
+void h_page_console_post(struct req *r);
+void h_page_roster(struct req *r);
+void h_page_roster_post(struct req *r);
+void h_page_poster(struct req *r);
+void h_page_admin(struct req *r);
 
 #endif

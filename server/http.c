@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,12 @@ static void on_adopt(evutil_socket_t fd, short what, void *arg)
 			TAILQ_INSERT_TAIL(&hc->open, c, link);
 			hc->count++;
 			evhttp_connection_set_closecb(c->evcon, on_conn_close, c);
+			/* A TLS reply leaves as several records (several writes): without NODELAY,
+			 * Nagle holds the last one for the client's delayed ACK, 40 ms a reply. */
+			int one = 1;
+			evutil_socket_t sfd = bufferevent_getfd(bev);
+			if (sfd >= 0)
+				setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 			if (hc->w->draining) /* accepted just before the listener closed */
 				evhttp_connection_set_timeout(c->evcon, 1);
 		}

@@ -22,15 +22,15 @@
 struct jobs {
 	struct worker *w;
 	struct event *tick;
-	struct db_job checkout, partitions;
-	int checkout_running, partitions_running;
+	struct db_job checkout, partitions, compact;
+	int checkout_running, partitions_running, compact_running;
 	time_t partitions_at;
 	int stopped;
 };
 
 static void maybe_free(struct jobs *j)
 {
-	if (j->stopped && !j->checkout_running && !j->partitions_running)
+	if (j->stopped && !j->checkout_running && !j->partitions_running && !j->compact_running)
 		free(j);
 }
 
@@ -57,6 +57,17 @@ static void partitions_done(struct db_job *job, const struct db_result *res, con
 	maybe_free(j);
 }
 
+/* The report journal (sql/0007) folded every tick, so that a report reads few rows. */
+static void compact_done(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct jobs *j = job->arg;
+	(void)res;
+	j->compact_running = 0;
+	if (e->code != APP_OK)
+		log_msg(LOG_WARN, "rollups_compact_failed", "reason=\"%s\"", e->detail);
+	maybe_free(j);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct jobs *j = arg;
@@ -66,6 +77,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		j->checkout_running = 1;
 		db_job_init(&j->checkout, Q_AUTO_CHECKOUT, checkout_done, j);
 		db_submit(j->w->db, &j->checkout);
+	}
+	if (!j->compact_running) {
+		j->compact_running = 1;
+		db_job_init(&j->compact, Q_ROLLUPS_COMPACT, compact_done, j);
+		db_submit(j->w->db, &j->compact);
 	}
 	if (!j->partitions_running && time(NULL) - j->partitions_at >= PARTITIONS_EVERY_S) {
 		j->partitions_running = 1;

@@ -32,6 +32,7 @@ struct worker_slot {
 	int64_t db_size, db_connected, db_busy, db_queued;
 	int64_t connections;
 	uint64_t db_errors, db_timeouts, db_jobs;
+	int64_t batches, batch_calls, session_hits, session_misses; /* batch.c, sessions.c */
 };
 
 struct metrics {
@@ -42,6 +43,7 @@ struct metrics {
 	uint64_t hist_sum_us[MAX_ROUTES + 1];
 	uint64_t worker_restarts;
 	struct worker_slot workers[MAX_WORKERS];
+	uint64_t session_revocations; /* sessions.c: log-outs committed, server-wide */
 };
 
 struct metrics *metrics_new(int nworkers)
@@ -63,6 +65,28 @@ static void add(uint64_t *p, uint64_t v)
 static uint64_t get(const uint64_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+void metrics_worker_batching(struct metrics *m, int worker, uint64_t batches, uint64_t calls,
+                             uint64_t session_hits, uint64_t session_misses)
+{
+	if (worker < 0 || worker >= m->nworkers)
+		return;
+	struct worker_slot *w = &m->workers[worker];
+	__atomic_store_n(&w->batches, (int64_t)batches, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->batch_calls, (int64_t)calls, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->session_hits, (int64_t)session_hits, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->session_misses, (int64_t)session_misses, __ATOMIC_RELAXED);
+}
+
+void metrics_session_revoked(struct metrics *m)
+{
+	__atomic_fetch_add(&m->session_revocations, 1, __ATOMIC_RELEASE);
+}
+
+uint64_t metrics_session_revocations(struct metrics *m)
+{
+	return __atomic_load_n(&m->session_revocations, __ATOMIC_ACQUIRE);
 }
 
 void metrics_request(struct metrics *m, int route_index, int status, uint64_t dur_us)
@@ -212,6 +236,18 @@ void metrics_render(struct metrics *m, struct evbuffer *out)
 	render_gauge(m, out, "volunteerd_db_timeouts_total",
 	             "Database jobs refused or failed for time or load.", "counter",
 	             offsetof(struct worker_slot, db_timeouts));
+	render_gauge(m, out, "volunteerd_commit_batches_total",
+	             "Group commits of check-ins and check-outs (statements sent).", "counter",
+	             offsetof(struct worker_slot, batches));
+	render_gauge(m, out, "volunteerd_commit_batch_calls_total",
+	             "Check-ins and check-outs in those group commits.", "counter",
+	             offsetof(struct worker_slot, batch_calls));
+	render_gauge(m, out, "volunteerd_session_cache_hits_total",
+	             "Sessions resolved from the worker's cache.", "counter",
+	             offsetof(struct worker_slot, session_hits));
+	render_gauge(m, out, "volunteerd_session_cache_misses_total",
+	             "Sessions looked up in the database.", "counter",
+	             offsetof(struct worker_slot, session_misses));
 	evbuffer_add_printf(
 	        out,
 	        "# HELP volunteerd_worker_restarts_total Workers restarted after dying.\n"

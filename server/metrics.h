@@ -22,6 +22,14 @@ void metrics_worker_db(struct metrics *m, int worker, const struct db_stats *s);
 /* Store the number of open client connections of worker. */
 void metrics_worker_connections(struct metrics *m, int worker, int open);
 void metrics_worker_start(struct metrics *m, int worker);
+/* Store worker's group-commit and session-cache counters (batch.c, sessions.c). */
+void metrics_worker_batching(struct metrics *m, int worker, uint64_t batches, uint64_t calls,
+                             uint64_t session_hits, uint64_t session_misses);
+/* A log-out committed: every worker of this server drops its session cache when it next
+ * resolves a token (sessions.c), so the token is refused everywhere at once.  The shared
+ * region is the only memory the workers share, hence this counter lives here. */
+void metrics_session_revoked(struct metrics *m);
+uint64_t metrics_session_revocations(struct metrics *m);
 /* Append the Prometheus text exposition of everything to out. */
 void metrics_render(struct metrics *m, struct evbuffer *out);
 

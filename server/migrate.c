@@ -143,8 +143,8 @@ static int verify_applied(PGconn *pg, int *applied_max, struct err *err)
 			seen = m->version <= *applied_max && is_applied(applied, n, m->version);
 		if (m->version < *applied_max && !seen) {
 			err_set(err, APP_ECONFLICT, NULL,
-				"migration %04d_%s was never applied but later ones were; refusing",
-				m->version, m->name);
+			        "migration %04d_%s was never applied but later ones were; refusing",
+			        m->version, m->name);
 			free(applied);
 			return -1;
 		}

@@ -30,6 +30,9 @@ const char Q_PARTITIONS_ENSURE[] =
 /* Forgotten check-outs (one runner at a time across servers; returns how many closed). */
 const char Q_AUTO_CHECKOUT[] = "SELECT auto_checkout_run()";
 
+/* Fold the report journal into the report totals (one runner at a time; 0007). */
+const char Q_ROLLUPS_COMPACT[] = "SELECT rollups_compact()";
+
 const char Q_SCHEMA_VERSION[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
 
 const char Q_ADMIN_EXISTS[] = "SELECT id FROM accounts WHERE lower(login) = lower($1)";
@@ -60,6 +63,19 @@ const char Q_LOGIN_FAIL[] = "SELECT login_fail($1, $2::inet)";
 
 /* $1 function, $2 actor, $3 args, $4 idempotency key, $5 request hash, $6 ip, $7 rid. */
 const char Q_API_CALL[] = "SELECT api_call($1, $2::bigint, $3::jsonb, $4, $5, $6::inet, $7)";
+
+/* $1 a JSON array of api_call parameter objects -> one row per item, in item order:
+ * (n, ok, body, state, message, col, cons).  See sql/0008_batch.sql. */
+const char Q_API_CALL_BATCH[] =
+        "SELECT n, ok, body, state, message, col, cons FROM api_call_batch($1::jsonb) ORDER BY n";
+
+/* $1 a text[] of token hashes in hex, $2 idle minutes -> (i, account_id, volunteer_id,
+ * valid_ms) for the live ones. */
+const char Q_SESSION_RESOLVE_MANY[] = "SELECT i, account_id, volunteer_id, valid_ms FROM "
+                                      "session_resolve_many($1::text[], $2::int)";
+
+/* The session caches' invalidations (payloads: sql/0008_batch.sql). */
+const char Q_SESSIONS_LISTEN[] = "LISTEN vd_sessions";
 
 static const struct {
 	const char *constraint;

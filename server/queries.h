@@ -10,6 +10,7 @@ extern const char Q_MIGRATIONS_APPLIED[];
 extern const char Q_MIGRATIONS_RECORD[];
 extern const char Q_SCHEMA_VERSION[];
 extern const char Q_AUTO_CHECKOUT[];
+extern const char Q_ROLLUPS_COMPACT[];
 extern const char Q_SETTINGS_TZ[];
 extern const char Q_PARTITIONS_ENSURE[];
 extern const char Q_ADMIN_EXISTS[];
@@ -20,6 +21,9 @@ extern const char Q_LOGIN_LOOKUP[];
 extern const char Q_LOGIN_SUCCEED[];
 extern const char Q_LOGIN_FAIL[];
 extern const char Q_API_CALL[];
+extern const char Q_API_CALL_BATCH[];
+extern const char Q_SESSION_RESOLVE_MANY[];
+extern const char Q_SESSIONS_LISTEN[];
 
 /* The request field a constraint protects (e.g. "phone" for volunteers_phone_key), or
  * NULL when the constraint is not about one field. */

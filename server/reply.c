@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -46,6 +47,8 @@ static void finish(struct req *r, int status)
 	        (double)dur / 1000.0);
 	if (r->hstate_free && r->hstate)
 		r->hstate_free(r->hstate);
+	if (r->pstate_free && r->pstate)
+		r->pstate_free(r->pstate);
 	evhttp_clear_headers(&r->query);
 	free(r->path);
 	free(r->body);
@@ -84,6 +87,29 @@ void reply_raw(struct req *r, int status, const char *ctype, const char *body, s
 		evbuffer_free(buf);
 }
 
+void reply_file(struct req *r, int status, const char *ctype, int fd, size_t size)
+{
+	struct evbuffer *buf = evbuffer_new();
+	/* The segment owns fd from here (closed with its last reference); evbuffer_add_file
+	 * would leave it unclear who closes fd on failure. */
+	struct evbuffer_file_segment *seg =
+	        size ? evbuffer_file_segment_new(fd, 0, (ev_off_t)size, 0) : NULL;
+	if (!seg)
+		close(fd);
+	int ok = buf &&
+	         (!size || (seg && evbuffer_add_file_segment(buf, seg, 0, (ev_off_t)size) == 0));
+	if (seg)
+		evbuffer_file_segment_free(seg);
+	if (!ok) {
+		if (buf)
+			evbuffer_free(buf);
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "cannot send the file");
+		return;
+	}
+	reply_buffer(r, status, ctype, buf);
+	evbuffer_free(buf);
+}
+
 void reply_json(struct req *r, int status, const char *json, size_t len)
 {
 	reply_raw(r, status, "application/json; charset=utf-8", json, len);
@@ -103,6 +129,12 @@ void reply_cjson(struct req *r, int status, cJSON *obj)
 
 void reply_error(struct req *r, const struct err *e)
 {
+	if (r->api_then) {
+		void (*then)(struct req *, cJSON *, const struct err *) = r->api_then;
+		r->api_then = NULL;
+		then(r, NULL, e);
+		return;
+	}
 	int status = app_err_status(e->code);
 	char *text = NULL;
 	cJSON *o = cJSON_CreateObject();
@@ -146,4 +178,38 @@ void reply_problem(struct req *r, enum app_err code, const char *field, const ch
 void reply_empty(struct req *r)
 {
 	reply_raw(r, 204, "text/plain; charset=utf-8", NULL, 0);
+}
+
+/* The pages' policy: no inline script or style at all, so that an escaping bug cannot run
+ * code; forms post only here; nobody may frame us. */
+#define PAGE_CSP                                                                                   \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "          \
+	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+static void security_headers(struct req *r)
+{
+	reply_header(r, "Content-Security-Policy", PAGE_CSP);
+	reply_header(r, "Referrer-Policy", "same-origin");
+	reply_header(r, "X-Frame-Options", "DENY");
+}
+
+void reply_html(struct req *r, int status, const char *body, size_t len)
+{
+	security_headers(r);
+	reply_header(r, "Vary", "Accept-Language, Cookie");
+	reply_raw(r, status, "text/html; charset=utf-8", body, len);
+}
+
+void reply_redirect(struct req *r, const char *location)
+{
+	security_headers(r);
+	reply_header(r, "Location", location);
+	reply_raw(r, 303, "text/plain; charset=utf-8", NULL, 0);
+}
+
+void reply_static(struct req *r, const char *ctype, const char *body, size_t len)
+{
+	reply_header(r, "Cache-Control", "public, max-age=31536000, immutable");
+	security_headers(r);
+	reply_raw(r, 200, ctype, body, len);
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "err.h"
 
 struct evhttp_request;
 struct worker;
@@ -41,11 +42,20 @@ struct req {
 	long long account_id;   /* 0 when anonymous (filled by auth.c) */
 	long long volunteer_id; /* the caller's volunteer record, 0 if none */
 	int via_cookie;         /* the session came from the cookie (CSRF rules apply) */
-	int no_idempotency;    /* the answer cannot be replayed (e.g. a generated password) */
+	int no_idempotency;     /* the answer cannot be replayed (e.g. a generated password) */
 	int api_status;         /* api.c: the status of a successful call */
 	int (*api_post)(struct req *r, struct cJSON **result); /* api.c: see api_call_post */
-	void *hstate; /* handler state, freed with hstate_free */
+	/* api.c and reply_error: when set (by a page), the API's result or error goes here
+	 * instead of a JSON reply; see api_then_fn in api.h. */
+	void (*api_then)(struct req *r, struct cJSON *result, const struct err *e);
+	const char *idem_key; /* a page's one-time form token, used as the Idempotency-Key;
+	                         borrowed from pstate */
+	void *hstate;         /* handler state, freed with hstate_free */
 	void (*hstate_free)(void *);
+	/* A page's own state (server/pages), kept apart from hstate because a page runs API
+	 * handlers' shared code, which may use hstate; freed after hstate. */
+	void *pstate;
+	void (*pstate_free)(void *);
 	int replied;
 };
 

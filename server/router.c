@@ -58,6 +58,26 @@ static const struct route routes[] = {
         {M_PATCH, "/api/v1/events/{id}", h_events_update, AUTH_USER, 0},
         {M_POST, "/api/v1/events/{id}/signups", h_signups_create, AUTH_USER, 0},
         {M_DELETE, "/api/v1/events/{id}/signups/{volunteer_id}", h_signups_cancel, AUTH_USER, 0},
+        {M_GET, "/api/v1/reports/monthly", h_reports_monthly, AUTH_USER, 0},
+        {M_POST, "/api/v1/reports/monthly/{month}/close", h_reports_close, AUTH_USER, 0},
+        {M_GET, "/api/v1/reports/volunteers", h_reports_volunteers, AUTH_USER, 0},
+        {M_GET, "/api/v1/reports/party-members", h_reports_party_members, AUTH_USER, 0},
+        {M_POST, "/api/v1/correction-requests", h_correction_requests_create, AUTH_USER, 0},
+        /* pages (server/pages/page.h) */
+        {M_GET, "/", h_page_root, AUTH_PUBLIC, 0},
+        {M_GET, "/static/{name}", h_page_static, AUTH_PUBLIC, 0},
+        {M_GET, "/checkin/{code}", h_page_checkin, AUTH_OPTIONAL, 0},
+        {M_POST, "/checkin/{code}", h_page_checkin_post, AUTH_OPTIONAL, 8192},
+        {M_GET, "/register", h_page_register, AUTH_OPTIONAL, 0},
+        {M_POST, "/register", h_page_register_post, AUTH_OPTIONAL, 8192},
+        {M_GET, "/me", h_page_me, AUTH_OPTIONAL, 0},
+        {M_POST, "/me", h_page_me_post, AUTH_OPTIONAL, 8192},
+        {M_GET, "/console", h_page_console, AUTH_OPTIONAL, 0},
+        {M_POST, "/console", h_page_console_post, AUTH_OPTIONAL, 65536},
+        {M_GET, "/console/events/{id}", h_page_roster, AUTH_OPTIONAL, 0},
+        {M_POST, "/console/events/{id}", h_page_roster_post, AUTH_OPTIONAL, 8192},
+        {M_GET, "/console/events/{id}/poster", h_page_poster, AUTH_OPTIONAL, 0},
+        {M_GET, "/admin", h_page_admin, AUTH_OPTIONAL, 0},
 };
 
 #define NROUTES ((int)(sizeof routes / sizeof routes[0]))

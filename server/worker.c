@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "config.h"
 #include "db.h"
 #include "err.h"
@@ -25,6 +26,7 @@
 #include "metrics.h"
 #include "offload.h"
 #include "password.h"
+#include "sessions.h"
 #include "tls.h"
 
 static void publish_stats(struct worker *w)
@@ -33,6 +35,11 @@ static void publish_stats(struct worker *w)
 	db_pool_stats(w->db, &s);
 	metrics_worker_db(w->metrics, w->index, &s);
 	metrics_worker_connections(w->metrics, w->index, http_open_connections(w));
+	struct batch_stats b;
+	struct sessions_stats ss;
+	batch_get_stats(w->batch, &b);
+	sessions_get_stats(w->sessions, &ss);
+	metrics_worker_batching(w->metrics, w->index, b.batches, b.items, ss.hits, ss.misses);
 }
 
 static void on_stats(evutil_socket_t fd, short what, void *arg)
@@ -137,9 +144,13 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
 	}
 	w.db = db_pool_new(w.base, cfg);
 	w.offload = offload_new(w.base, 2, 256);
+	if (w.db) {
+		w.sessions = sessions_new(w.base, cfg, w.db, metrics);
+		w.batch = batch_new(w.base, w.db);
+	}
 	char unknowable[33];
-	if (!w.db || !w.offload || password_generate(unknowable, 32) < 0 ||
-	    password_hash(unknowable, w.dummy_hash) < 0)
+	if (!w.db || !w.offload || !w.sessions || !w.batch ||
+	    password_generate(unknowable, 32) < 0 || password_hash(unknowable, w.dummy_hash) < 0)
 		goto out;
 	if (http_start(&w, &e) < 0) {
 		log_msg(LOG_ERROR, "worker_failed", "worker=%d reason=\"%s\"", index, e.detail);
@@ -172,7 +183,11 @@ out:
 	if (w.drain_timer)
 		event_free(w.drain_timer);
 	offload_free(w.offload); /* waits for running hashes; their replies go nowhere */
-	db_pool_free(w.db);      /* fails queued jobs while their requests still exist */
+	batch_stop(w.batch);     /* answers calls not yet sent, before the pool goes */
+	sessions_stop(w.sessions);
+	db_pool_free(w.db); /* fails queued jobs while their requests still exist */
+	batch_free(w.batch);
+	sessions_free(w.sessions);
 	http_free(&w);
 	if (w.tls)
 		SSL_CTX_free(w.tls);

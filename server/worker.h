@@ -16,6 +16,8 @@ struct evhttp_bound_socket;
 struct http_conns;
 struct db_pool;
 struct offload;
+struct sessions;
+struct batch;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct worker {
@@ -30,7 +32,9 @@ struct worker {
 	struct http_conns *conns; /* http.c: the open connections */
 	SSL_CTX *tls;             /* replaced on SIGHUP; connections keep a reference to the old */
 	struct db_pool *db;
-	struct offload *offload; /* password hashing and exports, off the loop */
+	struct sessions *sessions; /* session cache and batched look-ups (sessions.c) */
+	struct batch *batch;       /* group commit of check-ins and check-outs (batch.c) */
+	struct offload *offload;   /* password hashing and exports, off the loop */
 	/* An Argon2id hash of a random secret: log-ins for unknown logins verify against it,
 	 * so that their timing matches real ones. */
 	char dummy_hash[160];

@@ -415,15 +415,47 @@ BEGIN
 END
 $$;
 
--- GET /audit?entity=&entity_id= (admin): the trail of one object, newest first.
+-- The level (as authz_level) that actor holds over the object an audit row is about, found
+-- through the object's org unit and/or team (a sign-up's entity_id is its event).  An entity
+-- this function does not know is a system administrator's only.
+CREATE FUNCTION audit_entity_level(actor bigint, entity text, entity_id bigint) RETURNS int
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(CASE entity
+        WHEN 'org_unit' THEN authz_level(actor, entity_id, NULL)
+        WHEN 'team' THEN authz_level(actor, NULL, entity_id)
+        WHEN 'volunteer' THEN authz_volunteer_level(actor, entity_id)
+        WHEN 'account' THEN (SELECT greatest(
+                coalesce(authz_volunteer_level(actor, a.volunteer_id), 0),
+                coalesce((SELECT max(authz_level(actor, g.org_unit_id, g.team_id)) FROM role_grants g
+                           WHERE g.account_id = a.id AND num_nonnulls(g.org_unit_id, g.team_id) > 0), 0))
+              FROM accounts a WHERE a.id = entity_id)
+        WHEN 'activity' THEN (SELECT authz_level(actor, x.org_unit_id, x.team_id) FROM activities x WHERE x.id = entity_id)
+        WHEN 'event' THEN (SELECT authz_level(actor, x.org_unit_id, x.team_id) FROM events x WHERE x.id = entity_id)
+        WHEN 'signup' THEN (SELECT authz_level(actor, x.org_unit_id, x.team_id) FROM events x WHERE x.id = entity_id)
+        WHEN 'attendance' THEN (SELECT authz_level(actor, x.org_unit_id, x.team_id)
+                                  FROM attendances t JOIN events x ON x.id = t.event_id WHERE t.id = entity_id)
+        WHEN 'hour_entry' THEN (SELECT authz_level(actor, h.org_unit_id, h.team_id) FROM hour_entries h WHERE h.id = entity_id)
+        END, 0)
+$$;
+
+-- GET /audit?entity=&entity_id= (admin): the trail of one object, newest first.  Only an
+-- administrator reads the trail (anyone else: 403, whatever the object); an administrator
+-- with a scoped grant reads only the rows about objects in that scope: a named object
+-- (entity and entity_id) outside it is 404, and a wider list leaves such rows out.
 CREATE FUNCTION api.audit_list(actor bigint, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     lim int := arg_limit(args);
     cur bigint := arg_cursor(args);
+    everything boolean := EXISTS (SELECT 1 FROM role_grants g WHERE g.account_id = actor
+                                     AND g.role = 'admin' AND g.org_unit_id IS NULL AND g.team_id IS NULL);
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM role_grants g WHERE g.account_id = actor AND g.role = 'admin') THEN
         PERFORM problem(403, NULL, 'the audit trail is for administrators');
+    END IF;
+    IF NOT everything AND arg_text(args, 'entity') IS NOT NULL AND arg_opt_id(args, 'entity_id') IS NOT NULL THEN
+        PERFORM authz_require(audit_entity_level(actor, arg_text(args, 'entity'), arg_opt_id(args, 'entity_id')),
+                              'admin', arg_text(args, 'entity'));
     END IF;
     RETURN page(coalesce((
         SELECT jsonb_agg(jsonb_build_object('id', l.id, 'at', l.at, 'account_id', l.account_id,
@@ -433,6 +465,7 @@ BEGIN
                  WHERE (arg_text(args, 'entity') IS NULL OR l.entity = arg_text(args, 'entity'))
                    AND (arg_opt_id(args, 'entity_id') IS NULL OR l.entity_id = arg_opt_id(args, 'entity_id'))
                    AND (cur = 0 OR l.id < cur)
+                   AND (everything OR audit_entity_level(actor, l.entity, l.entity_id) >= role_level('admin'))
                  ORDER BY l.id DESC LIMIT lim + 1) l), '[]'::jsonb), lim);
 END
 $$;

@@ -12,6 +12,14 @@
 --   8  days and months in the deployment's zone (hour_entry_days, 0001).
 -- Whether a rotating check-in code is right is decided by the server (it holds the key) and
 -- passed in as code_ok; a static code is compared here.
+--
+-- Who may do what (events are public notices, 0005): a volunteer checks themself in and out
+-- (with the event's code) and self-reports hours, at any event.  Acting on someone else's
+-- attendance, the roster, backfills: a coordinator or admin over the event's org unit or team
+-- (authz_event_write of 0005: 403 for an account without any staff grant, since the event is
+-- visible to it; 404 for staff whose scope does not reach it).  Corrections and approval: a
+-- coordinator over the place or team of the service; the volunteer whose attendance or entry
+-- it is gets 403 (their own record, their role does not allow it); anyone else 404.
 
 --------------------------------------------------------------------------------------------
 -- Shapes
@@ -118,8 +126,10 @@ BEGIN
             coalesce(lower(span), greatest(a.check_in_at, e.starts_at)),
             coalesce(upper(span), greatest(a.check_in_at, e.starts_at)),
             minutes,
+            -- rule 5: anything flagged waits for a coordinator (a correction of an attendance
+            -- whose entry was rejected corrects nothing, but is still a correction)
             CASE WHEN p.approval_mode = 'auto' AND corrects IS NULL
-                      AND NOT flags && ARRAY['walk_in', 'auto_checkout'] THEN 'approved' ELSE 'pending' END,
+                      AND NOT flags && ARRAY['walk_in', 'auto_checkout', 'correction'] THEN 'approved' ELSE 'pending' END,
             flags, corrects, reason, ctx_actor(), NULL)
     RETURNING * INTO h;
     RETURN h;
@@ -181,7 +191,7 @@ BEGIN
             PERFORM problem(403, 'code', 'wrong or expired check-in code: scan the poster again');
         END IF;
     ELSE
-        PERFORM authz_require(authz_level(actor, e.org_unit_id, e.team_id), 'coordinator', 'event');
+        PERFORM authz_event_write(actor, e.org_unit_id, e.team_id, 'event');  -- 0005: 404 or 403
         IF NOT EXISTS (SELECT 1 FROM volunteers WHERE id = given) THEN
             PERFORM problem(422, 'volunteer_id', 'no such volunteer');
         END IF;
@@ -207,6 +217,7 @@ DECLARE
     closes timestamptz;
     flags text[] := '{}';
     a attendances;
+    open_at bigint;
 BEGIN
     who := attendance_actor(actor, args, e, p);
     IF e.status <> 'scheduled' THEN
@@ -221,6 +232,20 @@ BEGIN
     ELSIF now_ >= closes THEN
         PERFORM problem(409, NULL, format('check-in closed at %s',
                         to_char(closes AT TIME ZONE app_time_zone(), 'HH24:MI')));
+    END IF;
+    -- Rule 1 and 3, said clearly; the unique index and the exclusion constraint still decide
+    -- a race between two check-ins of one volunteer.
+    SELECT x.event_id INTO open_at FROM attendances x
+     WHERE x.volunteer_id = who.volunteer AND x.check_out_at IS NULL AND x.voided_at IS NULL;
+    IF FOUND THEN
+        PERFORM problem(409, NULL, CASE WHEN open_at = e.id THEN 'already checked in at this event'
+                                        ELSE format('already checked in at event %s: check out there first', open_at) END);
+    END IF;
+    IF EXISTS (SELECT 1 FROM hour_entries h
+                WHERE h.volunteer_id = who.volunteer AND h.status IN ('pending', 'approved')
+                  AND h.started_at >= now_ - interval '7 days' AND h.ended_at > now_
+                  AND h.ended_at > h.started_at) THEN
+        PERFORM problem(409, NULL, 'time from now on is already credited to this volunteer (a reported entry)');
     END IF;
     IF NOT EXISTS (SELECT 1 FROM signups s WHERE s.event_id = e.id AND s.volunteer_id = who.volunteer
                       AND s.status = 'confirmed') THEN
@@ -325,7 +350,7 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM problem(404, NULL, 'event not found');
     END IF;
-    PERFORM authz_require(authz_level(actor, e.org_unit_id, e.team_id), 'coordinator', 'event');
+    PERFORM authz_event_write(actor, e.org_unit_id, e.team_id, 'event');
     RETURN (
         WITH people AS (
             SELECT s.volunteer_id, s.status AS signup, s.created_at FROM signups s WHERE s.event_id = e.id
@@ -388,30 +413,48 @@ BEGIN
     END IF;
     e := event_for_update(old.event_id);
     p := event_policy(e);
-    PERFORM authz_require(authz_level(actor, e.org_unit_id, e.team_id), 'coordinator', 'attendance');
+    PERFORM authz_require(greatest(authz_level(actor, e.org_unit_id, e.team_id),
+                                   CASE WHEN old.volunteer_id = actor_volunteer(actor) THEN 1 ELSE 0 END),
+                          'coordinator', 'attendance');
     new_in := coalesce((args ->> 'check_in_at')::timestamptz, old.check_in_at);
     new_out := coalesce((args ->> 'check_out_at')::timestamptz, old.check_out_at);
     IF new_out IS NULL THEN
-        PERFORM problem(422, 'check_out_at', 'a correction needs the check-out time');
+        -- an open attendance whose check-in time was wrong: it stays open, no entry yet
+        IF new_in > now() + interval '5 minutes' THEN
+            PERFORM problem(422, 'check_in_at', 'check-in is in the future');
+        END IF;
+        BEGIN
+            UPDATE attendances SET check_in_at = new_in WHERE id = old.id RETURNING * INTO a;
+        EXCEPTION WHEN exclusion_violation THEN
+            PERFORM problem(409, 'check_in_at', 'the new check-in time overlaps time already credited to this volunteer');
+        END;
+        PERFORM audit('correct', 'attendance', a.id, to_jsonb(old), to_jsonb(a));
+        RETURN attendance_json(a);
     ELSIF new_out < new_in THEN
         PERFORM problem(422, 'check_out_at', 'check-out is before check-in');
     ELSIF new_out > now() + interval '5 minutes' THEN
         PERFORM problem(422, 'check_out_at', 'check-out is in the future');
     END IF;
     old_entry := attendance_entry(old.id);
-    UPDATE attendances SET check_in_at = new_in, check_out_at = new_out,
-                           credited = credit_span(new_in, new_out, e)
-     WHERE id = old.id RETURNING * INTO a;
-    PERFORM ledger_write(a, e, p, ARRAY['correction'],
-                         CASE WHEN old_entry.status IN ('pending', 'approved') THEN old_entry.id END,
-                         arg_text(args, 'reason'));
+    BEGIN
+        UPDATE attendances SET check_in_at = new_in, check_out_at = new_out,
+                               credited = credit_span(new_in, new_out, e)
+         WHERE id = old.id RETURNING * INTO a;
+        PERFORM ledger_write(a, e, p, ARRAY['correction'],
+                             CASE WHEN old_entry.status IN ('pending', 'approved') THEN old_entry.id END,
+                             arg_text(args, 'reason'));
+    EXCEPTION WHEN exclusion_violation THEN
+        PERFORM problem(409, 'check_in_at', 'the new times overlap time already credited to this volunteer');
+    END;
     PERFORM audit('correct', 'attendance', a.id, to_jsonb(old), to_jsonb(a));
     RETURN attendance_json(a);
 END
 $$;
 
--- POST /hours: a self-report (the volunteer) or a backfill (a coordinator), always pending,
--- inside the event's time and overlapping nothing already credited.
+-- POST /hours: a self-report (the volunteer) or a backfill (a coordinator), always pending
+-- (rule 6), inside the event's time, overlapping nothing already credited nor an open
+-- attendance (whose credit will start at its check-in), worth what the policy says (rule 2:
+-- rounding, minimum credit, daily cap).
 CREATE FUNCTION api.hours_report(actor bigint, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -422,6 +465,9 @@ DECLARE
     started timestamptz := (args ->> 'started_at')::timestamptz;
     ended timestamptz := (args ->> 'ended_at')::timestamptz;
     flag text;
+    flags text[];
+    minutes int;
+    cap int;
     h hour_entries;
 BEGIN
     SELECT * INTO e FROM events WHERE id = arg_id(args, 'event_id');
@@ -435,25 +481,49 @@ BEGIN
     IF volunteer = own THEN
         flag := 'self_report';
     ELSE
-        PERFORM authz_require(authz_level(actor, e.org_unit_id, e.team_id), 'coordinator', 'event');
+        PERFORM authz_event_write(actor, e.org_unit_id, e.team_id, 'event');
         IF NOT EXISTS (SELECT 1 FROM volunteers WHERE id = volunteer) THEN
             PERFORM problem(422, 'volunteer_id', 'no such volunteer');
         END IF;
         flag := 'backfill';
     END IF;
+    IF arg_text(args, 'reason') IS NULL THEN
+        PERFORM problem(422, 'reason', 'self-reported and backfilled hours need a reason');
+    ELSIF ended <= started THEN
+        PERFORM problem(422, 'ended_at', 'ended_at must be after started_at');
+    END IF;
     IF e.status <> 'scheduled' THEN
         PERFORM problem(409, 'event_id', 'the event was cancelled');
-    ELSIF started < e.starts_at OR ended > e.ends_at THEN
-        PERFORM problem(422, 'started_at', format('the hours must lie within the event, %s to %s',
+    ELSIF started < e.starts_at OR started >= e.ends_at OR ended > e.ends_at THEN
+        PERFORM problem(422, CASE WHEN started < e.starts_at OR started >= e.ends_at THEN 'started_at' ELSE 'ended_at' END,
+                        format('the hours must lie within the event, %s to %s',
                         to_char(e.starts_at AT TIME ZONE app_time_zone(), 'YYYY-MM-DD HH24:MI'),
-                        to_char(e.ends_at AT TIME ZONE app_time_zone(), 'HH24:MI')));
+                        to_char(e.ends_at AT TIME ZONE app_time_zone(), 'YYYY-MM-DD HH24:MI')));
     ELSIF started > now() OR ended > now() + interval '5 minutes' THEN
         PERFORM problem(422, 'ended_at', 'hours cannot be reported for the future');
     END IF;
+    -- Rule 3, said clearly (hour_entries_no_overlap still decides a race).
+    IF EXISTS (SELECT 1 FROM hour_entries x
+                WHERE x.volunteer_id = volunteer AND x.status IN ('pending', 'approved')
+                  AND x.started_at < ended AND x.started_at >= started - interval '7 days'
+                  AND x.ended_at > started AND x.ended_at > x.started_at) THEN
+        PERFORM problem(409, 'started_at', 'these hours overlap time already credited to the volunteer');
+    END IF;
+    IF EXISTS (SELECT 1 FROM attendances x
+                WHERE x.volunteer_id = volunteer AND x.check_out_at IS NULL AND x.voided_at IS NULL
+                  AND x.check_in_at < ended) THEN
+        PERFORM problem(409, 'ended_at', 'the volunteer is checked in since before these hours end');
+    END IF;
+    minutes := credit_minutes(tstzrange(started, ended, '[)'), p);
+    flags := ARRAY[flag];
+    cap := daily_cap_left(volunteer, started, p, NULL);
+    IF cap IS NOT NULL AND minutes > cap THEN
+        minutes := cap;
+        flags := flags || 'capped'::text;
+    END IF;
     INSERT INTO hour_entries (volunteer_id, event_id, policy_id, started_at, ended_at, minutes, status,
                               flags, reason, created_by)
-    VALUES (volunteer, e.id, p.id, started, ended, credit_minutes(tstzrange(started, ended, '[)'), p),
-            'pending', ARRAY[flag], arg_text(args, 'reason'), actor)
+    VALUES (volunteer, e.id, p.id, started, ended, minutes, 'pending', flags, arg_text(args, 'reason'), actor)
     RETURNING * INTO h;
     PERFORM audit(flag, 'hour_entry', h.id, NULL, entry_json(h));
     RETURN entry_json(h);
@@ -471,7 +541,9 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM problem(404, NULL, 'hour entry not found');
     END IF;
-    PERFORM authz_require(authz_level(actor, h.org_unit_id, h.team_id), 'coordinator', 'hour entry');
+    PERFORM authz_require(greatest(authz_level(actor, h.org_unit_id, h.team_id),
+                                   CASE WHEN h.volunteer_id = actor_volunteer(actor) THEN 1 ELSE 0 END),
+                          'coordinator', 'hour entry');
     IF h.status = decision THEN
         RETURN h;  -- deciding twice the same way is not an error
     ELSIF h.status <> 'pending' THEN
@@ -532,25 +604,51 @@ $$;
 -- Statements
 --------------------------------------------------------------------------------------------
 
--- A volunteer's entries between two instants and their totals (voided entries listed but not
--- counted).
+-- A volunteer's entries between two instants and their totals (voided and rejected entries
+-- listed but not counted).  With a range, the totals count the minutes served on the local
+-- days the range covers (rule 8: an entry across midnight or a month's end counts in each
+-- day for what was served on it), from hour_entry_days; a range that ends inside a day
+-- counts that whole day.
 CREATE FUNCTION volunteer_hours_json(volunteer bigint, from_ts timestamptz, to_ts timestamptz) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    WITH e AS (
+    WITH z AS (
+        SELECT app_time_zone() AS tz
+    ), r AS (
+        SELECT (from_ts AT TIME ZONE z.tz)::date AS d0,
+               CASE WHEN to_ts IS NULL THEN NULL
+                    WHEN (to_ts AT TIME ZONE z.tz)::time = '00:00' THEN (to_ts AT TIME ZONE z.tz)::date
+                    ELSE (to_ts AT TIME ZONE z.tz)::date + 1 END AS d1
+          FROM z
+    ), e AS (
         SELECT * FROM hour_entries h
          WHERE h.volunteer_id = volunteer
            AND (from_ts IS NULL OR h.ended_at >= from_ts)
-           AND (to_ts IS NULL OR h.started_at < to_ts))
+           AND (to_ts IS NULL OR h.started_at < to_ts)
+    ), m AS (
+        SELECT e.status,
+               CASE WHEN from_ts IS NULL AND to_ts IS NULL THEN e.minutes
+                    ELSE (SELECT coalesce(sum(d.minutes), 0)
+                            FROM hour_entry_days d, r, z
+                           WHERE d.entry_id = e.id
+                             AND d.day BETWEEN (e.started_at AT TIME ZONE z.tz)::date
+                                           AND (e.ended_at AT TIME ZONE z.tz)::date
+                             AND (r.d0 IS NULL OR d.day >= r.d0)
+                             AND (r.d1 IS NULL OR d.day < r.d1)) END AS minutes
+          FROM e WHERE e.status IN ('approved', 'pending')
+    ), t AS (
+        SELECT coalesce(sum(minutes) FILTER (WHERE status = 'approved'), 0) AS approved,
+               coalesce(sum(minutes) FILTER (WHERE status = 'pending'), 0) AS pending
+          FROM m
+    )
     SELECT jsonb_build_object(
         'volunteer_id', volunteer,
         'entries', coalesce((SELECT jsonb_agg(entry_json(e) ORDER BY e.started_at DESC, e.id DESC) FROM e), '[]'),
         'totals', jsonb_build_object(
-            'approved_minutes', coalesce((SELECT sum(minutes) FROM e WHERE status = 'approved'), 0),
-            'pending_minutes', coalesce((SELECT sum(minutes) FROM e WHERE status = 'pending'), 0),
-            'approved_hours', to_char(coalesce((SELECT sum(minutes) FROM e WHERE status = 'approved'), 0) / 60.0,
-                                      'FM999999990.00'),
-            'pending_hours', to_char(coalesce((SELECT sum(minutes) FROM e WHERE status = 'pending'), 0) / 60.0,
-                                     'FM999999990.00')))
+            'approved_minutes', t.approved,
+            'pending_minutes', t.pending,
+            'approved_hours', to_char(t.approved / 60.0, 'FM999999990.00'),
+            'pending_hours', to_char(t.pending / 60.0, 'FM999999990.00')))
+      FROM t
 $$;
 
 -- GET /volunteers/{id}/hours?from=&to= (self, or staff in scope).  from/to are dates

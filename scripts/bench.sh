@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# `make bench`: measures volunteerd's durable check-in path against baselines in ONE run and
+# prints one table (also written to build/bench.txt).  `scripts/bench.sh --smoke` runs the same
+# steps for a second or two each, asserts no targets, and ends with `N passed, N failed` (it is
+# a suite of `make test`, so that the benchmark cannot rot).
+#
+#   1. pgbench: one-row durable INSERT into a table shaped like attendances, 1/8/32 clients;
+#      the best TPS is the baseline B.
+#   2. volunteerd: authenticated self check-ins (a distinct volunteer per request, its own
+#      session, the event's code, every rule) with wrk at 64 and 256 connections, over HTTP
+#      and HTTPS keep-alive: throughput, p50, p99, non-2xx; then the rows in the database are
+#      counted: every acknowledged check-in must be there.
+#   3. nginx serving a small static file with as many workers as volunteerd, vs /livez.
+#   4. check-in p99 at half the best measured rate (open-loop paced load: scripts/bench/vdload).
+#   5. RSS of each worker with 10,000 idle keep-alive connections open on EACH worker.
+#
+# Everything runs on 127.0.0.1 against a private PostgreSQL (default durability: fsync and
+# synchronous_commit on) in a temporary directory; every load is bounded in time; everything
+# started is stopped by the trap.  The machine is shared: only the ratios of one run mean much.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+BIN=$ROOT/build/volunteerd
+
+SMOKE=0
+[ "${1:-}" = --smoke ] && SMOKE=1
+WORKERS=${BENCH_WORKERS:-$(nproc)}
+if [ $SMOKE = 1 ]; then
+	DUR=1 CONNS=(8) PGCLIENTS=(1 4) NV=3000 IDLE_N=200 PACE_S=1 LIVEZ_CONNS=16
+else
+	DUR=${BENCH_SECONDS:-5} CONNS=(64 256) PGCLIENTS=(1 8 32) NV=${BENCH_VOLUNTEERS:-200000}
+	IDLE_N=10000 PACE_S=${BENCH_PACE_SECONDS:-10} LIVEZ_CONNS=256
+fi
+
+PASSED=0
+FAILED=0
+check() { # description condition-status
+	if [ "$2" -eq 0 ]; then
+		PASSED=$((PASSED + 1))
+		echo "bench: ok: $1"
+	else
+		FAILED=$((FAILED + 1))
+		echo "bench: FAILED: $1"
+	fi
+}
+finish() {
+	[ $SMOKE = 1 ] && echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+	exit $?
+}
+
+bash scripts/bench-deps.sh || {
+	check "scripts/bench-deps.sh (wrk, nginx-light)" 1
+	finish
+}
+for tool in wrk nginx "$PGBIN/pgbench" "$BIN"; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "bench: $tool is missing (make bench installs it: scripts/bench-deps.sh)"
+		check "$tool present" 1
+		finish
+	fi
+done
+mkdir -p build/bench
+cc -O2 -Wall -Wextra -Werror -o build/bench/vdload scripts/bench/vdload.c || {
+	check "build scripts/bench/vdload.c" 1
+	finish
+}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/vd-bench.XXXXXX")
+chmod 755 "$TMP"
+PIDS=()
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	[ -f "$TMP/nginx/nginx.pid" ] && kill "$(cat "$TMP/nginx/nginx.pid")" 2>/dev/null
+	if [ -n "${SERVER_PID:-}" ]; then
+		kill -TERM "$SERVER_PID" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "$SERVER_PID" 2>/dev/null
+	fi
+	[ -f "$TMP/pg/data/PG_VERSION" ] && as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -w -t 30 -m fast stop >/dev/null 2>&1
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# ---- PostgreSQL, default durability -------------------------------------------------------
+mkdir -p "$TMP/pg"
+[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$TMP/pg"
+PGPORT=$(free_port)
+as_pg "$PGBIN/initdb" -D "$TMP/pg/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$TMP/initdb.log" 2>&1 || {
+	cat "$TMP/initdb.log"
+	check "initdb" 1
+	finish
+}
+as_pg "$PGBIN/pg_ctl" -D "$TMP/pg/data" -w -t 60 -l "$TMP/pg/postgres.log" \
+	-o "-p $PGPORT -k $TMP/pg -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null || {
+	check "PostgreSQL start" 1
+	finish
+}
+PSQL=(psql -X -q -A -t -h "$TMP/pg" -p "$PGPORT" -U postgres)
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE vd" || { check "create database" 1; finish; }
+DURABILITY=$("${PSQL[@]}" -d vd -c "SELECT 'fsync=' || current_setting('fsync') || ' synchronous_commit=' || current_setting('synchronous_commit') || ' wal_sync_method=' || current_setting('wal_sync_method')")
+echo "bench: PostgreSQL $("${PSQL[@]}" -d vd -c 'SHOW server_version') ($DURABILITY)"
+
+# ---- 1. pgbench baseline ------------------------------------------------------------------
+"${PSQL[@]}" -d vd <<'EOF'
+CREATE TABLE bench_attendance (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id bigint NOT NULL, volunteer_id bigint NOT NULL,
+    check_in_at timestamptz NOT NULL, check_out_at timestamptz,
+    method text NOT NULL, flags text[] NOT NULL DEFAULT '{}', credited tstzrange,
+    created_by bigint, ip inet, created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(), voided_at timestamptz, voided_by bigint);
+CREATE INDEX ON bench_attendance (event_id);
+CREATE INDEX ON bench_attendance (volunteer_id, check_in_at);
+EOF
+cat >"$TMP/insert.sql" <<'EOF'
+\set v random(1, 10000000)
+INSERT INTO bench_attendance (event_id, volunteer_id, check_in_at, method, created_by, ip) VALUES (1, :v, now(), 'self', :v, '127.0.0.1');
+EOF
+B=0
+declare -A PGTPS
+for c in "${PGCLIENTS[@]}"; do
+	j=$((c < WORKERS ? c : WORKERS))
+	out=$(timeout $((DUR + 30)) "$PGBIN/pgbench" -n -c "$c" -j "$j" -T "$DUR" -M prepared \
+		-f "$TMP/insert.sql" -h "$TMP/pg" -p "$PGPORT" -U postgres vd 2>&1)
+	tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*without.*/\1/p' | head -n 1)
+	tps=${tps:-0}
+	PGTPS[$c]=$tps
+	echo "bench: pgbench $c clients: $tps TPS"
+	B=$(awk -v a="$B" -v b="$tps" 'BEGIN { print (b > a) ? b : a }')
+done
+check "pgbench baseline measured (B=$B)" "$(awk -v b="$B" 'BEGIN { print (b > 0) ? 0 : 1 }')"
+
+# ---- volunteerd: schema, data, server -----------------------------------------------------
+URL="postgresql://postgres@/vd?host=$TMP/pg&port=$PGPORT"
+head -c 64 /dev/urandom >"$TMP/secret"
+chmod 600 "$TMP/secret"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/key.pem" \
+	-out "$TMP/cert.pem" -days 2 -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1" \
+	>/dev/null 2>&1
+HTTP_PORT=$(free_port)
+HTTPS_PORT=$(free_port)
+export DATABASE_URL=$URL VOLUNTEERD_BIND=127.0.0.1 VOLUNTEERD_HTTP_PORT=$HTTP_PORT \
+	VOLUNTEERD_HTTPS_PORT=$HTTPS_PORT VOLUNTEERD_WORKERS=$WORKERS \
+	VOLUNTEERD_SECRET_FILE=$TMP/secret VOLUNTEERD_TLS_CERT=$TMP/cert.pem \
+	VOLUNTEERD_TLS_KEY=$TMP/key.pem VOLUNTEERD_LOG_LEVEL=${BENCH_LOG_LEVEL:-warn} \
+	VOLUNTEERD_MAX_CONNECTIONS=$((IDLE_N * 3 / 2 > 10000 ? IDLE_N * 3 / 2 : 10000))
+"$BIN" migrate >"$TMP/migrate.log" 2>&1 || {
+	cat "$TMP/migrate.log"
+	check "volunteerd migrate" 1
+	finish
+}
+t0=$(date +%s)
+setup=$("${PSQL[@]}" -d vd -F ' ' -v nv="$NV" -f scripts/bench/setup.sql 2>&1) || {
+	echo "$setup"
+	check "bench data" 1
+	finish
+}
+read -r EVENT CODE NSESS <<<"$(echo "$setup" | tail -n 1)"
+echo "bench: $NSESS volunteers with sessions in $(($(date +%s) - t0)) s (event $EVENT)"
+"$BIN" serve >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 100); do
+	curl -fs "http://127.0.0.1:$HTTP_PORT/livez" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+curl -fs "http://127.0.0.1:$HTTP_PORT/livez" >/dev/null 2>&1
+check "volunteerd serves" $? || true
+sleep 0.5 # the workers' LISTEN connections
+
+# ms from a wrk latency ("812.00us", "1.20ms", "2.01s")
+to_ms() { awk -v x="$1" 'BEGIN { v = x + 0; if (x ~ /us$/) v /= 1000; else if (x ~ /ms$/) v = v; else if (x ~ /s$/) v *= 1000; printf "%.2f", v }'; }
+wrk_field() { # output pattern
+	echo "$1" | awk -v p="$2" '$1 == p { print $2; exit }'
+}
+
+# Rows acknowledged vs rows in the database for the run, then the open check-ins are voided so
+# the same volunteers can check in again in the next run, and the dead index entries that
+# voiding leaves are vacuumed (an artefact of the benchmark, not of the server).
+count_and_reset() {
+	"${PSQL[@]}" -d vd -c "WITH c AS (SELECT count(*) AS n FROM attendances WHERE event_id = $EVENT AND voided_at IS NULL),
+	  v AS (UPDATE attendances SET voided_at = now() WHERE event_id = $EVENT AND voided_at IS NULL)
+	  SELECT n FROM c"
+	"${PSQL[@]}" -d vd -c "VACUUM (ANALYZE) attendances" >/dev/null 2>&1
+}
+
+# Warm-up: the tables start empty, so the first plans are made for empty tables; a short load,
+# then ANALYZE, gives the plans a busy day would have.
+timeout 30 wrk -t "$WORKERS" -c 16 -d 2s -s scripts/bench/checkin.lua "http://127.0.0.1:$HTTP_PORT" \
+	-- "$EVENT" "$CODE" 1 "$WORKERS" >/dev/null 2>&1
+count_and_reset >/dev/null
+"${PSQL[@]}" -d vd -c "ANALYZE" >/dev/null
+
+declare -A ROW
+BEST_RATE=0
+MISSING=0
+ERRORS=0
+for proto in http https; do
+	port=$([ $proto = http ] && echo "$HTTP_PORT" || echo "$HTTPS_PORT")
+	for c in "${CONNS[@]}"; do
+		out=$(timeout $((DUR + 30)) wrk -t "$WORKERS" -c "$c" -d "${DUR}s" --timeout 10s --latency \
+			-s scripts/bench/checkin.lua "$proto://127.0.0.1:$port" -- "$EVENT" "$CODE" 1 "$WORKERS" 2>"$TMP/wrk.err")
+		rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
+		p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2; exit }')")
+		p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2; exit }')")
+		created=$(echo "$out" | sed -n 's/^RESULT created=\([0-9]*\) other=\([0-9]*\)/\1/p')
+		other=$(echo "$out" | sed -n 's/^RESULT created=\([0-9]*\) other=\([0-9]*\)/\2/p')
+		sockerr=$(echo "$out" | sed -n 's/.*Socket errors: \(.*\)/\1/p')
+		rows=$(count_and_reset)
+		created=${created:-0} other=${other:-0} rps=${rps:-0}
+		[ "$rows" -lt "$created" ] && MISSING=$((MISSING + created - rows))
+		ERRORS=$((ERRORS + other))
+		ROW["$proto $c"]=$(printf '%-28s %10.0f %9s %9s %8s %10s %10s' \
+			"check-in $proto c=$c" "$rps" "$p50" "$p99" "$other" "$created" "$rows")
+		echo "bench: check-ins $proto c=$c: $rps/s p50=${p50}ms p99=${p99}ms 2xx=$created non2xx=$other rows=$rows ${sockerr:+socket errors: $sockerr}"
+		[ -s "$TMP/wrk.err" ] && head -n 3 "$TMP/wrk.err"
+		if [ $proto = http ]; then
+			BEST_RATE=$(awk -v a="$BEST_RATE" -v b="$rps" 'BEGIN { print (b > a) ? b : a }')
+		fi
+		BEST_ANY=$(awk -v a="${BEST_ANY:-0}" -v b="$rps" 'BEGIN { print (b > a) ? b : a }')
+		check "check-ins $proto c=$c: all 2xx, none missing" $(((other == 0 && rows >= created && created > 0) ? 0 : 1))
+	done
+done
+
+# How much the group commit gathered (the workers publish their counters every second).
+sleep 1.2
+metric_sum() { curl -fs "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v n="$1" '$1 ~ "^"n"[{]" { s += $2 } END { print s + 0 }'; }
+BATCHES=$(metric_sum volunteerd_commit_batches_total)
+CALLS=$(metric_sum volunteerd_commit_batch_calls_total)
+PER_BATCH=$(awk -v c="$CALLS" -v b="$BATCHES" 'BEGIN { printf "%.1f", (b > 0) ? c / b : 0 }')
+echo "bench: group commit: $CALLS check-ins in $BATCHES transactions ($PER_BATCH per commit)"
+check "group commit gathered check-ins ($CALLS in $BATCHES commits)" $(((BATCHES > 0 && CALLS > BATCHES) ? 0 : 1))
+
+# ---- 3. nginx vs /livez -------------------------------------------------------------------
+mkdir -p "$TMP/nginx/www"
+printf '{"status":"pass"}' >"$TMP/nginx/www/livez"
+chmod -R a+rX "$TMP/nginx"
+NGINX_PORT=$(free_port)
+cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes $WORKERS;
+$([ "$(id -u)" -eq 0 ] && echo "user www-data;")
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 10000; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    default_type application/health+json;
+    client_body_temp_path $TMP/nginx/tmp; proxy_temp_path $TMP/nginx/tmp;
+    fastcgi_temp_path $TMP/nginx/tmp; uwsgi_temp_path $TMP/nginx/tmp; scgi_temp_path $TMP/nginx/tmp;
+    server { listen 127.0.0.1:$NGINX_PORT; root $TMP/nginx/www; }
+}
+EOF
+nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" -e "$TMP/nginx/error.log" 2>"$TMP/nginx/start.err"
+sleep 0.3
+wrk_rate() { # url -> requests/s and non-2xx
+	local out
+	out=$(timeout $((DUR + 30)) wrk -t "$WORKERS" -c "$LIVEZ_CONNS" -d "${DUR}s" --latency "$1" 2>&1)
+	local rps bad p99
+	rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
+	bad=$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: \([0-9]*\).*/\1/p')
+	p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2; exit }')")
+	echo "${rps:-0} ${bad:-0} $p99"
+}
+read -r NGINX_RPS NGINX_BAD NGINX_P99 <<<"$(wrk_rate "http://127.0.0.1:$NGINX_PORT/livez")"
+read -r LIVEZ_RPS LIVEZ_BAD LIVEZ_P99 <<<"$(wrk_rate "http://127.0.0.1:$HTTP_PORT/livez")"
+NGINX_RPS=${NGINX_RPS:-0} LIVEZ_RPS=${LIVEZ_RPS:-0}
+[ -f "$TMP/nginx/nginx.pid" ] && kill "$(cat "$TMP/nginx/nginx.pid")" 2>/dev/null
+echo "bench: nginx $NGINX_RPS/s, /livez $LIVEZ_RPS/s"
+check "nginx and /livez measured, all 2xx" $(((${NGINX_BAD:-0} == 0 && ${LIVEZ_BAD:-0} == 0) ? 0 : 1))
+
+# ---- 4. check-in p99 at half the best rate -----------------------------------------------
+HALF=$(awk -v r="$BEST_RATE" 'BEGIN { printf "%d", r / 2 }')
+[ "$HALF" -lt 1 ] && HALF=1
+# As many connections as the best rate was measured with, so that only the rate differs.
+pace=$(timeout $((PACE_S + 30)) build/bench/vdload pace "$HTTP_PORT" "$HALF" "$PACE_S" "${CONNS[-1]}" "$EVENT" "$CODE" 1)
+echo "bench: paced at $HALF/s: $pace"
+PACE_P50=$(echo "$pace" | sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p')
+PACE_P99=$(echo "$pace" | sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p')
+PACE_OK=$(echo "$pace" | sed -n 's/.*ok=\([0-9]*\).*/\1/p')
+PACE_BAD=$(echo "$pace" | sed -n 's/.*non2xx=\([0-9]*\) errors=\([0-9]*\).*/\1/p')
+PACE_RATE=$(echo "$pace" | sed -n 's/.*rate=\([0-9]*\).*/\1/p')
+rows=$(count_and_reset)
+[ "${rows:-0}" -lt "${PACE_OK:-0}" ] && MISSING=$((MISSING + PACE_OK - rows))
+ERRORS=$((ERRORS + ${PACE_BAD:-0}))
+check "paced check-ins: all 2xx, none missing" $(((${PACE_BAD:-1} == 0 && ${PACE_OK:-0} > 0 && rows >= ${PACE_OK:-0}) ? 0 : 1))
+
+# ---- 5. RSS per worker with idle keep-alive connections -----------------------------------
+rss_of() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
+WORKER_PIDS=$(pgrep -P "$SERVER_PID" | tr '\n' ' ')
+RSS_BEFORE=""
+for p in $WORKER_PIDS; do RSS_BEFORE="$RSS_BEFORE$(rss_of "$p") "; done
+# IDLE_N connections per worker: one client process per worker opens IDLE_N (a process has
+# 20,000 descriptors here), and SO_REUSEPORT spreads them over the workers.
+IDLE_PIDS=()
+for i in $(seq "$WORKERS"); do
+	build/bench/vdload idle "$HTTP_PORT" "$IDLE_N" 10 >"$TMP/idle.$i.out" 2>&1 &
+	IDLE_PIDS+=($!)
+	PIDS+=($!)
+done
+for _ in $(seq 600); do
+	n=$(cat "$TMP"/idle.*.out 2>/dev/null | grep -c '^ready')
+	[ "$n" -ge "$WORKERS" ] && break
+	sleep 0.1
+done
+sleep 1.2 # the workers publish their connection counts every second
+IDLE_OPEN=$(cat "$TMP"/idle.*.out | sed -n 's/^ready open=\([0-9]*\)/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+RSS_AFTER=""
+RSS_MAX=0
+for p in $WORKER_PIDS; do
+	r=$(rss_of "$p")
+	RSS_AFTER="$RSS_AFTER$r "
+	RSS_MAX=$(awk -v a="$RSS_MAX" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+done
+CONN_PER_WORKER=$(curl -fs "http://127.0.0.1:$HTTP_PORT/metrics" 2>/dev/null | awk '/^volunteerd_http_connections\{/ { printf "%s ", $2 }')
+for p in "${IDLE_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+echo "bench: $IDLE_OPEN idle connections: worker RSS MB before [$RSS_BEFORE] with [$RSS_AFTER] ${CONN_PER_WORKER:+connections per worker [$CONN_PER_WORKER]}"
+check "idle connections held ($IDLE_OPEN of $((IDLE_N * WORKERS)))" $(((${IDLE_OPEN:-0} == IDLE_N * WORKERS) ? 0 : 1))
+check "no acknowledged check-in missing from the database (missing=$MISSING)" $((MISSING == 0 ? 0 : 1))
+
+# ---- the table ----------------------------------------------------------------------------
+R1=$(awk -v a="$BEST_ANY" -v b="$B" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
+R2=$(awk -v a="$LIVEZ_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
+{
+	echo "volunteerd bench $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores, $WORKERS workers, ${DUR}s per load$([ $SMOKE = 1 ] && echo ', SMOKE (no targets)')"
+	echo "PostgreSQL $("${PSQL[@]}" -d vd -c 'SHOW server_version') $DURABILITY; volunteerd log level ${BENCH_LOG_LEVEL:-warn}"
+	echo
+	printf '%-28s %10s %9s %9s %8s %10s %10s\n' "load" "req/s" "p50 ms" "p99 ms" "non-2xx" "2xx" "db rows"
+	printf '%-28s %10s %9s %9s %8s %10s %10s\n' "----" "-----" "------" "------" "-------" "---" "-------"
+	for c in "${PGCLIENTS[@]}"; do
+		printf '%-28s %10.0f %9s %9s %8s %10s %10s\n' "pgbench INSERT c=$c" "${PGTPS[$c]}" - - - - -
+	done
+	for proto in http https; do for c in "${CONNS[@]}"; do echo "${ROW["$proto $c"]}"; done; done
+	printf '%-28s %10.0f %9s %9s %8s %10s %10s\n' "nginx static c=$LIVEZ_CONNS" "$NGINX_RPS" - "$NGINX_P99" "${NGINX_BAD:-0}" - -
+	printf '%-28s %10.0f %9s %9s %8s %10s %10s\n' "volunteerd /livez c=$LIVEZ_CONNS" "$LIVEZ_RPS" - "$LIVEZ_P99" "${LIVEZ_BAD:-0}" - -
+	printf '%-28s %10s %9s %9s %8s %10s %10s\n' "check-in paced $HALF/s" "${PACE_RATE:-0}" "${PACE_P50:-?}" "${PACE_P99:-?}" "${PACE_BAD:-?}" "${PACE_OK:-0}" "$rows"
+	echo
+	echo "group commit: $CALLS check-ins (warm-up included) in $BATCHES transactions, $PER_BATCH per commit"
+	echo "RSS per worker with $IDLE_OPEN idle keep-alive connections open (per worker: [$CONN_PER_WORKER]): [$RSS_AFTER] MB (before: [$RSS_BEFORE] MB)"
+	echo "B (best pgbench TPS) = $B"
+	echo "check-ins/s / B           = $R1   (target >= 1.0; best check-in rate $BEST_ANY/s)"
+	echo "/livez / nginx            = $R2   (target >= 0.8)"
+	echo "check-in p99 at half load = ${PACE_P99:-?} ms   (target < 10 ms)"
+	echo "max worker RSS            = $RSS_MAX MB   (target <= 64 MB)"
+	echo "acknowledged check-ins missing from the database: $MISSING; non-2xx answers: $ERRORS"
+} >"$TMP/table.txt"
+echo
+cat "$TMP/table.txt"
+if [ $SMOKE = 0 ]; then
+	cp "$TMP/table.txt" build/bench.txt
+	echo "(written to build/bench.txt)"
+else
+	cp "$TMP/table.txt" build/bench-smoke.txt
+fi
+finish

@@ -1,0 +1,245 @@
+/*
+ * batch.c: group commit of API calls.
+ *
+ * Owns: the batch being gathered, the number of batches in flight, and a one-shot event
+ * that sends the batch at the end of the current loop turn.  A call joins the batch being
+ * gathered; the batch is sent
+ *   - at once when it holds BATCH_MAX calls;
+ *   - at the end of the loop turn while fewer than BATCH_INFLIGHT batches are out (so an idle
+ *     server adds no waiting: a lone check-in goes out in the turn it arrived);
+ *   - otherwise when a batch comes back.
+ * So batches grow by themselves exactly when the database is the bottleneck (group commit
+ * without a timer), and shrink to one call when it is not.  Invariants: a call is in one
+ * place (gathering, or in one batch in flight); its done runs once, after the result of the
+ * statement that holds it, i.e. after COMMIT (the statement runs in autocommit).
+ */
+#include "batch.h"
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "queries.h"
+
+#define BATCH_INFLIGHT 2
+
+struct call {
+	batch_done_fn done;
+	void *arg;
+	cJSON *item; /* the api_call parameters, until the batch is sent */
+};
+
+struct bjob {
+	struct db_job job;
+	struct batch *owner;
+	int n;
+	struct call calls[BATCH_MAX];
+};
+
+struct batch {
+	struct db_pool *db;
+	struct bjob *building;
+	struct event *flush_ev;
+	int inflight;
+	int stopped;
+	struct batch_stats stats;
+};
+
+static void fail_calls(struct bjob *bj, int from, const struct err *e)
+{
+	for (int i = from; i < bj->n; i++) {
+		cJSON_Delete(bj->calls[i].item);
+		bj->calls[i].item = NULL;
+		bj->calls[i].done(bj->calls[i].arg, NULL, 0, e);
+	}
+}
+
+static void send_batch(struct batch *b);
+
+static void bjob_done(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct bjob *bj = job->arg;
+	struct batch *b = bj->owner;
+	unsigned char answered[BATCH_MAX];
+
+	b->inflight--;
+	memset(answered, 0, sizeof answered);
+	if (e->code != APP_OK) {
+		fail_calls(bj, 0, e);
+		goto next;
+	}
+	for (int row = 0; row < db_result_rows(res); row++) {
+		long long i = db_result_int(res, row, 0, 0) - 1;
+		if (i < 0 || i >= bj->n || answered[i])
+			continue;
+		answered[i] = 1;
+		const char *ok = db_result_value(res, row, 1);
+		struct call *c = &bj->calls[i];
+		struct err ie;
+		if (ok && ok[0] == 't') {
+			err_clear(&ie);
+			c->done(c->arg, db_result_value(res, row, 2),
+			        (size_t)db_result_length(res, row, 2), &ie);
+		} else {
+			db_error_from_fields(
+			        db_result_value(res, row, 3), db_result_value(res, row, 4),
+			        db_result_value(res, row, 5), db_result_value(res, row, 6), &ie);
+			c->done(c->arg, NULL, 0, &ie);
+		}
+	}
+	for (int i = 0; i < bj->n; i++)
+		if (!answered[i]) { /* cannot happen: one row per item */
+			struct err ie;
+			err_set(&ie, APP_EINTERNAL, NULL, "no answer for this call in its batch");
+			bj->calls[i].done(bj->calls[i].arg, NULL, 0, &ie);
+		}
+next:
+	free(bj);
+	if (b->building && !b->stopped && b->inflight < BATCH_INFLIGHT)
+		send_batch(b);
+}
+
+static void send_batch(struct batch *b)
+{
+	struct bjob *bj = b->building;
+	b->building = NULL;
+	if (!bj)
+		return;
+	cJSON *arr = cJSON_CreateArray();
+	char *text = NULL;
+	for (int i = 0; arr && i < bj->n; i++) {
+		cJSON_AddItemToArray(arr, bj->calls[i].item); /* the array owns it now */
+		bj->calls[i].item = NULL;
+	}
+	if (arr)
+		text = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	if (!text) {
+		struct err e;
+		err_set(&e, APP_EUNAVAILABLE, NULL, "out of memory");
+		fail_calls(bj, 0, &e);
+		free(bj);
+		return;
+	}
+	db_job_init(&bj->job, Q_API_CALL_BATCH, bjob_done, bj);
+	db_job_param_take(&bj->job, 0, text);
+	b->inflight++;
+	b->stats.batches++;
+	b->stats.items += (uint64_t)bj->n;
+	if (bj->n == BATCH_MAX)
+		b->stats.full++;
+	db_submit(b->db, &bj->job);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *b = arg;
+	(void)fd;
+	(void)what;
+	if (b->building && !b->stopped && b->inflight < BATCH_INFLIGHT)
+		send_batch(b);
+}
+
+static void add_param(cJSON *o, const char *key, const char *value)
+{
+	if (value)
+		cJSON_AddStringToObject(o, key, value);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+/* {"fn","actor","args","key","hash","ip","rid"} from Q_API_CALL's parameters, in order. */
+static cJSON *item_of(const struct db_job *job)
+{
+	static const char *const names[] = {"fn", "actor", "args", "key", "hash", "ip", "rid"};
+	cJSON *o = cJSON_CreateObject();
+	if (!o || job->nparams != 7)
+		goto fail;
+	for (int i = 0; i < 7; i++) {
+		if (i == 2) {
+			if (!cJSON_AddRawToObject(o, names[i],
+			                          job->params[i] ? job->params[i] : "{}"))
+				goto fail;
+		} else {
+			add_param(o, names[i], job->params[i]);
+		}
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+void batch_submit(struct batch *b, struct db_job *job, batch_done_fn done, void *arg)
+{
+	cJSON *item = item_of(job);
+	db_job_clear(job);
+	if (!b->building && item)
+		b->building = calloc(1, sizeof *b->building);
+	if (!item || !b->building) {
+		cJSON_Delete(item);
+		struct err e;
+		err_set(&e, APP_EUNAVAILABLE, NULL, "out of memory");
+		done(arg, NULL, 0, &e); /* the one answer given on the caller's stack */
+		return;
+	}
+	struct bjob *bj = b->building;
+	bj->owner = b;
+	struct call *c = &bj->calls[bj->n++];
+	c->done = done;
+	c->arg = arg;
+	c->item = item;
+	if (bj->n == BATCH_MAX)
+		send_batch(b); /* db_submit never calls back on this stack */
+	else if (b->inflight < BATCH_INFLIGHT)
+		event_active(b->flush_ev, EV_TIMEOUT, 0);
+}
+
+struct batch *batch_new(struct event_base *base, struct db_pool *db)
+{
+	struct batch *b = calloc(1, sizeof *b);
+	if (!b)
+		return NULL;
+	b->db = db;
+	b->flush_ev = event_new(base, -1, 0, on_flush, b);
+	if (!b->flush_ev) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void batch_stop(struct batch *b)
+{
+	if (!b || b->stopped)
+		return;
+	b->stopped = 1;
+	struct bjob *bj = b->building;
+	b->building = NULL;
+	if (bj) {
+		struct err e;
+		err_set(&e, APP_EUNAVAILABLE, NULL, "shutting down");
+		fail_calls(bj, 0, &e);
+		free(bj);
+	}
+	log_msg(LOG_INFO, "batch_stats", "batches=%llu calls=%llu full=%llu",
+	        (unsigned long long)b->stats.batches, (unsigned long long)b->stats.items,
+	        (unsigned long long)b->stats.full);
+}
+
+void batch_free(struct batch *b)
+{
+	if (!b)
+		return;
+	batch_stop(b);
+	event_free(b->flush_ev);
+	free(b);
+}
+
+void batch_get_stats(const struct batch *b, struct batch_stats *out)
+{
+	*out = b->stats;
+}

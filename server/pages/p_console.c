@@ -1,0 +1,869 @@
+/*
+ * p_console.c: the coordinator's console (DESIGN §5, issue 7).
+ *
+ *   GET  /console                      today's and upcoming events in scope, the pending
+ *                                      entries with bulk approval, a form that creates a
+ *                                      weekly activity (api.page_console, sql/0010);
+ *   POST /console                      action=approve (ids) -> api.hours_approve_bulk,
+ *                                      action=create -> activities_create_body (the API's
+ *                                      own checks and api.activity_create);
+ *   GET  /console/events/{id}          the live roster (api.page_roster, which is
+ *                                      api.event_attendance with local times);
+ *   POST /console/events/{id}          roster check-in / check-out of one volunteer through
+ *                                      attendance_submit, exactly the API's path;
+ *   GET  /console/events/{id}/poster   the printable QR poster: the event's rotating URL
+ *                                      token as an SVG QR code and the 6-digit code, derived
+ *                                      by activities_add_checkin as for GET /events/{id};
+ *                                      console.js refetches it every 30 s.
+ *
+ * Anonymous visitors are sent to the log-in form of /me (next=/console); a volunteer
+ * without a staff role gets the 403 page (the SQL functions decide, as for the API).  Every
+ * POST carries a one-time form token (purpose PAGE_P_CONSOLE or PAGE_P_ROSTER, subject the
+ * event) that is also the write's Idempotency-Key, and answers 303 on success.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "page.h"
+#include "qrsvg.h"
+#include "reply.h"
+#include "req.h"
+
+#define MAX_BULK 1000 /* ids per approval, as POST /hours/approve */
+
+struct con {
+	long long event_id;
+	int has_err; /* 1: err (an API error), 2: err_msg (a page-level message) */
+	struct err err;
+	enum msg err_msg;
+	int status;
+	char action[12];
+};
+
+static void con_free(void *v)
+{
+	free(v);
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static long long num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+}
+
+/* A path id: digits only, 1..2^53. */
+static long long parse_id(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n < 1 || n > 15 || strspn(s, "0123456789") != n)
+		return 0;
+	return atoll(s);
+}
+
+static void oom(struct req *r)
+{
+	reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+}
+
+static struct page *begin(struct req *r, const char *login_next)
+{
+	struct page *p = page_new(r);
+	if (!p)
+		return NULL;
+	if (!r->account_id) {
+		page_redirect(p, login_next);
+		return NULL;
+	}
+	struct con *c = calloc(1, sizeof *c);
+	if (!c) {
+		oom(r);
+		return NULL;
+	}
+	p->data = c;
+	p->data_free = con_free;
+	if (r->nparams > 0) {
+		c->event_id = parse_id(r->params[0]);
+		if (!c->event_id) {
+			struct err e;
+			err_set(&e, APP_ENOTFOUND, NULL, "event not found");
+			page_fail(p, &e);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+/* page_start, then the staff pages' own stylesheet and script, and the links between them. */
+static void staff_start(struct page *p, enum msg title, int links)
+{
+	page_start(p, title);
+	html_raw(&p->out, "<link rel=\"stylesheet\" href=\"");
+	page_static_url(&p->out, "staff.css");
+	html_raw(&p->out, "\"><script src=\"");
+	page_static_url(&p->out, "console.js");
+	html_raw(&p->out, "\" defer></script>\n");
+	if (links) {
+		html_raw(&p->out, "<p class=\"row-actions noprint\"><a href=\"/console\">");
+		page_msg(p, MSG_NAV_CONSOLE);
+		html_raw(&p->out, "</a><a href=\"/admin\">");
+		page_msg(p, MSG_NAV_ADMIN);
+		html_raw(&p->out, "</a></p>\n");
+	}
+}
+
+static void errors(struct page *p)
+{
+	struct con *c = p->data;
+	if (c->has_err == 1) {
+		page_error_box(p, &c->err);
+	} else if (c->has_err == 2) {
+		html_raw(&p->out, "<div class=\"error\" role=\"alert\"><p>");
+		page_msg(p, c->err_msg);
+		html_raw(&p->out, "</p></div>\n");
+	}
+}
+
+static void fail_form(struct page *p, enum msg id, int status, void (*load)(struct page *))
+{
+	struct con *c = p->data;
+	c->has_err = 2;
+	c->err_msg = id;
+	c->status = status;
+	load(p);
+}
+
+/* ---- GET /console ------------------------------------------------------------------- */
+
+static void events_section(struct page *p, const cJSON *d)
+{
+	const cJSON *events = cJSON_GetObjectItemCaseSensitive(d, "events"), *ev;
+	const char *today = str(d, "today");
+	html_raw(&p->out, "<section aria-labelledby=\"h-events\"><h2 id=\"h-events\">");
+	page_msg(p, MSG_EVENTS_TITLE);
+	html_raw(&p->out, "</h2>");
+	if (cJSON_GetArraySize(events) == 0) {
+		html_raw(&p->out, "<p>");
+		page_msg(p, MSG_NO_EVENTS);
+		html_raw(&p->out, "</p></section>\n");
+		return;
+	}
+	if (num(d, "events_total") > cJSON_GetArraySize(events)) {
+		html_rawf(&p->out, "<p class=\"hint\">%lld ", num(d, "events_total"));
+		page_msg(p, MSG_EVENTS_MORE);
+		html_raw(&p->out, "</p>");
+	}
+	html_raw(&p->out, "<ul class=\"events\" id=\"events\">");
+	cJSON_ArrayForEach(ev, events)
+	{
+		long long id = num(ev, "id");
+		html_rawf(&p->out, "<li data-event=\"%lld\"><strong>", id);
+		page_text(p, str(ev, "title"));
+		html_raw(&p->out, "</strong>");
+		if (today && str(ev, "day") && !strcmp(today, str(ev, "day"))) {
+			html_raw(&p->out, " <span class=\"tag approved\">");
+			page_msg(p, MSG_TODAY);
+			html_raw(&p->out, "</span>");
+		}
+		if (str(ev, "status") && !strcmp(str(ev, "status"), "cancelled")) {
+			html_raw(&p->out, " <span class=\"tag void\">");
+			page_msg(p, MSG_ERR_CANCELLED);
+			html_raw(&p->out, "</span>");
+		}
+		html_raw(&p->out, "<br>");
+		page_text(p, str(ev, "starts"));
+		html_raw(&p->out, "–");
+		page_text(p, str(ev, "ends_time"));
+		html_raw(&p->out, " · ");
+		page_text(p, str(ev, "location"));
+		html_raw(&p->out, "<br>");
+		page_msg(p, MSG_ST_SIGNED_UP);
+		html_rawf(&p->out, " %lld", num(ev, "confirmed"));
+		if (num(ev, "capacity"))
+			html_rawf(&p->out, "/%lld", num(ev, "capacity"));
+		html_raw(&p->out, " · ");
+		page_msg(p, MSG_ST_ON_POST);
+		html_rawf(&p->out,
+		          " %lld<span class=\"row-actions\"><a href=\"/console/events/%lld\">",
+		          num(ev, "on_post"), id);
+		page_msg(p, MSG_ROSTER);
+		html_rawf(&p->out, "</a><a href=\"/console/events/%lld/poster\">", id);
+		page_msg(p, MSG_POSTER);
+		html_raw(&p->out, "</a></span></li>");
+	}
+	html_raw(&p->out, "</ul></section>\n");
+}
+
+static void pending_section(struct page *p, const cJSON *d)
+{
+	const cJSON *pending = cJSON_GetObjectItemCaseSensitive(d, "pending"), *h;
+	long long total = num(d, "pending_total");
+	html_raw(&p->out,
+	         "<section aria-labelledby=\"h-pending\" id=\"pending\"><h2 id=\"h-pending\">");
+	page_msg(p, MSG_PENDING_TITLE);
+	html_rawf(&p->out, " (%lld)</h2>", total);
+	if (cJSON_GetArraySize(pending) == 0) {
+		html_raw(&p->out, "<p>");
+		page_msg(p, MSG_NO_PENDING);
+		html_raw(&p->out, "</p></section>\n");
+		return;
+	}
+	if (total > cJSON_GetArraySize(pending)) {
+		html_rawf(&p->out, "<p class=\"hint\">%lld ", total);
+		page_msg(p, MSG_PENDING_MORE);
+		html_raw(&p->out, "</p>");
+	}
+	page_form_open(p, "/console", PAGE_P_CONSOLE, 0, 0, 0);
+	html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"approve\">"
+	                  "<div class=\"field check\" hidden><input type=\"checkbox\" "
+	                  "id=\"select-all\"><label for=\"select-all\">");
+	page_msg(p, MSG_SELECT_ALL);
+	html_raw(&p->out, "</label></div><div class=\"tbl\"><table id=\"pending-list\"><thead><tr>"
+	                  "<th scope=\"col\">✓</th><th scope=\"col\">");
+	page_msg(p, MSG_VOLUNTEER);
+	html_raw(&p->out, "</th><th scope=\"col\">");
+	page_msg(p, MSG_ACTIVITY);
+	html_raw(&p->out, "</th><th scope=\"col\" class=\"n\">");
+	page_msg(p, MSG_HOURS);
+	html_raw(&p->out, "</th></tr></thead><tbody>");
+	cJSON_ArrayForEach(h, pending)
+	{
+		long long id = num(h, "id");
+		html_rawf(
+		        &p->out,
+		        "<tr><td><input type=\"checkbox\" name=\"id\" value=\"%lld\" id=\"c-%lld\">"
+		        "</td><td><label for=\"c-%lld\">",
+		        id, id, id);
+		page_text(p, str(h, "volunteer"));
+		html_raw(&p->out, "</label></td><td>");
+		page_text(p, str(h, "title"));
+		html_raw(&p->out, "<br><span class=\"hint\">");
+		page_text(p, str(h, "started"));
+		html_raw(&p->out, "</span></td><td class=\"n\">");
+		page_text(p, str(h, "hours"));
+		html_raw(&p->out, "</td></tr>");
+	}
+	html_raw(&p->out, "</tbody></table></div><button type=\"submit\">");
+	page_msg(p, MSG_APPROVE_SELECTED);
+	html_raw(&p->out, "</button></form></section>\n");
+}
+
+/* The error text of one field of the create form, or NULL. */
+static const char *field_err(struct page *p, const char *name)
+{
+	struct con *c = p->data;
+	const char *f, *extra;
+	if (c->has_err != 1 || strcmp(c->action, "create") != 0 || !c->err.field[0])
+		return NULL;
+	f = c->err.field;
+	if (!strncmp(f, "recurrence.", 11))
+		f += 11;
+	if (!strcmp(f, "team_id") || !strcmp(f, "org_unit_id"))
+		f = "team";
+	if (strcmp(f, name) != 0)
+		return NULL;
+	enum msg id = page_err_msg(&c->err, &extra);
+	(void)extra;
+	return id == MSG_ERR_INVALID || id == MSG_ERR_CONFLICT ? c->err.detail : T(p, id);
+}
+
+/* A refilled value of the create form after a failed POST. */
+static const char *refill(struct page *p, const char *name)
+{
+	struct con *c = p->data;
+	return !strcmp(c->action, "create") ? page_field(p, name) : NULL;
+}
+
+static int day_checked(struct page *p, const char *day)
+{
+	struct evkeyval *kv;
+	struct con *c = p->data;
+	if (strcmp(c->action, "create") != 0)
+		return 0;
+	TAILQ_FOREACH(kv, &p->form, next)
+	{
+		if (!strcmp(kv->key, "byday") && !strcmp(kv->value, day))
+			return 1;
+	}
+	return 0;
+}
+
+static void create_section(struct page *p, const cJSON *d)
+{
+	static const char *const days[] = {"MO", "TU", "WE", "TH", "FR", "SA", "SU"};
+	const cJSON *teams = cJSON_GetObjectItemCaseSensitive(d, "teams"), *t;
+	const char *sel = refill(p, "team"), *err;
+	html_raw(&p->out, "<section aria-labelledby=\"h-new\" id=\"new\"><h2 id=\"h-new\">");
+	page_msg(p, MSG_NEW_ACTIVITY);
+	html_raw(&p->out, "</h2>");
+	if (cJSON_GetArraySize(teams) == 0) {
+		html_raw(&p->out, "<p>");
+		page_msg(p, MSG_NO_TEAMS);
+		html_raw(&p->out, "</p></section>\n");
+		return;
+	}
+	page_form_open(p, "/console", PAGE_P_CONSOLE, 0, 0, 0);
+	html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"create\">"
+	                  "<div class=\"field\"><label for=\"f-team\">");
+	page_msg(p, MSG_TEAM);
+	err = field_err(p, "team");
+	html_raw(&p->out, "</label><select id=\"f-team\" name=\"team\"");
+	if (err)
+		html_raw(&p->out, " aria-invalid=\"true\" aria-describedby=\"e-team\"");
+	html_raw(&p->out, ">");
+	cJSON_ArrayForEach(t, teams)
+	{
+		char v[48];
+		snprintf(v, sizeof v, "%lld:%lld", num(t, "id"), num(t, "org_unit_id"));
+		html_rawf(&p->out, "<option value=\"%s\"%s>", v,
+		          sel && !strcmp(sel, v) ? " selected" : "");
+		page_text(p, str(t, "name"));
+		html_raw(&p->out, " · ");
+		page_text(p, str(t, "unit"));
+		html_raw(&p->out, "</option>");
+	}
+	html_raw(&p->out, "</select>");
+	if (err) {
+		html_raw(&p->out, "<p class=\"err\" id=\"e-team\">");
+		page_text(p, err);
+		html_raw(&p->out, "</p>");
+	}
+	html_raw(&p->out, "</div>");
+	page_input(p, "text", "title", MSG_ACTIVITY, refill(p, "title"), -1, field_err(p, "title"),
+	           "required maxlength=\"200\"");
+	page_input(p, "text", "category", MSG_CATEGORY, refill(p, "category"), MSG_OPTIONAL,
+	           field_err(p, "category"), "maxlength=\"50\"");
+	page_input(p, "text", "location", MSG_PLACE, refill(p, "location"), MSG_OPTIONAL,
+	           field_err(p, "location"), "maxlength=\"200\"");
+	page_input(p, "number", "capacity", MSG_CAPACITY, refill(p, "capacity"), MSG_OPTIONAL,
+	           field_err(p, "capacity"), "min=\"1\" max=\"100000\" inputmode=\"numeric\"");
+	err = field_err(p, "byday");
+	html_raw(&p->out, "<fieldset");
+	if (err)
+		html_raw(&p->out, " aria-describedby=\"e-byday\"");
+	html_raw(&p->out, "><legend>");
+	page_msg(p, MSG_WEEKDAYS);
+	html_raw(&p->out, "</legend><div class=\"days\">");
+	for (int i = 0; i < 7; i++) {
+		html_rawf(&p->out, "<label><input type=\"checkbox\" name=\"byday\" value=\"%s\"%s>",
+		          days[i], day_checked(p, days[i]) ? " checked" : "");
+		page_msg(p, (enum msg)(MSG_DAY_MO + i));
+		html_raw(&p->out, "</label>");
+	}
+	html_raw(&p->out, "</div>");
+	if (err) {
+		html_raw(&p->out, "<p class=\"err\" id=\"e-byday\">");
+		page_text(p, err);
+		html_raw(&p->out, "</p>");
+	}
+	html_raw(&p->out, "</fieldset><div class=\"grid2\">");
+	page_input(p, "date", "from", MSG_FROM_DATE, refill(p, "from"), -1, field_err(p, "from"),
+	           "required");
+	page_input(p, "date", "until", MSG_UNTIL_DATE, refill(p, "until"), -1,
+	           field_err(p, "until"), "required");
+	page_input(p, "time", "start_time", MSG_START_TIME, refill(p, "start_time"), -1,
+	           field_err(p, "start_time"), "required");
+	page_input(p, "time", "end_time", MSG_END_TIME, refill(p, "end_time"), -1,
+	           field_err(p, "end_time"), "required");
+	html_raw(&p->out, "</div><button type=\"submit\">");
+	page_msg(p, MSG_CREATE);
+	html_raw(&p->out, "</button></form></section>\n");
+}
+
+static void console_loaded(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct con *c = p->data;
+	if (e->code != APP_OK) {
+		page_fail(p, e);
+		return;
+	}
+	const char *done = page_query(p, "done");
+	staff_start(p, MSG_CONSOLE_TITLE, 1);
+	if (done && !strcmp(done, "created")) {
+		page_notice(p, MSG_DONE_CREATED);
+	} else if (done && !strcmp(done, "approved")) {
+		long long n = parse_id(page_query(p, "n")), f = parse_id(page_query(p, "f"));
+		html_raw(&p->out, "<div class=\"notice\" role=\"status\"><p>");
+		page_msg(p, MSG_DONE_APPROVED);
+		html_rawf(&p->out, " <span id=\"approved-n\">%lld</span>", n);
+		if (f) {
+			html_raw(&p->out, " · ");
+			page_msg(p, MSG_APPROVE_FAILED);
+			html_rawf(&p->out, " %lld", f);
+		}
+		html_raw(&p->out, "</p></div>\n");
+	}
+	errors(p);
+	events_section(p, result);
+	pending_section(p, result);
+	create_section(p, result);
+	page_end(p);
+	cJSON_Delete(result);
+	page_send(p, c->status ? c->status : 200);
+}
+
+static void console_load(struct page *p)
+{
+	cJSON *args = cJSON_CreateObject();
+	if (!args) {
+		oom(p->r);
+		return;
+	}
+	page_read(p, "page_console", args, console_loaded);
+}
+
+void h_page_console(struct req *r)
+{
+	struct page *p = begin(r, "/me?next=%2Fconsole");
+	if (p)
+		console_load(p);
+}
+
+/* ---- POST /console ------------------------------------------------------------------ */
+
+static void approved(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct con *c = p->data;
+	if (e->code != APP_OK) {
+		c->has_err = 1;
+		c->err = *e;
+		c->status = app_err_status(e->code);
+		console_load(p);
+		return;
+	}
+	char url[96];
+	snprintf(url, sizeof url, "/console?done=approved&n=%lld&f=%lld#pending",
+	         num(result, "approved"), num(result, "failed"));
+	cJSON_Delete(result);
+	page_redirect(p, url);
+}
+
+static void approve(struct page *p)
+{
+	struct evkeyval *kv;
+	int n = 0;
+	cJSON *body = cJSON_CreateObject();
+	cJSON *ids = body ? cJSON_AddArrayToObject(body, "ids") : NULL;
+	if (!ids) {
+		cJSON_Delete(body);
+		oom(p->r);
+		return;
+	}
+	TAILQ_FOREACH(kv, &p->form, next)
+	{
+		if (strcmp(kv->key, "id") != 0)
+			continue;
+		long long id = parse_id(kv->value);
+		cJSON *v = id ? cJSON_CreateNumber((double)id) : NULL;
+		if (!id || n >= MAX_BULK || !v) {
+			cJSON_Delete(v);
+			cJSON_Delete(body);
+			if (id && n < MAX_BULK)
+				oom(p->r);
+			else
+				fail_form(p, MSG_ERR_FORM, 422, console_load);
+			return;
+		}
+		cJSON_AddItemToArray(ids, v);
+		n++;
+	}
+	if (n == 0) {
+		cJSON_Delete(body);
+		fail_form(p, MSG_NONE_SELECTED, 422, console_load);
+		return;
+	}
+	page_write(p, "hours_approve_bulk", body, approved);
+}
+
+static void created(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct con *c = p->data;
+	cJSON_Delete(result);
+	if (e->code != APP_OK) {
+		c->has_err = 1;
+		c->err = *e;
+		c->status = app_err_status(e->code);
+		console_load(p);
+		return;
+	}
+	page_redirect(p, "/console?done=created");
+}
+
+/* Add a non-empty form field to o as a string; 0 or -1 (no memory). */
+static int add_str(struct page *p, cJSON *o, const char *key, int always)
+{
+	const char *v = page_field(p, key);
+	if (!v || (!*v && !always))
+		return 0;
+	return cJSON_AddStringToObject(o, key, v) ? 0 : -1;
+}
+
+/* The form as a POST /activities body with a weekly recurrence, checked by the API's code. */
+static void create(struct page *p)
+{
+	const char *team = page_field(p, "team"), *cap = page_field(p, "capacity");
+	long long team_id = 0, unit_id = 0;
+	struct evkeyval *kv;
+	cJSON *body = cJSON_CreateObject(), *rec = cJSON_CreateObject(), *days;
+	if (!body || !rec || !cJSON_AddItemToObject(body, "recurrence", rec)) {
+		cJSON_Delete(rec);
+		goto oom;
+	}
+	if (team) {
+		const char *colon = strchr(team, ':');
+		char buf[20];
+		if (colon && (size_t)(colon - team) < sizeof buf) {
+			memcpy(buf, team, (size_t)(colon - team));
+			buf[colon - team] = '\0';
+			team_id = parse_id(buf);
+			unit_id = parse_id(colon + 1);
+		}
+	}
+	/* an unknown team is 0 here; the API's checks name team_id */
+	if (!cJSON_AddNumberToObject(body, "team_id", team_id ? (double)team_id : 0) ||
+	    !cJSON_AddNumberToObject(body, "org_unit_id", unit_id ? (double)unit_id : 0) ||
+	    add_str(p, body, "title", 1) < 0 || add_str(p, body, "category", 0) < 0 ||
+	    add_str(p, body, "location", 0) < 0)
+		goto oom;
+	if (cap && *cap) {
+		long long n = parse_id(cap);
+		/* a capacity that is not a number goes as the text, for the API's message */
+		if (n ? !cJSON_AddNumberToObject(body, "capacity", (double)n)
+		      : !cJSON_AddStringToObject(body, "capacity", cap))
+			goto oom;
+	}
+	if (!cJSON_AddStringToObject(rec, "freq", "weekly") ||
+	    !(days = cJSON_AddArrayToObject(rec, "byday")))
+		goto oom;
+	TAILQ_FOREACH(kv, &p->form, next)
+	{
+		if (!strcmp(kv->key, "byday")) {
+			cJSON *d = cJSON_CreateString(kv->value);
+			if (!d)
+				goto oom;
+			cJSON_AddItemToArray(days, d);
+		}
+	}
+	if (add_str(p, rec, "from", 1) < 0 || add_str(p, rec, "until", 1) < 0 ||
+	    add_str(p, rec, "start_time", 1) < 0 || add_str(p, rec, "end_time", 1) < 0)
+		goto oom;
+	page_capture(p, created);
+	activities_create_body(p->r, body);
+	return;
+oom:
+	cJSON_Delete(body);
+	oom(p->r);
+}
+
+void h_page_console_post(struct req *r)
+{
+	struct page *p = begin(r, "/me?next=%2Fconsole");
+	if (!p)
+		return;
+	struct con *c = p->data;
+	const char *action = page_field(p, "action");
+	int flags;
+	if (action)
+		snprintf(c->action, sizeof c->action, "%s", action);
+	if (page_form_check(p, PAGE_P_CONSOLE, 0, &flags) < 0) {
+		fail_form(p, MSG_ERR_FORM, 403, console_load);
+		return;
+	}
+	if (action && !strcmp(action, "approve"))
+		approve(p);
+	else if (action && !strcmp(action, "create"))
+		create(p);
+	else
+		fail_form(p, MSG_ERR_FORM, 422, console_load);
+}
+
+/* ---- GET/POST /console/events/{id}: the roster --------------------------------------- */
+
+static enum msg state_msg(const char *s)
+{
+	if (s && !strcmp(s, "on_post"))
+		return MSG_ST_ON_POST;
+	if (s && !strcmp(s, "done"))
+		return MSG_ST_DONE;
+	if (s && !strcmp(s, "missing"))
+		return MSG_ST_MISSING;
+	return MSG_ST_SIGNED_UP;
+}
+
+static void event_card(struct page *p, const cJSON *ev)
+{
+	html_raw(&p->out, "<section class=\"card\"><h2>");
+	page_text(p, str(ev, "title"));
+	html_raw(&p->out, "</h2><dl><dt>");
+	page_msg(p, MSG_TIME);
+	html_raw(&p->out, "</dt><dd>");
+	page_text(p, str(ev, "starts"));
+	html_raw(&p->out, " – ");
+	page_text(p, str(ev, "ends_time"));
+	html_raw(&p->out, "</dd><dt>");
+	page_msg(p, MSG_PLACE);
+	html_raw(&p->out, "</dt><dd>");
+	page_text(p, str(ev, "location"));
+	html_raw(&p->out, "</dd></dl></section>\n");
+}
+
+static void count(struct page *p, enum msg label, const cJSON *counts, const char *key)
+{
+	html_rawf(&p->out, "<div><span class=\"num\" id=\"n-%s\">%lld</span>", key,
+	          num(counts, key));
+	page_msg(p, label);
+	html_raw(&p->out, "</div>");
+}
+
+static void roster_button(struct page *p, long long volunteer, const char *action, enum msg label,
+                          const char *name)
+{
+	struct con *c = p->data;
+	char url[48];
+	snprintf(url, sizeof url, "/console/events/%lld", c->event_id);
+	page_form_open(p, url, PAGE_P_ROSTER, c->event_id, 0, 0);
+	html_rawf(&p->out,
+	          "<input type=\"hidden\" name=\"action\" value=\"%s\">"
+	          "<input type=\"hidden\" name=\"volunteer_id\" value=\"%lld\">"
+	          "<button type=\"submit\"%s aria-label=\"",
+	          action, volunteer, !strcmp(action, "out") ? " class=\"second\"" : "");
+	page_msg(p, label);
+	html_raw(&p->out, " ");
+	page_text(p, name);
+	html_raw(&p->out, "\">");
+	page_msg(p, label);
+	html_raw(&p->out, "</button></form>");
+}
+
+static void roster_loaded(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct con *c = p->data;
+	if (e->code != APP_OK) {
+		page_fail(p, e);
+		return;
+	}
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(result, "event");
+	const cJSON *counts = cJSON_GetObjectItemCaseSensitive(result, "counts");
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(result, "items"), *it;
+	const cJSON *times = cJSON_GetObjectItemCaseSensitive(result, "times");
+	const char *done = page_query(p, "done");
+	int cancelled = str(ev, "status") && !strcmp(str(ev, "status"), "cancelled");
+	staff_start(p, MSG_ROSTER_TITLE, 1);
+	if (done && !strcmp(done, "in"))
+		page_notice(p, MSG_DONE_ROSTER_IN);
+	else if (done && !strcmp(done, "out"))
+		page_notice(p, MSG_DONE_ROSTER_OUT);
+	errors(p);
+	event_card(p, ev);
+	html_raw(&p->out, "<div class=\"counts\">");
+	count(p, MSG_ST_SIGNED_UP, counts, "signed_up");
+	count(p, MSG_ST_ON_POST, counts, "on_post");
+	count(p, MSG_ST_DONE, counts, "done");
+	count(p, MSG_ST_MISSING, counts, "missing");
+	html_rawf(&p->out,
+	          "</div><p class=\"row-actions\"><a href=\"/console/events/%lld/poster\">",
+	          c->event_id);
+	page_msg(p, MSG_POSTER);
+	html_raw(&p->out, "</a></p>\n");
+	if (cJSON_GetArraySize(items) == 0) {
+		html_raw(&p->out, "<p>");
+		page_msg(p, MSG_NO_ROSTER);
+		html_raw(&p->out, "</p>");
+	} else {
+		html_raw(&p->out,
+		         "<div class=\"tbl\"><table class=\"roster\" id=\"roster\"><thead><tr>"
+		         "<th scope=\"col\">");
+		page_msg(p, MSG_VOLUNTEER);
+		html_raw(&p->out, "</th><th scope=\"col\">");
+		page_msg(p, MSG_STATUS);
+		html_raw(&p->out, "</th><th scope=\"col\">");
+		page_msg(p, MSG_ACTIONS);
+		html_raw(&p->out, "</th></tr></thead><tbody>");
+	}
+	cJSON_ArrayForEach(it, items)
+	{
+		long long vid = num(it, "volunteer_id");
+		const char *state = str(it, "state"), *name = str(it, "name");
+		char key[24];
+		snprintf(key, sizeof key, "%lld", vid);
+		const cJSON *tm = cJSON_GetObjectItemCaseSensitive(times, key);
+		html_rawf(&p->out, "<tr data-volunteer=\"%lld\"><td>", vid);
+		page_text(p, name);
+		if (str(it, "signup") && !strcmp(str(it, "signup"), "waitlisted")) {
+			html_raw(&p->out, " <span class=\"tag\">");
+			page_msg(p, MSG_WAITLISTED);
+			html_raw(&p->out, "</span>");
+		}
+		html_raw(&p->out, "</td><td><span class=\"tag ");
+		page_text(p, state);
+		html_raw(&p->out, "\">");
+		page_msg(p, state_msg(state));
+		html_raw(&p->out, "</span>");
+		if (str(tm, "in")) {
+			html_raw(&p->out, "<br>");
+			page_text(p, str(tm, "in"));
+			if (str(tm, "out")) {
+				html_raw(&p->out, "–");
+				page_text(p, str(tm, "out"));
+				html_raw(&p->out, " · ");
+				page_text(p, str(tm, "hours"));
+				html_raw(&p->out, " ");
+				page_msg(p, MSG_HOURS_UNIT);
+			}
+		}
+		html_raw(&p->out, "</td><td>");
+		if (!cancelled && state && !strcmp(state, "on_post"))
+			roster_button(p, vid, "out", MSG_ROSTER_OUT, name);
+		else if (!cancelled && state && strcmp(state, "done") != 0)
+			roster_button(p, vid, "in", MSG_ROSTER_IN, name);
+		html_raw(&p->out, "</td></tr>");
+	}
+	if (cJSON_GetArraySize(items) > 0)
+		html_raw(&p->out, "</tbody></table></div>\n");
+	page_end(p);
+	cJSON_Delete(result);
+	page_send(p, c->status ? c->status : 200);
+}
+
+static void roster_load(struct page *p)
+{
+	struct con *c = p->data;
+	cJSON *args = cJSON_CreateObject();
+	if (!args || !cJSON_AddNumberToObject(args, "event_id", (double)c->event_id)) {
+		cJSON_Delete(args);
+		oom(p->r);
+		return;
+	}
+	page_read(p, "page_roster", args, roster_loaded);
+}
+
+void h_page_roster(struct req *r)
+{
+	struct page *p = begin(r, "/me?next=%2Fconsole");
+	if (p)
+		roster_load(p);
+}
+
+static void roster_written(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct con *c = p->data;
+	cJSON_Delete(result);
+	if (e->code != APP_OK) {
+		c->has_err = 1;
+		c->err = *e;
+		c->status = app_err_status(e->code);
+		roster_load(p);
+		return;
+	}
+	char url[80];
+	snprintf(url, sizeof url, "/console/events/%lld?done=%s", c->event_id, c->action);
+	page_redirect(p, url);
+}
+
+void h_page_roster_post(struct req *r)
+{
+	struct page *p = begin(r, "/me?next=%2Fconsole");
+	if (!p)
+		return;
+	struct con *c = p->data;
+	const char *action = page_field(p, "action");
+	long long vid = parse_id(page_field(p, "volunteer_id"));
+	int flags;
+	if (page_form_check(p, PAGE_P_ROSTER, c->event_id, &flags) < 0 || !action || !vid ||
+	    (strcmp(action, "in") != 0 && strcmp(action, "out") != 0)) {
+		fail_form(p, MSG_ERR_FORM, 403, roster_load);
+		return;
+	}
+	snprintf(c->action, sizeof c->action, "%s", action);
+	cJSON *body = cJSON_CreateObject();
+	if (!body || !cJSON_AddNumberToObject(body, "volunteer_id", (double)vid)) {
+		cJSON_Delete(body);
+		oom(r);
+		return;
+	}
+	page_capture(p, roster_written);
+	if (!strcmp(action, "in"))
+		attendance_submit(r, c->event_id, "checkin", 201, body, 0);
+	else
+		attendance_submit(r, c->event_id, "checkout", 200, body, 0);
+}
+
+/* ---- GET /console/events/{id}/poster ------------------------------------------------ */
+
+static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	if (e->code != APP_OK) {
+		page_fail(p, e);
+		return;
+	}
+	if (activities_add_checkin(r, result) < 0) {
+		cJSON_Delete(result);
+		oom(r);
+		return;
+	}
+	const char *url = str(result, "checkin_url"), *code = str(result, "checkin_code");
+	staff_start(p, MSG_POSTER, 0);
+	html_raw(&p->out, "<p class=\"row-actions noprint\"><a href=\"/console\">");
+	page_msg(p, MSG_BACK_CONSOLE);
+	html_raw(&p->out, "</a><button type=\"button\" id=\"print\" hidden>");
+	page_msg(p, MSG_PRINT);
+	html_raw(&p->out,
+	         "</button></p>\n<section class=\"poster\" id=\"poster\" data-refresh=\"30\" "
+	         "aria-labelledby=\"poster-title\"><h2 id=\"poster-title\">");
+	page_text(p, str(result, "title"));
+	html_raw(&p->out, "</h2><p>");
+	page_text(p, str(result, "starts"));
+	html_raw(&p->out, " – ");
+	page_text(p, str(result, "ends_time"));
+	html_raw(&p->out, "<br>");
+	page_text(p, str(result, "location"));
+	html_raw(&p->out, "</p><p><strong>");
+	page_msg(p, MSG_POSTER_SCAN);
+	html_raw(&p->out, "</strong></p>");
+	if (!url || qrsvg_render(&p->out, url, T(p, MSG_QR_LABEL)) < 0) {
+		cJSON_Delete(result);
+		oom(r);
+		return;
+	}
+	html_raw(&p->out, "<p>");
+	page_msg(p, MSG_POSTER_CODE);
+	html_raw(&p->out, "</p><p class=\"code\" id=\"code\">");
+	page_text(p, code);
+	html_raw(&p->out, "</p><p class=\"url\">");
+	page_text(p, url);
+	html_raw(&p->out, "</p><p class=\"hint noprint\">");
+	page_msg(p, MSG_POSTER_REFRESH);
+	html_raw(&p->out, "</p></section>\n");
+	page_end(p);
+	cJSON_Delete(result);
+	page_send(p, 200);
+}
+
+void h_page_poster(struct req *r)
+{
+	struct page *p = begin(r, "/me?next=%2Fconsole");
+	if (!p)
+		return;
+	struct con *c = p->data;
+	cJSON *args = cJSON_CreateObject();
+	if (!args || !cJSON_AddNumberToObject(args, "event_id", (double)c->event_id)) {
+		cJSON_Delete(args);
+		oom(r);
+		return;
+	}
+	page_read(p, "page_poster", args, poster_loaded);
+}

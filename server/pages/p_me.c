@@ -1,0 +1,497 @@
+/*
+ * p_me.c: GET and POST /me, the volunteer's own page: hours this month and this year, star
+ * levels, the service record with each entry's status and a way to report an error in it,
+ * upcoming events with sign-up and cancel, and log-in / log-out.
+ *
+ * Data comes from api.page_me (sql/0009_pages.sql, which totals through the API's own
+ * volunteer_hours_json); writes are the API's functions: signup_create, signup_cancel,
+ * corrections_create_body (POST /correction-requests), the log-in flow of POST /session and
+ * session_logout of DELETE /session.  Every POST answers 303 to /me?done=... on success.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "page.h"
+#include "reply.h"
+#include "req.h"
+
+struct me {
+	int has_err;
+	struct err err;
+	int status;
+};
+
+static void me_free(void *v)
+{
+	free(v);
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static long long num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+}
+
+static void errors(struct page *p)
+{
+	struct me *m = p->data;
+	if (m->has_err)
+		page_error_box(p, &m->err);
+}
+
+static void login_form(struct page *p)
+{
+	struct me *m = p->data;
+	const char *next = page_field(p, "next") ? page_field(p, "next") : page_query(p, "next");
+	page_start(p, MSG_LOGIN_TITLE);
+	errors(p);
+	page_form_open(p, "/me", PAGE_P_LOGIN, 0, 0, 0);
+	html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"login\">");
+	if (next) {
+		html_raw(&p->out, "<input type=\"hidden\" name=\"next\" value=\"");
+		page_text(p, page_safe_next(next));
+		html_raw(&p->out, "\">");
+	}
+	page_input(p, "tel", "phone", MSG_PHONE, page_field(p, "phone"), MSG_PHONE_HINT, NULL,
+	           "inputmode=\"numeric\" autocomplete=\"tel\" required maxlength=\"64\"");
+	page_input(p, "password", "password", MSG_PASSWORD, NULL, -1, NULL,
+	           "autocomplete=\"current-password\" required maxlength=\"128\"");
+	html_raw(&p->out, "<button type=\"submit\" class=\"big\">");
+	page_msg(p, MSG_LOGIN);
+	html_raw(&p->out, "</button></form>\n<p>");
+	page_msg(p, MSG_NO_ACCOUNT);
+	html_raw(&p->out, " <a href=\"/register\">");
+	page_msg(p, MSG_REGISTER);
+	html_raw(&p->out, "</a></p>\n");
+	page_end(p);
+	page_send(p, m->status ? m->status : 200);
+}
+
+static void small_form(struct page *p, const char *action, long long subject, const char *key,
+                       enum msg button, int second)
+{
+	page_form_open(p, "/me", PAGE_P_ME, subject, 0, 0);
+	html_rawf(&p->out,
+	          "<input type=\"hidden\" name=\"action\" value=\"%s\">"
+	          "<input type=\"hidden\" name=\"%s\" value=\"%lld\">"
+	          "<button type=\"submit\"%s>",
+	          action, key, subject, second ? " class=\"second\"" : "");
+	page_msg(p, button);
+	html_raw(&p->out, "</button></form>");
+}
+
+static enum msg status_msg(const char *s)
+{
+	if (s && !strcmp(s, "approved"))
+		return MSG_STATUS_APPROVED;
+	if (s && !strcmp(s, "rejected"))
+		return MSG_STATUS_REJECTED;
+	if (s && !strcmp(s, "void"))
+		return MSG_STATUS_VOID;
+	return MSG_STATUS_PENDING;
+}
+
+static void total(struct page *p, enum msg label, const cJSON *t, const char *key, const char *id)
+{
+	html_raw(&p->out, "<div><span class=\"num\" id=\"");
+	html_raw(&p->out, id);
+	html_raw(&p->out, "\">");
+	page_text(p, str(t, key) ? str(t, key) : "0.00");
+	html_raw(&p->out, "</span>");
+	page_msg(p, label);
+	html_raw(&p->out, "</div>");
+}
+
+/* One form to report an error in any live entry not already under a request: a select
+ * costs far fewer bytes than a form per row (the page stays under 30 KB). */
+static void report_form(struct page *p, const cJSON *entries)
+{
+	const cJSON *h;
+	int n = 0;
+	cJSON_ArrayForEach(h, entries)
+	{
+		const char *st = str(h, "status");
+		if (!st || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "requested")) ||
+		    (strcmp(st, "approved") && strcmp(st, "pending")))
+			continue;
+		if (n++ == 0) {
+			html_raw(&p->out, "<details id=\"report\"><summary>");
+			page_msg(p, MSG_REPORT_ERROR);
+			html_raw(&p->out, "</summary>");
+			page_form_open(p, "/me", PAGE_P_ME, 0, 0, 0);
+			html_raw(&p->out,
+			         "<input type=\"hidden\" name=\"action\" value=\"correction\">"
+			         "<div class=\"field\"><label for=\"f-entry\">");
+			page_msg(p, MSG_ENTRY);
+			html_raw(&p->out, "</label><select id=\"f-entry\" name=\"entry_id\">");
+		}
+		html_rawf(&p->out, "<option value=\"%lld\">", num(h, "id"));
+		page_text(p, str(h, "date"));
+		html_raw(&p->out, " ");
+		page_text(p, str(h, "start"));
+		html_raw(&p->out, " ");
+		page_text(p, str(h, "title"));
+		html_raw(&p->out, "</option>");
+	}
+	if (n == 0)
+		return;
+	html_raw(&p->out, "</select></div><div class=\"field\"><label for=\"f-message\">");
+	page_msg(p, MSG_REPORT_WHAT);
+	html_raw(&p->out, "</label><textarea id=\"f-message\" name=\"message\" rows=\"3\" "
+	                  "maxlength=\"2000\" required></textarea></div><button type=\"submit\">");
+	page_msg(p, MSG_REPORT_SEND);
+	html_raw(&p->out, "</button></form></details>\n");
+}
+
+static void render(struct page *p, const cJSON *d)
+{
+	struct me *m = p->data;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, "volunteer");
+	const char *done = page_query(p, "done");
+	static const struct {
+		const char *key;
+		enum msg id;
+	} notes[] = {{"signup", MSG_DONE_SIGNUP},
+	             {"cancel", MSG_DONE_CANCEL},
+	             {"request", MSG_DONE_REQUEST}};
+	page_start(p, MSG_ME_TITLE);
+	for (size_t i = 0; done && i < sizeof notes / sizeof notes[0]; i++)
+		if (!strcmp(done, notes[i].key))
+			page_notice(p, notes[i].id);
+	errors(p);
+	if (!cJSON_IsObject(v)) {
+		page_notice(p, MSG_NO_VOLUNTEER);
+	} else {
+		html_raw(&p->out, "<p>");
+		page_msg(p, MSG_HELLO);
+		html_raw(&p->out, "<strong id=\"me-name\">");
+		page_text(p, str(v, "name"));
+		html_raw(&p->out, "</strong> · ");
+		page_msg(p, MSG_VOLUNTEER_NO);
+		html_raw(&p->out, " ");
+		page_text(p, str(v, "volunteer_no"));
+		html_raw(&p->out, " · ");
+		page_text(p, str(v, "org_unit"));
+		html_raw(&p->out, "</p>\n");
+
+		const cJSON *month = cJSON_GetObjectItemCaseSensitive(d, "month");
+		const cJSON *year = cJSON_GetObjectItemCaseSensitive(d, "year");
+		html_raw(&p->out, "<h2>");
+		page_msg(p, MSG_THIS_MONTH);
+		html_raw(&p->out, "</h2><div class=\"totals\">");
+		total(p, MSG_APPROVED_HOURS, month, "approved_hours", "month-approved");
+		total(p, MSG_PENDING_HOURS, month, "pending_hours", "month-pending");
+		html_raw(&p->out, "</div><h2>");
+		page_msg(p, MSG_THIS_YEAR);
+		html_raw(&p->out, "</h2><div class=\"totals\">");
+		total(p, MSG_APPROVED_HOURS, year, "approved_hours", "year-approved");
+		total(p, MSG_PENDING_HOURS, year, "pending_hours", "year-pending");
+		html_raw(&p->out, "</div>\n");
+
+		const cJSON *stars = cJSON_GetObjectItemCaseSensitive(d, "stars"), *s;
+		if (cJSON_GetArraySize(stars) > 0) {
+			html_raw(&p->out, "<h2>");
+			page_msg(p, MSG_STARS);
+			html_raw(&p->out, "</h2><ul>");
+			cJSON_ArrayForEach(s, stars)
+			{
+				html_raw(&p->out, "<li>");
+				page_text(p, str(s, "name"));
+				html_rawf(&p->out, ": %lld ★</li>", num(s, "level"));
+			}
+			html_raw(&p->out, "</ul>\n");
+		}
+
+		const cJSON *up = cJSON_GetObjectItemCaseSensitive(d, "upcoming"), *e;
+		html_raw(&p->out, "<h2>");
+		page_msg(p, MSG_UPCOMING);
+		html_raw(&p->out, "</h2>");
+		if (cJSON_GetArraySize(up) == 0) {
+			html_raw(&p->out, "<p>");
+			page_msg(p, MSG_NO_UPCOMING);
+			html_raw(&p->out, "</p>");
+		}
+		html_raw(&p->out, "<ul class=\"events\">");
+		cJSON_ArrayForEach(e, up)
+		{
+			const char *su = str(e, "signup");
+			int live = su && strcmp(su, "cancelled") != 0;
+			html_raw(&p->out, "<li><strong>");
+			page_text(p, str(e, "title"));
+			html_raw(&p->out, "</strong><br>");
+			page_text(p, str(e, "starts"));
+			html_raw(&p->out, " – ");
+			page_text(p, str(e, "ends_time"));
+			html_raw(&p->out, " · ");
+			page_text(p, str(e, "location"));
+			if (live) {
+				html_raw(&p->out, " <span class=\"tag\">");
+				page_msg(p, !strcmp(su, "waitlisted") ? MSG_WAITLISTED
+				                                      : MSG_SIGNED_UP);
+				html_raw(&p->out, "</span>");
+			}
+			html_raw(&p->out, "<br>");
+			if (live)
+				small_form(p, "cancel", num(e, "id"), "event_id", MSG_CANCEL_SIGNUP,
+				           1);
+			else
+				small_form(p, "signup", num(e, "id"), "event_id", MSG_SIGN_UP, 0);
+			html_raw(&p->out, "</li>");
+		}
+		html_raw(&p->out, "</ul>\n");
+
+		const cJSON *entries = cJSON_GetObjectItemCaseSensitive(d, "entries"), *h;
+		html_raw(&p->out, "<h2>");
+		page_msg(p, MSG_MY_ENTRIES);
+		html_raw(&p->out, "</h2>");
+		if (cJSON_GetArraySize(entries) == 0) {
+			html_raw(&p->out, "<p>");
+			page_msg(p, MSG_NO_ENTRIES);
+			html_raw(&p->out, "</p>");
+		} else {
+			html_raw(&p->out, "<table id=\"entries\"><thead><tr><th scope=\"col\">");
+			page_msg(p, MSG_DATE);
+			html_raw(&p->out, "</th><th scope=\"col\">");
+			page_msg(p, MSG_ACTIVITY);
+			html_raw(&p->out, "</th><th scope=\"col\">");
+			page_msg(p, MSG_HOURS);
+			html_raw(&p->out, "</th><th scope=\"col\">");
+			page_msg(p, MSG_STATUS);
+			html_raw(&p->out, "</th></tr></thead><tbody>");
+		}
+		cJSON_ArrayForEach(h, entries)
+		{
+			const char *st = str(h, "status");
+			html_raw(&p->out, "<tr><td>");
+			page_text(p, str(h, "date"));
+			html_raw(&p->out, "<br>");
+			page_text(p, str(h, "start"));
+			html_raw(&p->out, "–");
+			page_text(p, str(h, "end"));
+			html_raw(&p->out, "</td><td>");
+			page_text(p, str(h, "title"));
+			html_raw(&p->out, "</td><td>");
+			page_text(p, str(h, "hours"));
+			html_raw(&p->out, "</td><td><span class=\"tag ");
+			page_text(p, st);
+			html_raw(&p->out, "\">");
+			page_msg(p, status_msg(st));
+			html_raw(&p->out, "</span>");
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "requested"))) {
+				html_raw(&p->out, "<br><span class=\"tag\">");
+				page_msg(p, MSG_REQUESTED);
+				html_raw(&p->out, "</span>");
+			}
+			html_raw(&p->out, "</td></tr>");
+		}
+		if (cJSON_GetArraySize(entries) > 0) {
+			html_raw(&p->out, "</tbody></table>\n");
+			report_form(p, entries);
+		}
+
+		const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(d, "requests"), *q;
+		if (cJSON_GetArraySize(reqs) > 0) {
+			html_raw(&p->out, "<h2>");
+			page_msg(p, MSG_MY_REQUESTS);
+			html_raw(&p->out, "</h2><ul id=\"requests\">");
+			cJSON_ArrayForEach(q, reqs)
+			{
+				const char *st = str(q, "status");
+				html_raw(&p->out, "<li>");
+				page_text(p, str(q, "created"));
+				html_raw(&p->out, " <span class=\"tag\">");
+				page_msg(p, st && !strcmp(st, "resolved")   ? MSG_REQ_RESOLVED
+				            : st && !strcmp(st, "rejected") ? MSG_REQ_REJECTED
+				                                            : MSG_REQ_OPEN);
+				html_raw(&p->out, "</span> ");
+				page_text(p, str(q, "message"));
+				if (str(q, "resolution")) {
+					html_raw(&p->out, " — ");
+					page_text(p, str(q, "resolution"));
+				}
+				html_raw(&p->out, "</li>");
+			}
+			html_raw(&p->out, "</ul>\n");
+		}
+	}
+	small_form(p, "logout", 0, "x", MSG_LOGOUT, 1);
+	page_end(p);
+	page_send(p, m->status ? m->status : 200);
+}
+
+static void loaded(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	if (e->code != APP_OK) {
+		page_fail(p, e);
+		return;
+	}
+	render(p, result);
+	cJSON_Delete(result);
+}
+
+static void load(struct page *p)
+{
+	if (!p->r->account_id) {
+		login_form(p);
+		return;
+	}
+	cJSON *args = cJSON_CreateObject();
+	if (!args) {
+		reply_problem(p->r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	page_read(p, "page_me", args, loaded);
+}
+
+static struct page *begin(struct req *r)
+{
+	struct page *p = page_new(r);
+	if (!p)
+		return NULL;
+	struct me *m = calloc(1, sizeof *m);
+	if (!m) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return NULL;
+	}
+	p->data = m;
+	p->data_free = me_free;
+	return p;
+}
+
+void h_page_me(struct req *r)
+{
+	struct page *p = begin(r);
+	if (p)
+		load(p);
+}
+
+/* A write's outcome: 303 to /me?done=<action>, or the page again with the error. */
+static void written(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct me *m = p->data;
+	cJSON_Delete(result);
+	if (e->code == APP_OK) {
+		const char *a = page_field(p, "action");
+		char url[48];
+		snprintf(url, sizeof url, "/me?done=%s",
+		         !strcmp(a, "signup")   ? "signup"
+		         : !strcmp(a, "cancel") ? "cancel"
+		                                : "request");
+		page_redirect(p, url);
+		return;
+	}
+	m->has_err = 1;
+	m->err = *e;
+	m->status = app_err_status(e->code);
+	load(p);
+}
+
+static void logged_in(struct page *p)
+{
+	const char *next = page_field(p, "next");
+	page_redirect(p, page_safe_next(next));
+}
+
+static void logged_out(struct req *r, cJSON *result, const struct err *e)
+{
+	cJSON_Delete(result);
+	if (e->code != APP_OK) {
+		page_fail(page_of(r), e);
+		return;
+	}
+	page_redirect(page_of(r), "/me");
+}
+
+static long long field_id(struct page *p, const char *key)
+{
+	const char *v = page_field(p, key);
+	if (!v || !*v || strlen(v) > 15 || strspn(v, "0123456789") != strlen(v))
+		return 0;
+	return atoll(v);
+}
+
+void h_page_me_post(struct req *r)
+{
+	struct page *p = begin(r);
+	if (!p)
+		return;
+	struct me *m = p->data;
+	const char *action = page_field(p, "action");
+	int flags;
+	if (!action)
+		action = "";
+	/* sign-up forms are per event (the token names it); the others have no subject */
+	int per_event = !strcmp(action, "signup") || !strcmp(action, "cancel");
+	long long subject = !strcmp(action, "correction") ? field_id(p, "entry_id")
+	                    : per_event                   ? field_id(p, "event_id")
+	                                                  : 0;
+	enum page_purpose purpose = !strcmp(action, "login") ? PAGE_P_LOGIN : PAGE_P_ME;
+	if (page_form_check(p, purpose, per_event ? subject : 0, &flags) < 0) {
+		err_set(&m->err, APP_EFORBIDDEN, NULL, "the form expired");
+		m->has_err = 1;
+		m->status = 403;
+		load(p);
+		return;
+	}
+	if (!strcmp(action, "login")) {
+		const char *login = page_field(p, "phone"), *pw = page_field(p, "password");
+		page_capture(p, written);
+		if (!login || !*login || !pw || !*pw) {
+			err_set(&m->err, APP_EUNAUTH, NULL, "wrong login or password");
+			m->has_err = 1;
+			m->status = 401;
+			load(p);
+			return;
+		}
+		page_login(p, login, pw, logged_in);
+		return;
+	}
+	if (!r->account_id) {
+		page_redirect(p, "/me");
+		return;
+	}
+	if (!strcmp(action, "logout")) {
+		page_capture(p, logged_out);
+		session_logout(r);
+		return;
+	}
+	cJSON *args = cJSON_CreateObject();
+	if (!args || subject <= 0) {
+		cJSON_Delete(args);
+		err_set(&m->err, APP_EMALFORMED, NULL, "bad form");
+		m->has_err = 1;
+		m->status = 400;
+		load(p);
+		return;
+	}
+	if (!strcmp(action, "correction")) {
+		const char *msg = page_field(p, "message");
+		cJSON_AddNumberToObject(args, "entry_id", (double)subject);
+		cJSON_AddStringToObject(args, "message", msg ? msg : "");
+		page_capture(p, written);
+		corrections_create_body(r, args);
+		return;
+	}
+	if (strcmp(action, "signup") && strcmp(action, "cancel")) {
+		cJSON_Delete(args);
+		err_set(&m->err, APP_EMALFORMED, NULL, "bad form");
+		m->has_err = 1;
+		m->status = 400;
+		load(p);
+		return;
+	}
+	cJSON_AddNumberToObject(args, "event_id", (double)subject);
+	cJSON_AddNumberToObject(args, "volunteer_id", (double)r->volunteer_id);
+	page_write(p, !strcmp(action, "signup") ? "signup_create" : "signup_cancel", args, written);
+}

@@ -1,0 +1,305 @@
+/*
+ * p_register.c: GET and POST /register, self-registration.
+ *
+ * The form's fields become the JSON body of POST /api/v1/volunteers and go through the same
+ * code: volunteers_check() finds what is wrong (run repeatedly, with each faulty field
+ * replaced by a harmless value, so that every field's error shows at once, inline, next to
+ * it), then volunteers_create_body() runs the API's path (checks again, hashes the password
+ * off the loop, api.volunteer_create, which checks the unit and the phone's uniqueness).
+ * Success logs the new volunteer in with the API's log-in flow and answers 303 to `next`
+ * (e.g. back to the check-in page that sent them here) or /me.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "page.h"
+#include "reply.h"
+#include "req.h"
+
+#define MAX_ERRS 8
+
+struct reg {
+	struct {
+		char field[64];
+		struct err e;
+	} errs[MAX_ERRS];
+	int nerr;
+	int status;
+	char phone[24];
+	char password[520];
+};
+
+static void reg_free(void *v)
+{
+	struct reg *g = v;
+	memset(g->password, 0, sizeof g->password);
+	free(g);
+}
+
+static const char *field_error(struct page *p, const char *field)
+{
+	struct reg *g = p->data;
+	for (int i = 0; i < g->nerr; i++)
+		if (!strcmp(g->errs[i].field, field)) {
+			const char *extra;
+			return T(p, page_err_msg(&g->errs[i].e, &extra));
+		}
+	return NULL;
+}
+
+static void add_error(struct reg *g, const struct err *e)
+{
+	if (g->nerr < MAX_ERRS) {
+		snprintf(g->errs[g->nerr].field, sizeof g->errs[0].field, "%s", e->field);
+		g->errs[g->nerr++].e = *e;
+	}
+}
+
+static void render(struct page *p, const cJSON *choices)
+{
+	struct reg *g = p->data;
+	const char *next = page_field(p, "next") ? page_field(p, "next") : page_query(p, "next");
+	const char *unit = page_field(p, "org_unit_id");
+	page_start(p, MSG_REGISTER_TITLE);
+	for (int i = 0; i < g->nerr; i++) /* errors not about a field of this form */
+		if (strcmp(g->errs[i].field, "name") && strcmp(g->errs[i].field, "phone") &&
+		    strcmp(g->errs[i].field, "password") &&
+		    strcmp(g->errs[i].field, "org_unit_id") &&
+		    strcmp(g->errs[i].field, "work_unit"))
+			page_error_box(p, &g->errs[i].e);
+	page_form_open(p, "/register", PAGE_P_REGISTER, 0, 0, 0);
+	if (next) {
+		html_raw(&p->out, "<input type=\"hidden\" name=\"next\" value=\"");
+		page_text(p, page_safe_next(next));
+		html_raw(&p->out, "\">");
+	}
+	page_input(p, "text", "name", MSG_NAME, page_field(p, "name"), -1, field_error(p, "name"),
+	           "autocomplete=\"name\" required maxlength=\"50\"");
+	page_input(p, "tel", "phone", MSG_PHONE, page_field(p, "phone"), MSG_PHONE_HINT,
+	           field_error(p, "phone"),
+	           "inputmode=\"numeric\" autocomplete=\"tel\" required maxlength=\"20\"");
+	page_input(p, "password", "password", MSG_PASSWORD, NULL, MSG_PASSWORD_HINT,
+	           field_error(p, "password"),
+	           "autocomplete=\"new-password\" required minlength=\"10\" maxlength=\"128\"");
+
+	const char *unit_err = field_error(p, "org_unit_id");
+	html_raw(&p->out, "<div class=\"field\"><label for=\"f-org_unit_id\">");
+	page_msg(p, MSG_UNIT);
+	html_raw(&p->out, "</label><select id=\"f-org_unit_id\" name=\"org_unit_id\" required");
+	if (unit_err)
+		html_raw(&p->out, " aria-invalid=\"true\" aria-describedby=\"e-org_unit_id\"");
+	html_raw(&p->out, "><option value=\"\">");
+	page_msg(p, MSG_UNIT_CHOOSE);
+	html_raw(&p->out, "</option>");
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(choices, "items"), *u;
+	cJSON_ArrayForEach(u, items)
+	{
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(u, "id");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(u, "name");
+		const cJSON *parent = cJSON_GetObjectItemCaseSensitive(u, "parent_name");
+		if (!cJSON_IsNumber(id) || !cJSON_IsString(name))
+			continue;
+		char ids[24];
+		snprintf(ids, sizeof ids, "%lld", (long long)id->valuedouble);
+		html_rawf(&p->out, "<option value=\"%s\"%s>", ids,
+		          unit && !strcmp(unit, ids) ? " selected" : "");
+		if (cJSON_IsString(parent)) {
+			page_text(p, parent->valuestring);
+			html_raw(&p->out, " · ");
+		}
+		page_text(p, name->valuestring);
+		html_raw(&p->out, "</option>");
+	}
+	html_raw(&p->out, "</select>");
+	if (unit_err) {
+		html_raw(&p->out, "<p class=\"err\" id=\"e-org_unit_id\">");
+		page_text(p, unit_err);
+		html_raw(&p->out, "</p>");
+	}
+	html_raw(&p->out, "</div>\n");
+	html_raw(&p->out, "<div class=\"field\"><label for=\"f-work_unit\">");
+	page_msg(p, MSG_WORK_UNIT);
+	page_msg(p, MSG_OPTIONAL);
+	html_raw(&p->out, "</label><input id=\"f-work_unit\" name=\"work_unit\" type=\"text\" "
+	                  "maxlength=\"200\" autocomplete=\"organization\"");
+	if (page_field(p, "work_unit")) {
+		html_raw(&p->out, " value=\"");
+		page_text(p, page_field(p, "work_unit"));
+		html_raw(&p->out, "\"");
+	}
+	html_raw(&p->out, "></div>\n<div class=\"field check\"><input id=\"f-party\" "
+	                  "name=\"party_member\" type=\"checkbox\" value=\"1\"");
+	if (page_field(p, "party_member"))
+		html_raw(&p->out, " checked");
+	html_raw(&p->out, "><label for=\"f-party\">");
+	page_msg(p, MSG_PARTY_MEMBER);
+	html_raw(&p->out, "</label></div>\n<button type=\"submit\" class=\"big\">");
+	page_msg(p, MSG_REGISTER);
+	html_raw(&p->out, "</button></form>\n<p><a href=\"/me\">");
+	page_msg(p, MSG_HAVE_ACCOUNT);
+	html_raw(&p->out, "</a></p>\n");
+	page_end(p);
+	page_send(p, g->status ? g->status : 200);
+}
+
+static void loaded(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	if (e->code != APP_OK) {
+		page_fail(p, e);
+		return;
+	}
+	render(p, result);
+	cJSON_Delete(result);
+}
+
+static void load(struct page *p)
+{
+	cJSON *args = cJSON_CreateObject();
+	if (!args) {
+		reply_problem(p->r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	page_read(p, "org_unit_choices", args, loaded);
+}
+
+static struct page *begin(struct req *r)
+{
+	struct page *p = page_new(r);
+	if (!p)
+		return NULL;
+	struct reg *g = calloc(1, sizeof *g);
+	if (!g) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return NULL;
+	}
+	p->data = g;
+	p->data_free = reg_free;
+	return p;
+}
+
+void h_page_register(struct req *r)
+{
+	struct page *p = begin(r);
+	if (!p)
+		return;
+	if (r->account_id) {
+		page_redirect(p, "/me");
+		return;
+	}
+	load(p);
+}
+
+/* The form as the API's JSON body (numbers and booleans typed as the API wants them). */
+static cJSON *form_body(struct page *p)
+{
+	static const char *const strings[] = {"name", "phone", "password", "work_unit", NULL};
+	cJSON *b = cJSON_CreateObject();
+	if (!b)
+		return NULL;
+	for (int i = 0; strings[i]; i++) {
+		const char *v = page_field(p, strings[i]);
+		if (v && (*v || i < 3))
+			cJSON_AddStringToObject(b, strings[i], v);
+	}
+	const char *unit = page_field(p, "org_unit_id");
+	if (unit && *unit) {
+		if (strspn(unit, "0123456789") == strlen(unit) && strlen(unit) <= 15)
+			cJSON_AddNumberToObject(b, "org_unit_id", (double)atoll(unit));
+		else
+			cJSON_AddStringToObject(b, "org_unit_id", unit);
+	}
+	if (page_field(p, "party_member"))
+		cJSON_AddTrueToObject(b, "party_member");
+	return b;
+}
+
+/* Every field's first error, by running the API's checks until they pass. */
+static void collect_errors(struct page *p, const cJSON *body)
+{
+	struct reg *g = p->data;
+	cJSON *probe = cJSON_Duplicate(body, 1);
+	for (int i = 0; probe && i < MAX_ERRS; i++) {
+		struct err e;
+		if (volunteers_check(probe, &e) == 0 || !e.field[0] || field_error(p, e.field))
+			break;
+		add_error(g, &e);
+		cJSON_DeleteItemFromObjectCaseSensitive(probe, e.field);
+		if (!strcmp(e.field, "name"))
+			cJSON_AddStringToObject(probe, "name", "x");
+		else if (!strcmp(e.field, "phone"))
+			cJSON_AddStringToObject(probe, "phone", "13800000000");
+		else if (!strcmp(e.field, "org_unit_id"))
+			cJSON_AddNumberToObject(probe, "org_unit_id", 1);
+	}
+	cJSON_Delete(probe);
+}
+
+static void after_login(struct page *p)
+{
+	const char *next = page_field(p, "next");
+	page_redirect(p, page_safe_next(next ? next : "/me"));
+}
+
+static void login_failed(struct req *r, cJSON *result, const struct err *e)
+{
+	(void)e;
+	cJSON_Delete(result);
+	page_redirect(page_of(r), "/me"); /* registered; the log-in form is there */
+}
+
+static void created(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct reg *g = p->data;
+	cJSON_Delete(result);
+	if (e->code != APP_OK) {
+		add_error(g, e);
+		g->status = app_err_status(e->code);
+		load(p);
+		return;
+	}
+	page_capture(p, login_failed);
+	page_login(p, g->phone, g->password, after_login);
+	memset(g->password, 0, sizeof g->password);
+}
+
+void h_page_register_post(struct req *r)
+{
+	struct page *p = begin(r);
+	if (!p)
+		return;
+	struct reg *g = p->data;
+	int flags;
+	if (r->account_id) {
+		page_redirect(p, "/me");
+		return;
+	}
+	if (page_form_check(p, PAGE_P_REGISTER, 0, &flags) < 0) {
+		struct err e;
+		err_set(&e, APP_EFORBIDDEN, NULL, "the form expired");
+		add_error(g, &e);
+		g->status = 403;
+		load(p);
+		return;
+	}
+	cJSON *body = form_body(p);
+	if (!body) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	collect_errors(p, body);
+	if (g->nerr) {
+		cJSON_Delete(body);
+		g->status = 422;
+		load(p);
+		return;
+	}
+	snprintf(g->phone, sizeof g->phone, "%s", page_field(p, "phone"));
+	snprintf(g->password, sizeof g->password, "%s", page_field(p, "password"));
+	page_capture(p, created);
+	volunteers_create_body(r, body);
+}

@@ -1,0 +1,58 @@
+/*
+ * sessions.h: a worker's session resolver: a cache of live sessions keyed by token hash, in
+ * front of batched look-ups (many tokens, one statement).
+ *
+ * A cached answer is used only while all of these hold: the database said the session was
+ * live, no more than SESSIONS_TTL_MS ago and not past its absolute or idle limit as it stood
+ * then; this worker's LISTEN connection has been up since (so any log-out, rotation, purge
+ * or disabled account since would have evicted it: sql/0008_batch.sql sends the
+ * notifications); no log-out has been answered by any worker of this server since (a
+ * counter in shared memory: that one is exact, not "as soon as the NOTIFY arrives"); and no
+ * eviction happened while the look-up was in flight.  When the LISTEN
+ * connection is down the cache is empty and every request asks the database.
+ *
+ * Ownership: the caller owns the struct sessions.  sessions_resolve borrows arg until done
+ * runs; done runs exactly once: before sessions_resolve returns on a cache hit, else from the
+ * event loop when the batch's answer arrives (or fails).
+ */
+#ifndef VD_SESSIONS_H
+#define VD_SESSIONS_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+struct event_base;
+struct config;
+struct db_pool;
+struct metrics;
+struct sessions;
+
+#define SESSIONS_TTL_MS 30000
+
+/* account 0: no live session (not an error).  e->code != APP_OK: the database failed. */
+typedef void (*sessions_done_fn)(void *arg, long long account, long long volunteer,
+                                 const struct err *e);
+
+/* metrics: the shared region, for the server-wide log-out counter. */
+struct sessions *sessions_new(struct event_base *base, const struct config *cfg, struct db_pool *db,
+                              struct metrics *metrics);
+/* Fail look-ups not yet sent (503) and stop using the pool; call before db_pool_free. */
+void sessions_stop(struct sessions *s);
+/* Free; call after db_pool_free (which completes the look-ups in flight). */
+void sessions_free(struct sessions *s);
+/* Resolve the session whose token has SHA-256 hash. */
+void sessions_resolve(struct sessions *s, const uint8_t hash[32], sessions_done_fn done, void *arg);
+/* A log-out of hash has committed: this worker drops it now, and every other worker of this
+ * server drops its whole cache before it next trusts it (a shared counter), so the token is
+ * refused everywhere from the moment the log-out is answered.  Other servers, and sessions
+ * ended in SQL, go through NOTIFY instead. */
+void sessions_revoked(struct sessions *s, const uint8_t hash[32]);
+
+struct sessions_stats {
+	uint64_t hits, misses, lookups, evictions;
+	int listening;
+};
+void sessions_get_stats(const struct sessions *s, struct sessions_stats *out);
+
+#endif

@@ -1,0 +1,175 @@
+// Browser tests of the staff pages (issue 7), in Debian's chromium at 360 px: a coordinator's
+// roster check-in and check-out, bulk approval, the QR poster (its refresh included), an
+// admin's report with its charts and the XLSX download, and axe on /console, the roster, the
+// poster and /admin.  Each test leaves a screenshot in build/e2e/.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Api, axe, newContext, shot, startBrowser, startStack, volunteer } from './lib.mjs';
+
+let stack;
+let browser;
+let coord;
+
+before(async () => {
+  stack = await startStack();
+  browser = await startBrowser();
+  coord = await new Api(stack.base).login(stack.coordinator.login, stack.coordinator.password);
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (stack) await stack.stop();
+});
+
+// Open a staff page: /console sends an anonymous visitor to the log-in form of /me, which
+// comes back to the page after logging in.
+async function staffPage({ login, password }, path, opts) {
+  const ctx = await newContext(browser, opts);
+  const page = await ctx.newPage();
+  await page.goto(stack.base + path);
+  await page.locator('#f-phone').fill(login);
+  await page.locator('#f-password').fill(password);
+  await page.locator('main form button[type=submit]').click();
+  await page.waitForURL((u) => u.pathname === path.split('?')[0]);
+  return { ctx, page };
+}
+
+test('a coordinator checks a volunteer in and out from the roster', async () => {
+  const eventId = stack.events[0];
+  const v = await volunteer(stack, '吴志愿', eventId);
+  const { ctx, page } = await staffPage(stack.coordinator, '/console');
+  try {
+    await page.locator(`li[data-event="${eventId}"]`).getByRole('link', { name: '花名册' }).click();
+    await page.locator('#roster').waitFor();
+    assert.equal(await page.locator('#n-on_post').textContent(), '0');
+    await page.getByRole('button', { name: '签到 吴志愿' }).click();
+    await page.getByText('已为志愿者签到。').waitFor();
+    assert.equal(await page.locator('#n-on_post').textContent(), '1');
+    let r = await coord.ok('GET', `/events/${eventId}/attendance`);
+    assert.equal(r.items.find((i) => i.volunteer_id === v.id).state, 'on_post');
+    assert.deepEqual(await axe(page), []);
+    await shot(page, 'console-roster-checked-in');
+
+    await page.getByRole('button', { name: '签退 吴志愿' }).click();
+    await page.getByText('已为志愿者签退。').waitFor();
+    r = await coord.ok('GET', `/events/${eventId}/attendance`);
+    const mine = r.items.find((i) => i.volunteer_id === v.id);
+    assert.equal(mine.state, 'done');
+    assert.equal(r.items.filter((i) => i.volunteer_id === v.id).length, 1);
+    await shot(page, 'console-roster-checked-out');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a coordinator approves pending entries in bulk', async () => {
+  const eventId = stack.events[1];
+  const now = Date.now();
+  const entries = [];
+  for (const name of ['郑志愿', '冯志愿']) {
+    const v = await volunteer(stack, name, eventId);
+    entries.push(await coord.ok('POST', '/hours', {
+      volunteer_id: v.id, event_id: eventId, reason: 'e2e: 补录',
+      started_at: new Date(now - 15 * 60000).toISOString(), ended_at: new Date(now - 5 * 60000).toISOString() }));
+  }
+  assert.ok(entries.every((e) => e.status === 'pending'));
+  const { ctx, page } = await staffPage(stack.coordinator, '/console');
+  try {
+    assert.deepEqual(await axe(page), []);
+    await shot(page, 'console');
+    await page.getByLabel('全选').check(); // console.js ticks every entry
+    for (const e of entries) assert.equal(await page.locator(`#c-${e.id}`).isChecked(), true);
+    await page.getByRole('button', { name: '批准所选' }).click();
+    await page.locator('#approved-n').waitFor();
+    assert.ok(Number(await page.locator('#approved-n').textContent()) >= 2);
+    for (const e of entries) {
+      const h = await coord.ok('GET', `/volunteers/${e.volunteer_id}/hours`);
+      assert.equal(h.entries.find((x) => x.id === e.id).status, 'approved');
+      assert.equal(await page.locator(`#c-${e.id}`).count(), 0);
+    }
+    await shot(page, 'console-approved');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('the QR poster: an SVG code, the 6-digit code in large type, refreshed on screen', async () => {
+  const eventId = stack.events[2];
+  const { ctx, page } = await staffPage(stack.coordinator, '/console');
+  try {
+    await page.clock.install();
+    await page.goto(stack.base + `/console/events/${eventId}/poster`);
+    const qr = page.locator('#poster svg.qr');
+    await qr.waitFor();
+    const box = await qr.boundingBox();
+    assert.ok(box.width >= 250, `QR ${box.width}px wide`);
+    assert.match(await page.locator('#code').textContent(), /^\d{6}$/);
+    const ev = await coord.ok('GET', `/events/${eventId}`);
+    assert.match(await page.locator('#poster .url').textContent(), /\/checkin\//);
+    assert.equal(ev.checkin_url.split('/checkin/')[0], (await page.locator('#poster .url').textContent()).split('/checkin/')[0]);
+    assert.deepEqual(await axe(page), []);
+    await shot(page, 'console-poster');
+    // console.js refetches the poster every 30 s and swaps it in
+    await page.evaluate(() => document.getElementById('poster').setAttribute('data-old', '1'));
+    await page.clock.fastForward(31000);
+    await page.waitForFunction(() => !document.getElementById('poster').hasAttribute('data-old'),
+      null, { timeout: 10000 });
+    assert.match(await page.locator('#code').textContent(), /^\d{6}$/);
+    await page.emulateMedia({ media: 'print' });
+    assert.equal(await page.locator('header').isVisible(), false);
+    await shot(page, 'console-poster-print');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('an admin sees the report with its charts and downloads the XLSX', async () => {
+  const { ctx, page } = await staffPage(stack.admin, '/admin');
+  try {
+    await page.locator('#units').waitFor();
+    await page.locator('#chart-trend canvas').waitFor(); // uPlot, served by volunteerd
+    assert.equal(await page.locator('#trend tbody tr').count(), 12);
+    assert.deepEqual(await axe(page), []);
+    await shot(page, 'admin');
+    // the drill-down: follow the first area down and come back up
+    const first = page.locator('#units tbody th a').first();
+    if (await first.count()) {
+      await first.click();
+      await page.locator('.crumbs a').first().waitFor();
+      await shot(page, 'admin-drill-down');
+      await page.locator('.crumbs a').first().click();
+      await page.locator('#units').waitFor();
+    }
+    const link = page.getByRole('link', { name: '下载 Excel' });
+    const href = await link.getAttribute('href');
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    assert.equal(download.suggestedFilename().endsWith('.xlsx'), true, download.suggestedFilename());
+    const resp = await page.request.get(stack.base + href); // the same link, with the cookie
+    assert.equal(resp.status(), 200);
+    assert.equal(resp.headers()['content-type'], 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    const file = readFileSync(await download.path());
+    assert.ok(file.length > 100);
+    assert.equal(file.subarray(0, 4).toString('latin1'), 'PK\x03\x04'); // a zip
+    assert.ok(file.includes(Buffer.from('[Content_Types].xml')));
+    assert.ok(file.includes(Buffer.from('xl/worksheets/')));
+    await shot(page, 'admin-downloaded');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('axe and language: /console and /admin in English', async () => {
+  const { ctx, page } = await staffPage(stack.coordinator, '/console', { locale: 'en' });
+  try {
+    await page.getByRole('heading', { name: 'Coordinator console' }).waitFor();
+    assert.deepEqual(await axe(page), []);
+    await shot(page, 'console-en');
+    await page.goto(stack.base + '/admin');
+    await page.locator('#units').waitFor();
+    assert.deepEqual(await axe(page), []);
+    await shot(page, 'admin-en');
+  } finally {
+    await ctx.close();
+  }
+});

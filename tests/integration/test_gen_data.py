@@ -1,0 +1,224 @@
+"""scripts/gen-data.sh at a small scale: deterministic, within every constraint, the ledger's
+per-day split and rollups exactly what the triggers produce, and (with 0007) the monthly
+report equal to a plain GROUP BY over the ledger.
+
+Two months ending with 2024-11-30, a Saturday: the Saturday night patrol (22:00-00:30) crosses
+both midnight and the month's end.
+"""
+import os
+import secrets
+
+import pytest
+
+import helpers
+
+GEN = os.path.join(helpers.ROOT, "scripts", "gen-data.sh")
+ARGS = ["--scale", "0.002", "--seed", "5", "--months", "2", "--end-month", "2024-12"]
+PW = "Gen-data-admin-1"
+
+# Columns that depend on the moment of loading (now()), left out of the comparisons.
+TABLES = {
+    "org_units": ("id", "id, parent_id, kind, code, name, path, depth"),
+    "teams": ("id", "id, name, org_unit_id, parent_team_id, kind"),
+    "volunteers": ("id", "id, volunteer_no, name, phone, gender, birth_date, org_unit_id, work_unit, party_member, "
+                         "skills, created_at"),
+    "volunteer_home_history": ("volunteer_id, valid_from", "volunteer_id, org_unit_id, valid_from, valid_to"),
+    "team_members": ("team_id, volunteer_id", "team_id, volunteer_id, role, joined_at"),
+    "activities": ("id", "id, team_id, org_unit_id, title, category, recurrence"),
+    "events": ("id", "id, activity_id, team_id, org_unit_id, starts_at, ends_at, status, checkin_code, "
+                     "confirmed_count, waitlisted_count"),
+    "signups": ("event_id, volunteer_id", "event_id, volunteer_id, status, created_at"),
+    "attendances": ("id", "id, event_id, volunteer_id, check_in_at, check_out_at, method, flags, credited, "
+                          "created_at, voided_at"),
+    # the trigger path stamps created_at, decided_at and voided_at with now()
+    "hour_entries": ("id", "id, volunteer_id, event_id, attendance_id, activity_id, team_id, org_unit_id, "
+                           "home_org_unit_id, policy_id, started_at, ended_at, minutes, status, flags, corrects, "
+                           "reason, decision_reason"),
+    "hour_entry_days": ("entry_id, day", "entry_id, day, volunteer_id, event_id, team_id, org_unit_id, "
+                                         "home_org_unit_id, minutes, status"),
+    # rows at 0/0 (left by the trigger upkeep after a void, or made by the rebuild for
+    # 0-minute entries) carry no figures
+    "monthly_volunteer_totals": ("month, volunteer_id, org_unit_id, team_id, home_org_unit_id",
+                                 "month, volunteer_id, org_unit_id, team_id, home_org_unit_id, approved_minutes, "
+                                 "pending_minutes", "approved_minutes <> 0 OR pending_minutes <> 0"),
+    "volunteer_totals": ("volunteer_id", "volunteer_id, approved_minutes, pending_minutes",
+                         "approved_minutes <> 0 OR pending_minutes <> 0"),
+}
+
+
+def gen(url, *extra, timeout=120):
+    r = helpers.run(["bash", GEN, *ARGS, *extra, "--database-url", url], timeout=timeout)
+    assert r.returncode == 0, f"gen-data failed:\n{r.stdout}\n{r.stderr}"
+    return r.stdout
+
+
+def checksums(pg, db):
+    out = {}
+    for table, (key, cols, *where) in TABLES.items():
+        cond = f"WHERE {where[0]}" if where else ""
+        out[table] = pg.sql(f"SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY {key})), '-') "
+                            f"FROM (SELECT {cols} FROM {table} {cond}) t", db=db).strip()
+    if pg.sql("SELECT to_regclass('report_unit_totals') IS NOT NULL", db=db).strip() == "t":
+        # the journal folded into the totals: what a report reads
+        out["report_unit_totals+deltas"] = pg.sql(
+            "SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY month, dimension, unit_id, team_id)), '-') "
+            "FROM (SELECT month, dimension, unit_id, team_id, sum(a) AS a, sum(p) AS p, sum(v) AS v FROM ("
+            "  SELECT month, dimension, unit_id, team_id, approved_minutes a, pending_minutes p, volunteers v FROM report_unit_totals"
+            "  UNION ALL"
+            "  SELECT month, dimension, unit_id, team_id, approved_minutes, pending_minutes, volunteers FROM report_unit_deltas) u"
+            " GROUP BY 1, 2, 3, 4 HAVING sum(a) <> 0 OR sum(p) <> 0 OR sum(v) <> 0) t", db=db).strip()
+    return out
+
+
+def _generate(pg, workdir, *extra):
+    """A fresh migrated database with an admin, filled by gen-data; returns its name."""
+    name = f"gen_{os.getpid()}_{secrets.token_hex(4)}"
+    url = pg.create_db(name)
+    srv = helpers.Server(url, workdir, tls=False)
+    srv.migrate()
+    srv.create_admin("admin", PW)
+    gen(url, *extra)
+    return name
+
+
+@pytest.fixture(scope="module")
+def fast(pg, workdir):
+    """The bulk path, with the generator's own --verify."""
+    return _generate(pg, workdir, "--verify")
+
+
+def test_gen_data_deterministic_exact_and_within_constraints(pg, workdir, fast):
+    a = fast
+    b = _generate(pg, workdir)
+    sums_a, sums_b = checksums(pg, a), checksums(pg, b)
+    assert sums_a == sums_b, "two runs with the same seed differ"
+    counts = {k: int(v.split()[0]) for k, v in sums_a.items()}
+    for table in ("org_units", "teams", "volunteers", "events", "signups", "attendances", "hour_entries",
+                  "hour_entry_days", "monthly_volunteer_totals"):
+        assert counts[table] > 0, table
+    assert counts["attendances"] > 1000
+
+    q = lambda sql: pg.sql(sql, db=a).strip()  # noqa: E731
+    # the shape's variety: forgotten check-outs, corrections, walk-ins, decisions, movers,
+    # midnight and month-end crossings
+    assert int(q("SELECT count(*) FROM attendances WHERE method = 'auto' AND 'auto_checkout' = ANY (flags)")) > 0
+    assert int(q("SELECT count(*) FROM hour_entries WHERE corrects IS NOT NULL")) > 0
+    assert q("SELECT bool_and(c.status = 'void') FROM hour_entries h JOIN hour_entries c ON c.id = h.corrects") == "t"
+    assert q("SELECT count(DISTINCT status) FROM hour_entries") == "4"
+    assert int(q("SELECT count(*) FROM hour_entries WHERE 'walk_in' = ANY (flags)")) > 0
+    assert int(q("SELECT count(*) FROM volunteer_home_history WHERE valid_to IS NOT NULL")) > 0
+    assert int(q("SELECT count(*) FROM (SELECT entry_id FROM hour_entry_days GROUP BY 1 HAVING count(*) > 1) t")) > 0
+    assert int(q("SELECT count(*) FROM hour_entry_days d JOIN hour_entries h ON h.id = d.entry_id "
+                 "WHERE d.day = '2024-12-01' AND h.started_at < '2024-12-01 00:00+08'")) > 0
+    assert int(q("SELECT count(*) FROM hour_entries h WHERE h.home_org_unit_id <> "
+                 "(SELECT org_unit_id FROM volunteers v WHERE v.id = h.volunteer_id)")) > 0
+
+    # constraints: none open, no credited minute twice, every foreign key holds
+    assert q("SELECT count(*) FROM attendances WHERE check_out_at IS NULL") == "0"
+    assert q("SELECT count(*) FROM attendances x JOIN attendances y ON x.volunteer_id = y.volunteer_id AND x.id < y.id "
+             "AND x.credited && y.credited") == "0"
+    assert q("SELECT count(*) FROM hour_entries x JOIN hour_entries y ON x.volunteer_id = y.volunteer_id AND x.id < y.id "
+             "AND x.status IN ('pending', 'approved') AND y.status IN ('pending', 'approved') "
+             "AND tstzrange(x.started_at, x.ended_at) && tstzrange(y.started_at, y.ended_at)") == "0"
+    fks = q("""SELECT format('SELECT %L || '' '' || count(*) FROM %s c WHERE %s AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s)',
+                             conname, conrelid::regclass,
+                             (SELECT string_agg(format('c.%I IS NOT NULL', a.attname), ' AND ')
+                                FROM unnest(conkey) k JOIN pg_attribute a ON a.attrelid = conrelid AND a.attnum = k),
+                             confrelid::regclass,
+                             (SELECT string_agg(format('p.%I = c.%I', pa.attname, ca.attname), ' AND ')
+                                FROM unnest(conkey, confkey) AS u(ck, fk)
+                                JOIN pg_attribute ca ON ca.attrelid = conrelid AND ca.attnum = u.ck
+                                JOIN pg_attribute pa ON pa.attrelid = confrelid AND pa.attnum = u.fk))
+               FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace
+                AND conrelid::regclass::text NOT LIKE 'hour_entry_days_%'""").splitlines()
+    assert len(fks) > 20
+    broken = [line for line in pg.sql(";\n".join(fks) + ";", db=a).splitlines() if not line.endswith(" 0")]
+    assert broken == [], broken
+
+    # the bulk load dropped and rebuilt indexes and constraints: the catalog is as migrated,
+    # and no trigger was left disabled
+    catalog = """SELECT string_agg(x, E'\\n' ORDER BY x) FROM (
+                   SELECT pg_get_indexdef(i.indexrelid) AS x FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+                    WHERE c.relnamespace = 'public'::regnamespace AND c.relname NOT LIKE 'hour_entry_days_%'
+                   UNION ALL
+                   SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+                    WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text NOT LIKE 'hour_entry_days_%'
+                   UNION ALL
+                   SELECT tgrelid::regclass || ' ' || tgname || ' ' || tgenabled::text FROM pg_trigger
+                    WHERE NOT tgisinternal AND tgrelid::regclass::text NOT LIKE 'hour_entry_days_%') t"""
+    empty = f"gen_empty_{os.getpid()}_{secrets.token_hex(4)}"
+    helpers.Server(pg.create_db(empty), workdir, tls=False).migrate()
+    assert pg.sql(catalog, db=a) == pg.sql(catalog, db=empty)
+
+    # hour_entry_days is exactly hour_day_split of every entry
+    assert q("""SELECT count(*) FROM (
+                  (SELECT h.id, s.day, s.minutes, h.status FROM hour_entries h,
+                          LATERAL hour_day_split(h.started_at, h.ended_at, h.minutes, app_time_zone()) s
+                   EXCEPT ALL SELECT entry_id, day, minutes, status FROM hour_entry_days)
+                  UNION ALL
+                  (SELECT entry_id, day, minutes, status FROM hour_entry_days
+                   EXCEPT ALL SELECT h.id, s.day, s.minutes, h.status FROM hour_entries h,
+                          LATERAL hour_day_split(h.started_at, h.ended_at, h.minutes, app_time_zone()) s)) x""") == "0"
+
+
+def test_gen_data_fast_path_equals_the_triggers(pg, workdir, fast):
+    """The bulk path (triggers off, days and rollups set-wise) against the same rows written
+    through the triggers (and 0007's rollup upkeep)."""
+    slow = _generate(pg, workdir, "--via-triggers")
+    a, b = checksums(pg, fast), checksums(pg, slow)
+    differ = [k for k in a if a[k] != b.get(k)]
+    assert differ == [], {k: (a[k], b.get(k)) for k in differ}
+
+
+def _report(pg, db, month, by, dim="service", under=1):
+    import json
+    actor = pg.sql("SELECT id FROM accounts WHERE login = 'admin'", db=db).strip()
+    args = json.dumps({"month": month, "by": by, "dimension": dim, "under": str(under)})
+    return json.loads(pg.sql(f"SELECT api.report_monthly({actor}, '{args}'::jsonb)", db=db))
+
+
+def test_gen_data_monthly_report_equals_a_plain_group_by(pg, fast):
+    db = fast
+    if pg.sql("SELECT to_regproc('api.report_monthly') IS NOT NULL", db=db).strip() != "t":
+        pytest.skip("no monthly report yet (sql/0007)")
+    q = lambda sql: pg.sql(sql, db=db).strip()  # noqa: E731
+    for month in ("2024-10", "2024-11", "2024-12"):
+        for dim, col in (("service", "org_unit_id"), ("residence", "home_org_unit_id")):
+            rep = _report(pg, db, month, "org_unit", dim)
+            plain = {}
+            for line in q(f"""SELECT c.id, coalesce(sum(d.minutes) FILTER (WHERE d.status = 'approved'), 0),
+                                     coalesce(sum(d.minutes) FILTER (WHERE d.status = 'pending'), 0),
+                                     count(DISTINCT d.volunteer_id) FILTER (WHERE d.status = 'approved' AND d.minutes > 0)
+                                FROM org_units c
+                                JOIN org_units u ON u.path >= c.path AND u.path < left(c.path, -1) || '0'
+                                JOIN hour_entry_days d ON d.{col} = u.id
+                               WHERE c.parent_id = 1 AND d.day >= DATE '{month}-01'
+                                 AND d.day < DATE '{month}-01' + interval '1 month'
+                                 AND d.status IN ('approved', 'pending')
+                               GROUP BY c.id""").splitlines():
+                k, ap, pe, vo = (int(x) for x in line.split("|"))
+                plain[k] = (ap, pe, vo)
+            got = {r["id"]: (r["approved_minutes"], r["pending_minutes"], r["volunteers"]) for r in rep["rows"]
+                   if r["approved_minutes"] or r["pending_minutes"]}
+            assert got == plain, (month, dim)
+            tot = tuple(int(x) for x in q(f"""
+                SELECT coalesce(sum(minutes) FILTER (WHERE status = 'approved'), 0) || '|' ||
+                       coalesce(sum(minutes) FILTER (WHERE status = 'pending'), 0) || '|' ||
+                       count(DISTINCT volunteer_id) FILTER (WHERE status = 'approved' AND minutes > 0)
+                  FROM hour_entry_days WHERE day >= DATE '{month}-01' AND day < DATE '{month}-01' + interval '1 month'
+                   AND status IN ('approved', 'pending')""").split("|"))
+            t = rep["totals"]
+            assert (t["approved_minutes"], t["pending_minutes"], t["volunteers"]) == tot, (month, dim)
+        rep = _report(pg, db, month, "team")
+        plain = {}
+        for line in q(f"""SELECT team_id, coalesce(sum(minutes) FILTER (WHERE status = 'approved'), 0),
+                                 coalesce(sum(minutes) FILTER (WHERE status = 'pending'), 0),
+                                 count(DISTINCT volunteer_id) FILTER (WHERE status = 'approved' AND minutes > 0)
+                            FROM hour_entry_days WHERE day >= DATE '{month}-01'
+                             AND day < DATE '{month}-01' + interval '1 month' AND status IN ('approved', 'pending')
+                           GROUP BY team_id""").splitlines():
+            k, ap, pe, vo = (int(x) for x in line.split("|"))
+            plain[k] = (ap, pe, vo)
+        got = {r["id"]: (r["approved_minutes"], r["pending_minutes"], r["volunteers"]) for r in rep["rows"]
+               if r["approved_minutes"] or r["pending_minutes"]}
+        assert got == plain, (month, "team")
