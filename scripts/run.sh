@@ -54,6 +54,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
 	fi
 	bash scripts/dev-db.sh start
 	DATABASE_URL=$(bash scripts/dev-db.sh url)
+	private_db=1
 	echo "run: using the private PostgreSQL under var/pg ($DATABASE_URL)"
 else
 	echo "run: using DATABASE_URL from the environment; no private PostgreSQL started"
@@ -81,6 +82,16 @@ fi
 
 # 4. The schema.
 "$BIN" migrate
+
+# 4b. A small demo district (DESIGN §7) the first time, in the private database only: a real
+#     database is never filled with made-up people.  gen-data needs the cluster's superuser,
+#     which the private cluster has.
+if [ -n "${private_db:-}" ] && [ -z "${VOLUNTEERD_NO_DEMO:-}" ] &&
+	[ "$(psql "$DATABASE_URL" -XAtc 'SELECT count(*) FROM org_units' 2>/dev/null)" = "0" ]; then
+	echo "run: loading a small demo district (VOLUNTEERD_NO_DEMO=1 skips this)"
+	bash scripts/gen-data.sh --scale 0.002 --seed 1 --database-url "$DATABASE_URL" >var/demo.log 2>&1 ||
+		echo "run: the demo district could not be loaded (see var/demo.log); continuing without it"
+fi
 
 # 5. The first admin, only once: with --if-missing the binary prints nothing when the login
 #    exists, and the generated one-time password as the last line of stdout when it made one.
