@@ -6,6 +6,9 @@
 #   BENCH_REQUESTS (200)    timed requests per report
 #   BENCH_CHECKINS_PER_S (20)  paced background check-in + check-out pairs per second
 #   BENCH_TIMEOUT (5400)    the whole run is bounded by this many seconds
+#   BENCH_OUT (build/bench-reports.txt)  where the table goes
+#   BENCH_EXTRA_SQL         SQL run after the generator, before the server starts (a what-if,
+#                           e.g. a candidate index); named in the table
 #
 # Starts a private PostgreSQL 15 in a temporary directory (as `postgres` when run by root) on
 # 127.0.0.1 and a free port, tuned modestly for a 2-core / 24 GiB machine: shared_buffers 2GB,
@@ -27,7 +30,7 @@ SEED=${BENCH_SEED:-1}
 REQUESTS=${BENCH_REQUESTS:-200}
 RATE=${BENCH_CHECKINS_PER_S:-20}
 LIMIT=${BENCH_TIMEOUT:-5400}
-OUT=$ROOT/build/bench-reports.txt
+OUT=${BENCH_OUT:-$ROOT/build/bench-reports.txt}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
@@ -64,6 +67,9 @@ cleanup() {
 			as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1
 	fi
 	kill "$WATCHDOG" 2>/dev/null
+	# keep the server's and PostgreSQL's logs next to the table
+	[ -f "$DIR/server.log" ] && cp "$DIR/server.log" "$ROOT/build/bench-reports-server.log" 2>/dev/null
+	[ -f "$PGDIR/log" ] && cp "$PGDIR/log" "$ROOT/build/bench-reports-postgres.log" 2>/dev/null
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -85,7 +91,7 @@ if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$PGDIR"; fi
 chmod 700 "$PGDIR"
 as_pg "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -w -t 60 -l "$PGDIR/log" -o "-p $PGPORT -k $PGDIR \
- -c listen_addresses=127.0.0.1 -c shared_buffers=2GB -c effective_cache_size=12GB -c work_mem=64MB \
+ -c listen_addresses=127.0.0.1 -c log_min_duration_statement=1000 -c log_lock_waits=on -c shared_buffers=2GB -c effective_cache_size=12GB -c work_mem=64MB \
  -c maintenance_work_mem=1GB -c max_wal_size=16GB -c checkpoint_timeout=30min -c jit=off" start >/dev/null
 URL="postgresql://postgres@/vd?host=$PGDIR&port=$PGPORT"
 psql -X -q "postgresql://postgres@/postgres?host=$PGDIR&port=$PGPORT" -c "CREATE DATABASE vd"
@@ -103,6 +109,10 @@ printf '%s\n' "$ADMIN_PASSWORD" | "$BIN" create-admin --login admin --password-s
 GEN_START=$(date +%s)
 run_job bash "$ROOT/scripts/gen-data.sh" --scale "$SCALE" --seed "$SEED"
 GEN_SECONDS=$(($(date +%s) - GEN_START))
+if [ -n "${BENCH_EXTRA_SQL:-}" ]; then
+	echo "bench-reports: extra SQL: $BENCH_EXTRA_SQL"
+	psql -X -q -v ON_ERROR_STOP=1 "$URL" -c "$BENCH_EXTRA_SQL"
+fi
 
 setsid "$BIN" serve >"$DIR/server.log" 2>&1 </dev/null &
 SERVER_PID=$!

@@ -222,6 +222,7 @@ def main():
         f"{info['signups']} sign-ups, {info['attendances']} attendances, {info['entries']} hour entries, "
         f"{info['days']} entry days; generated in {os.environ.get('BENCH_GEN_SECONDS')} s",
         f"server: 2 workers, HTTP on 127.0.0.1; PostgreSQL 15 private cluster (shared_buffers 2GB, work_mem 64MB, jit off, fsync on)",
+        *([f"what-if: BENCH_EXTRA_SQL = {os.environ['BENCH_EXTRA_SQL']}"] if os.environ.get("BENCH_EXTRA_SQL") else []),
         f"reports: month {month} (and {info['current']}, the month taking the check-ins), under the district (id {district}), "
         f"{N} timed requests each after 10 warm-ups, one client, keep-alive",
         f"background: roster check-in + check-out through the API, one paced client asking {RATE:g} pairs/s, achieved "

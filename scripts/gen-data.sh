@@ -115,7 +115,7 @@ phase() { # name; the SQL on stdin
 	local name=$1 t1 t2 out
 	t1=$(date +%s.%N)
 	out=$(mktemp)
-	if ! psqlv -1 -f - >"$out" 2>&1; then
+	if ! psqlv ${PHASE_TX--1} -f - >"$out" 2>&1; then
 		cat "$out" >&2
 		rm -f "$out"
 		echo "gen-data: phase $name failed" >&2
@@ -775,9 +775,10 @@ SELECT (SELECT count(*) FROM monthly_volunteer_totals) || ' monthly volunteer ro
 SQL
 fi
 
-# ANALYZE outside a transaction block is fine either way; keep it in its own session.
-phase analyze <<'SQL'
-ANALYZE;
+# VACUUM (outside a transaction block): hint bits, visibility map and statistics of the
+# freshly loaded tables, so that autovacuum does not do it during the first minutes of use.
+PHASE_TX= phase vacuum-analyze <<'SQL'
+VACUUM (ANALYZE);
 SQL
 
 if [ "$VERIFY" = 1 ]; then
