@@ -272,3 +272,15 @@ char *json_print(const cJSON *item)
 {
 	return item ? cJSON_PrintUnformatted(item) : NULL;
 }
+
+const char *json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+long long json_num(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+}

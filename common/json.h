@@ -46,6 +46,11 @@ int json_get_array(const cJSON *obj, const char *key, int required, size_t max_i
  * the first unknown key, so that a misspelt optional field is not silently ignored. */
 int json_check_keys(const cJSON *obj, const char *const allowed[], struct err *err);
 
+/* Readers for results the server made itself (not for requests): the string at key, or NULL;
+ * the number at key as an integer, or 0. */
+const char *json_str(const cJSON *obj, const char *key);
+long long json_num(const cJSON *obj, const char *key);
+
 /* Serialize without formatting; the caller frees the result with free() (valid as long as
  * nobody installs other cJSON hooks).  NULL on OOM. */
 char *json_print(const cJSON *item);

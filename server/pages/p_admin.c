@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "json.h"
 #include "page.h"
 #include "reply.h"
 #include "req.h"
@@ -28,18 +29,6 @@ struct adm {
 static void adm_free(void *v)
 {
 	free(v);
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long long num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
 }
 
 static int valid_month(const char *m)
@@ -81,11 +70,11 @@ static void figures(struct page *p, const cJSON *row)
 	                                   "events", "new_volunteers"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		html_raw(&p->out, "<td class=\"n\">");
-		const char *s = str(row, keys[i]);
+		const char *s = json_str(row, keys[i]);
 		if (s)
 			page_text(p, s);
 		else
-			html_rawf(&p->out, "%lld", num(row, keys[i]));
+			html_rawf(&p->out, "%lld", json_num(row, keys[i]));
 		html_raw(&p->out, "</td>");
 	}
 }
@@ -120,8 +109,8 @@ static void render(struct page *p, const cJSON *d)
 	const cJSON *path = cJSON_GetObjectItemCaseSensitive(d, "path"), *u;
 	const cJSON *parents = cJSON_GetObjectItemCaseSensitive(d, "parents");
 	const cJSON *trend = cJSON_GetObjectItemCaseSensitive(d, "trend"), *t;
-	const char *month = str(rep, "month") ? str(rep, "month") : "";
-	long long under = num(rep, "under");
+	const char *month = json_str(rep, "month") ? json_str(rep, "month") : "";
+	long long under = json_num(rep, "under");
 	int by_team = a->by_team, n = 0;
 
 	page_start(p, MSG_ADMIN_TITLE);
@@ -144,16 +133,16 @@ static void render(struct page *p, const cJSON *d)
 	html_raw(&p->out, "\">");
 	cJSON_ArrayForEach(u, path)
 	{
-		long long id = num(u, "id");
+		long long id = json_num(u, "id");
 		if (id == under) {
 			html_raw(&p->out, "<li aria-current=\"page\"><strong>");
-			page_text(p, str(u, "name"));
+			page_text(p, json_str(u, "name"));
 			html_raw(&p->out, "</strong></li>");
 		} else {
 			html_raw(&p->out, "<li><a href=\"");
 			report_href(p, month, id, by_team);
 			html_raw(&p->out, "\">");
-			page_text(p, str(u, "name"));
+			page_text(p, json_str(u, "name"));
 			html_raw(&p->out, "</a></li>");
 		}
 	}
@@ -177,7 +166,7 @@ static void render(struct page *p, const cJSON *d)
 
 	/* the report table (also the bar chart's data) */
 	html_raw(&p->out, "<div class=\"tbl\" tabindex=\"0\"><table id=\"units\"><caption>");
-	page_text(p, str(rep, "under_name"));
+	page_text(p, json_str(rep, "under_name"));
 	html_raw(&p->out, " · ");
 	page_text(p, month);
 	html_raw(&p->out, " · ");
@@ -192,22 +181,22 @@ static void render(struct page *p, const cJSON *d)
 	html_raw(&p->out, "</tr></thead><tbody>");
 	cJSON_ArrayForEach(row, rows)
 	{
-		long long id = num(row, "id");
+		long long id = json_num(row, "id");
 		n++;
 		html_raw(&p->out, "<tr data-label=\"");
-		page_text(p, str(row, "name"));
+		page_text(p, json_str(row, "name"));
 		html_raw(&p->out, "\" data-hours=\"");
-		page_text(p, str(row, "approved_hours"));
+		page_text(p, json_str(row, "approved_hours"));
 		html_raw(&p->out, "\"><th scope=\"row\">");
 		if (!by_team) {
 			/* an area with areas below drills down by area; a leaf shows its teams */
 			html_raw(&p->out, "<a href=\"");
 			report_href(p, month, id, !has_id(parents, id));
 			html_raw(&p->out, "\">");
-			page_text(p, str(row, "name"));
+			page_text(p, json_str(row, "name"));
 			html_raw(&p->out, "</a>");
 		} else {
-			page_text(p, str(row, "name"));
+			page_text(p, json_str(row, "name"));
 		}
 		html_raw(&p->out, "</th>");
 		figures(p, row);
@@ -244,13 +233,13 @@ static void render(struct page *p, const cJSON *d)
 	cJSON_ArrayForEach(t, trend)
 	{
 		html_raw(&p->out, "<tr data-label=\"");
-		page_text(p, str(t, "month"));
+		page_text(p, json_str(t, "month"));
 		html_raw(&p->out, "\" data-hours=\"");
-		page_text(p, str(t, "approved_hours"));
+		page_text(p, json_str(t, "approved_hours"));
 		html_raw(&p->out, "\"><th scope=\"row\">");
-		page_text(p, str(t, "month"));
+		page_text(p, json_str(t, "month"));
 		html_raw(&p->out, "</th><td class=\"n\">");
-		page_text(p, str(t, "approved_hours"));
+		page_text(p, json_str(t, "approved_hours"));
 		html_raw(&p->out, "</td></tr>");
 	}
 	html_raw(&p->out, "</tbody></table></div>\n");

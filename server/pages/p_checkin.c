@@ -24,6 +24,7 @@
 
 #include "checkin_code.h"
 #include "handlers.h"
+#include "json.h"
 #include "page.h"
 #include "reply.h"
 #include "req.h"
@@ -83,12 +84,6 @@ static void state_line(struct page *p, enum msg what, const char *time_)
 	html_raw(&p->out, " ");
 	page_text(p, time_);
 	html_raw(&p->out, "</p>");
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static int truthy(const cJSON *o, const char *key)
@@ -162,7 +157,7 @@ static void render(struct page *p, const cJSON *data)
 	}
 	const cJSON *vol = cJSON_GetObjectItemCaseSensitive(data, "volunteer");
 	const cJSON *att = cJSON_GetObjectItemCaseSensitive(data, "attendance");
-	const char *signup = str(data, "signup");
+	const char *signup = json_str(data, "signup");
 	const char *done = page_query(p, "done");
 	page_start(p, MSG_CHECKIN_TITLE);
 	if (done && !strcmp(done, "in"))
@@ -187,20 +182,20 @@ static void render(struct page *p, const cJSON *data)
 	html_raw(&p->out, " ");
 	page_msg(p, MSG_OFFLINE_TIME);
 	html_raw(&p->out, "\"></p>\n<section class=\"card\"><h2>");
-	page_text(p, str(ev, "title"));
+	page_text(p, json_str(ev, "title"));
 	html_raw(&p->out, "</h2><dl><dt>");
 	page_msg(p, MSG_TIME);
 	html_raw(&p->out, "</dt><dd>");
-	page_text(p, str(ev, "starts"));
+	page_text(p, json_str(ev, "starts"));
 	html_raw(&p->out, " – ");
-	page_text(p, str(ev, "ends_time"));
+	page_text(p, json_str(ev, "ends_time"));
 	html_raw(&p->out, "</dd><dt>");
 	page_msg(p, MSG_PLACE);
 	html_raw(&p->out, "</dt><dd>");
-	page_text(p, str(ev, "location"));
+	page_text(p, json_str(ev, "location"));
 	html_raw(&p->out, "</dd></dl></section>\n");
 
-	const char *st = str(ev, "status");
+	const char *st = json_str(ev, "status");
 	int open = cJSON_IsObject(att) && truthy(att, "open");
 	if (st && !strcmp(st, "cancelled")) {
 		page_notice(p, MSG_EVENT_CANCELLED);
@@ -209,19 +204,19 @@ static void render(struct page *p, const cJSON *data)
 	} else if (!cJSON_IsObject(vol)) {
 		page_notice(p, MSG_NO_VOLUNTEER);
 	} else if (open) {
-		state_line(p, MSG_CHECKED_IN_AT, str(att, "check_in_time"));
+		state_line(p, MSG_CHECKED_IN_AT, json_str(att, "check_in_time"));
 		action_form(p, ck, "checkout", MSG_CHECKOUT);
 	} else if (cJSON_IsObject(att)) {
-		state_line(p, MSG_CHECKED_IN_AT, str(att, "check_in_time"));
-		state_line(p, MSG_CHECKED_OUT_AT, str(att, "check_out_time"));
+		state_line(p, MSG_CHECKED_IN_AT, json_str(att, "check_in_time"));
+		state_line(p, MSG_CHECKED_OUT_AT, json_str(att, "check_out_time"));
 		html_raw(&p->out, "<p class=\"state\">");
 		page_msg(p, MSG_CREDITED);
 		html_raw(&p->out, " <span id=\"credited\">");
-		page_text(p, str(att, "hours"));
+		page_text(p, json_str(att, "hours"));
 		html_raw(&p->out, "</span> ");
 		page_msg(p, MSG_HOURS_UNIT);
 		html_raw(&p->out, " <span class=\"tag\">");
-		page_msg(p, status_msg(str(att, "status")));
+		page_msg(p, status_msg(json_str(att, "status")));
 		html_raw(&p->out, "</span></p>\n");
 	} else if (truthy(ev, "ended")) {
 		page_notice(p, MSG_EVENT_ENDED);

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "json.h"
 #include "page.h"
 #include "qrsvg.h"
 #include "reply.h"
@@ -46,18 +47,6 @@ struct con {
 static void con_free(void *v)
 {
 	free(v);
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long long num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
 }
 
 /* A path id: digits only, 1..2^53. */
@@ -146,7 +135,7 @@ static void fail_form(struct page *p, enum msg id, int status, void (*load)(stru
 static void events_section(struct page *p, const cJSON *d)
 {
 	const cJSON *events = cJSON_GetObjectItemCaseSensitive(d, "events"), *ev;
-	const char *today = str(d, "today");
+	const char *today = json_str(d, "today");
 	html_raw(&p->out, "<section aria-labelledby=\"h-events\"><h2 id=\"h-events\">");
 	page_msg(p, MSG_EVENTS_TITLE);
 	html_raw(&p->out, "</h2>");
@@ -156,44 +145,44 @@ static void events_section(struct page *p, const cJSON *d)
 		html_raw(&p->out, "</p></section>\n");
 		return;
 	}
-	if (num(d, "events_total") > cJSON_GetArraySize(events)) {
-		html_rawf(&p->out, "<p class=\"hint\">%lld ", num(d, "events_total"));
+	if (json_num(d, "events_total") > cJSON_GetArraySize(events)) {
+		html_rawf(&p->out, "<p class=\"hint\">%lld ", json_num(d, "events_total"));
 		page_msg(p, MSG_EVENTS_MORE);
 		html_raw(&p->out, "</p>");
 	}
 	html_raw(&p->out, "<ul class=\"events\" id=\"events\">");
 	cJSON_ArrayForEach(ev, events)
 	{
-		long long id = num(ev, "id");
+		long long id = json_num(ev, "id");
 		html_rawf(&p->out, "<li data-event=\"%lld\"><strong>", id);
-		page_text(p, str(ev, "title"));
+		page_text(p, json_str(ev, "title"));
 		html_raw(&p->out, "</strong>");
-		if (today && str(ev, "day") && !strcmp(today, str(ev, "day"))) {
+		if (today && json_str(ev, "day") && !strcmp(today, json_str(ev, "day"))) {
 			html_raw(&p->out, " <span class=\"tag approved\">");
 			page_msg(p, MSG_TODAY);
 			html_raw(&p->out, "</span>");
 		}
-		if (str(ev, "status") && !strcmp(str(ev, "status"), "cancelled")) {
+		if (json_str(ev, "status") && !strcmp(json_str(ev, "status"), "cancelled")) {
 			html_raw(&p->out, " <span class=\"tag void\">");
 			page_msg(p, MSG_ERR_CANCELLED);
 			html_raw(&p->out, "</span>");
 		}
 		html_raw(&p->out, "<br>");
-		page_text(p, str(ev, "starts"));
+		page_text(p, json_str(ev, "starts"));
 		html_raw(&p->out, "–");
-		page_text(p, str(ev, "ends_time"));
+		page_text(p, json_str(ev, "ends_time"));
 		html_raw(&p->out, " · ");
-		page_text(p, str(ev, "location"));
+		page_text(p, json_str(ev, "location"));
 		html_raw(&p->out, "<br>");
 		page_msg(p, MSG_ST_SIGNED_UP);
-		html_rawf(&p->out, " %lld", num(ev, "confirmed"));
-		if (num(ev, "capacity"))
-			html_rawf(&p->out, "/%lld", num(ev, "capacity"));
+		html_rawf(&p->out, " %lld", json_num(ev, "confirmed"));
+		if (json_num(ev, "capacity"))
+			html_rawf(&p->out, "/%lld", json_num(ev, "capacity"));
 		html_raw(&p->out, " · ");
 		page_msg(p, MSG_ST_ON_POST);
 		html_rawf(&p->out,
 		          " %lld<span class=\"row-actions\"><a href=\"/console/events/%lld\">",
-		          num(ev, "on_post"), id);
+		          json_num(ev, "on_post"), id);
 		page_msg(p, MSG_ROSTER);
 		html_rawf(&p->out, "</a><a href=\"/console/events/%lld/poster\">", id);
 		page_msg(p, MSG_POSTER);
@@ -205,7 +194,7 @@ static void events_section(struct page *p, const cJSON *d)
 static void pending_section(struct page *p, const cJSON *d)
 {
 	const cJSON *pending = cJSON_GetObjectItemCaseSensitive(d, "pending"), *h;
-	long long total = num(d, "pending_total");
+	long long total = json_num(d, "pending_total");
 	html_raw(&p->out,
 	         "<section aria-labelledby=\"h-pending\" id=\"pending\"><h2 id=\"h-pending\">");
 	page_msg(p, MSG_PENDING_TITLE);
@@ -236,19 +225,19 @@ static void pending_section(struct page *p, const cJSON *d)
 	html_raw(&p->out, "</th></tr></thead><tbody>");
 	cJSON_ArrayForEach(h, pending)
 	{
-		long long id = num(h, "id");
+		long long id = json_num(h, "id");
 		html_rawf(
 		        &p->out,
 		        "<tr><td><input type=\"checkbox\" name=\"id\" value=\"%lld\" id=\"c-%lld\">"
 		        "</td><td><label for=\"c-%lld\">",
 		        id, id, id);
-		page_text(p, str(h, "volunteer"));
+		page_text(p, json_str(h, "volunteer"));
 		html_raw(&p->out, "</label></td><td>");
-		page_text(p, str(h, "title"));
+		page_text(p, json_str(h, "title"));
 		html_raw(&p->out, "<br><span class=\"hint\">");
-		page_text(p, str(h, "started"));
+		page_text(p, json_str(h, "started"));
 		html_raw(&p->out, "</span></td><td class=\"n\">");
-		page_text(p, str(h, "hours"));
+		page_text(p, json_str(h, "hours"));
 		html_raw(&p->out, "</td></tr>");
 	}
 	html_raw(&p->out, "</tbody></table></div><button type=\"submit\">");
@@ -322,12 +311,12 @@ static void create_section(struct page *p, const cJSON *d)
 	cJSON_ArrayForEach(t, teams)
 	{
 		char v[48];
-		snprintf(v, sizeof v, "%lld:%lld", num(t, "id"), num(t, "org_unit_id"));
+		snprintf(v, sizeof v, "%lld:%lld", json_num(t, "id"), json_num(t, "org_unit_id"));
 		html_rawf(&p->out, "<option value=\"%s\"%s>", v,
 		          sel && !strcmp(sel, v) ? " selected" : "");
-		page_text(p, str(t, "name"));
+		page_text(p, json_str(t, "name"));
 		html_raw(&p->out, " · ");
-		page_text(p, str(t, "unit"));
+		page_text(p, json_str(t, "unit"));
 		html_raw(&p->out, "</option>");
 	}
 	html_raw(&p->out, "</select>");
@@ -443,7 +432,7 @@ static void approved(struct req *r, cJSON *result, const struct err *e)
 	}
 	char url[96];
 	snprintf(url, sizeof url, "/console?done=approved&n=%lld&f=%lld#pending",
-	         num(result, "approved"), num(result, "failed"));
+	         json_num(result, "approved"), json_num(result, "failed"));
 	cJSON_Delete(result);
 	page_redirect(p, url);
 }
@@ -604,24 +593,24 @@ static enum msg state_msg(const char *s)
 static void event_card(struct page *p, const cJSON *ev)
 {
 	html_raw(&p->out, "<section class=\"card\"><h2>");
-	page_text(p, str(ev, "title"));
+	page_text(p, json_str(ev, "title"));
 	html_raw(&p->out, "</h2><dl><dt>");
 	page_msg(p, MSG_TIME);
 	html_raw(&p->out, "</dt><dd>");
-	page_text(p, str(ev, "starts"));
+	page_text(p, json_str(ev, "starts"));
 	html_raw(&p->out, " – ");
-	page_text(p, str(ev, "ends_time"));
+	page_text(p, json_str(ev, "ends_time"));
 	html_raw(&p->out, "</dd><dt>");
 	page_msg(p, MSG_PLACE);
 	html_raw(&p->out, "</dt><dd>");
-	page_text(p, str(ev, "location"));
+	page_text(p, json_str(ev, "location"));
 	html_raw(&p->out, "</dd></dl></section>\n");
 }
 
 static void count(struct page *p, enum msg label, const cJSON *counts, const char *key)
 {
 	html_rawf(&p->out, "<div><span class=\"num\" id=\"n-%s\">%lld</span>", key,
-	          num(counts, key));
+	          json_num(counts, key));
 	page_msg(p, label);
 	html_raw(&p->out, "</div>");
 }
@@ -659,7 +648,7 @@ static void roster_loaded(struct req *r, cJSON *result, const struct err *e)
 	const cJSON *items = cJSON_GetObjectItemCaseSensitive(result, "items"), *it;
 	const cJSON *times = cJSON_GetObjectItemCaseSensitive(result, "times");
 	const char *done = page_query(p, "done");
-	int cancelled = str(ev, "status") && !strcmp(str(ev, "status"), "cancelled");
+	int cancelled = json_str(ev, "status") && !strcmp(json_str(ev, "status"), "cancelled");
 	staff_start(p, MSG_ROSTER_TITLE, 1);
 	if (done && !strcmp(done, "in"))
 		page_notice(p, MSG_DONE_ROSTER_IN);
@@ -694,14 +683,14 @@ static void roster_loaded(struct req *r, cJSON *result, const struct err *e)
 	}
 	cJSON_ArrayForEach(it, items)
 	{
-		long long vid = num(it, "volunteer_id");
-		const char *state = str(it, "state"), *name = str(it, "name");
+		long long vid = json_num(it, "volunteer_id");
+		const char *state = json_str(it, "state"), *name = json_str(it, "name");
 		char key[24];
 		snprintf(key, sizeof key, "%lld", vid);
 		const cJSON *tm = cJSON_GetObjectItemCaseSensitive(times, key);
 		html_rawf(&p->out, "<tr data-volunteer=\"%lld\"><td>", vid);
 		page_text(p, name);
-		if (str(it, "signup") && !strcmp(str(it, "signup"), "waitlisted")) {
+		if (json_str(it, "signup") && !strcmp(json_str(it, "signup"), "waitlisted")) {
 			html_raw(&p->out, " <span class=\"tag\">");
 			page_msg(p, MSG_WAITLISTED);
 			html_raw(&p->out, "</span>");
@@ -711,14 +700,14 @@ static void roster_loaded(struct req *r, cJSON *result, const struct err *e)
 		html_raw(&p->out, "\">");
 		page_msg(p, state_msg(state));
 		html_raw(&p->out, "</span>");
-		if (str(tm, "in")) {
+		if (json_str(tm, "in")) {
 			html_raw(&p->out, "<br>");
-			page_text(p, str(tm, "in"));
-			if (str(tm, "out")) {
+			page_text(p, json_str(tm, "in"));
+			if (json_str(tm, "out")) {
 				html_raw(&p->out, "–");
-				page_text(p, str(tm, "out"));
+				page_text(p, json_str(tm, "out"));
 				html_raw(&p->out, " · ");
-				page_text(p, str(tm, "hours"));
+				page_text(p, json_str(tm, "hours"));
 				html_raw(&p->out, " ");
 				page_msg(p, MSG_HOURS_UNIT);
 			}
@@ -815,7 +804,7 @@ static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
 		oom(r);
 		return;
 	}
-	const char *url = str(result, "checkin_url"), *code = str(result, "checkin_code");
+	const char *url = json_str(result, "checkin_url"), *code = json_str(result, "checkin_code");
 	staff_start(p, MSG_POSTER, 0);
 	html_raw(&p->out, "<p class=\"row-actions noprint\"><a href=\"/console\">");
 	page_msg(p, MSG_BACK_CONSOLE);
@@ -824,13 +813,13 @@ static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
 	html_raw(&p->out,
 	         "</button></p>\n<section class=\"poster\" id=\"poster\" data-refresh=\"30\" "
 	         "aria-labelledby=\"poster-title\"><h2 id=\"poster-title\">");
-	page_text(p, str(result, "title"));
+	page_text(p, json_str(result, "title"));
 	html_raw(&p->out, "</h2><p>");
-	page_text(p, str(result, "starts"));
+	page_text(p, json_str(result, "starts"));
 	html_raw(&p->out, " – ");
-	page_text(p, str(result, "ends_time"));
+	page_text(p, json_str(result, "ends_time"));
 	html_raw(&p->out, "<br>");
-	page_text(p, str(result, "location"));
+	page_text(p, json_str(result, "location"));
 	html_raw(&p->out, "</p><p><strong>");
 	page_msg(p, MSG_POSTER_SCAN);
 	html_raw(&p->out, "</strong></p>");

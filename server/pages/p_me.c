@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "json.h"
 #include "page.h"
 #include "reply.h"
 #include "req.h"
@@ -27,18 +28,6 @@ struct me {
 static void me_free(void *v)
 {
 	free(v);
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long long num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
 }
 
 static void errors(struct page *p)
@@ -105,7 +94,7 @@ static void total(struct page *p, enum msg label, const cJSON *t, const char *ke
 	html_raw(&p->out, "<div><span class=\"num\" id=\"");
 	html_raw(&p->out, id);
 	html_raw(&p->out, "\">");
-	page_text(p, str(t, key) ? str(t, key) : "0.00");
+	page_text(p, json_str(t, key) ? json_str(t, key) : "0.00");
 	html_raw(&p->out, "</span>");
 	page_msg(p, label);
 	html_raw(&p->out, "</div>");
@@ -119,7 +108,7 @@ static void report_form(struct page *p, const cJSON *entries)
 	int n = 0;
 	cJSON_ArrayForEach(h, entries)
 	{
-		const char *st = str(h, "status");
+		const char *st = json_str(h, "status");
 		if (!st || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "requested")) ||
 		    (strcmp(st, "approved") && strcmp(st, "pending")))
 			continue;
@@ -134,12 +123,12 @@ static void report_form(struct page *p, const cJSON *entries)
 			page_msg(p, MSG_ENTRY);
 			html_raw(&p->out, "</label><select id=\"f-entry\" name=\"entry_id\">");
 		}
-		html_rawf(&p->out, "<option value=\"%lld\">", num(h, "id"));
-		page_text(p, str(h, "date"));
+		html_rawf(&p->out, "<option value=\"%lld\">", json_num(h, "id"));
+		page_text(p, json_str(h, "date"));
 		html_raw(&p->out, " ");
-		page_text(p, str(h, "start"));
+		page_text(p, json_str(h, "start"));
 		html_raw(&p->out, " ");
-		page_text(p, str(h, "title"));
+		page_text(p, json_str(h, "title"));
 		html_raw(&p->out, "</option>");
 	}
 	if (n == 0)
@@ -174,13 +163,13 @@ static void render(struct page *p, const cJSON *d)
 		html_raw(&p->out, "<p>");
 		page_msg(p, MSG_HELLO);
 		html_raw(&p->out, "<strong id=\"me-name\">");
-		page_text(p, str(v, "name"));
+		page_text(p, json_str(v, "name"));
 		html_raw(&p->out, "</strong> · ");
 		page_msg(p, MSG_VOLUNTEER_NO);
 		html_raw(&p->out, " ");
-		page_text(p, str(v, "volunteer_no"));
+		page_text(p, json_str(v, "volunteer_no"));
 		html_raw(&p->out, " · ");
-		page_text(p, str(v, "org_unit"));
+		page_text(p, json_str(v, "org_unit"));
 		html_raw(&p->out, "</p>\n");
 
 		const cJSON *month = cJSON_GetObjectItemCaseSensitive(d, "month");
@@ -205,8 +194,8 @@ static void render(struct page *p, const cJSON *d)
 			cJSON_ArrayForEach(s, stars)
 			{
 				html_raw(&p->out, "<li>");
-				page_text(p, str(s, "name"));
-				html_rawf(&p->out, ": %lld ★</li>", num(s, "level"));
+				page_text(p, json_str(s, "name"));
+				html_rawf(&p->out, ": %lld ★</li>", json_num(s, "level"));
 			}
 			html_raw(&p->out, "</ul>\n");
 		}
@@ -223,16 +212,16 @@ static void render(struct page *p, const cJSON *d)
 		html_raw(&p->out, "<ul class=\"events\">");
 		cJSON_ArrayForEach(e, up)
 		{
-			const char *su = str(e, "signup");
+			const char *su = json_str(e, "signup");
 			int live = su && strcmp(su, "cancelled") != 0;
 			html_raw(&p->out, "<li><strong>");
-			page_text(p, str(e, "title"));
+			page_text(p, json_str(e, "title"));
 			html_raw(&p->out, "</strong><br>");
-			page_text(p, str(e, "starts"));
+			page_text(p, json_str(e, "starts"));
 			html_raw(&p->out, " – ");
-			page_text(p, str(e, "ends_time"));
+			page_text(p, json_str(e, "ends_time"));
 			html_raw(&p->out, " · ");
-			page_text(p, str(e, "location"));
+			page_text(p, json_str(e, "location"));
 			if (live) {
 				html_raw(&p->out, " <span class=\"tag\">");
 				page_msg(p, !strcmp(su, "waitlisted") ? MSG_WAITLISTED
@@ -241,10 +230,11 @@ static void render(struct page *p, const cJSON *d)
 			}
 			html_raw(&p->out, "<br>");
 			if (live)
-				small_form(p, "cancel", num(e, "id"), "event_id", MSG_CANCEL_SIGNUP,
-				           1);
+				small_form(p, "cancel", json_num(e, "id"), "event_id",
+				           MSG_CANCEL_SIGNUP, 1);
 			else
-				small_form(p, "signup", num(e, "id"), "event_id", MSG_SIGN_UP, 0);
+				small_form(p, "signup", json_num(e, "id"), "event_id", MSG_SIGN_UP,
+				           0);
 			html_raw(&p->out, "</li>");
 		}
 		html_raw(&p->out, "</ul>\n");
@@ -270,17 +260,17 @@ static void render(struct page *p, const cJSON *d)
 		}
 		cJSON_ArrayForEach(h, entries)
 		{
-			const char *st = str(h, "status");
+			const char *st = json_str(h, "status");
 			html_raw(&p->out, "<tr><td>");
-			page_text(p, str(h, "date"));
+			page_text(p, json_str(h, "date"));
 			html_raw(&p->out, "<br>");
-			page_text(p, str(h, "start"));
+			page_text(p, json_str(h, "start"));
 			html_raw(&p->out, "–");
-			page_text(p, str(h, "end"));
+			page_text(p, json_str(h, "end"));
 			html_raw(&p->out, "</td><td>");
-			page_text(p, str(h, "title"));
+			page_text(p, json_str(h, "title"));
 			html_raw(&p->out, "</td><td>");
-			page_text(p, str(h, "hours"));
+			page_text(p, json_str(h, "hours"));
 			html_raw(&p->out, "</td><td><span class=\"tag ");
 			page_text(p, st);
 			html_raw(&p->out, "\">");
@@ -305,18 +295,18 @@ static void render(struct page *p, const cJSON *d)
 			html_raw(&p->out, "</h2><ul id=\"requests\">");
 			cJSON_ArrayForEach(q, reqs)
 			{
-				const char *st = str(q, "status");
+				const char *st = json_str(q, "status");
 				html_raw(&p->out, "<li>");
-				page_text(p, str(q, "created"));
+				page_text(p, json_str(q, "created"));
 				html_raw(&p->out, " <span class=\"tag\">");
 				page_msg(p, st && !strcmp(st, "resolved")   ? MSG_REQ_RESOLVED
 				            : st && !strcmp(st, "rejected") ? MSG_REQ_REJECTED
 				                                            : MSG_REQ_OPEN);
 				html_raw(&p->out, "</span> ");
-				page_text(p, str(q, "message"));
-				if (str(q, "resolution")) {
+				page_text(p, json_str(q, "message"));
+				if (json_str(q, "resolution")) {
 					html_raw(&p->out, " — ");
-					page_text(p, str(q, "resolution"));
+					page_text(p, json_str(q, "resolution"));
 				}
 				html_raw(&p->out, "</li>");
 			}
