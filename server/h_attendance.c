@@ -57,11 +57,11 @@ static void attendance_call(struct req *r, const char *fn, int status)
 	cJSON *body = body_or_empty(r);
 	if (!body)
 		return;
-	attendance_submit(r, req_param_id(r, 0), fn, status, body, 0);
+	attendance_submit(r, req_param_id(r, 0), fn, status, body, 0, 0);
 }
 
 void attendance_submit(struct req *r, long long event_id, const char *fn, int status, cJSON *body,
-                       int vouched)
+                       int vouched, long long at)
 {
 	static const char *const keys[] = {"volunteer_id", "code", NULL};
 	struct err e;
@@ -91,6 +91,11 @@ void attendance_submit(struct req *r, long long event_id, const char *fn, int st
 	if (code) {
 		cJSON_AddStringToObject(args, "code", code);
 		cJSON_AddBoolToObject(args, "code_ok", vouched || code_genuine(r, event_id, code));
+	}
+	if (at > 0) {
+		char when[32];
+		format_rfc3339(at, 0, when);
+		cJSON_AddStringToObject(args, "at", when);
 	}
 	cJSON_Delete(body);
 	api_call_batched(r, fn, args, status); /* group commit: batch.c */

@@ -87,9 +87,12 @@ void h_signups_cancel(struct req *r);
  * checked and sent to api.<fn> ("checkin" or "checkout") exactly as the API does; the code's
  * genuineness is decided here with the check-in key.  vouched = 1 only when the caller (a
  * page) holds its own signed proof that this code was genuine when the volunteer opened the
- * page (see server/pages/page.h).  Replies like the API, or through r->api_then. */
+ * page (see server/pages/page.h).  at = 0: the check-in or check-out happens now; else the
+ * unix time of a tap queued offline, which the caller has checked lies between its proof and
+ * now (the database re-checks every rule at that time).  Replies like the API, or through
+ * r->api_then. */
 void attendance_submit(struct req *r, long long event_id, const char *fn, int status, cJSON *body,
-                       int vouched);
+                       int vouched, long long at);
 void h_checkin(struct req *r);
 void h_checkout(struct req *r);
 void h_event_attendance(struct req *r);

@@ -212,7 +212,9 @@ DECLARE
     e events := event_get(arg_id(args, 'event_id'));
     p hour_policies := event_policy(e);
     who record;
-    now_ timestamptz := now();
+    -- `at`: the time of the tap, set by the server only for a check-in queued offline on the
+    -- check-in page (it has checked it against the page's presence proof); else now.
+    now_ timestamptz := coalesce((args ->> 'at')::timestamptz, now());
     opens timestamptz;
     closes timestamptz;
     flags text[] := '{}';
@@ -281,6 +283,7 @@ DECLARE
     who record;
     a attendances;
     h hour_entries;
+    out_at timestamptz := coalesce((args ->> 'at')::timestamptz, now());  -- as in api.checkin
 BEGIN
     who := attendance_actor(actor, args, e, p);
     SELECT * INTO a FROM attendances x
@@ -290,8 +293,8 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM problem(409, NULL, 'not checked in at this event');
     END IF;
-    UPDATE attendances SET check_out_at = greatest(now(), a.check_in_at),
-                           credited = credit_span(a.check_in_at, greatest(now(), a.check_in_at), e)
+    UPDATE attendances SET check_out_at = greatest(out_at, a.check_in_at),
+                           credited = credit_span(a.check_in_at, greatest(out_at, a.check_in_at), e)
      WHERE id = a.id RETURNING * INTO a;
     h := ledger_write(a, e, p, '{}', NULL, NULL);
     PERFORM audit('check_out', 'attendance', a.id, NULL, to_jsonb(a));

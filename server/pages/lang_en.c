@@ -40,7 +40,8 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_QUEUED] =
                 "No connection: saved on this phone, it will be sent when you are back online.",
         [MSG_SENT] = "Back online: what was saved offline has been sent.",
-        [MSG_OFFLINE_TIME] = "The time recorded is the time the server receives it.",
+        [MSG_OFFLINE_TIME] = "Offline? Your tap is kept and sent when the connection returns, "
+                             "with the time you tapped.",
         [MSG_NOT_SIGNED_UP] = "You have not signed up for this event; a check-in counts as a "
                               "walk-in (if the event allows).",
         [MSG_LOGIN_TITLE] = "Log in",

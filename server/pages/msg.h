@@ -42,7 +42,7 @@ enum msg {
 	MSG_SEE_MY_HOURS,
 	MSG_QUEUED,       /* JS: saved offline */
 	MSG_SENT,         /* JS: the queue was sent */
-	MSG_OFFLINE_TIME, /* JS/UI: the server's time applies */
+	MSG_OFFLINE_TIME, /* JS/UI: a queued tap keeps its time */
 	MSG_NOT_SIGNED_UP,
 	MSG_LOGIN_TITLE,
 	MSG_LOGIN,

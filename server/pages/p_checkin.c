@@ -26,6 +26,7 @@
 #include "handlers.h"
 #include "json.h"
 #include "page.h"
+#include "validate.h"
 #include "reply.h"
 #include "req.h"
 #include "secret.h"
@@ -305,6 +306,18 @@ static void written(struct req *r, cJSON *result, const struct err *e)
 	load(p);
 }
 
+/* The time of a tap queued offline (client_at), kept when it lies between the moment the
+ * page with its presence proof was issued and now; 0 (now) otherwise.  The proof bounds what
+ * a wrong or forged clock can claim to the time the volunteer really had the page open. */
+static long long tap_time(struct page *p)
+{
+	const char *s = page_field(p, "client_at");
+	long long at, now = (long long)time(NULL);
+	if (!s || parse_rfc3339(s, &at) < 0 || at > now || at < now - p->token_age)
+		return 0;
+	return at;
+}
+
 /* After the log-in (or at once when logged in): the API's own check-in or check-out. */
 static void submit(struct page *p)
 {
@@ -323,7 +336,8 @@ static void submit(struct page *p)
 	if (code)
 		cJSON_AddStringToObject(body, "code", code);
 	attendance_submit(p->r, ck->event_id, ck->action,
-	                  !strcmp(ck->action, "checkin") ? 201 : 200, body, vouched);
+	                  !strcmp(ck->action, "checkin") ? 201 : 200, body, vouched,
+	                  vouched ? tap_time(p) : 0);
 }
 
 void h_page_checkin_post(struct req *r)

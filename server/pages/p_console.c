@@ -785,9 +785,9 @@ void h_page_roster_post(struct req *r)
 	}
 	page_capture(p, roster_written);
 	if (!strcmp(action, "in"))
-		attendance_submit(r, c->event_id, "checkin", 201, body, 0);
+		attendance_submit(r, c->event_id, "checkin", 201, body, 0, 0);
 	else
-		attendance_submit(r, c->event_id, "checkout", 200, body, 0);
+		attendance_submit(r, c->event_id, "checkout", 200, body, 0, 0);
 }
 
 /* ---- GET /console/events/{id}/poster ------------------------------------------------ */

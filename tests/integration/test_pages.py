@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import re
 import secrets
+import time
 
 import pytest
 import requests
@@ -316,3 +317,43 @@ def test_checkin_errors_are_shown_in_the_page(server, world):
     roster = co.ok("GET", f"/events/{world['event']['id']}/attendance")
     mine = [i for i in roster["items"] if i["phone"] == phone and i["attendance"]]
     assert len(mine) == 1
+
+
+def _new_volunteer(server, world, n):
+    phone = f"135{(int(world['tag'], 16) * 10 + n) % 100000000:08d}"
+    password = f"Tap-pass-{n}-{world['tag']}"
+    v = Api(server).ok("POST", "/volunteers", {"name": f"Tap{n}", "phone": phone,
+                                                "org_unit_id": world["community"]["id"],
+                                                "password": password}, want=201)
+    return v, phone, password
+
+
+def _check_in_at(world, volunteer_id):
+    roster = world["co"].ok("GET", f"/events/{world['event']['id']}/attendance")
+    row = next(i for i in roster["items"] if i["volunteer_id"] == volunteer_id)
+    return dt.datetime.fromisoformat(row["attendance"]["check_in_at"])
+
+
+def test_a_tap_queued_offline_keeps_its_time_within_the_pages_proof(server, world):
+    """The offline queue sends client_at, the time of the tap.  It is kept when it lies between
+    the moment the page (with its presence proof) was issued and now; a time before the page,
+    or in the future, falls back to the server's time."""
+    path, _ = checkin_path(world)
+    cases = [(1, lambda t0: t0 + dt.timedelta(seconds=1), True),    # tapped offline after opening
+             (2, lambda t0: t0 - dt.timedelta(minutes=5), False),  # before the page existed
+             (3, lambda t0: t0 + dt.timedelta(hours=1), False)]    # in the future
+    for n, tap, kept in cases:
+        v, phone, password = _new_volunteer(server, world, n)
+        b = Browser(server)
+        t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        html = check_page(b.get(path))
+        time.sleep(3)  # the connection comes back a while after the tap
+        client_at = tap(t0)
+        r = b.post(path, {"_t": token_of(html), "action": "checkin", "phone": phone, "password": password,
+                          "client_at": client_at.isoformat().replace("+00:00", "Z")})
+        assert r.status_code == 303, r.text[:300]
+        got = _check_in_at(world, v["id"])
+        if kept:
+            assert abs((got - client_at).total_seconds()) < 1, (got, client_at)
+        else:
+            assert abs((got - dt.datetime.now(dt.timezone.utc)).total_seconds()) < 5, (got, client_at)

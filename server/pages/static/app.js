@@ -4,7 +4,8 @@
  * localStorage and sent again when the connection returns.  The token is the request's
  * Idempotency-Key on the server, so a replay, a double tap or a request that did arrive
  * before the connection dropped is recorded once.  client_at (the time of the tap) travels
- * in the body; the server re-checks every rule at the time it receives the request. */
+ * in the body; the server keeps it when it lies between the page's issue and the arrival,
+ * and re-checks every rule at that time. */
 (function () {
   'use strict';
   var KEY = 'vd-queue';
