@@ -26,11 +26,6 @@ struct adm {
 	int by_team;
 };
 
-static void adm_free(void *v)
-{
-	free(v);
-}
-
 static int valid_month(const char *m)
 {
 	return m && strlen(m) == 7 && strspn(m, "0123456789") == 4 && m[4] == '-' &&
@@ -267,16 +262,14 @@ void h_page_admin(struct req *r)
 		page_redirect(p, "/me?next=%2Fadmin");
 		return;
 	}
-	struct adm *a = calloc(1, sizeof *a);
+	struct adm *a = page_data_new(p, sizeof *a, NULL);
+	if (!a)
+		return;
 	cJSON *args = cJSON_CreateObject();
-	if (!a || !args) {
-		free(a);
-		cJSON_Delete(args);
+	if (!args) {
 		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
 		return;
 	}
-	p->data = a;
-	p->data_free = adm_free;
 	const char *month = page_query(p, "month"), *by = page_query(p, "by");
 	const char *under = page_query(p, "under");
 	struct err e;

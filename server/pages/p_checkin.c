@@ -46,11 +46,6 @@ struct ck {
 	int flags; /* of the checked form token */
 };
 
-static void ck_free(void *v)
-{
-	free(v);
-}
-
 /* Read {code}: 0 with ck filled, -1 when it names no event. */
 static int resolve(struct req *r, struct ck *ck)
 {
@@ -265,13 +260,9 @@ static struct page *begin(struct req *r)
 	struct page *p = page_new(r);
 	if (!p)
 		return NULL;
-	struct ck *ck = calloc(1, sizeof *ck);
-	if (!ck) {
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+	struct ck *ck = page_data_new(p, sizeof *ck, NULL);
+	if (!ck)
 		return NULL;
-	}
-	p->data = ck;
-	p->data_free = ck_free;
 	if (resolve(r, ck) < 0) {
 		struct err e;
 		err_set(&e, APP_ENOTFOUND, NULL, "no such check-in code");

@@ -44,11 +44,6 @@ struct con {
 	char action[12];
 };
 
-static void con_free(void *v)
-{
-	free(v);
-}
-
 /* A path id: digits only, 1..2^53. */
 static long long parse_id(const char *s)
 {
@@ -72,13 +67,9 @@ static struct page *begin(struct req *r, const char *login_next)
 		page_redirect(p, login_next);
 		return NULL;
 	}
-	struct con *c = calloc(1, sizeof *c);
-	if (!c) {
-		oom(r);
+	struct con *c = page_data_new(p, sizeof *c, NULL);
+	if (!c)
 		return NULL;
-	}
-	p->data = c;
-	p->data_free = con_free;
 	if (r->nparams > 0) {
 		c->event_id = parse_id(r->params[0]);
 		if (!c->event_id) {

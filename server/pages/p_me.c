@@ -25,11 +25,6 @@ struct me {
 	int status;
 };
 
-static void me_free(void *v)
-{
-	free(v);
-}
-
 static void errors(struct page *p)
 {
 	struct me *m = p->data;
@@ -348,14 +343,8 @@ static struct page *begin(struct req *r)
 	struct page *p = page_new(r);
 	if (!p)
 		return NULL;
-	struct me *m = calloc(1, sizeof *m);
-	if (!m) {
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
-		return NULL;
-	}
-	p->data = m;
-	p->data_free = me_free;
-	return p;
+	struct me *m = page_data_new(p, sizeof *m, NULL);
+	return m ? p : NULL;
 }
 
 void h_page_me(struct req *r)

@@ -171,14 +171,8 @@ static struct page *begin(struct req *r)
 	struct page *p = page_new(r);
 	if (!p)
 		return NULL;
-	struct reg *g = calloc(1, sizeof *g);
-	if (!g) {
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
-		return NULL;
-	}
-	p->data = g;
-	p->data_free = reg_free;
-	return p;
+	struct reg *g = page_data_new(p, sizeof *g, reg_free);
+	return g ? p : NULL;
 }
 
 void h_page_register(struct req *r)

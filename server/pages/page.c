@@ -102,6 +102,18 @@ static int foreign_origin(struct req *r)
 	return strcmp(origin, want) != 0;
 }
 
+void *page_data_new(struct page *p, size_t size, void (*data_free)(void *data))
+{
+	void *data = calloc(1, size);
+	if (!data) {
+		reply_problem(p->r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return NULL;
+	}
+	p->data = data;
+	p->data_free = data_free ? data_free : free;
+	return data;
+}
+
 struct page *page_new(struct req *r)
 {
 	struct page_private *pp = calloc(1, sizeof *pp);

@@ -105,6 +105,9 @@ struct page {
 /* A page for r, hung on r->pstate; NULL after replying 503 (no memory) or 400 (a POST body
  * that is not a form). */
 struct page *page_new(struct req *r);
+/* The page's own state: size zeroed bytes as p->data, freed with the page by data_free (NULL:
+ * free).  NULL after replying 503. */
+void *page_data_new(struct page *p, size_t size, void (*data_free)(void *data));
 /* The page of a request that page_new made. */
 struct page *page_of(struct req *r);
 /* A decoded POST field (borrowed; NULL when absent). */
