@@ -28,7 +28,7 @@ SMOKE=0
 [ "${1:-}" = --smoke ] && SMOKE=1
 WORKERS=${BENCH_WORKERS:-$(nproc)}
 if [ $SMOKE = 1 ]; then
-	DUR=1 CONNS=(8) PGCLIENTS=(1 4) NV=3000 IDLE_N=200 PACE_S=1 LIVEZ_CONNS=16
+	DUR=1 CONNS=(8) PGCLIENTS=(1 4) NV=30000 IDLE_N=200 PACE_S=1 LIVEZ_CONNS=16
 else
 	DUR=${BENCH_SECONDS:-5} CONNS=(64 256) PGCLIENTS=(1 8 32) NV=${BENCH_VOLUNTEERS:-200000}
 	IDLE_N=10000 PACE_S=${BENCH_PACE_SECONDS:-10} LIVEZ_CONNS=256
@@ -36,6 +36,7 @@ fi
 
 PASSED=0
 FAILED=0
+FAILED_NAMES=()
 check() { # description condition-status
 	if [ "$2" -eq 0 ]; then
 		PASSED=$((PASSED + 1))
@@ -43,9 +44,12 @@ check() { # description condition-status
 	else
 		FAILED=$((FAILED + 1))
 		echo "bench: FAILED: $1"
+		FAILED_NAMES+=("$1")
 	fi
 }
 finish() {
+	# The failed checks by name on one line, so that test.sh can put them in its summary.
+	[ "$FAILED" -gt 0 ] && (IFS=';'; echo "bench: failed checks: ${FAILED_NAMES[*]}")
 	[ $SMOKE = 1 ] && echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
 	exit $?

@@ -209,7 +209,7 @@ run_bench() {
 		add bench-smoke "$p" 1 "bench.sh --smoke exited with status $rc"
 		return
 	fi
-	add bench-smoke "$p" "$f"
+	add bench-smoke "$p" "$f" "$(sed -n 's/^bench: failed checks: //p' "$out" | tail -n 1)"
 }
 
 what=${1:-all}
