@@ -7,6 +7,9 @@
 #   BENCH_CHECKINS_PER_S (20)  paced background check-in + check-out pairs per second
 #   BENCH_TIMEOUT (5400)    the whole run is bounded by this many seconds
 #   BENCH_OUT (build/bench-reports.txt)  where the table goes
+#   BENCH_KEEP              a directory that keeps the generated cluster between runs: the next
+#                           run with the same scale and seed skips the generator (new migrations
+#                           are still applied), for trying a change to the reports at scale 1
 #   BENCH_EXTRA_SQL         SQL run after the generator, before the server starts (a what-if,
 #                           e.g. a candidate index); named in the table
 #
@@ -43,7 +46,21 @@ WATCHDOG=$!
 
 DIR=$(mktemp -d /tmp/vd-bench.XXXXXX)
 chmod 755 "$DIR"
-PGDIR=$DIR/pg
+KEEP=${BENCH_KEEP:-}
+REUSE=0
+if [ -n "$KEEP" ]; then
+	mkdir -p "$KEEP"
+	chmod 755 "$KEEP"
+	KEEP=$(cd "$KEEP" && pwd)
+	PGDIR=$KEEP/pg
+	if [ "$(cat "$KEEP/generated" 2>/dev/null)" = "scale=$SCALE seed=$SEED" ] && [ -f "$PGDIR/data/PG_VERSION" ]; then
+		REUSE=1
+	else # nothing kept, or an unfinished or different generation: start again
+		rm -rf "$PGDIR" "$KEEP/generated"
+	fi
+else
+	PGDIR=$DIR/pg
+fi
 mkdir -p "$PGDIR"
 SERVER_PID=
 JOB_PID=  # the generator or the measuring client, in its own process group
@@ -89,26 +106,36 @@ HTTP_PORT=$(free_port)
 echo "bench-reports: PostgreSQL in $PGDIR on 127.0.0.1:$PGPORT"
 if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$PGDIR"; fi
 chmod 700 "$PGDIR"
-as_pg "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
+[ $REUSE = 1 ] || as_pg "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -w -t 60 -l "$PGDIR/log" -o "-p $PGPORT -k $PGDIR \
  -c listen_addresses=127.0.0.1 -c log_min_duration_statement=1000 -c log_lock_waits=on -c shared_buffers=2GB -c effective_cache_size=12GB -c work_mem=64MB \
  -c maintenance_work_mem=1GB -c max_wal_size=16GB -c checkpoint_timeout=30min -c jit=off" start >/dev/null
 URL="postgresql://postgres@/vd?host=$PGDIR&port=$PGPORT"
-psql -X -q "postgresql://postgres@/postgres?host=$PGDIR&port=$PGPORT" -c "CREATE DATABASE vd"
+[ $REUSE = 1 ] || psql -X -q "postgresql://postgres@/postgres?host=$PGDIR&port=$PGPORT" -c "CREATE DATABASE vd"
 
-SECRET=$DIR/secret
-head -c 64 /dev/urandom >"$SECRET"
+SECRET=${KEEP:-$DIR}/secret
+[ $REUSE = 1 ] || head -c 64 /dev/urandom >"$SECRET"
 chmod 600 "$SECRET"
 export DATABASE_URL=$URL VOLUNTEERD_BIND=127.0.0.1 VOLUNTEERD_HTTP_PORT=$HTTP_PORT VOLUNTEERD_HTTPS_PORT=0 \
 	VOLUNTEERD_SECRET_FILE=$SECRET VOLUNTEERD_WORKERS=2 VOLUNTEERD_TZ=Asia/Shanghai
 "$BIN" migrate >"$DIR/migrate.log" 2>&1 || { cat "$DIR/migrate.log" >&2; exit 1; }
-ADMIN_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')A1-
-printf '%s\n' "$ADMIN_PASSWORD" | "$BIN" create-admin --login admin --password-stdin >"$DIR/admin.log" 2>&1 ||
-	{ cat "$DIR/admin.log" >&2; exit 1; }
-
-GEN_START=$(date +%s)
-run_job bash "$ROOT/scripts/gen-data.sh" --scale "$SCALE" --seed "$SEED"
-GEN_SECONDS=$(($(date +%s) - GEN_START))
+if [ $REUSE = 1 ]; then
+	ADMIN_PASSWORD=$(cat "$KEEP/admin-password")
+	GEN_SECONDS=$(cat "$KEEP/gen-seconds")
+	echo "bench-reports: reusing the data generated in $KEEP (scale $SCALE, seed $SEED)"
+else
+	ADMIN_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')A1-
+	printf '%s\n' "$ADMIN_PASSWORD" | "$BIN" create-admin --login admin --password-stdin >"$DIR/admin.log" 2>&1 ||
+		{ cat "$DIR/admin.log" >&2; exit 1; }
+	GEN_START=$(date +%s)
+	run_job bash "$ROOT/scripts/gen-data.sh" --scale "$SCALE" --seed "$SEED"
+	GEN_SECONDS=$(($(date +%s) - GEN_START))
+	if [ -n "$KEEP" ]; then
+		(umask 077 && printf '%s\n' "$ADMIN_PASSWORD" >"$KEEP/admin-password")
+		echo "$GEN_SECONDS" >"$KEEP/gen-seconds"
+		echo "scale=$SCALE seed=$SEED" >"$KEEP/generated"
+	fi
+fi
 if [ -n "${BENCH_EXTRA_SQL:-}" ]; then
 	echo "bench-reports: extra SQL: $BENCH_EXTRA_SQL"
 	psql -X -q -v ON_ERROR_STOP=1 "$URL" -c "$BENCH_EXTRA_SQL"
