@@ -27,9 +27,9 @@
 
 /* floor(unix_time / 45), also for times before 1970. */
 long long checkin_slot(long long unix_time);
-/* The 6-digit code of event_id in slot, NUL-terminated, into out. */
-void checkin_code(const uint8_t key[32], long long event_id, long long slot,
-                  char out[CHECKIN_CODE_LEN + 1]);
+/* The 6-digit code of event_id in slot, NUL-terminated, into out; -1 if OpenSSL fails. */
+int checkin_code(const uint8_t key[32], long long event_id, long long slot,
+                 char out[CHECKIN_CODE_LEN + 1]);
 /* 1 when code is the code of event_id for the slot of now or the one before, else 0
  * (NULL, wrong length or non-digits are 0). */
 int checkin_code_verify(const uint8_t key[32], long long event_id, long long now, const char *code);

@@ -209,8 +209,8 @@ int activities_add_checkin(struct req *r, cJSON *ev)
 	        url[sizeof r->w->cfg->public_url + 64];
 	if (cJSON_IsString(fixed) && fixed->valuestring)
 		snprintf(code, sizeof code, "%s", fixed->valuestring);
-	else
-		checkin_code(r->w->secrets->checkin, event_id, slot, code);
+	else if (checkin_code(r->w->secrets->checkin, event_id, slot, code) < 0)
+		return -1;
 	if (checkin_token(r->w->secrets->checkin, event_id, slot, token) < 0)
 		return -1;
 	const char *base = r->w->cfg->public_url;

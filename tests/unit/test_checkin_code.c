@@ -48,8 +48,11 @@ static void test_code_deterministic(void **state)
 	uint8_t other[32];
 	memcpy(other, key, 32);
 	other[0] ^= 1;
-	checkin_code(other, 42, slot, c);
+	assert_int_equal(checkin_code(other, 42, slot, c), 0);
 	assert_string_not_equal(a, c);
+	/* The keyed context is cached per thread: going back to the first key gives its code. */
+	assert_int_equal(checkin_code(key, 42, slot, b), 0);
+	assert_string_equal(a, b);
 }
 
 /* Known answers, computed independently (Python's hmac) from the layout in checkin_code.h, so
