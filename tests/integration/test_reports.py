@@ -423,3 +423,50 @@ def test_month_close_and_correction_after_it(w):
     check(w, cur, month_of(w.now), "org_unit", "service", w.D)  # its own minutes are its own
     team = report(w.admin, month_of(w.now), "team", "residence", w.D)
     assert {r["id"]: r.get("adjustments") for r in team["rows"]}[w.T0] == adj
+
+
+def test_event_and_registration_counts_follow_every_change(server, pg):
+    """report_unit_counts (0012) is kept by triggers: an event created, moved to another month,
+    cancelled and restored, and volunteers registered, each shows at once in the report, and the
+    table equals a rebuild from events and volunteers afterwards."""
+    a = Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
+    tag = secrets.token_hex(3)
+    d = a.ok("POST", "/org-units", {"kind": "district", "code": f"CD-{tag}", "name": "计数区"}, want=201)["id"]
+    s = a.ok("POST", "/org-units", {"parent_id": d, "kind": "subdistrict", "code": f"CS-{tag}", "name": "计数街道"},
+             want=201)["id"]
+    team = a.ok("POST", "/teams", {"name": f"计数队{tag}", "org_unit_id": s}, want=201)["id"]
+    now = dt.datetime.now(TZ).replace(microsecond=0)
+    start = now + dt.timedelta(days=2)
+    if month_of(start) != month_of(now) or month_of(start + dt.timedelta(days=40)) == month_of(now):
+        start = now + dt.timedelta(hours=2)
+    if month_of(start) != month_of(now):
+        pytest.skip("too close to the end of a month for this scenario")
+    act = a.ok("POST", "/activities", {"team_id": team, "org_unit_id": s, "title": "计数", "category": "环境",
+                                      "location": "路口", "capacity": 5, "starts_at": iso(start),
+                                      "ends_at": iso(start + dt.timedelta(hours=2))}, want=201)
+    ev = a.ok("GET", f"/activities/{act['id']}/events")["items"][0]
+    for i in range(2):
+        phone = "13" + "".join(secrets.choice("0123456789") for _ in range(9))
+        a.ok("POST", "/volunteers", {"name": f"计数志愿者{i}", "phone": phone, "org_unit_id": s}, want=201)
+
+    def counts(month, by="org_unit"):
+        rep = report(a, month, by, "service", d)
+        row = {r["id"]: r for r in rep["rows"]}.get(s if by == "org_unit" else team, {})
+        return (row.get("events", 0), row.get("new_volunteers", 0), rep["totals"]["events"])
+
+    this, later = month_of(now), month_of(start + dt.timedelta(days=40))
+    assert counts(this) == (1, 2, 1)
+    assert counts(this, "team")[0] == 1
+    moved = start + dt.timedelta(days=40)
+    a.ok("PATCH", f"/events/{ev['id']}", {"starts_at": iso(moved), "ends_at": iso(moved + dt.timedelta(hours=2))})
+    assert counts(this) == (0, 2, 0) and counts(later) == (1, 0, 1)
+    a.ok("PATCH", f"/events/{ev['id']}", {"status": "cancelled"})
+    assert counts(later) == (0, 0, 0) and counts(later, "team")[0] == 0
+    a.ok("PATCH", f"/events/{ev['id']}", {"status": "scheduled"})
+    assert counts(later) == (1, 0, 1)
+
+    table = ("SELECT coalesce(json_agg(c ORDER BY month, org_unit_id, team_id), '[]') FROM report_unit_counts c"
+             " WHERE events <> 0 OR registrations <> 0")  # a count back to zero keeps its row
+    kept = json.loads(pg.sql(table))
+    pg.sql("SELECT report_counts_rebuild()")
+    assert json.loads(pg.sql(table)) == kept
