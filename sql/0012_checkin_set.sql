@@ -182,7 +182,9 @@ BEGIN
                           AND s.status = 'confirmed') AS signed_up
           FROM unnest(requests) r
     ), walk_in AS (
-        -- the walk-ins that passed the rules before capacity, in arrival order per event
+        -- The walk-ins that passed the rules before capacity, in arrival order per event.  (One
+        -- that then loses the race below to another transaction's check-in of the same
+        -- volunteer has been counted: the event is then full one walk-in early, never over.)
         SELECT r.n, r.event_id, row_number() OVER (PARTITION BY r.event_id ORDER BY r.n) AS place
           FROM r
          WHERE r.open_at IS NULL AND NOT r.credited_ahead AND NOT r.signed_up AND r.walk_ins_allowed
