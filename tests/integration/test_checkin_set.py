@@ -1,4 +1,4 @@
-"""Set-based check-ins (sql/0012_checkin_set.sql) in a real concurrent batch.
+"""Set-based check-ins (sql/0013_checkin_set.sql) in a real concurrent batch.
 
 Many volunteers check in at once over HTTP, and the requests are made to land in ONE group
 commit: the module's server has a single worker, a lock on audit_log holds its first two

@@ -1,4 +1,4 @@
--- 0012_checkin_set.sql: check-ins many at a time, in a few set-based statements.
+-- 0013_checkin_set.sql: check-ins many at a time, in a few set-based statements.
 --
 -- Profiled (README, "Performance"): a check-in cost about 0.47 ms of PostgreSQL CPU, spent on
 -- a dozen small statements per item plus a subtransaction per item of a batch.  Here the
