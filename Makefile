@@ -35,7 +35,13 @@ build/%.o: %.c
 build/server/version.o: CFLAGS += -DVD_VERSION='"$(VERSION)"'
 
 # The migrations are compiled into the binary so that `volunteerd migrate` needs no files.
-build/sql_embed.c: $(SQL_FILES) scripts/embed-sql.sh
+# sql_files.list holds their names and is rewritten only when the set changes, so that a
+# migration removed or renamed (a checkout of an older commit) is embedded again too.
+build/sql_files.list: FORCE
+	@mkdir -p build
+	@echo '$(SQL_FILES)' | cmp -s - $@ || echo '$(SQL_FILES)' > $@
+FORCE:
+build/sql_embed.c: $(SQL_FILES) build/sql_files.list scripts/embed-sql.sh
 	@mkdir -p build
 	sh scripts/embed-sql.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
 
