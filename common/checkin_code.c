@@ -67,8 +67,7 @@ static EVP_MAC_CTX *keyed_ctx(const uint8_t key[32])
 
 /* HMAC-SHA256(key, tag || event_id || slot), both as 8-byte big-endian; -1 when OpenSSL
  * fails (out of memory), and then nothing may be derived from out. */
-static int mac(const uint8_t key[32], char tag, long long event_id, long long slot,
-                uint8_t out[32])
+static int mac(const uint8_t key[32], char tag, long long event_id, long long slot, uint8_t out[32])
 {
 	uint8_t msg[17];
 	size_t n = 0;
@@ -76,8 +75,8 @@ static int mac(const uint8_t key[32], char tag, long long event_id, long long sl
 	put_be64(msg + 1, (uint64_t)event_id);
 	put_be64(msg + 9, (uint64_t)slot);
 	EVP_MAC_CTX *ctx = keyed_ctx(key);
-	if (ctx && EVP_MAC_update(ctx, msg, sizeof msg) == 1 && EVP_MAC_final(ctx, out, &n, 32) == 1 &&
-	    n == 32)
+	if (ctx && EVP_MAC_update(ctx, msg, sizeof msg) == 1 &&
+	    EVP_MAC_final(ctx, out, &n, 32) == 1 && n == 32)
 		return 0;
 	return -1;
 }
