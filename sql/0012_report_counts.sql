@@ -29,13 +29,16 @@ CREATE TABLE report_unit_counts (
 CREATE FUNCTION local_month(at timestamptz) RETURNS date
 LANGUAGE sql STABLE AS $$ SELECT date_trunc('month', at AT TIME ZONE app_time_zone())::date $$;
 
--- Add signed counts; rows sorted so that concurrent writers lock them in one order.
-CREATE FUNCTION report_counts_add(d jsonb) RETURNS void
+CREATE TYPE report_count AS (month date, org_unit_id bigint, team_id bigint, events bigint,
+                              registrations bigint);
+
+-- Add signed counts (as 0007's report_rollup_add takes report_delta[]); rows sorted so that
+-- concurrent writers lock them in one order.
+CREATE FUNCTION report_counts_add(d report_count[]) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO report_unit_counts AS c (month, org_unit_id, team_id, events, registrations)
     SELECT x.month, x.org_unit_id, x.team_id, sum(x.events), sum(x.registrations)
-      FROM jsonb_to_recordset(d) AS x (month date, org_unit_id bigint, team_id bigint,
-                                       events bigint, registrations bigint)
+      FROM unnest(d) x
      GROUP BY 1, 2, 3
     HAVING sum(x.events) <> 0 OR sum(x.registrations) <> 0
      ORDER BY 1, 2, 3
@@ -51,23 +54,19 @@ CREATE FUNCTION report_counts_events() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM report_counts_add((SELECT jsonb_agg(jsonb_build_object(
-                    'month', local_month(n.starts_at), 'org_unit_id', n.org_unit_id,
-                    'team_id', n.team_id, 'events', 1, 'registrations', 0))
-                  FROM new_rows n WHERE n.status = 'scheduled'));
+        PERFORM report_counts_add(ARRAY(
+            SELECT ROW(local_month(n.starts_at), n.org_unit_id, n.team_id, 1, 0)::report_count
+              FROM new_rows n WHERE n.status = 'scheduled'));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM report_counts_add((SELECT jsonb_agg(jsonb_build_object(
-                    'month', local_month(o.starts_at), 'org_unit_id', o.org_unit_id,
-                    'team_id', o.team_id, 'events', -1, 'registrations', 0))
-                  FROM old_rows o WHERE o.status = 'scheduled'));
+        PERFORM report_counts_add(ARRAY(
+            SELECT ROW(local_month(o.starts_at), o.org_unit_id, o.team_id, -1, 0)::report_count
+              FROM old_rows o WHERE o.status = 'scheduled'));
     ELSE
-        PERFORM report_counts_add(jsonb_build_array(
-            jsonb_build_object('month', local_month(OLD.starts_at), 'org_unit_id', OLD.org_unit_id,
-                               'team_id', OLD.team_id, 'registrations', 0,
-                               'events', CASE WHEN OLD.status = 'scheduled' THEN -1 ELSE 0 END),
-            jsonb_build_object('month', local_month(NEW.starts_at), 'org_unit_id', NEW.org_unit_id,
-                               'team_id', NEW.team_id, 'registrations', 0,
-                               'events', CASE WHEN NEW.status = 'scheduled' THEN 1 ELSE 0 END)));
+        PERFORM report_counts_add(ARRAY[
+            ROW(local_month(OLD.starts_at), OLD.org_unit_id, OLD.team_id,
+                CASE WHEN OLD.status = 'scheduled' THEN -1 ELSE 0 END, 0)::report_count,
+            ROW(local_month(NEW.starts_at), NEW.org_unit_id, NEW.team_id,
+                CASE WHEN NEW.status = 'scheduled' THEN 1 ELSE 0 END, 0)::report_count]);
     END IF;
     RETURN NULL;
 END $$;
@@ -87,17 +86,14 @@ CREATE FUNCTION report_counts_volunteers() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM report_counts_add((SELECT jsonb_agg(jsonb_build_object(
-                    'month', local_month(n.created_at), 'org_unit_id', n.org_unit_id,
-                    'team_id', 0, 'events', 0, 'registrations', 1))
-                  FROM new_rows n));
+        PERFORM report_counts_add(ARRAY(
+            SELECT ROW(local_month(n.created_at), n.org_unit_id, 0, 0, 1)::report_count FROM new_rows n));
         RETURN NULL;
     END IF;
-    PERFORM report_counts_add((SELECT jsonb_agg(jsonb_build_object(
-                'month', local_month(OLD.created_at), 'org_unit_id', h.org_unit_id,
-                'team_id', 0, 'events', 0, 'registrations', -1))
-              FROM volunteer_home_history h
-             WHERE h.volunteer_id = OLD.id AND h.valid_from = '-infinity'));
+    PERFORM report_counts_add(ARRAY(
+        SELECT ROW(local_month(OLD.created_at), h.org_unit_id, 0, 0, -1)::report_count
+          FROM volunteer_home_history h
+         WHERE h.volunteer_id = OLD.id AND h.valid_from = '-infinity'));
     RETURN OLD;
 END $$;
 CREATE TRIGGER report_counts_volunteers_insert AFTER INSERT ON volunteers

@@ -416,19 +416,17 @@ BEGIN
 
     -- Keys that were there: the stored answer, or 422.
     RETURN QUERY
-    SELECT i.n::int,
-           NOT coalesce(k.request_hash <> decode(i.item ->> 'hash', 'hex'), false),
-           CASE WHEN NOT coalesce(k.request_hash <> decode(i.item ->> 'hash', 'hex'), false)
-                THEN k.response::jsonb::text END,
-           CASE WHEN k.request_hash <> decode(i.item ->> 'hash', 'hex') THEN 'VD422' END,
-           CASE WHEN k.request_hash <> decode(i.item ->> 'hash', 'hex')
-                THEN 'this Idempotency-Key was used for a different request' END,
-           CASE WHEN k.request_hash <> decode(i.item ->> 'hash', 'hex') THEN 'Idempotency-Key' END,
+    SELECT i.n::int, NOT m.differs,
+           CASE WHEN NOT m.differs THEN k.response::jsonb::text END,
+           CASE WHEN m.differs THEN 'VD422' END,
+           CASE WHEN m.differs THEN 'this Idempotency-Key was used for a different request' END,
+           CASE WHEN m.differs THEN 'Idempotency-Key' END,
            NULL::text
       FROM jsonb_array_elements(items) WITH ORDINALITY AS i(item, n)
       LEFT JOIN idempotency_keys k
         ON k.scope = idempotency_scope((i.item ->> 'actor')::bigint, (i.item ->> 'ip')::inet)
        AND k.key = i.item ->> 'key'
+     CROSS JOIN LATERAL (SELECT coalesce(k.request_hash <> decode(i.item ->> 'hash', 'hex'), false) AS differs) m
      WHERE i.item ->> 'key' IS NOT NULL AND i.n <> ALL (claimed);
 
     runs := ARRAY(SELECT i.n::int FROM jsonb_array_elements(items) WITH ORDINALITY AS i(item, n)

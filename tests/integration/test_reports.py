@@ -445,9 +445,11 @@ def test_event_and_registration_counts_follow_every_change(server, pg):
                                       "location": "路口", "capacity": 5, "starts_at": iso(start),
                                       "ends_at": iso(start + dt.timedelta(hours=2))}, want=201)
     ev = a.ok("GET", f"/activities/{act['id']}/events")["items"][0]
+    registered = []
     for i in range(2):
         phone = "13" + "".join(secrets.choice("0123456789") for _ in range(9))
-        a.ok("POST", "/volunteers", {"name": f"计数志愿者{i}", "phone": phone, "org_unit_id": s}, want=201)
+        registered.append(a.ok("POST", "/volunteers", {"name": f"计数志愿者{i}", "phone": phone, "org_unit_id": s},
+                               want=201)["id"])
 
     def counts(month, by="org_unit"):
         rep = report(a, month, by, "service", d)
@@ -464,6 +466,9 @@ def test_event_and_registration_counts_follow_every_change(server, pg):
     assert counts(later) == (0, 0, 0) and counts(later, "team")[0] == 0
     a.ok("PATCH", f"/events/{ev['id']}", {"status": "scheduled"})
     assert counts(later) == (1, 0, 1)
+    # no API deletes a volunteer; SQL by hand may, and the count follows
+    pg.sql(f"DELETE FROM volunteers WHERE id = {registered[1]}")
+    assert counts(this) == (0, 1, 0)
 
     table = ("SELECT coalesce(json_agg(c ORDER BY month, org_unit_id, team_id), '[]') FROM report_unit_counts c"
              " WHERE events <> 0 OR registrations <> 0")  # a count back to zero keeps its row
