@@ -79,6 +79,19 @@ static void api_finish(void *arg, const char *json, size_t len, const struct err
 	reply_cjson(r, r->api_status, obj);
 }
 
+/* The call's outcome from its batch: the session it came with is known now (batch.h). */
+static void api_batch_finish(void *arg, const char *json, size_t len, long long account,
+                             long long volunteer, const struct err *e)
+{
+	struct req *r = arg;
+	if (r->session_pending) {
+		r->session_pending = 0;
+		r->account_id = account;
+		r->volunteer_id = volunteer;
+	}
+	api_finish(r, json, len, e);
+}
+
 static void api_done(struct db_job *job, const struct db_result *res, const struct err *e)
 {
 	const char *json = e->code == APP_OK ? db_result_value(res, 0, 0) : NULL;
@@ -149,7 +162,8 @@ static void api_call_submit(struct req *r, const char *fn, cJSON *args, int ok_s
 	db_job_param_copy(&r->job, 5, ip[0] ? ip : NULL);
 	db_job_param(&r->job, 6, r->rid);
 	if (batched)
-		batch_submit(r->w->batch, &r->job, api_finish, r);
+		batch_submit(r->w->batch, &r->job, r->session_pending ? r->session_hash : NULL,
+		             api_batch_finish, r);
 	else
 		db_submit(r->w->db, &r->job);
 }

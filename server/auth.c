@@ -4,7 +4,11 @@
  * A request carries at most one token: `Authorization: Bearer` wins over the cookie.  The
  * token is looked up by its SHA-256 only (the database never sees the token), and the
  * lookup enforces the idle and absolute limits; sessions.c caches live sessions per worker
- * (evicted on log-out everywhere through NOTIFY) and batches the look-ups it must make.  A
+ * (evicted on log-out everywhere through NOTIFY) and batches the look-ups it must make.  On
+ * an AUTH_BATCHED route (check-in, check-out), a session the cache does not hold is
+ * resolved by the group commit in the call's own transaction (batch.c) rather than by a
+ * look-up first; any other answer before then waits for the session (auth_settle), so a
+ * request without a live session gets 401 whatever else is wrong with it.  A
  * cookie-authenticated unsafe request must come from our own origin (Origin, else Referer): a
  * browser adds cookies to cross-site requests, but never a Bearer header, so Bearer calls need no
  * such check.
@@ -161,7 +165,7 @@ static void resolved(void *arg, long long account, long long volunteer, const st
 	}
 	r->account_id = account;
 	r->volunteer_id = volunteer;
-	if (!r->account_id && r->route->auth == AUTH_USER) {
+	if (!r->account_id && r->route->auth != AUTH_OPTIONAL) {
 		reply_problem(r, APP_EUNAUTH, NULL,
 		              "log in first: the session is missing or expired");
 		return;
@@ -174,6 +178,45 @@ static void resolved(void *arg, long long account, long long volunteer, const st
 	r->route->handler(r);
 }
 
+/* auth_settle's wait for the session: the answer to give when it is live. */
+struct settle {
+	struct req *r;
+	struct err answer;
+};
+
+static void settled(void *arg, long long account, long long volunteer, const struct err *e)
+{
+	struct settle *st = arg;
+	struct req *r = st->r;
+	struct err answer = st->answer;
+	free(st);
+	r->account_id = account;
+	r->volunteer_id = volunteer;
+	if (e->code != APP_OK)
+		reply_error(r, e);
+	else if (!account)
+		reply_problem(r, APP_EUNAUTH, NULL,
+		              "log in first: the session is missing or expired");
+	else if (r->via_cookie && is_unsafe(r) && !same_origin(r))
+		reply_problem(r, APP_EFORBIDDEN, NULL,
+		              "cross-site request refused: Origin does not match this site");
+	else
+		reply_error(r, &answer);
+}
+
+void auth_settle(struct req *r, const struct err *answer)
+{
+	struct settle *st = malloc(sizeof *st);
+	r->session_pending = 0;
+	if (!st) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return;
+	}
+	st->r = r;
+	st->answer = *answer;
+	sessions_look_up(r->w->sessions, r->session_hash, settled, st);
+}
+
 void auth_dispatch(struct req *r)
 {
 	char buf[64];
@@ -183,7 +226,7 @@ void auth_dispatch(struct req *r)
 	}
 	const char *token = auth_request_token(r, buf, sizeof buf, &r->via_cookie);
 	if (!token) {
-		if (r->route->auth == AUTH_USER) {
+		if (r->route->auth != AUTH_OPTIONAL) {
 			reply_problem(r, APP_EUNAUTH, NULL, "log in first");
 			return;
 		}
@@ -193,5 +236,24 @@ void auth_dispatch(struct req *r)
 	/* Through the worker's session cache and batched look-ups (sessions.c). */
 	uint8_t hash[32];
 	secret_sha256(token, strlen(token), hash);
+	if (r->route->auth == AUTH_BATCHED) {
+		long long account, volunteer;
+		if (sessions_cached(r->w->sessions, hash, &account, &volunteer)) {
+			struct err ok;
+			err_clear(&ok);
+			resolved(r, account, volunteer, &ok);
+			return;
+		}
+		r->session_pending = 1; /* the group commit resolves it */
+		memcpy(r->session_hash, hash, sizeof hash);
+		if (r->via_cookie && is_unsafe(r) && !same_origin(r)) {
+			reply_problem(
+			        r, APP_EFORBIDDEN, NULL,
+			        "cross-site request refused: Origin does not match this site");
+			return; /* through auth_settle: 401 first when the session is not live */
+		}
+		r->route->handler(r);
+		return;
+	}
 	sessions_resolve(r->w->sessions, hash, resolved, r);
 }

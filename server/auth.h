@@ -11,11 +11,16 @@
 #include <stdint.h>
 
 struct req;
+struct err;
 
 #define AUTH_TOKEN_LEN 43 /* 32 random bytes in unpadded base64url */
 
 /* Resolve the caller for r->route, then call its handler (or reply 401/403 itself). */
 void auth_dispatch(struct req *r);
+/* For a request whose session is still pending (req.h: session_pending): give answer once the
+ * session is known, or 401 if it is not live (403 for a cross-site cookie).  reply_error calls
+ * it; nothing else needs to. */
+void auth_settle(struct req *r, const struct err *answer);
 /* A fresh session token: 32 random bytes as base64url (out: AUTH_TOKEN_LEN + 1). 0 or -1. */
 int auth_new_token(char out[AUTH_TOKEN_LEN + 1]);
 /* SHA-256 of a token as 64 hex digits (for the bytea parameter '\x...'): out[67]. */

@@ -23,6 +23,8 @@
 #include "db.h"
 #include "log.h"
 #include "queries.h"
+#include "secret.h"
+#include "sessions.h"
 
 #define BATCH_INFLIGHT 2
 
@@ -30,17 +32,22 @@ struct call {
 	batch_done_fn done;
 	void *arg;
 	cJSON *item; /* the api_call parameters, until the batch is sent */
+	int has_session;
+	uint8_t session_hash[32];
 };
 
 struct bjob {
 	struct db_job job;
 	struct batch *owner;
+	struct sessions_mark mark; /* the session cache when sent */
 	int n;
 	struct call calls[BATCH_MAX];
 };
 
 struct batch {
 	struct db_pool *db;
+	struct sessions *sessions;
+	int idle_minutes;
 	struct bjob *building;
 	struct event *flush_ev;
 	int inflight;
@@ -53,7 +60,7 @@ static void fail_calls(struct bjob *bj, int from, const struct err *e)
 	for (int i = from; i < bj->n; i++) {
 		cJSON_Delete(bj->calls[i].item);
 		bj->calls[i].item = NULL;
-		bj->calls[i].done(bj->calls[i].arg, NULL, 0, e);
+		bj->calls[i].done(bj->calls[i].arg, NULL, 0, 0, 0, e);
 	}
 }
 
@@ -78,23 +85,30 @@ static void bjob_done(struct db_job *job, const struct db_result *res, const str
 		answered[i] = 1;
 		const char *ok = db_result_value(res, row, 1);
 		struct call *c = &bj->calls[i];
+		long long account = 0, volunteer = 0;
+		if (c->has_session) {
+			account = db_result_int(res, row, 7, 0);
+			volunteer = db_result_int(res, row, 8, 0);
+			sessions_learn(b->sessions, &bj->mark, c->session_hash, account, volunteer,
+			               db_result_int(res, row, 9, 0));
+		}
 		struct err ie;
 		if (ok && ok[0] == 't') {
 			err_clear(&ie);
 			c->done(c->arg, db_result_value(res, row, 2),
-			        (size_t)db_result_length(res, row, 2), &ie);
+			        (size_t)db_result_length(res, row, 2), account, volunteer, &ie);
 		} else {
 			db_error_from_fields(
 			        db_result_value(res, row, 3), db_result_value(res, row, 4),
 			        db_result_value(res, row, 5), db_result_value(res, row, 6), &ie);
-			c->done(c->arg, NULL, 0, &ie);
+			c->done(c->arg, NULL, 0, account, volunteer, &ie);
 		}
 	}
 	for (int i = 0; i < bj->n; i++)
 		if (!answered[i]) { /* cannot happen: one row per item */
 			struct err ie;
 			err_set(&ie, APP_EINTERNAL, NULL, "no answer for this call in its batch");
-			bj->calls[i].done(bj->calls[i].arg, NULL, 0, &ie);
+			bj->calls[i].done(bj->calls[i].arg, NULL, 0, 0, 0, &ie);
 		}
 next:
 	free(bj);
@@ -126,6 +140,8 @@ static void send_batch(struct batch *b)
 	}
 	db_job_init(&bj->job, Q_API_CALL_BATCH, bjob_done, bj);
 	db_job_param_take(&bj->job, 0, text);
+	db_job_param_int(&bj->job, 1, b->idle_minutes);
+	sessions_mark(b->sessions, &bj->mark);
 	b->inflight++;
 	b->stats.batches++;
 	b->stats.items += (uint64_t)bj->n;
@@ -151,13 +167,20 @@ static void add_param(cJSON *o, const char *key, const char *value)
 		cJSON_AddNullToObject(o, key);
 }
 
-/* {"fn","actor","args","key","hash","ip","rid"} from Q_API_CALL's parameters, in order. */
-static cJSON *item_of(const struct db_job *job)
+/* {"fn","actor","args","key","hash","ip","rid"} from Q_API_CALL's parameters, in order, and
+ * "session" (hex) when the actor is to be found from it. */
+static cJSON *item_of(const struct db_job *job, const uint8_t *session_hash)
 {
 	static const char *const names[] = {"fn", "actor", "args", "key", "hash", "ip", "rid"};
 	cJSON *o = cJSON_CreateObject();
 	if (!o || job->nparams != 7)
 		goto fail;
+	if (session_hash) {
+		char hex[65];
+		secret_hex(session_hash, 32, hex);
+		if (!cJSON_AddStringToObject(o, "session", hex))
+			goto fail;
+	}
 	for (int i = 0; i < 7; i++) {
 		if (i == 2) {
 			if (!cJSON_AddRawToObject(o, names[i],
@@ -173,9 +196,10 @@ fail:
 	return NULL;
 }
 
-void batch_submit(struct batch *b, struct db_job *job, batch_done_fn done, void *arg)
+void batch_submit(struct batch *b, struct db_job *job, const uint8_t *session_hash,
+                  batch_done_fn done, void *arg)
 {
-	cJSON *item = item_of(job);
+	cJSON *item = item_of(job, session_hash);
 	db_job_clear(job);
 	if (!b->building && item)
 		b->building = calloc(1, sizeof *b->building);
@@ -183,7 +207,7 @@ void batch_submit(struct batch *b, struct db_job *job, batch_done_fn done, void 
 		cJSON_Delete(item);
 		struct err e;
 		err_set(&e, APP_EUNAVAILABLE, NULL, "out of memory");
-		done(arg, NULL, 0, &e); /* the one answer given on the caller's stack */
+		done(arg, NULL, 0, 0, 0, &e); /* the one answer given on the caller's stack */
 		return;
 	}
 	struct bjob *bj = b->building;
@@ -192,18 +216,24 @@ void batch_submit(struct batch *b, struct db_job *job, batch_done_fn done, void 
 	c->done = done;
 	c->arg = arg;
 	c->item = item;
+	c->has_session = session_hash != NULL;
+	if (session_hash)
+		memcpy(c->session_hash, session_hash, 32);
 	if (bj->n == BATCH_MAX)
 		send_batch(b); /* db_submit never calls back on this stack */
 	else if (b->inflight < BATCH_INFLIGHT)
 		event_active(b->flush_ev, EV_TIMEOUT, 0);
 }
 
-struct batch *batch_new(struct event_base *base, struct db_pool *db)
+struct batch *batch_new(struct event_base *base, struct db_pool *db, struct sessions *sessions,
+                        int idle_minutes)
 {
 	struct batch *b = calloc(1, sizeof *b);
 	if (!b)
 		return NULL;
 	b->db = db;
+	b->sessions = sessions;
+	b->idle_minutes = idle_minutes;
 	b->flush_ev = event_new(base, -1, 0, on_flush, b);
 	if (!b->flush_ev) {
 		free(b);

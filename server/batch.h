@@ -1,14 +1,21 @@
 /*
  * batch.h: group commit.  Concurrent API calls of a worker (check-ins and check-outs) are
- * gathered and run as ONE statement, api_call_batch (sql/0008_batch.sql): one transaction,
- * one round trip, one WAL flush, each call in its own subtransaction with its own answer.
+ * gathered and run as ONE statement, checkin_batch (sql/0014) around api_call_batch
+ * (sql/0008, 0013): one transaction, one round trip, one WAL flush, each call with its own
+ * answer.
+ *
+ * A call whose session the worker has not cached carries the token's hash instead of an actor
+ * (session_hash): checkin_batch (sql/0014_checkin_sessions.sql) resolves it in the same
+ * transaction, answers 401 for a session that is not live, and the worker's session cache
+ * learns the answer (sessions_learn).  One transaction and one round trip fewer per request.
  *
  * Ownership: batch_submit takes a job prepared for Q_API_CALL (its seven parameters), copies
  * what it needs and clears the job's parameters at once (the job is not run).  done runs
  * exactly once per submitted call, from the event loop (never inside batch_submit, except
  * when out of memory: then it runs before batch_submit returns, with a 503), and only
  * after the transaction holding the call has committed (or failed): json is the call's
- * result, borrowed for the duration of done; on failure json is NULL and e says why.
+ * result, borrowed for the duration of done; on failure json is NULL and e says why; account
+ * and volunteer are the session's when the call came with session_hash (else 0).
  */
 #ifndef VD_BATCH_H
 #define VD_BATCH_H
@@ -22,17 +29,24 @@ struct event_base;
 struct db_pool;
 struct db_job;
 struct batch;
+struct sessions;
 
 #define BATCH_MAX 64 /* a backend caches 64 subtransaction ids: never more per batch */
 
-typedef void (*batch_done_fn)(void *arg, const char *json, size_t len, const struct err *e);
+typedef void (*batch_done_fn)(void *arg, const char *json, size_t len, long long account,
+                              long long volunteer, const struct err *e);
 
-struct batch *batch_new(struct event_base *base, struct db_pool *db);
+/* sessions: the worker's cache, taught the sessions resolved in batches; idle_minutes: the
+ * session idle limit. */
+struct batch *batch_new(struct event_base *base, struct db_pool *db, struct sessions *sessions,
+                        int idle_minutes);
 /* Fail calls not yet sent (503) and stop using the pool; call before db_pool_free. */
 void batch_stop(struct batch *b);
 /* Free; call after db_pool_free (which completes the batches in flight). */
 void batch_free(struct batch *b);
-void batch_submit(struct batch *b, struct db_job *job, batch_done_fn done, void *arg);
+/* session_hash: NULL when the job names its actor, else the SHA-256 of the caller's token. */
+void batch_submit(struct batch *b, struct db_job *job, const uint8_t *session_hash,
+                  batch_done_fn done, void *arg);
 
 struct batch_stats {
 	uint64_t batches, items, full; /* statements sent, calls in them, batches of BATCH_MAX */

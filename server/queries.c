@@ -67,7 +67,8 @@ const char Q_API_CALL[] = "SELECT api_call($1, $2::bigint, $3::jsonb, $4, $5, $6
 /* $1 a JSON array of api_call parameter objects -> one row per item, in item order:
  * (n, ok, body, state, message, col, cons).  See sql/0008_batch.sql. */
 const char Q_API_CALL_BATCH[] =
-        "SELECT n, ok, body, state, message, col, cons FROM api_call_batch($1::jsonb) ORDER BY n";
+        "SELECT n, ok, body, state, message, col, cons, account_id, volunteer_id, valid_ms "
+        "FROM checkin_batch($1::jsonb, $2::int) ORDER BY n";
 
 /* $1 a text[] of token hashes in hex, $2 idle minutes -> (i, account_id, volunteer_id,
  * valid_ms) for the live ones. */

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "log.h"
 #include "metrics.h"
 #include "req.h"
@@ -129,6 +130,10 @@ void reply_cjson(struct req *r, int status, cJSON *obj)
 
 void reply_error(struct req *r, const struct err *e)
 {
+	if (r->session_pending) { /* authentication answers first */
+		auth_settle(r, e);
+		return;
+	}
 	if (r->api_then) {
 		void (*then)(struct req *, cJSON *, const struct err *) = r->api_then;
 		r->api_then = NULL;

@@ -42,8 +42,12 @@ struct req {
 	long long account_id;   /* 0 when anonymous (filled by auth.c) */
 	long long volunteer_id; /* the caller's volunteer record, 0 if none */
 	int via_cookie;         /* the session came from the cookie (CSRF rules apply) */
-	int no_idempotency;     /* the answer cannot be replayed (e.g. a generated password) */
-	int api_status;         /* api.c: the status of a successful call */
+	/* An AUTH_BATCHED route whose session the worker had not cached: the token's hash,
+	 * resolved by the group commit (or by auth_settle before any other answer). */
+	int session_pending;
+	uint8_t session_hash[32];
+	int no_idempotency; /* the answer cannot be replayed (e.g. a generated password) */
+	int api_status;     /* api.c: the status of a successful call */
 	int (*api_post)(struct req *r, struct cJSON **result); /* api.c: see api_call_post */
 	/* api.c and reply_error: when set (by a page), the API's result or error goes here
 	 * instead of a JSON reply; see api_then_fn in api.h. */

@@ -23,6 +23,9 @@ enum route_auth {
 	AUTH_PUBLIC,   /* no session lookup (health, metrics) */
 	AUTH_OPTIONAL, /* the caller is resolved when a token is sent */
 	AUTH_USER,     /* 401 without a valid session */
+	AUTH_BATCHED,  /* AUTH_USER for a handler that goes to the group commit (batch.c): a session
+	                  the worker has not cached is resolved there, in the call's own
+	                  transaction, not by a look-up of its own first (auth.c) */
 };
 
 struct route {

@@ -5,9 +5,10 @@
  * look-up being gathered, the count of look-ups in flight, and the LISTEN connection whose
  * notifications evict entries.  Rules (why the cache is never wrong for longer than a
  * notification takes to arrive):
- *   - entries are added only from a look-up that was sent while listening and during which
- *     nothing was evicted (the epoch did not move), so a log-out that committed after the
- *     look-up's snapshot is either seen by the look-up or evicts the entry after it;
+ *   - entries are added only from a look-up (ours, or a check-in batch's: sessions_learn) that
+ *     was sent while listening and during which nothing was evicted (the epoch did not move),
+ *     so a log-out that committed after the look-up's snapshot is either seen by the look-up
+ *     or evicts the entry after it;
  *   - every notification and every change of the LISTEN connection's state moves the epoch;
  *     losing the connection empties the cache and stops using it until LISTEN is back;
  *   - an entry lives at most SESSIONS_TTL_MS, and never past the session's own absolute or
@@ -54,9 +55,7 @@ struct item {
 struct lookup {
 	struct db_job job;
 	struct sessions *owner;
-	uint64_t epoch;
-	uint64_t revocations; /* the server-wide log-out counter when sent */
-	int cacheable;
+	struct sessions_mark mark; /* when sent */
 	int n;
 	struct item items[SESS_BATCH_MAX];
 };
@@ -185,10 +184,6 @@ static void lookup_done(struct db_job *job, const struct db_result *res, const s
 	struct lookup *lk = job->arg;
 	struct sessions *s = lk->owner;
 	long long account[SESS_BATCH_MAX], volunteer[SESS_BATCH_MAX];
-	uint64_t now = now_ms();
-	int cache = e->code == APP_OK && lk->cacheable && lk->epoch == s->epoch &&
-	            lk->revocations == metrics_session_revocations(s->metrics) &&
-	            dblisten_listening(s->listen);
 
 	s->inflight--;
 	memset(account, 0, sizeof account);
@@ -199,10 +194,8 @@ static void lookup_done(struct db_job *job, const struct db_result *res, const s
 			continue;
 		account[i] = db_result_int(res, row, 1, 0);
 		volunteer[i] = db_result_int(res, row, 2, 0);
-		long long valid = db_result_int(res, row, 3, 0);
-		if (cache && account[i] > 0 && valid > 0)
-			insert(s, lk->items[i].hash, account[i], volunteer[i],
-			       now + (uint64_t)(valid < SESSIONS_TTL_MS ? valid : SESSIONS_TTL_MS));
+		sessions_learn(s, &lk->mark, lk->items[i].hash, account[i], volunteer[i],
+		               db_result_int(res, row, 3, 0));
 	}
 	for (int i = 0; i < lk->n; i++)
 		lk->items[i].done(lk->items[i].arg, account[i], volunteer[i], e);
@@ -241,9 +234,7 @@ static void send_lookup(struct sessions *s)
 	db_job_init(&lk->job, Q_SESSION_RESOLVE_MANY, lookup_done, lk);
 	db_job_param_take(&lk->job, 0, text);
 	db_job_param_int(&lk->job, 1, s->cfg->session_idle_min);
-	lk->epoch = s->epoch;
-	lk->revocations = metrics_session_revocations(s->metrics);
-	lk->cacheable = dblisten_listening(s->listen);
+	sessions_mark(s, &lk->mark);
 	s->inflight++;
 	s->stats.lookups++;
 	db_submit(s->db, &lk->job);
@@ -258,7 +249,8 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 		send_lookup(s);
 }
 
-void sessions_resolve(struct sessions *s, const uint8_t hash[32], sessions_done_fn done, void *arg)
+int sessions_cached(struct sessions *s, const uint8_t hash[32], long long *account,
+                    long long *volunteer)
 {
 	uint64_t revocations = metrics_session_revocations(s->metrics);
 	if (revocations != s->revocations) { /* a log-out somewhere in this server */
@@ -271,14 +263,49 @@ void sessions_resolve(struct sessions *s, const uint8_t hash[32], sessions_done_
 		for (int i = 0; i < SESS_WAYS; i++)
 			if (set[i].account && set[i].until_ms > now &&
 			    !memcmp(set[i].hash, hash, 32)) {
-				struct err ok;
-				err_clear(&ok);
 				s->stats.hits++;
-				done(arg, set[i].account, set[i].volunteer, &ok);
-				return;
+				*account = set[i].account;
+				*volunteer = set[i].volunteer;
+				return 1;
 			}
 	}
 	s->stats.misses++;
+	return 0;
+}
+
+void sessions_mark(const struct sessions *s, struct sessions_mark *m)
+{
+	m->epoch = s->epoch;
+	m->revocations = metrics_session_revocations(s->metrics);
+	m->listening = dblisten_listening(s->listen);
+}
+
+void sessions_learn(struct sessions *s, const struct sessions_mark *m, const uint8_t hash[32],
+                    long long account, long long volunteer, long long valid_ms)
+{
+	struct sessions_mark now;
+	sessions_mark(s, &now);
+	if (!m->listening || !now.listening || m->epoch != now.epoch ||
+	    m->revocations != now.revocations || account <= 0 || valid_ms <= 0)
+		return;
+	insert(s, hash, account, volunteer,
+	       now_ms() + (uint64_t)(valid_ms < SESSIONS_TTL_MS ? valid_ms : SESSIONS_TTL_MS));
+}
+
+void sessions_resolve(struct sessions *s, const uint8_t hash[32], sessions_done_fn done, void *arg)
+{
+	long long account, volunteer;
+	if (sessions_cached(s, hash, &account, &volunteer)) {
+		struct err ok;
+		err_clear(&ok);
+		done(arg, account, volunteer, &ok);
+		return;
+	}
+	sessions_look_up(s, hash, done, arg);
+}
+
+void sessions_look_up(struct sessions *s, const uint8_t hash[32], sessions_done_fn done, void *arg)
+{
 	if (!s->building && !(s->building = calloc(1, sizeof *s->building))) {
 		struct err e;
 		err_set(&e, APP_EUNAVAILABLE, NULL, "out of memory");

@@ -43,6 +43,25 @@ void sessions_stop(struct sessions *s);
 void sessions_free(struct sessions *s);
 /* Resolve the session whose token has SHA-256 hash. */
 void sessions_resolve(struct sessions *s, const uint8_t hash[32], sessions_done_fn done, void *arg);
+/* The same without the cache: for a miss sessions_cached has already counted. */
+void sessions_look_up(struct sessions *s, const uint8_t hash[32], sessions_done_fn done, void *arg);
+/* The cache's answer for hash, without asking the database: 1 and the account and volunteer
+ * on a hit, else 0 (a miss is counted; the caller then resolves the session another way). */
+int sessions_cached(struct sessions *s, const uint8_t hash[32], long long *account,
+                    long long *volunteer);
+
+/* Sessions resolved by another statement (the check-in group commit, batch.c): take a mark
+ * when the statement is sent, and give each answer to sessions_learn with it.  The answer is
+ * cached under the same rules as a look-up's (nothing evicted and no log-out since the mark,
+ * listening throughout); valid_ms is how long the database said it holds. */
+struct sessions_mark {
+	uint64_t epoch, revocations;
+	int listening;
+};
+void sessions_mark(const struct sessions *s, struct sessions_mark *m);
+void sessions_learn(struct sessions *s, const struct sessions_mark *m, const uint8_t hash[32],
+                    long long account, long long volunteer, long long valid_ms);
+
 /* A log-out of hash has committed: this worker drops it now, and every other worker of this
  * server drops its whole cache before it next trusts it (a shared counter), so the token is
  * refused everywhere from the moment the log-out is answered.  Other servers, and sessions

@@ -146,7 +146,7 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
 	w.offload = offload_new(w.base, 2, 256);
 	if (w.db) {
 		w.sessions = sessions_new(w.base, cfg, w.db, metrics);
-		w.batch = batch_new(w.base, w.db);
+		w.batch = batch_new(w.base, w.db, w.sessions, cfg->session_idle_min);
 	}
 	char unknowable[33];
 	if (!w.db || !w.offload || !w.sessions || !w.batch ||

@@ -801,7 +801,7 @@ def test_replay_after_the_server_was_killed_between_commit_and_reply(make_server
         th = threading.Thread(target=send, daemon=True)
         th.start()
         waiting = helpers.wait_until(lambda: one(own_pg, "SELECT count(*) FROM pg_stat_activity WHERE "
-                                                         "wait_event = 'SyncRep' AND query LIKE '%api_call%'",
+                                                         "wait_event = 'SyncRep' AND query LIKE '%checkin_batch%'",
                                                  db="postgres") == "1", 15)
         assert waiting, "the check-in never reached its commit"
         assert one(own_pg, "SELECT count(*) FROM attendances") == "0"  # not visible yet

@@ -125,7 +125,7 @@ def one_batch(pg, pilots, waves):
                 held.append(ex.submit(p))
                 assert helpers.wait_until(lambda: pg.sql(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE '%api_call_batch%'").strip() == str(len(held)), 10), "pilot not held"
+                    "AND query LIKE '%checkin_batch%'").strip() == str(len(held)), 10), "pilot not held"
             # Both batches the worker may have in flight wait: from now on it gathers.
             jobs = []
             for wave in waves:
