@@ -75,7 +75,9 @@ $$;
 CREATE FUNCTION checkin_batch(items jsonb, idle_minutes int)
 RETURNS TABLE (n int, ok boolean, body text, state text, message text, col text, cons text,
                account_id bigint, volunteer_id bigint, valid_ms bigint)
-LANGUAGE plpgsql AS $$
+-- generic plans: custom ones (which PostgreSQL keeps choosing here, its generic estimate for
+-- generate_series being 1,000 rows) were made anew on every call
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
     hashes text[];

@@ -371,3 +371,72 @@ def tls_handshake(port, version, timeout=5):
                 return s.version(), None
     except (ssl.SSLError, OSError) as e:
         return None, f"{type(e).__name__}: {e}"
+
+
+# -- test data inserted with SQL -------------------------------------------------------------
+# Volunteers, accounts and sessions are inserted directly (tokens chosen by the test, stored as
+# their SHA-256, as the server does), so that no test pays for Argon2.
+
+def sql_str(s):
+    """s as an SQL string literal."""
+    return "'" + s.replace("'", "''") + "'"
+
+
+def unit_with_team(pg, code, name, team):
+    """A district org unit (code, name) with one team named `team`; returns (unit id, team id)."""
+    unit, team_id = pg.sql(f"""
+        WITH ou AS (INSERT INTO org_units (kind, code, name) VALUES ('district', {sql_str(code)}, {sql_str(name)}) RETURNING id)
+        INSERT INTO teams (name, org_unit_id) SELECT {sql_str(team)}, id FROM ou RETURNING org_unit_id, id""").split()[0].split("|")
+    return int(unit), int(team_id)
+
+
+def open_event(pg, team, policy, title, code, walk_ins=False, capacity=None, started="5 minutes"):
+    """An event that started `started` ago and ends in 3 hours, with the static check-in code
+    `code`, of a new activity `title` of `team` (capacity None: unlimited) under a new hour
+    policy named `policy` (unique) with static codes and walk-ins allowed or not.  Returns the
+    event id."""
+    return int(pg.sql(f"""
+        WITH po AS (INSERT INTO hour_policies (name, static_code, walk_ins_allowed)
+                    VALUES ({sql_str(policy)}, true, {'true' if walk_ins else 'false'}) RETURNING id),
+        ac AS (INSERT INTO activities (team_id, org_unit_id, title, policy_id, capacity)
+               SELECT tm.id, tm.org_unit_id, {sql_str(title)}, po.id, {'NULL' if capacity is None else int(capacity)}
+                 FROM teams tm, po WHERE tm.id = {team} RETURNING id)
+        INSERT INTO events (activity_id, starts_at, ends_at, checkin_code)
+        SELECT id, now() - interval {sql_str(started)}, now() + interval '3 hours', {sql_str(code)} FROM ac
+        RETURNING id""").split()[0])  # the row, then psql's "INSERT 0 1"
+
+
+def volunteers_with_sessions(pg, unit, tokens, tag, phone, name="S", signup_event=None):
+    """One volunteer of org unit `unit` per token: named name+i, phone `phone` + 8 random
+    digits + i (give each test file its own prefix), with an account `{tag}-{name}{i}` (no
+    usable password) holding one session of an hour for tokens[i], and a confirmed sign-up to
+    `signup_event` if given.  Returns (volunteer ids, account ids), both in token order."""
+    values = ",".join(f"({i}, {sql_str(t)})" for i, t in enumerate(tokens))
+    signups = "" if signup_event is None else f""",
+        su AS (INSERT INTO signups (event_id, volunteer_id, status) SELECT {int(signup_event)}, id, 'confirmed' FROM v)"""
+    rows = pg.sql(f"""
+        WITH t (i, token) AS (VALUES {values}),
+        v AS (INSERT INTO volunteers (name, phone, org_unit_id)
+              SELECT {sql_str(name)} || i, {sql_str(phone)} || lpad((floor(random() * 1e8))::bigint::text, 8, '0') || i, {unit}
+                FROM t RETURNING id, name),
+        a AS (INSERT INTO accounts (login, password_hash, volunteer_id)
+              SELECT {sql_str(tag + '-')} || v.name, 'x', v.id FROM v RETURNING id, volunteer_id),
+        s AS (INSERT INTO sessions (token_hash, account_id, expires_at)
+              SELECT sha256(convert_to(t.token, 'UTF8')), a.id, now() + interval '1 hour'
+                FROM t JOIN v ON v.name = {sql_str(name)} || t.i JOIN a ON a.volunteer_id = v.id){signups}
+        SELECT v.id, a.id FROM t JOIN v ON v.name = {sql_str(name)} || t.i JOIN a ON a.volunteer_id = v.id
+         ORDER BY t.i""").split()
+    return [int(r.split("|")[0]) for r in rows], [int(r.split("|")[1]) for r in rows]
+
+
+def coordinator_with_sessions(pg, unit, login, tokens):
+    """An account `login` (no volunteer, no usable password) granted the coordinator role over
+    org unit `unit`, with one session of an hour per token.  Returns the account id."""
+    tokens_sql = ", ".join(sql_str(t) for t in tokens)
+    return int(pg.sql(f"""
+        WITH c AS (INSERT INTO accounts (login, password_hash) VALUES ({sql_str(login)}, 'x') RETURNING id),
+        g AS (INSERT INTO role_grants (account_id, role, org_unit_id) SELECT id, 'coordinator', {unit} FROM c),
+        s AS (INSERT INTO sessions (token_hash, account_id, expires_at)
+              SELECT sha256(convert_to(x, 'UTF8')), c.id, now() + interval '1 hour'
+                FROM c, unnest(ARRAY[{tokens_sql}]::text[]) AS x)
+        SELECT id FROM c"""))

@@ -19,6 +19,8 @@ import time
 
 import requests
 
+import helpers
+
 TIMEOUT = 10
 
 
@@ -32,33 +34,11 @@ def make_world(pg, n):
     tag = secrets.token_hex(4)
     tokens = ["bt" + secrets.token_urlsafe(32)[:41] for _ in range(n)]
     tokens = [t.replace("=", "A") for t in tokens]
-    values = ",".join(f"({i}, {q(t)})" for i, t in enumerate(tokens))
-    out = pg.sql(f"""
-        WITH ou AS (INSERT INTO org_units (kind, code, name) VALUES ('district', 'B-{tag}', 'Batch {tag}') RETURNING id),
-        tm AS (INSERT INTO teams (name, org_unit_id) SELECT 'Batch team', id FROM ou RETURNING id, org_unit_id),
-        po AS (INSERT INTO hour_policies (name, static_code, walk_ins_allowed) VALUES ('batch {tag}', true, false) RETURNING id),
-        ac AS (INSERT INTO activities (team_id, org_unit_id, title, policy_id)
-               SELECT tm.id, tm.org_unit_id, 'Batch post', po.id FROM tm, po RETURNING id)
-        INSERT INTO events (activity_id, starts_at, ends_at, checkin_code)
-        SELECT id, now() - interval '5 minutes', now() + interval '3 hours', '135791' FROM ac
-        RETURNING id, org_unit_id""").split()[0]
-    event_id, unit = out.split("|")
-    pg.sql(f"""
-        CREATE TEMP TABLE t (i int, token text);
-        INSERT INTO t VALUES {values};
-        WITH v AS (INSERT INTO volunteers (name, phone, org_unit_id)
-                   SELECT 'B' || i, '155' || lpad((floor(random() * 1e8))::bigint::text, 8, '0') || i, {unit} FROM t
-                   RETURNING id, name),
-        a AS (INSERT INTO accounts (login, password_hash, volunteer_id)
-              SELECT 'batch-{tag}-' || v.name, 'x', v.id FROM v RETURNING id, volunteer_id)
-        INSERT INTO sessions (token_hash, account_id, expires_at)
-        SELECT sha256(convert_to(t.token, 'UTF8')), a.id, now() + interval '1 hour'
-          FROM t JOIN v ON v.name = 'B' || t.i JOIN a ON a.volunteer_id = v.id;
-        INSERT INTO signups (event_id, volunteer_id, status)
-        SELECT {event_id}, id, 'confirmed' FROM volunteers WHERE org_unit_id = {unit};""")
-    ids = pg.sql(f"""SELECT v.id FROM volunteers v WHERE v.org_unit_id = {unit}
-                     ORDER BY substr(v.name, 2)::int""").split()
-    return int(event_id), "135791", tokens, [int(i) for i in ids]
+    unit, team = helpers.unit_with_team(pg, f"B-{tag}", f"Batch {tag}", "Batch team")
+    event_id = helpers.open_event(pg, team, f"batch {tag}", "Batch post", "135791")
+    ids, _ = helpers.volunteers_with_sessions(pg, unit, tokens, f"batch-{tag}", phone="155", name="B",
+                                              signup_event=event_id)
+    return event_id, "135791", tokens, ids
 
 
 def post(server, path, token, body=None, key=None):

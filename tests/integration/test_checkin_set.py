@@ -27,10 +27,6 @@ TIMEOUT = 15
 CODE = "246810"
 
 
-def q(s):
-    return "'" + s.replace("'", "''") + "'"
-
-
 @pytest.fixture(scope="module")
 def one_worker(pg, workdir):
     """A server with ONE worker on the session database, so that concurrent requests meet in
@@ -56,41 +52,13 @@ def make_world(pg, volunteers, capacity):
     tag = secrets.token_hex(4)
     w.tokens = ["cs" + secrets.token_hex(21)[:41] for _ in range(volunteers)]  # 43 characters
     w.coordinator_token = "cs" + secrets.token_hex(21)[:41]
-    out = pg.sql(f"""
-        WITH ou AS (INSERT INTO org_units (kind, code, name) VALUES ('district', 'CS-{tag}', 'Set {tag}') RETURNING id),
-        tm AS (INSERT INTO teams (name, org_unit_id) SELECT 'Set team', id FROM ou RETURNING id, org_unit_id),
-        p1 AS (INSERT INTO hour_policies (name, static_code, walk_ins_allowed) VALUES ('set {tag} a', true, false) RETURNING id),
-        p2 AS (INSERT INTO hour_policies (name, static_code, walk_ins_allowed) VALUES ('set {tag} b', true, true) RETURNING id),
-        a1 AS (INSERT INTO activities (team_id, org_unit_id, title, policy_id)
-               SELECT tm.id, tm.org_unit_id, 'Signed post', p1.id FROM tm, p1 RETURNING id),
-        a2 AS (INSERT INTO activities (team_id, org_unit_id, title, policy_id, capacity)
-               SELECT tm.id, tm.org_unit_id, 'Walk-in post', p2.id, {capacity} FROM tm, p2 RETURNING id)
-        INSERT INTO events (activity_id, starts_at, ends_at, checkin_code)
-        SELECT id, now() - interval '5 minutes', now() + interval '3 hours', '{CODE}' FROM a1
-        UNION ALL
-        SELECT id, now() - interval '4 minutes', now() + interval '3 hours', '{CODE}' FROM a2
-        RETURNING id, org_unit_id""").split()
-    (w.signed, w.unit), (w.walkin, _) = [tuple(int(x) for x in row.split("|")) for row in out[:2]]
-    values = ",".join(f"({i}, {q(t)})" for i, t in enumerate(w.tokens))
-    pg.sql(f"""
-        CREATE TEMP TABLE t (i int, token text);
-        INSERT INTO t VALUES {values};
-        WITH v AS (INSERT INTO volunteers (name, phone, org_unit_id)
-                   SELECT 'S' || i, '156' || lpad((floor(random() * 1e8))::bigint::text, 8, '0') || i, {w.unit} FROM t
-                   RETURNING id, name),
-        a AS (INSERT INTO accounts (login, password_hash, volunteer_id)
-              SELECT 'set-{tag}-' || v.name, 'x', v.id FROM v RETURNING id, volunteer_id)
-        INSERT INTO sessions (token_hash, account_id, expires_at)
-        SELECT sha256(convert_to(t.token, 'UTF8')), a.id, now() + interval '1 hour'
-          FROM t JOIN v ON v.name = 'S' || t.i JOIN a ON a.volunteer_id = v.id;
-        INSERT INTO signups (event_id, volunteer_id, status)
-        SELECT {w.signed}, id, 'confirmed' FROM volunteers WHERE org_unit_id = {w.unit};
-        WITH c AS (INSERT INTO accounts (login, password_hash) VALUES ('set-{tag}-co', 'x') RETURNING id),
-        g AS (INSERT INTO role_grants (account_id, role, org_unit_id) SELECT id, 'coordinator', {w.unit} FROM c)
-        INSERT INTO sessions (token_hash, account_id, expires_at)
-        SELECT sha256(convert_to({q(w.coordinator_token)}, 'UTF8')), id, now() + interval '1 hour' FROM c;""")
-    w.ids = [int(x) for x in pg.sql(f"""SELECT id FROM volunteers WHERE org_unit_id = {w.unit}
-                                         ORDER BY substr(name, 2)::int""").split()]
+    w.unit, team = helpers.unit_with_team(pg, f"CS-{tag}", f"Set {tag}", "Set team")
+    w.signed = helpers.open_event(pg, team, f"set {tag} a", "Signed post", CODE)
+    w.walkin = helpers.open_event(pg, team, f"set {tag} b", "Walk-in post", CODE, walk_ins=True,
+                                  capacity=capacity, started="4 minutes")
+    w.ids, _ = helpers.volunteers_with_sessions(pg, w.unit, w.tokens, f"set-{tag}", phone="156",
+                                                signup_event=w.signed)
+    helpers.coordinator_with_sessions(pg, w.unit, f"set-{tag}-co", [w.coordinator_token])
     return w
 
 

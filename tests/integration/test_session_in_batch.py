@@ -61,39 +61,11 @@ def make_world(pg, n):
     tag = secrets.token_hex(4)
     w.tokens = [new_token() for _ in range(n)]
     w.coordinator_tokens = [new_token(), new_token()]
-    w.event, w.unit = (int(x) for x in pg.sql(f"""
-        WITH ou AS (INSERT INTO org_units (kind, code, name) VALUES ('district', 'SB-{tag}', 'Sess {tag}') RETURNING id),
-        tm AS (INSERT INTO teams (name, org_unit_id) SELECT 'Sess team', id FROM ou RETURNING id, org_unit_id),
-        po AS (INSERT INTO hour_policies (name, static_code, walk_ins_allowed) VALUES ('sess {tag}', true, false) RETURNING id),
-        ac AS (INSERT INTO activities (team_id, org_unit_id, title, policy_id)
-               SELECT tm.id, tm.org_unit_id, 'Sess post', po.id FROM tm, po RETURNING id)
-        INSERT INTO events (activity_id, starts_at, ends_at, checkin_code)
-        SELECT id, now() - interval '5 minutes', now() + interval '3 hours', '{CODE}' FROM ac
-        RETURNING id, org_unit_id""").split()[0].split("|"))
-    values = ",".join(f"({i}, {q(t)})" for i, t in enumerate(w.tokens))
-    pg.sql(f"""
-        CREATE TEMP TABLE t (i int, token text);
-        INSERT INTO t VALUES {values};
-        WITH v AS (INSERT INTO volunteers (name, phone, org_unit_id)
-                   SELECT 'S' || i, '157' || lpad((floor(random() * 1e8))::bigint::text, 8, '0') || i, {w.unit} FROM t
-                   RETURNING id, name),
-        a AS (INSERT INTO accounts (login, password_hash, volunteer_id)
-              SELECT 'sb-{tag}-' || v.name, 'x', v.id FROM v RETURNING id, volunteer_id)
-        INSERT INTO sessions (token_hash, account_id, expires_at)
-        SELECT sha256(convert_to(t.token, 'UTF8')), a.id, now() + interval '1 hour'
-          FROM t JOIN v ON v.name = 'S' || t.i JOIN a ON a.volunteer_id = v.id;
-        INSERT INTO signups (event_id, volunteer_id, status)
-        SELECT {w.event}, id, 'confirmed' FROM volunteers WHERE org_unit_id = {w.unit};
-        WITH c AS (INSERT INTO accounts (login, password_hash) VALUES ('sb-{tag}-co', 'x') RETURNING id),
-        g AS (INSERT INTO role_grants (account_id, role, org_unit_id) SELECT id, 'coordinator', {w.unit} FROM c)
-        INSERT INTO sessions (token_hash, account_id, expires_at)
-        SELECT sha256(convert_to(x, 'UTF8')), c.id, now() + interval '1 hour'
-          FROM c, unnest(ARRAY[{q(w.coordinator_tokens[0])}, {q(w.coordinator_tokens[1])}]) AS x;""")
-    rows = pg.sql(f"""SELECT v.id, a.id FROM volunteers v JOIN accounts a ON a.volunteer_id = v.id
-                      WHERE v.org_unit_id = {w.unit} ORDER BY substr(v.name, 2)::int""").split()
-    w.ids = [int(r.split("|")[0]) for r in rows]
-    w.accounts = [int(r.split("|")[1]) for r in rows]
-    w.coordinator = int(pg.sql(f"SELECT id FROM accounts WHERE login = 'sb-{tag}-co'").strip())
+    w.unit, team = helpers.unit_with_team(pg, f"SB-{tag}", f"Sess {tag}", "Sess team")
+    w.event = helpers.open_event(pg, team, f"sess {tag}", "Sess post", CODE)
+    w.ids, w.accounts = helpers.volunteers_with_sessions(pg, w.unit, w.tokens, f"sb-{tag}", phone="157",
+                                                         signup_event=w.event)
+    w.coordinator = helpers.coordinator_with_sessions(pg, w.unit, f"sb-{tag}-co", w.coordinator_tokens)
     return w
 
 
