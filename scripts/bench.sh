@@ -201,6 +201,20 @@ timeout 30 wrk -t "$WORKERS" -c 16 -d 2s -s scripts/bench/checkin.lua "http://12
 count_and_reset >/dev/null
 "${PSQL[@]}" -d vd -c "ANALYZE" >/dev/null
 
+# CPU time (user + system, clock ticks) of a process and its live children: PostgreSQL's
+# postmaster and its backends, volunteerd's parent and its workers.  Per check-in, it says
+# where the work goes, and moves much less than the rates on a shared machine.
+TCK=$(getconf CLK_TCK)
+PG_PID=$(head -n 1 "$TMP/pg/data/postmaster.pid")
+cpu_ticks() {
+	local t=0 p
+	for p in "$1" $(pgrep -P "$1"); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+us_per() { awk -v t="$1" -v k="$TCK" -v n="$2" 'BEGIN { printf "%.0f", (n > 0) ? t * 1e6 / k / n : 0 }'; }
+
 declare -A ROW
 BEST_RATE=0
 MISSING=0
@@ -208,8 +222,10 @@ ERRORS=0
 for proto in http https; do
 	port=$([ $proto = http ] && echo "$HTTP_PORT" || echo "$HTTPS_PORT")
 	for c in "${CONNS[@]}"; do
+		pg0=$(cpu_ticks "$PG_PID") vd0=$(cpu_ticks "$SERVER_PID")
 		out=$(timeout $((DUR + 30)) wrk -t "$WORKERS" -c "$c" -d "${DUR}s" --timeout 10s --latency \
 			-s scripts/bench/checkin.lua "$proto://127.0.0.1:$port" -- "$EVENT" "$CODE" 1 "$WORKERS" 2>"$TMP/wrk.err")
+		pg1=$(cpu_ticks "$PG_PID") vd1=$(cpu_ticks "$SERVER_PID")
 		rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
 		p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2; exit }')")
 		p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2; exit }')")
@@ -220,9 +236,10 @@ for proto in http https; do
 		created=${created:-0} other=${other:-0} rps=${rps:-0}
 		[ "$rows" -lt "$created" ] && MISSING=$((MISSING + created - rows))
 		ERRORS=$((ERRORS + other))
-		ROW["$proto $c"]=$(printf '%-28s %10.0f %9s %9s %8s %10s %10s' \
-			"check-in $proto c=$c" "$rps" "$p50" "$p99" "$other" "$created" "$rows")
-		echo "bench: check-ins $proto c=$c: $rps/s p50=${p50}ms p99=${p99}ms 2xx=$created non2xx=$other rows=$rows ${sockerr:+socket errors: $sockerr}"
+		pg_us=$(us_per $((pg1 - pg0)) "$created") vd_us=$(us_per $((vd1 - vd0)) "$created")
+		ROW["$proto $c"]=$(printf '%-28s %10.0f %9s %9s %8s %10s %10s %6s %6s' \
+			"check-in $proto c=$c" "$rps" "$p50" "$p99" "$other" "$created" "$rows" "$pg_us" "$vd_us")
+		echo "bench: check-ins $proto c=$c: $rps/s p50=${p50}ms p99=${p99}ms 2xx=$created non2xx=$other rows=$rows cpu_us_per_checkin: postgres=$pg_us volunteerd=$vd_us ${sockerr:+socket errors: $sockerr}"
 		[ -s "$TMP/wrk.err" ] && head -n 3 "$TMP/wrk.err"
 		if [ $proto = http ]; then
 			BEST_RATE=$(awk -v a="$BEST_RATE" -v b="$rps" 'BEGIN { print (b > a) ? b : a }')
@@ -336,8 +353,8 @@ R2=$(awk -v a="$LIVEZ_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.2f", (b > 0) ? a
 	echo "volunteerd bench $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores, $WORKERS workers, ${DUR}s per load$([ $SMOKE = 1 ] && echo ', SMOKE (no targets)')"
 	echo "PostgreSQL $("${PSQL[@]}" -d vd -c 'SHOW server_version') $DURABILITY; volunteerd log level ${BENCH_LOG_LEVEL:-warn}"
 	echo
-	printf '%-28s %10s %9s %9s %8s %10s %10s\n' "load" "req/s" "p50 ms" "p99 ms" "non-2xx" "2xx" "db rows"
-	printf '%-28s %10s %9s %9s %8s %10s %10s\n' "----" "-----" "------" "------" "-------" "---" "-------"
+	printf '%-28s %10s %9s %9s %8s %10s %10s %6s %6s\n' "load" "req/s" "p50 ms" "p99 ms" "non-2xx" "2xx" "db rows" "pg us" "vd us"
+	printf '%-28s %10s %9s %9s %8s %10s %10s %6s %6s\n' "----" "-----" "------" "------" "-------" "---" "-------" "-----" "-----"
 	for c in "${PGCLIENTS[@]}"; do
 		printf '%-28s %10.0f %9s %9s %8s %10s %10s\n' "pgbench INSERT c=$c" "${PGTPS[$c]}" - - - - -
 	done
@@ -345,6 +362,7 @@ R2=$(awk -v a="$LIVEZ_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.2f", (b > 0) ? a
 	printf '%-28s %10.0f %9s %9s %8s %10s %10s\n' "nginx static c=$LIVEZ_CONNS" "$NGINX_RPS" - "$NGINX_P99" "${NGINX_BAD:-0}" - -
 	printf '%-28s %10.0f %9s %9s %8s %10s %10s\n' "volunteerd /livez c=$LIVEZ_CONNS" "$LIVEZ_RPS" - "$LIVEZ_P99" "${LIVEZ_BAD:-0}" - -
 	printf '%-28s %10s %9s %9s %8s %10s %10s\n' "check-in paced $HALF/s" "${PACE_RATE:-0}" "${PACE_P50:-?}" "${PACE_P99:-?}" "${PACE_BAD:-?}" "${PACE_OK:-0}" "$rows"
+	echo "(pg us, vd us: CPU time, user and system, of PostgreSQL and of volunteerd per 2xx check-in during that load)"
 	echo
 	echo "group commit: $CALLS check-ins (warm-up included) in $BATCHES transactions, $PER_BATCH per commit"
 	echo "RSS per worker with $IDLE_OPEN idle keep-alive connections open (per worker: [$CONN_PER_WORKER]): [$RSS_AFTER] MB (before: [$RSS_BEFORE] MB)"
