@@ -156,6 +156,21 @@ static int is_unsafe(const struct req *r)
 	       r->route->method != M_OPTIONS;
 }
 
+static void reply_no_session(struct req *r)
+{
+	reply_problem(r, APP_EUNAUTH, NULL, "log in first: the session is missing or expired");
+}
+
+/* A cookie-authenticated unsafe request from another site: 403, and 1. */
+static int refused_cross_site(struct req *r)
+{
+	if (!r->via_cookie || !is_unsafe(r) || same_origin(r))
+		return 0;
+	reply_problem(r, APP_EFORBIDDEN, NULL,
+	              "cross-site request refused: Origin does not match this site");
+	return 1;
+}
+
 static void resolved(void *arg, long long account, long long volunteer, const struct err *e)
 {
 	struct req *r = arg;
@@ -166,15 +181,11 @@ static void resolved(void *arg, long long account, long long volunteer, const st
 	r->account_id = account;
 	r->volunteer_id = volunteer;
 	if (!r->account_id && r->route->auth != AUTH_OPTIONAL) {
-		reply_problem(r, APP_EUNAUTH, NULL,
-		              "log in first: the session is missing or expired");
+		reply_no_session(r);
 		return;
 	}
-	if (r->account_id && r->via_cookie && is_unsafe(r) && !same_origin(r)) {
-		reply_problem(r, APP_EFORBIDDEN, NULL,
-		              "cross-site request refused: Origin does not match this site");
+	if (r->account_id && refused_cross_site(r))
 		return;
-	}
 	r->route->handler(r);
 }
 
@@ -195,12 +206,8 @@ static void settled(void *arg, long long account, long long volunteer, const str
 	if (e->code != APP_OK)
 		reply_error(r, e);
 	else if (!account)
-		reply_problem(r, APP_EUNAUTH, NULL,
-		              "log in first: the session is missing or expired");
-	else if (r->via_cookie && is_unsafe(r) && !same_origin(r))
-		reply_problem(r, APP_EFORBIDDEN, NULL,
-		              "cross-site request refused: Origin does not match this site");
-	else
+		reply_no_session(r);
+	else if (!refused_cross_site(r))
 		reply_error(r, &answer);
 }
 
@@ -246,13 +253,8 @@ void auth_dispatch(struct req *r)
 		}
 		r->session_pending = 1; /* the group commit resolves it */
 		memcpy(r->session_hash, hash, sizeof hash);
-		if (r->via_cookie && is_unsafe(r) && !same_origin(r)) {
-			reply_problem(
-			        r, APP_EFORBIDDEN, NULL,
-			        "cross-site request refused: Origin does not match this site");
-			return; /* through auth_settle: 401 first when the session is not live */
-		}
-		r->route->handler(r);
+		if (!refused_cross_site(r)) /* (its 403 waits for the session: auth_settle) */
+			r->route->handler(r);
 		return;
 	}
 	sessions_resolve(r->w->sessions, hash, resolved, r);
