@@ -120,7 +120,7 @@ static void set_rid(struct req *r)
 		strcpy(r->rid, given);
 		return;
 	}
-	snprintf(r->rid, sizeof r->rid, "%x-%x-%llx", (unsigned)getpid(), (unsigned)r->w->index,
+	snprintf(r->rid, sizeof r->rid, "%x-%x-%llx", r->w->pid, (unsigned)r->w->index,
 	         (unsigned long long)++r->w->next_rid);
 }
 

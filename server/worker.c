@@ -116,6 +116,20 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		start_drain(arg);
 }
 
+/* The worker's event loop.  epoll's change list folds the changes made to one descriptor in
+ * a loop turn into one epoll_ctl (evhttp turns reading off and writing on and back for every
+ * request: four system calls a request without it).  Safe here: no descriptor is dup()ed. */
+static struct event_base *new_base(void)
+{
+	struct event_config *ec = event_config_new();
+	if (!ec)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	struct event_base *base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 int worker_run(const struct config *cfg, const struct secrets *secrets, int index,
                struct metrics *metrics)
 {
@@ -130,12 +144,13 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
 	w.cfg = cfg;
 	w.secrets = secrets;
 	w.index = index;
+	w.pid = (unsigned)getpid();
 	w.metrics = metrics;
 	prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the parent */
 	signal(SIGPIPE, SIG_IGN);
 	metrics_worker_start(metrics, index);
 
-	w.base = event_base_new();
+	w.base = new_base();
 	if (!w.base)
 		goto out;
 	if (cfg->https_port && !(w.tls = tls_ctx_new(cfg, &e))) {

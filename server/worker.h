@@ -24,6 +24,7 @@ struct worker {
 	const struct config *cfg;
 	const struct secrets *secrets;
 	int index;
+	unsigned pid; /* getpid(), once: a request id carries it */
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp *https;
