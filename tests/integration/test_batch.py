@@ -12,7 +12,6 @@ Volunteers, accounts and sessions are inserted with SQL (tokens chosen here, sto
 SHA-256, as the server does) so that no test pays for Argon2.
 """
 import concurrent.futures as cf
-import hashlib
 import secrets
 import threading
 import time
