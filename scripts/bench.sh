@@ -214,6 +214,11 @@ cpu_ticks() {
 	echo "$t"
 }
 us_per() { awk -v t="$1" -v k="$TCK" -v n="$2" 'BEGIN { printf "%.0f", (n > 0) ? t * 1e6 / k / n : 0 }'; }
+# The group commit's counters (the workers publish them every second, hence the pause): how
+# many check-ins a commit held in a load says how much of its fixed cost each one carried.
+metric_sum() { curl -fs "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v n="$1" '$1 ~ "^"n"[{]" { s += $2 } END { print s + 0 }'; }
+commit_counts() { sleep 1.2; echo "$(metric_sum volunteerd_commit_batches_total) $(metric_sum volunteerd_commit_batch_calls_total)"; }
+per_commit() { awk -v b="$1" -v c="$2" 'BEGIN { printf "%.1f", (b > 0) ? c / b : 0 }'; }
 
 declare -A ROW
 BEST_RATE=0
@@ -222,10 +227,12 @@ ERRORS=0
 for proto in http https; do
 	port=$([ $proto = http ] && echo "$HTTP_PORT" || echo "$HTTPS_PORT")
 	for c in "${CONNS[@]}"; do
+		read -r b0 n0 <<<"$(commit_counts)"
 		pg0=$(cpu_ticks "$PG_PID") vd0=$(cpu_ticks "$SERVER_PID")
 		out=$(timeout $((DUR + 30)) wrk -t "$WORKERS" -c "$c" -d "${DUR}s" --timeout 10s --latency \
 			-s scripts/bench/checkin.lua "$proto://127.0.0.1:$port" -- "$EVENT" "$CODE" 1 "$WORKERS" 2>"$TMP/wrk.err")
 		pg1=$(cpu_ticks "$PG_PID") vd1=$(cpu_ticks "$SERVER_PID")
+		read -r b1 n1 <<<"$(commit_counts)"
 		rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
 		p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2; exit }')")
 		p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2; exit }')")
@@ -237,9 +244,10 @@ for proto in http https; do
 		[ "$rows" -lt "$created" ] && MISSING=$((MISSING + created - rows))
 		ERRORS=$((ERRORS + other))
 		pg_us=$(us_per $((pg1 - pg0)) "$created") vd_us=$(us_per $((vd1 - vd0)) "$created")
-		ROW["$proto $c"]=$(printf '%-28s %10.0f %9s %9s %8s %10s %10s %6s %6s' \
-			"check-in $proto c=$c" "$rps" "$p50" "$p99" "$other" "$created" "$rows" "$pg_us" "$vd_us")
-		echo "bench: check-ins $proto c=$c: $rps/s p50=${p50}ms p99=${p99}ms 2xx=$created non2xx=$other rows=$rows cpu_us_per_checkin: postgres=$pg_us volunteerd=$vd_us ${sockerr:+socket errors: $sockerr}"
+		per=$(per_commit $((b1 - b0)) $((n1 - n0)))
+		ROW["$proto $c"]=$(printf '%-28s %10.0f %9s %9s %8s %10s %10s %6s %6s %6s' \
+			"check-in $proto c=$c" "$rps" "$p50" "$p99" "$other" "$created" "$rows" "$pg_us" "$vd_us" "$per")
+		echo "bench: check-ins $proto c=$c: $rps/s p50=${p50}ms p99=${p99}ms 2xx=$created non2xx=$other rows=$rows cpu_us_per_checkin: postgres=$pg_us volunteerd=$vd_us per_commit=$per ${sockerr:+socket errors: $sockerr}"
 		[ -s "$TMP/wrk.err" ] && head -n 3 "$TMP/wrk.err"
 		if [ $proto = http ]; then
 			BEST_RATE=$(awk -v a="$BEST_RATE" -v b="$rps" 'BEGIN { print (b > a) ? b : a }')
@@ -249,12 +257,9 @@ for proto in http https; do
 	done
 done
 
-# How much the group commit gathered (the workers publish their counters every second).
-sleep 1.2
-metric_sum() { curl -fs "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v n="$1" '$1 ~ "^"n"[{]" { s += $2 } END { print s + 0 }'; }
-BATCHES=$(metric_sum volunteerd_commit_batches_total)
-CALLS=$(metric_sum volunteerd_commit_batch_calls_total)
-PER_BATCH=$(awk -v c="$CALLS" -v b="$BATCHES" 'BEGIN { printf "%.1f", (b > 0) ? c / b : 0 }')
+# How much the group commit gathered over all the loads so far.
+read -r BATCHES CALLS <<<"$(commit_counts)"
+PER_BATCH=$(per_commit "$BATCHES" "$CALLS")
 echo "bench: group commit: $CALLS check-ins in $BATCHES transactions ($PER_BATCH per commit)"
 check "group commit gathered check-ins ($CALLS in $BATCHES commits)" $(((BATCHES > 0 && CALLS > BATCHES) ? 0 : 1))
 
@@ -301,13 +306,20 @@ check "nginx and /livez measured, all 2xx" $(((${NGINX_BAD:-0} == 0 && ${LIVEZ_B
 HALF=$(awk -v r="$BEST_RATE" 'BEGIN { printf "%d", r / 2 }')
 [ "$HALF" -lt 1 ] && HALF=1
 # As many connections as the best rate was measured with, so that only the rate differs.
+read -r b0 n0 <<<"$(commit_counts)"
+pg0=$(cpu_ticks "$PG_PID") vd0=$(cpu_ticks "$SERVER_PID")
 pace=$(timeout $((PACE_S + 30)) build/bench/vdload pace "$HTTP_PORT" "$HALF" "$PACE_S" "${CONNS[-1]}" "$EVENT" "$CODE" 1)
+pg1=$(cpu_ticks "$PG_PID") vd1=$(cpu_ticks "$SERVER_PID")
+read -r b1 n1 <<<"$(commit_counts)"
 echo "bench: paced at $HALF/s: $pace"
 PACE_P50=$(echo "$pace" | sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p')
 PACE_P99=$(echo "$pace" | sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p')
 PACE_OK=$(echo "$pace" | sed -n 's/.*ok=\([0-9]*\).*/\1/p')
 PACE_BAD=$(echo "$pace" | sed -n 's/.*non2xx=\([0-9]*\) errors=\([0-9]*\).*/\1/p')
 PACE_RATE=$(echo "$pace" | sed -n 's/.*rate=\([0-9]*\).*/\1/p')
+PACE_PG_US=$(us_per $((pg1 - pg0)) "${PACE_OK:-0}") PACE_VD_US=$(us_per $((vd1 - vd0)) "${PACE_OK:-0}")
+PACE_PER=$(per_commit $((b1 - b0)) $((n1 - n0)))
+echo "bench: paced: cpu_us_per_checkin: postgres=$PACE_PG_US volunteerd=$PACE_VD_US per_commit=$PACE_PER"
 rows=$(count_and_reset)
 [ "${rows:-0}" -lt "${PACE_OK:-0}" ] && MISSING=$((MISSING + PACE_OK - rows))
 ERRORS=$((ERRORS + ${PACE_BAD:-0}))
@@ -353,16 +365,17 @@ R2=$(awk -v a="$LIVEZ_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.2f", (b > 0) ? a
 	echo "volunteerd bench $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores, $WORKERS workers, ${DUR}s per load$([ $SMOKE = 1 ] && echo ', SMOKE (no targets)')"
 	echo "PostgreSQL $("${PSQL[@]}" -d vd -c 'SHOW server_version') $DURABILITY; volunteerd log level ${BENCH_LOG_LEVEL:-warn}"
 	echo
-	printf '%-28s %10s %9s %9s %8s %10s %10s %6s %6s\n' "load" "req/s" "p50 ms" "p99 ms" "non-2xx" "2xx" "db rows" "pg us" "vd us"
-	printf '%-28s %10s %9s %9s %8s %10s %10s %6s %6s\n' "----" "-----" "------" "------" "-------" "---" "-------" "-----" "-----"
+	printf '%-28s %10s %9s %9s %8s %10s %10s %6s %6s %6s\n' "load" "req/s" "p50 ms" "p99 ms" "non-2xx" "2xx" "db rows" "pg us" "vd us" "commit"
+	printf '%-28s %10s %9s %9s %8s %10s %10s %6s %6s %6s\n' "----" "-----" "------" "------" "-------" "---" "-------" "-----" "-----" "------"
 	for c in "${PGCLIENTS[@]}"; do
 		printf '%-28s %10.0f %9s %9s %8s %10s %10s\n' "pgbench INSERT c=$c" "${PGTPS[$c]}" - - - - -
 	done
 	for proto in http https; do for c in "${CONNS[@]}"; do echo "${ROW["$proto $c"]}"; done; done
 	printf '%-28s %10.0f %9s %9s %8s %10s %10s\n' "nginx static c=$LIVEZ_CONNS" "$NGINX_RPS" - "$NGINX_P99" "${NGINX_BAD:-0}" - -
 	printf '%-28s %10.0f %9s %9s %8s %10s %10s\n' "volunteerd /livez c=$LIVEZ_CONNS" "$LIVEZ_RPS" - "$LIVEZ_P99" "${LIVEZ_BAD:-0}" - -
-	printf '%-28s %10s %9s %9s %8s %10s %10s\n' "check-in paced $HALF/s" "${PACE_RATE:-0}" "${PACE_P50:-?}" "${PACE_P99:-?}" "${PACE_BAD:-?}" "${PACE_OK:-0}" "$rows"
-	echo "(pg us, vd us: CPU time, user and system, of PostgreSQL and of volunteerd per 2xx check-in during that load)"
+	printf '%-28s %10s %9s %9s %8s %10s %10s %6s %6s %6s\n' "check-in paced $HALF/s" "${PACE_RATE:-0}" "${PACE_P50:-?}" "${PACE_P99:-?}" "${PACE_BAD:-?}" "${PACE_OK:-0}" "$rows" "$PACE_PG_US" "$PACE_VD_US" "$PACE_PER"
+	echo "(pg us, vd us: CPU time, user and system, of PostgreSQL and of volunteerd per 2xx check-in during that load;"
+	echo " commit: check-ins per group commit in that load)"
 	echo
 	echo "group commit: $CALLS check-ins (warm-up included) in $BATCHES transactions, $PER_BATCH per commit"
 	echo "RSS per worker with $IDLE_OPEN idle keep-alive connections open (per worker: [$CONN_PER_WORKER]): [$RSS_AFTER] MB (before: [$RSS_BEFORE] MB)"
