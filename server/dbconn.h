@@ -7,7 +7,8 @@
  *
  * The connection never blocks: PQconnectStartParams/PQconnectPoll, PQsetnonblocking,
  * PQflush until 0 while also reading, PQgetResult until NULL.  It tells its owner what
- * happened through one callback, always from the event loop.
+ * happened through one callback, always from the event loop.  A job's statement is prepared
+ * on the connection the first time it runs there (dbconn.c).
  */
 #ifndef VD_DBCONN_H
 #define VD_DBCONN_H

@@ -228,6 +228,25 @@ def test_readyz_follows_postgres_down_and_up(own_pg, make_server):
     assert srv.proc.poll() is None, "the server died while the database was away"
 
 
+def test_statement_prepared_before_a_schema_change_is_prepared_again(pg, fresh_db, make_server):
+    """Statements are prepared once per connection (server/dbconn.c).  When the schema changes
+    the type of a prepared statement's result, PostgreSQL refuses to run it ("cached plan must
+    not change result type"): that connection is dropped, a new one prepares the statement
+    again, and at most one request sees the error."""
+    name, url = fresh_db()
+    srv = make_server(url, tls=False, workers=1)
+    srv.migrate()
+    srv.start()
+    for _ in range(5):  # /readyz's statement prepared on the connections it uses
+        r = srv.get("/readyz")
+        assert r.status_code == 200 and r.json()["status"] == "pass", r.text
+    # max(version) of an integer column is an integer; of a bigint, a bigint
+    pg.sql("ALTER TABLE schema_migrations ALTER COLUMN version TYPE bigint", db=name)
+    codes = [srv.get("/readyz").status_code for _ in range(12)]
+    assert codes.count(200) >= 11 and codes[-10:] == [200] * 10, codes
+    assert srv.get("/readyz").json()["status"] == "pass"
+
+
 # --- signals and workers --------------------------------------------------------------------
 
 def test_sigterm_drains_in_flight_request(pg, make_server):
