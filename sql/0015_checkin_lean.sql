@@ -11,6 +11,7 @@
 --     takes the way it took before.
 --   * checkin_many(items, actors): 0013's, with the accounts found from the sessions passed
 --     beside the items.  checkin_many(items) is the same function (actors defaults to NULL).
+--     Its rules are computed once a row (see judged).
 --   * flags_valid(): the same rule as a loop.  It was 0001's query, which 0008 made plpgsql
 --     with that query inside: a query started and ended per row of attendances and
 --     hour_entries, to look at an array that is usually empty.
@@ -76,7 +77,10 @@ BEGIN
                i.item -> 'args' AS args,
                host(nullif(i.item ->> 'ip', '')::inet)::inet AS ip, nullif(i.item ->> 'rid', '') AS rid
           FROM jsonb_array_elements(items) WITH ORDINALITY AS i(item, n)
-    ), judged AS (
+    ), judged AS MATERIALIZED (
+        -- MATERIALIZED, and attendance_who behind OFFSET 0: each refusal is computed once a
+        -- row.  Inlined, the planner copied attendance_who's CASE into every use of refused
+        -- (a plan three times as long, all of it built again at every batch's start).
         SELECT g.n, g.actor, g.ip, g.rid, e.id AS event_id, w.volunteer, w.method, t.at,
                p.walk_ins_allowed,
                CASE
@@ -95,7 +99,7 @@ BEGIN
           LEFT JOIN events e ON e.id = arg_id(g.args, 'event_id')
           LEFT JOIN activities ac ON ac.id = e.activity_id
           LEFT JOIN hour_policies p ON p.id = ac.policy_id
-         CROSS JOIN LATERAL attendance_who(g.actor, g.args, e, p) w
+         CROSS JOIN LATERAL (SELECT * FROM attendance_who(g.actor, g.args, e, p) OFFSET 0) w
           -- `at`: the time of the tap, set by the server only for a check-in queued offline on
           -- the check-in page (it has checked it against the page's presence proof); else now
          CROSS JOIN LATERAL (
