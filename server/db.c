@@ -303,6 +303,7 @@ struct db_pool *db_pool_new(struct event_base *base, const struct config *cfg)
 		        dbconn_new(base, p->keys, p->vals, DB_CONNECT_TIMEOUT_MS, on_conn, p);
 		if (!p->slots[i].conn)
 			goto fail;
+		dbconn_set_prepare(p->slots[i].conn, cfg->db_prepare);
 	}
 	struct timeval tv = {0, DB_TICK_MS * 1000};
 	event_add(p->tick, &tv);

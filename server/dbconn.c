@@ -8,7 +8,8 @@
  * closed rather than reused.  Callbacks to the owner happen only from event callbacks,
  * never from dbconn_connect or dbconn_run.
  *
- * Statements are prepared on first use and kept for the connection's life: a job's text is
+ * Statements are prepared on first use (dbconn_set_prepare; the pool's connections, unless
+ * VOLUNTEERD_DB_PREPARE=0) and kept for the connection's life: a job's text is
  * one of queries.c's static strings, and its address names it here.  Parsing and planning
  * the group commit's statement took about 60 us a call (pgbench, -M extended against -M
  * prepared), next to about 1 ms for a whole batch of one check-in.  The first use of a
@@ -48,6 +49,7 @@ struct dbconn {
 	/* prepared[i] is the text of statement "vd<i>" on this connection */
 	const char *prepared[PREPARED_MAX];
 	int nprepared;
+	int prepare;   /* prepare statements at all (dbconn_set_prepare) */
 	int preparing; /* BUSY with the job's Parse; its Bind/Execute is sent when that is done */
 };
 
@@ -382,7 +384,7 @@ static int send_job(struct dbconn *c)
 	int sent;
 	if (i < c->nprepared) {
 		sent = PQsendQueryPrepared(c->pg, name, job->nparams, job->params, NULL, NULL, 0);
-	} else if (c->nprepared < PREPARED_MAX) {
+	} else if (c->prepare && c->nprepared < PREPARED_MAX) {
 		sent = PQsendPrepare(c->pg, name, job->sql, job->nparams, NULL);
 		c->preparing = 1;
 	} else {
@@ -406,6 +408,11 @@ void dbconn_run(struct dbconn *c, struct db_job *job, int timeout_ms)
 	arm_timer(c, timeout_ms);
 	if (!send_job(c))
 		arm_timer(c, 0); /* reported from the timer, keeping the callback off this stack */
+}
+
+void dbconn_set_prepare(struct dbconn *c, int on)
+{
+	c->prepare = on;
 }
 
 void dbconn_set_notify(struct dbconn *c, dbconn_notify_fn fn, void *arg)

@@ -7,8 +7,8 @@
  *
  * The connection never blocks: PQconnectStartParams/PQconnectPoll, PQsetnonblocking,
  * PQflush until 0 while also reading, PQgetResult until NULL.  It tells its owner what
- * happened through one callback, always from the event loop.  A job's statement is prepared
- * on the connection the first time it runs there (dbconn.c).
+ * happened through one callback, always from the event loop.  A job's statement may be
+ * prepared on the connection the first time it runs there (dbconn_set_prepare).
  */
 #ifndef VD_DBCONN_H
 #define VD_DBCONN_H
@@ -50,6 +50,9 @@ enum dbconn_state dbconn_state(const struct dbconn *c);
  * borrowed for the call.  The callback must not free the connection. */
 typedef void (*dbconn_notify_fn)(const char *channel, const char *payload, void *arg);
 void dbconn_set_notify(struct dbconn *c, dbconn_notify_fn fn, void *arg);
+/* Prepare each job's statement on the connection the first time it runs there (off by
+ * default; a pooler in transaction mode may not keep prepared statements). */
+void dbconn_set_prepare(struct dbconn *c, int on);
 
 /* Map a failed result (or a connection error message) to an application error. */
 void dbconn_result_err(const PGresult *res, struct err *err);

@@ -29,6 +29,7 @@ static const char *const all_vars[] = {
         "VOLUNTEERD_DB_QUEUE",
         "VOLUNTEERD_DB_QUEUE_WAIT_MS",
         "VOLUNTEERD_DB_STATEMENT_TIMEOUT_MS",
+        "VOLUNTEERD_DB_PREPARE",
         "VOLUNTEERD_MAX_BODY",
         "VOLUNTEERD_MAX_HEADERS",
         "VOLUNTEERD_HTTP_TIMEOUT",
@@ -148,6 +149,10 @@ static void test_set_integers(void **state)
 	assert_int_equal(config_set(&c, "VOLUNTEERD_DB_POOL", "0", &e), -1);
 	assert_int_equal(config_set(&c, "VOLUNTEERD_DB_POOL", "65", &e), -1);
 	assert_int_equal(config_set(&c, "VOLUNTEERD_HTTPS_PORT", "-1", &e), -1);
+	assert_int_equal(c.db_prepare, 1); /* the default */
+	assert_int_equal(config_set(&c, "VOLUNTEERD_DB_PREPARE", "2", &e), -1);
+	assert_int_equal(config_set(&c, "VOLUNTEERD_DB_PREPARE", "0", &e), 0);
+	assert_int_equal(c.db_prepare, 0);
 }
 
 static void test_set_strings_and_keys(void **state)
