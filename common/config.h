@@ -26,17 +26,17 @@ struct config {
 	int db_queue_max;        /* VOLUNTEERD_DB_QUEUE, default 1024 */
 	int db_queue_wait_ms;    /* VOLUNTEERD_DB_QUEUE_WAIT_MS, default 1000 */
 	int db_statement_timeout_ms; /* VOLUNTEERD_DB_STATEMENT_TIMEOUT_MS, default 5000 */
-	int db_prepare; /* VOLUNTEERD_DB_PREPARE, default 1: statements prepared per connection */
-	int max_body_bytes;    /* VOLUNTEERD_MAX_BODY, default 1048576 */
-	int max_header_bytes;  /* VOLUNTEERD_MAX_HEADERS, default 8192 */
-	int http_timeout_s;    /* VOLUNTEERD_HTTP_TIMEOUT, default 30 (read/write timeouts) */
-	int max_connections;   /* VOLUNTEERD_MAX_CONNECTIONS, per worker, default 10000 */
-	int shutdown_grace_s;  /* VOLUNTEERD_SHUTDOWN_GRACE, default 10 */
-	int session_idle_min;  /* VOLUNTEERD_SESSION_IDLE_MIN, default 30 */
-	int session_max_hours; /* VOLUNTEERD_SESSION_MAX_HOURS, default 12 */
-	char log_level[16];    /* VOLUNTEERD_LOG_LEVEL: debug|info|warn|error, default info */
-	char public_url[256];  /* VOLUNTEERD_PUBLIC_URL, default "" (used to build checkin_url) */
-	int job_interval_s;    /* VOLUNTEERD_JOB_INTERVAL, default 60 (forgotten check-outs) */
+	int db_prepare;              /* VOLUNTEERD_DB_PREPARE, default 1 (prepared statements) */
+	int max_body_bytes;          /* VOLUNTEERD_MAX_BODY, default 1048576 */
+	int max_header_bytes;        /* VOLUNTEERD_MAX_HEADERS, default 8192 */
+	int http_timeout_s;          /* VOLUNTEERD_HTTP_TIMEOUT, default 30 (read/write timeouts) */
+	int max_connections;         /* VOLUNTEERD_MAX_CONNECTIONS, per worker, default 10000 */
+	int shutdown_grace_s;        /* VOLUNTEERD_SHUTDOWN_GRACE, default 10 */
+	int session_idle_min;        /* VOLUNTEERD_SESSION_IDLE_MIN, default 30 */
+	int session_max_hours;       /* VOLUNTEERD_SESSION_MAX_HOURS, default 12 */
+	char log_level[16];          /* VOLUNTEERD_LOG_LEVEL: debug|info|warn|error, default info */
+	char public_url[256]; /* VOLUNTEERD_PUBLIC_URL, default "" (used to build checkin_url) */
+	int job_interval_s;   /* VOLUNTEERD_JOB_INTERVAL, default 60 (forgotten check-outs) */
 };
 
 /* Fill cfg with the defaults above; cannot fail. */
