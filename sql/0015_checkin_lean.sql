@@ -1,9 +1,9 @@
 -- 0015_checkin_lean.sql: fewer steps between a batch of check-ins and its INSERT.
 --
 -- Profiled (README, "Performance"): a batch cost PostgreSQL about a millisecond of CPU before
--- its first row, whatever its size, and at the paced half load of `make bench` batches hold one
--- to five check-ins, so that fixed cost was most of a check-in's.  This removes two steps from
--- the usual batch, and one statement from every row written with flags:
+-- its first row, whatever its size, and at the paced half load of `make bench` batches hold
+-- five to nine check-ins, so that fixed cost was most of a check-in's.  This removes steps and
+-- plan from the usual batch, and a statement from every row written with flags:
 --
 --   * checkin_batch(): a batch of check-ins only, none with an Idempotency-Key, whose sessions
 --     are all live (the usual one) goes straight to checkin_many with the sessions' accounts,
