@@ -1,11 +1,11 @@
 /*
  * batch.h: group commit.  Concurrent API calls of a worker (check-ins and check-outs) are
- * gathered and run as ONE statement, checkin_batch (sql/0014) around api_call_batch
- * (sql/0008, 0013): one transaction, one round trip, one WAL flush, each call with its own
- * answer.
+ * gathered and run as ONE statement, checkin_batch (sql/0015): the usual batch goes to
+ * checkin_many (sql/0013), any other to api_call_batch (sql/0008, 0013); one transaction, one
+ * round trip, one WAL flush, each call with its own answer.
  *
  * A call whose session the worker has not cached carries the token's hash instead of an actor
- * (session_hash): checkin_batch (sql/0014_checkin_sessions.sql) resolves it in the same
+ * (session_hash): checkin_batch (sql/0014, 0015) resolves it in the same
  * transaction, answers 401 for a session that is not live, and the worker's session cache
  * learns the answer (sessions_learn).  One transaction and one round trip fewer per request.
  *

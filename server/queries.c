@@ -67,7 +67,7 @@ const char Q_API_CALL[] = "SELECT api_call($1, $2::bigint, $3::jsonb, $4, $5, $6
 /* $1 a JSON array of api_call parameter objects, each with "actor" or "session" (a token
  * hash), $2 the session idle limit in minutes -> one row per item, in item order: (n, ok,
  * body, state, message, col, cons, and the session's account_id, volunteer_id and valid_ms
- * for an item that came with one).  See sql/0014_checkin_sessions.sql and 0008_batch.sql. */
+ * for an item that came with one).  See sql/0015_checkin_lean.sql, 0014 and 0008. */
 const char Q_API_CALL_BATCH[] =
         "SELECT n, ok, body, state, message, col, cons, account_id, volunteer_id, valid_ms "
         "FROM checkin_batch($1::jsonb, $2::int) ORDER BY n";
