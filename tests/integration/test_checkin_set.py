@@ -2,8 +2,9 @@
 
 Many volunteers check in at once over HTTP, and the requests are made to land in ONE group
 commit: the module's server has a single worker, a lock on audit_log holds its first two
-batches (two pilot check-ins) in the database, so every later request waits in the batch being
-gathered, which leaves as one statement when the lock is released.  That the batch was one
+batches (two pilot check-ins: the second leaves once the first has been out 50 ms) in the
+database, so every later request waits in the batch being gathered, which leaves as one
+statement when the lock is released.  That the batch was one
 transaction is checked from the rows: its check-ins share the transaction's now().
 
 Each test mixes successes with each kind of failure in that one batch and checks every answer
@@ -94,7 +95,8 @@ def one_batch(pg, pilots, waves):
                 assert helpers.wait_until(lambda: pg.sql(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                     "AND query LIKE '%checkin_batch%'").strip() == str(len(held)), 10), "pilot not held"
-            # Both batches the worker may have in flight wait: from now on it gathers.
+            # Both batches the worker may have in flight wait (the second went because the
+            # first was slow): from now on it gathers.
             jobs = []
             for wave in waves:
                 jobs.append([ex.submit(f) for f in wave])
@@ -269,3 +271,35 @@ def test_check_in_and_out_of_one_volunteer_in_one_batch_keep_arrival_order(one_w
     open_ = pg.sql(f"""SELECT volunteer_id FROM attendances WHERE event_id = {w.signed}
                         AND check_out_at IS NULL ORDER BY volunteer_id""").split()
     assert [int(x) for x in open_] == sorted([w.ids[0], w.ids[1], w.ids[3], w.ids[4]])
+
+
+def test_a_batch_waiting_on_a_lock_holds_the_next_check_in_back_briefly(one_worker, pg):
+    """A worker keeps one batch in flight and gathers the next (server/batch.c), but a batch out
+    for BATCH_SLOW_MS (50 ms) lets a second one go: a check-in that waits on a lock delays the
+    check-ins behind it that long, not until the lock is released."""
+    srv = one_worker
+    w = make_world(pg, 2, capacity=1)
+    holder = pg.connect()
+    try:
+        # Volunteer 0 checked in by a transaction that has not committed: their check-in's
+        # INSERT waits for it on the one-open-attendance index.
+        holder.cursor().execute(
+            "INSERT INTO attendances (event_id, volunteer_id, check_in_at, method) "
+            "VALUES (%s, %s, now(), 'roster')", (w.signed, w.ids[0]))
+        with cf.ThreadPoolExecutor(1) as ex:
+            stuck = ex.submit(checkin(srv, w.signed, w.tokens[0]))
+            assert helpers.wait_until(lambda: pg.sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%checkin_batch%'").strip() == "1", 10), "the first batch is not held"
+            t0 = time.monotonic()
+            other = checkin(srv, w.signed, w.tokens[1])()
+            took = time.monotonic() - t0
+            assert other.status_code == 201, other.text
+            assert not stuck.done(), "the held check-in was answered before its lock was released"
+            assert took < TIMEOUT / 3, took
+            holder.rollback()  # release: the held check-in goes on, and now it is the only one
+            assert stuck.result(timeout=TIMEOUT).status_code == 201
+    finally:
+        holder.rollback()
+        holder.close()
+    audited(pg, [other])
