@@ -179,6 +179,9 @@ static void send_batch(struct batch *b)
 	db_job_param_take(&bj->job, 0, text);
 	db_job_param_int(&bj->job, 1, b->idle_minutes);
 	sessions_mark(b->sessions, &bj->mark);
+	/* only a slow batch in flight lets one that is not full go beside it */
+	if (b->inflight > 0 && bj->n < BATCH_MAX)
+		b->stats.beside_slow++;
 	b->inflight++;
 	b->last_sent_ms = now_ms();
 	b->stats.batches++;

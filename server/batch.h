@@ -50,6 +50,7 @@ void batch_submit(struct batch *b, struct db_job *job, const uint8_t *session_ha
 
 struct batch_stats {
 	uint64_t batches, items, full; /* statements sent, calls in them, batches of BATCH_MAX */
+	uint64_t beside_slow;          /* batches sent beside one out BATCH_SLOW_MS (lock waits) */
 };
 void batch_get_stats(const struct batch *b, struct batch_stats *out);
 

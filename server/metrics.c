@@ -32,7 +32,8 @@ struct worker_slot {
 	int64_t db_size, db_connected, db_busy, db_queued;
 	int64_t connections;
 	uint64_t db_errors, db_timeouts, db_jobs;
-	int64_t batches, batch_calls, session_hits, session_misses; /* batch.c, sessions.c */
+	int64_t batches, batch_calls, batches_beside_slow; /* batch.c */
+	int64_t session_hits, session_misses;              /* sessions.c */
 };
 
 struct metrics {
@@ -68,13 +69,14 @@ static uint64_t get(const uint64_t *p)
 }
 
 void metrics_worker_batching(struct metrics *m, int worker, uint64_t batches, uint64_t calls,
-                             uint64_t session_hits, uint64_t session_misses)
+                             uint64_t beside_slow, uint64_t session_hits, uint64_t session_misses)
 {
 	if (worker < 0 || worker >= m->nworkers)
 		return;
 	struct worker_slot *w = &m->workers[worker];
 	__atomic_store_n(&w->batches, (int64_t)batches, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->batch_calls, (int64_t)calls, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->batches_beside_slow, (int64_t)beside_slow, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->session_hits, (int64_t)session_hits, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->session_misses, (int64_t)session_misses, __ATOMIC_RELAXED);
 }
@@ -242,6 +244,9 @@ void metrics_render(struct metrics *m, struct evbuffer *out)
 	render_gauge(m, out, "volunteerd_commit_batch_calls_total",
 	             "Check-ins and check-outs in those group commits.", "counter",
 	             offsetof(struct worker_slot, batch_calls));
+	render_gauge(m, out, "volunteerd_commit_beside_slow_total",
+	             "Group commits sent while the one before had been out 50 ms (a lock wait).",
+	             "counter", offsetof(struct worker_slot, batches_beside_slow));
 	render_gauge(m, out, "volunteerd_session_cache_hits_total",
 	             "Sessions resolved from the worker's cache.", "counter",
 	             offsetof(struct worker_slot, session_hits));

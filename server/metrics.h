@@ -24,7 +24,7 @@ void metrics_worker_connections(struct metrics *m, int worker, int open);
 void metrics_worker_start(struct metrics *m, int worker);
 /* Store worker's group-commit and session-cache counters (batch.c, sessions.c). */
 void metrics_worker_batching(struct metrics *m, int worker, uint64_t batches, uint64_t calls,
-                             uint64_t session_hits, uint64_t session_misses);
+                             uint64_t beside_slow, uint64_t session_hits, uint64_t session_misses);
 /* A log-out committed: every worker of this server drops its session cache when it next
  * resolves a token (sessions.c), so the token is refused everywhere at once.  The shared
  * region is the only memory the workers share, hence this counter lives here. */

@@ -39,7 +39,8 @@ static void publish_stats(struct worker *w)
 	struct sessions_stats ss;
 	batch_get_stats(w->batch, &b);
 	sessions_get_stats(w->sessions, &ss);
-	metrics_worker_batching(w->metrics, w->index, b.batches, b.items, ss.hits, ss.misses);
+	metrics_worker_batching(w->metrics, w->index, b.batches, b.items, b.beside_slow, ss.hits,
+	                        ss.misses);
 }
 
 static void on_stats(evutil_socket_t fd, short what, void *arg)

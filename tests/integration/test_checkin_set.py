@@ -276,9 +276,12 @@ def test_check_in_and_out_of_one_volunteer_in_one_batch_keep_arrival_order(one_w
 def test_a_batch_waiting_on_a_lock_holds_the_next_check_in_back_briefly(one_worker, pg):
     """A worker keeps one batch in flight and gathers the next (server/batch.c), but a batch out
     for BATCH_SLOW_MS (50 ms) lets a second one go: a check-in that waits on a lock delays the
-    check-ins behind it that long, not until the lock is released."""
+    check-ins behind it that long, not until the lock is released.  /metrics counts those
+    second batches (volunteerd_commit_beside_slow_total)."""
     srv = one_worker
     w = make_world(pg, 2, capacity=1)
+    time.sleep(1.2)  # the workers publish their counters every second: the earlier tests' are in
+    before = beside_slow(srv)
     holder = pg.connect()
     try:
         # Volunteer 0 checked in by a transaction that has not committed: their check-in's
@@ -303,3 +306,12 @@ def test_a_batch_waiting_on_a_lock_holds_the_next_check_in_back_briefly(one_work
         holder.rollback()
         holder.close()
     audited(pg, [other])
+    # the workers publish their counters every second
+    assert helpers.wait_until(lambda: beside_slow(srv) == before + 1, 5), (before, beside_slow(srv))
+
+
+def beside_slow(server):
+    """The worker's count of batches sent beside a slow one, from /metrics."""
+    text = requests.get(server.url("/metrics"), timeout=TIMEOUT).text
+    return sum(int(float(line.split()[-1])) for line in text.splitlines()
+               if line.startswith("volunteerd_commit_beside_slow_total{"))
