@@ -26,10 +26,10 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "db.h"
 #include "log.h"
+#include "monotime.h"
 #include "queries.h"
 #include "secret.h"
 #include "sessions.h"
@@ -77,13 +77,6 @@ static void fail_calls(struct bjob *bj, int from, const struct err *e)
 
 static void send_batch(struct batch *b);
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Whether the batch being gathered (not full) may leave now: when nothing is in flight, or
  * when the one batch in flight has been out BATCH_SLOW_MS.  (With one in flight, it left no
  * later than last_sent_ms.)  When it must wait for that, the slow timer is set to look again. */
@@ -93,7 +86,7 @@ static int may_send(struct batch *b)
 		return 1;
 	if (b->inflight >= BATCH_INFLIGHT)
 		return 0;
-	uint64_t out = now_ms() - b->last_sent_ms;
+	uint64_t out = mono_ms() - b->last_sent_ms;
 	if (out >= BATCH_SLOW_MS)
 		return 1;
 	if (!evtimer_pending(b->slow_ev, NULL)) {
@@ -183,7 +176,7 @@ static void send_batch(struct batch *b)
 	if (b->inflight > 0 && bj->n < BATCH_MAX)
 		b->stats.beside_slow++;
 	b->inflight++;
-	b->last_sent_ms = now_ms();
+	b->last_sent_ms = mono_ms();
 	b->stats.batches++;
 	b->stats.items += (uint64_t)bj->n;
 	if (bj->n == BATCH_MAX)

@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "dbconn.h"
 #include "log.h"
+#include "monotime.h"
 
 #define DB_TICK_MS            100
 #define DB_BACKOFF_MIN_MS     100
@@ -53,13 +53,6 @@ struct db_pool {
 	int down; /* every connection is down and the last attempt failed */
 	uint64_t errors, timeouts, jobs;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void db_job_init(struct db_job *job, const char *sql, db_done_fn done, void *arg)
 {
@@ -197,7 +190,7 @@ static void on_conn(struct dbconn *c, enum dbconn_event ev, struct db_job *job, 
 		/* DOWN follows UP (a lost connection) or CONNECTING (a failed attempt). */
 		if (s->next_attempt_ms == 0)
 			p->connected--;
-		s->next_attempt_ms = now_ms() + (uint64_t)s->backoff_ms;
+		s->next_attempt_ms = mono_ms() + (uint64_t)s->backoff_ms;
 		s->backoff_ms = s->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS
 		                                                      : s->backoff_ms * 2;
 		if (p->connected == 0) {
@@ -234,7 +227,7 @@ static void start_connect(struct slot *s)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_pool *p = arg;
-	uint64_t now = now_ms();
+	uint64_t now = mono_ms();
 	(void)fd;
 	(void)what;
 	for (int i = 0; i < p->nslots; i++) {
@@ -349,7 +342,7 @@ static void kick_reconnect(struct db_pool *p)
 
 void db_submit(struct db_pool *p, struct db_job *job)
 {
-	job->queued_at_ms = now_ms();
+	job->queued_at_ms = mono_ms();
 	if (p->down)
 		kick_reconnect(p);
 	if (p->queued >= p->cfg->db_queue_max) {

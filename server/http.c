@@ -25,13 +25,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "monotime.h"
 #include "reply.h"
 #include "req.h"
 #include "router.h"
@@ -69,13 +69,6 @@ int http_bind_socket(const char *addr, int port, int do_listen, struct err *err)
 		return -1;
 	}
 	return fd;
-}
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static int method_of(enum evhttp_cmd_type t, const char **name)

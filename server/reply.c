@@ -15,22 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "log.h"
 #include "metrics.h"
+#include "monotime.h"
 #include "req.h"
 #include "router.h"
 #include "worker.h"
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 void reply_header(struct req *r, const char *name, const char *value)
 {

@@ -24,13 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "db.h"
 #include "dblisten.h"
 #include "log.h"
 #include "metrics.h"
+#include "monotime.h"
 #include "queries.h"
 #include "secret.h"
 
@@ -74,13 +74,6 @@ struct sessions {
 	uint64_t revocations; /* the server-wide log-out counter this cache is up to date with */
 	struct sessions_stats stats;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static struct entry *set_of(struct sessions *s, const uint8_t hash[32])
 {
@@ -259,7 +252,7 @@ int sessions_cached(struct sessions *s, const uint8_t hash[32], long long *accou
 	}
 	if (dblisten_listening(s->listen)) {
 		struct entry *set = set_of(s, hash);
-		uint64_t now = now_ms();
+		uint64_t now = mono_ms();
 		for (int i = 0; i < SESS_WAYS; i++)
 			if (set[i].account && set[i].until_ms > now &&
 			    !memcmp(set[i].hash, hash, 32)) {
@@ -289,7 +282,7 @@ void sessions_learn(struct sessions *s, const struct sessions_mark *m, const uin
 	    m->revocations != now.revocations || account <= 0 || valid_ms <= 0)
 		return;
 	insert(s, hash, account, volunteer,
-	       now_ms() + (uint64_t)(valid_ms < SESSIONS_TTL_MS ? valid_ms : SESSIONS_TTL_MS));
+	       mono_ms() + (uint64_t)(valid_ms < SESSIONS_TTL_MS ? valid_ms : SESSIONS_TTL_MS));
 }
 
 void sessions_resolve(struct sessions *s, const uint8_t hash[32], sessions_done_fn done, void *arg)
