@@ -330,6 +330,7 @@ read -r b1 n1 <<<"$(commit_counts)"
 echo "bench: paced at $HALF/s: $pace"
 PACE_P50=$(echo "$pace" | sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p')
 PACE_P99=$(echo "$pace" | sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p')
+PACE_MAX=$(echo "$pace" | sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p')
 PACE_OK=$(echo "$pace" | sed -n 's/.*ok=\([0-9]*\).*/\1/p')
 PACE_BAD=$(echo "$pace" | sed -n 's/.*non2xx=\([0-9]*\) errors=\([0-9]*\).*/\1/p')
 PACE_RATE=$(echo "$pace" | sed -n 's/.*rate=\([0-9]*\).*/\1/p')
@@ -351,8 +352,8 @@ timeout $((PACE_S + 30)) "$PGBIN/pgbench" -n -c "${PGCLIENTS[-1]}" -j "$WORKERS"
 	-M prepared -l --log-prefix="$TMP/paced/log" -f "$TMP/insert.sql" -h "$TMP/pg" -p "$PGPORT" \
 	-U postgres vd >"$TMP/paced/out" 2>&1
 # pgbench -l: one line per transaction, its latency in microseconds in the third field
-read -r PG_PACE_N PG_PACE_P50 PG_PACE_P99 <<<"$(cat "$TMP"/paced/log* 2>/dev/null | awk '{ print $3 / 1000 }' | sort -n |
-	awk '{ a[NR] = $1 } END { if (NR) printf "%d %.2f %.2f", NR, a[int((NR - 1) * 0.5) + 1], a[int((NR - 1) * 0.99) + 1]; else print "0 ? ?" }')"
+read -r PG_PACE_N PG_PACE_P50 PG_PACE_P99 PG_PACE_MAX <<<"$(cat "$TMP"/paced/log* 2>/dev/null | awk '{ print $3 / 1000 }' | sort -n |
+	awk '{ a[NR] = $1 } END { if (NR) printf "%d %.2f %.2f %.2f", NR, a[int((NR - 1) * 0.5) + 1], a[int((NR - 1) * 0.99) + 1], a[NR]; else print "0 ? ? ?" }')"
 PG_PACE_RATE=$(awk -v n="$PG_PACE_N" -v s="$PACE_S" 'BEGIN { printf "%d", n / s }')
 echo "bench: pgbench INSERT paced at $PG_HALF/s: $PG_PACE_N transactions, p50=${PG_PACE_P50}ms p99=${PG_PACE_P99}ms"
 check "pgbench INSERT paced at half of B measured" $(((PG_PACE_N > 0) ? 0 : 1))
@@ -418,6 +419,7 @@ R2=$(awk -v a="$LIVEZ_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.2f", (b > 0) ? a
 	echo "check-ins/s / B           = $R1   (target >= 1.0; best check-in rate $BEST_ANY/s)"
 	echo "/livez / nginx            = $R2   (target >= 0.8)"
 	echo "check-in p99 at half load = ${PACE_P99:-?} ms   (target < 10 ms; pgbench INSERT at half of B: $PG_PACE_P99 ms)"
+	echo "slowest at half load      = ${PACE_MAX:-?} ms check-in, $PG_PACE_MAX ms pgbench INSERT (a stall of the machine shows in both)"
 	echo "max worker RSS            = $RSS_MAX MB   (target <= 64 MB)"
 	echo "CPU time taken by the hypervisor (steal): $RUN_STEAL% over the run, $PACE_STEAL% during the two paced loads"
 	echo "acknowledged check-ins missing from the database: $MISSING; non-2xx answers: $ERRORS"
