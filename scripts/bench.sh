@@ -12,7 +12,8 @@
 #      counted: every acknowledged check-in must be there.
 #   3. nginx serving a small static file with as many workers as volunteerd, vs /livez.
 #   4. check-in p99 at half the best measured rate (open-loop paced load: scripts/bench/vdload),
-#      and, as its baseline, pgbench's INSERT p99 at half of B (pgbench -R).
+#      and, as its baseline, pgbench's INSERT p99 at half of B (pgbench -R); and the slowest
+#      of each, since a stall of the machine shows in both.
 #   5. RSS of each worker with 10,000 idle keep-alive connections open on EACH worker.
 #
 # Everything runs on 127.0.0.1 against a private PostgreSQL (default durability: fsync and
