@@ -11,23 +11,26 @@ function setup(thread)
 end
 
 function init(args)
-   event = args[1]
-   code = args[2]
    nthreads = tonumber(args[4] or "2")
    next_v = tonumber(args[3]) + tid
    created = 0
    other = 0
-   path = "/api/v1/events/" .. event .. "/check-ins"
-   body = '{"code":"' .. code .. '"}'
+   -- The request is formatted once, with a placeholder where the token goes: wrk.format per
+   -- request cost the client a few microseconds of the CPU it shares with the server.
+   local placeholder = string.rep("#", 43)
+   local template = wrk.format("POST", "/api/v1/events/" .. args[1] .. "/check-ins", {
+      ["Authorization"] = "Bearer " .. placeholder,
+      ["Content-Type"] = "application/json",
+   }, '{"code":"' .. args[2] .. '"}')
+   local at = template:find(placeholder, 1, true)
+   before_token = template:sub(1, at - 1)
+   after_token = template:sub(at + #placeholder)
 end
 
 function request()
    local token = string.format("bench%038d", next_v)
    next_v = next_v + nthreads
-   return wrk.format("POST", path, {
-      ["Authorization"] = "Bearer " .. token,
-      ["Content-Type"] = "application/json",
-   }, body)
+   return before_token .. token .. after_token
 end
 
 function response(status, headers, body)
