@@ -12,8 +12,9 @@
 #      counted: every acknowledged check-in must be there.
 #   3. nginx serving a small static file with as many workers as volunteerd, vs /livez.
 #   4. check-in p99 at half the best measured rate (open-loop paced load: scripts/bench/vdload),
-#      and, as its baseline, pgbench's INSERT p99 at half of B (pgbench -R); and the slowest
-#      of each, since a stall of the machine shows in both.
+#      and, as its baseline, pgbench's INSERT p99 at half of B (pgbench -R); the slowest of
+#      each, since a stall of the machine shows in both; and how busy the two cores were
+#      during each.
 #   5. RSS of each worker with 10,000 idle keep-alive connections open on EACH worker.
 #
 # Everything runs on 127.0.0.1 against a private PostgreSQL (default durability: fsync and
@@ -130,11 +131,19 @@ cat >"$TMP/insert.sql" <<'EOF'
 INSERT INTO bench_attendance (event_id, volunteer_id, check_in_at, method, created_by, ip) VALUES (1, :v, now(), 'self', :v, '127.0.0.1');
 EOF
 # CPU time the hypervisor gave to other guests ("steal" in /proc/stat): on a shared VM a run
-# with much of it measured the machine's bad moment more than the server.
-cpu_snapshot() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t; exit }' /proc/stat; }
-steal_pct() { # "steal total" before, "steal total" after
+# with much of it measured the machine's bad moment more than the server.  And how busy the
+# machine was (user, nice, system, irq, softirq: every process, the load's client included):
+# a paced load's tail latency depends on how close "half load" brought the cores to full.
+cpu_snapshot() { # "steal total busy"
+	awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t, $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
+}
+steal_pct() { # "steal total busy" before, the same after
 	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); d = y[2] - x[2]
 		printf "%.0f", (d > 0) ? 100 * (y[1] - x[1]) / d : 0 }'
+}
+busy_pct() { # "steal total busy" before, the same after
+	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); d = y[2] - x[2]
+		printf "%.0f", (d > 0) ? 100 * (y[3] - x[3]) / d : 0 }'
 }
 RUN_CPU0=$(cpu_snapshot)
 
@@ -326,6 +335,7 @@ read -r b0 n0 <<<"$(commit_counts)"
 PACE_CPU0=$(cpu_snapshot)
 pg0=$(cpu_ticks "$PG_PID") vd0=$(cpu_ticks "$SERVER_PID")
 pace=$(timeout $((PACE_S + 30)) build/bench/vdload pace "$HTTP_PORT" "$HALF" "$PACE_S" "${CONNS[-1]}" "$EVENT" "$CODE" 1)
+PACE_CPU1=$(cpu_snapshot)
 pg1=$(cpu_ticks "$PG_PID") vd1=$(cpu_ticks "$SERVER_PID")
 read -r b1 n1 <<<"$(commit_counts)"
 echo "bench: paced at $HALF/s: $pace"
@@ -349,6 +359,7 @@ check "paced check-ins: all 2xx, none missing" $(((${PACE_BAD:-1} == 0 && ${PACE
 PG_HALF=$(awk -v b="$B" 'BEGIN { printf "%d", b / 2 }')
 [ "$PG_HALF" -lt 1 ] && PG_HALF=1
 mkdir -p "$TMP/paced"
+PG_PACE_CPU0=$(cpu_snapshot)
 timeout $((PACE_S + 30)) "$PGBIN/pgbench" -n -c "${PGCLIENTS[-1]}" -j "$WORKERS" -T "$PACE_S" -R "$PG_HALF" \
 	-M prepared -l --log-prefix="$TMP/paced/log" -f "$TMP/insert.sql" -h "$TMP/pg" -p "$PGPORT" \
 	-U postgres vd >"$TMP/paced/out" 2>&1
@@ -358,7 +369,9 @@ read -r PG_PACE_N PG_PACE_P50 PG_PACE_P99 PG_PACE_MAX <<<"$(cat "$TMP"/paced/log
 PG_PACE_RATE=$(awk -v n="$PG_PACE_N" -v s="$PACE_S" 'BEGIN { printf "%d", n / s }')
 echo "bench: pgbench INSERT paced at $PG_HALF/s: $PG_PACE_N transactions, p50=${PG_PACE_P50}ms p99=${PG_PACE_P99}ms"
 check "pgbench INSERT paced at half of B measured" $(((PG_PACE_N > 0) ? 0 : 1))
-PACE_STEAL=$(steal_pct "$PACE_CPU0" "$(cpu_snapshot)")
+PG_PACE_CPU1=$(cpu_snapshot)
+PACE_STEAL=$(steal_pct "$PACE_CPU0" "$PG_PACE_CPU1")
+PACE_BUSY=$(busy_pct "$PACE_CPU0" "$PACE_CPU1") PG_PACE_BUSY=$(busy_pct "$PG_PACE_CPU0" "$PG_PACE_CPU1")
 
 # ---- 5. RSS per worker with idle keep-alive connections -----------------------------------
 rss_of() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
@@ -421,6 +434,7 @@ R2=$(awk -v a="$LIVEZ_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.2f", (b > 0) ? a
 	echo "/livez / nginx            = $R2   (target >= 0.8)"
 	echo "check-in p99 at half load = ${PACE_P99:-?} ms   (target < 10 ms; pgbench INSERT at half of B: $PG_PACE_P99 ms)"
 	echo "slowest at half load      = ${PACE_MAX:-?} ms check-in, $PG_PACE_MAX ms pgbench INSERT (a stall of the machine shows in both)"
+	echo "CPU busy at half load     = $PACE_BUSY% check-ins, $PG_PACE_BUSY% pgbench INSERT (every process: server, database, client)"
 	echo "max worker RSS            = $RSS_MAX MB   (target <= 64 MB)"
 	echo "CPU time taken by the hypervisor (steal): $RUN_STEAL% over the run, $PACE_STEAL% during the two paced loads"
 	echo "acknowledged check-ins missing from the database: $MISSING; non-2xx answers: $ERRORS"
