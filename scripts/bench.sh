@@ -11,10 +11,10 @@
 #      and HTTPS keep-alive: throughput, p50, p99, non-2xx; then the rows in the database are
 #      counted: every acknowledged check-in must be there.
 #   3. nginx serving a small static file with as many workers as volunteerd, vs /livez.
-#   4. check-in p99 at half the best measured rate (open-loop paced load: scripts/bench/vdload),
-#      and, as its baseline, pgbench's INSERT p99 at half of B (pgbench -R); the slowest of
-#      each, since a stall of the machine shows in both; and how busy the two cores were
-#      during each.
+#   4. check-in p99 at half the best measured rate (open loop, Poisson arrivals:
+#      scripts/bench/vdload), and, as its baseline, pgbench's INSERT p99 at half of B
+#      (pgbench -R, Poisson arrivals too); the slowest of each, since a stall of the machine
+#      shows in both; and how busy the two cores were during each.
 #   5. RSS of each worker with 10,000 idle keep-alive connections open on EACH worker.
 #
 # Everything runs on 127.0.0.1 against a private PostgreSQL (default durability: fsync and
@@ -70,7 +70,7 @@ for tool in wrk nginx "$PGBIN/pgbench" "$BIN"; do
 	fi
 done
 mkdir -p build/bench
-cc -O2 -Wall -Wextra -Werror -o build/bench/vdload scripts/bench/vdload.c || {
+cc -O2 -Wall -Wextra -Werror -o build/bench/vdload scripts/bench/vdload.c -lm || {
 	check "build scripts/bench/vdload.c" 1
 	finish
 }
@@ -354,8 +354,9 @@ ERRORS=$((ERRORS + ${PACE_BAD:-0}))
 check "paced check-ins: all 2xx, none missing" $(((${PACE_BAD:-1} == 0 && ${PACE_OK:-0} > 0 && rows >= ${PACE_OK:-0}) ? 0 : 1))
 
 # The same measure for the baseline, at once: pgbench's one-row INSERT paced at half of B, with
-# B's best client count.  Its latencies, like vdload's, count from each transaction's scheduled
-# start (pgbench -R), so the two p99s compare a durable write at half its own best rate.
+# B's best client count.  Its transactions, like vdload's check-ins, are due as a Poisson process
+# and their latencies count from when each was due (pgbench -R), so the two p99s compare a
+# durable write at half its own best rate under the same kind of traffic.
 PG_HALF=$(awk -v b="$B" 'BEGIN { printf "%d", b / 2 }')
 [ "$PG_HALF" -lt 1 ] && PG_HALF=1
 mkdir -p "$TMP/paced"

@@ -2,7 +2,9 @@
  * vdload.c: the two loads of `make bench` that wrk cannot make (127.0.0.1 only, bounded).
  *
  *   vdload pace PORT RATE SECONDS CONNS EVENT CODE FIRST
- *       Open-loop paced self check-ins: request i is due at t0 + i/RATE and goes out on a free
+ *       Open-loop paced self check-ins: RATE * SECONDS requests, due as a Poisson process of
+ *       RATE a second (exponential gaps from a fixed seed, so every run has the same schedule;
+ *       pgbench -R schedules the baseline's INSERTs the same way), each sent on a free
  *       keep-alive connection (CONNS of them); its latency counts from when it was DUE, so a
  *       slow answer that delays later requests is charged to them too (no coordinated
  *       omission).  Volunteer FIRST + i uses the token the bench made for it.  Prints
@@ -15,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -79,6 +82,12 @@ static int take_response(struct conn *c)
 	return status;
 }
 
+/* The gap to the next arrival of a Poisson process of `rate` a second, in microseconds. */
+static double poisson_gap_us(double rate, unsigned short seed[3])
+{
+	return -log(1.0 - erand48(seed)) * 1e6 / rate;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -106,9 +115,11 @@ static int pace(int port, double rate, int seconds, int nconns, const char *even
 	usleep(100000); /* let the connects finish */
 	long sent = 0, ok = 0, non2xx = 0, errors = 0, nlat = 0, total = (long)(rate * seconds);
 	uint64_t t0 = now_us(), stop = t0 + (uint64_t)seconds * 1000000 + 5000000;
+	unsigned short seed[3] = {0x5eed, 0x5eed, 0x5eed};
+	double due = (double)t0; /* when the next request is due */
 	while (now_us() < stop && (sent < total || ok + non2xx + errors < sent)) {
 		uint64_t now = now_us();
-		while (sent < total && t0 + (uint64_t)((double)sent * 1e6 / rate) <= now) {
+		while (sent < total && (uint64_t)due <= now) {
 			int i;
 			for (i = 0; i < nconns && (cs[i].busy || cs[i].fd < 0); i++)
 				;
@@ -124,7 +135,7 @@ static int pace(int port, double rate, int seconds, int nconns, const char *even
 			                 "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
 			                 "Content-Length: %d\r\n\r\n%s",
 			                 event, token, bl, body);
-			cs[i].due_us = t0 + (uint64_t)((double)sent * 1e6 / rate);
+			cs[i].due_us = (uint64_t)due;
 			if (write(cs[i].fd, req, (size_t)n) != n) {
 				errors++;
 				close(cs[i].fd);
@@ -133,10 +144,11 @@ static int pace(int port, double rate, int seconds, int nconns, const char *even
 				cs[i].busy = 1;
 			}
 			sent++;
+			due += poisson_gap_us(rate, seed);
 		}
 		/* Sleep until the next request is due (microsecond timer: a millisecond epoll
 		 * timeout would round to 0 and spin, taking a core from the server). */
-		uint64_t next = t0 + (uint64_t)((double)sent * 1e6 / rate);
+		uint64_t next = (uint64_t)due;
 		uint64_t wait_us = sent < total && next > now ? next - now : 1000;
 		struct timespec ts = {(time_t)(wait_us / 1000000), (long)(wait_us % 1000000) * 1000};
 		struct epoll_event evs[256];
