@@ -137,13 +137,9 @@ EOF
 cpu_snapshot() { # "steal total busy"
 	awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t, $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
 }
-steal_pct() { # "steal total busy" before, the same after
-	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); d = y[2] - x[2]
-		printf "%.0f", (d > 0) ? 100 * (y[1] - x[1]) / d : 0 }'
-}
-busy_pct() { # "steal total busy" before, the same after
-	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); d = y[2] - x[2]
-		printf "%.0f", (d > 0) ? 100 * (y[3] - x[3]) / d : 0 }'
+cpu_pct() { # FIELD (1 steal, 3 busy), a snapshot before and one after: that field's % of the time
+	awk -v f="$1" -v a="$2" -v b="$3" 'BEGIN { split(a, x, " "); split(b, y, " "); d = y[2] - x[2]
+		printf "%.0f", (d > 0) ? 100 * (y[f] - x[f]) / d : 0 }'
 }
 RUN_CPU0=$(cpu_snapshot)
 
@@ -371,8 +367,8 @@ PG_PACE_RATE=$(awk -v n="$PG_PACE_N" -v s="$PACE_S" 'BEGIN { printf "%d", n / s 
 echo "bench: pgbench INSERT paced at $PG_HALF/s: $PG_PACE_N transactions, p50=${PG_PACE_P50}ms p99=${PG_PACE_P99}ms"
 check "pgbench INSERT paced at half of B measured" $(((PG_PACE_N > 0) ? 0 : 1))
 PG_PACE_CPU1=$(cpu_snapshot)
-PACE_STEAL=$(steal_pct "$PACE_CPU0" "$PG_PACE_CPU1")
-PACE_BUSY=$(busy_pct "$PACE_CPU0" "$PACE_CPU1") PG_PACE_BUSY=$(busy_pct "$PG_PACE_CPU0" "$PG_PACE_CPU1")
+PACE_STEAL=$(cpu_pct 1 "$PACE_CPU0" "$PG_PACE_CPU1")
+PACE_BUSY=$(cpu_pct 3 "$PACE_CPU0" "$PACE_CPU1") PG_PACE_BUSY=$(cpu_pct 3 "$PG_PACE_CPU0" "$PG_PACE_CPU1")
 
 # ---- 5. RSS per worker with idle keep-alive connections -----------------------------------
 rss_of() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
@@ -408,7 +404,7 @@ check "idle connections held ($IDLE_OPEN of $((IDLE_N * WORKERS)))" $(((${IDLE_O
 check "no acknowledged check-in missing from the database (missing=$MISSING)" $((MISSING == 0 ? 0 : 1))
 
 # ---- the table ----------------------------------------------------------------------------
-RUN_STEAL=$(steal_pct "$RUN_CPU0" "$(cpu_snapshot)")
+RUN_STEAL=$(cpu_pct 1 "$RUN_CPU0" "$(cpu_snapshot)")
 R1=$(awk -v a="$BEST_ANY" -v b="$B" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
 R2=$(awk -v a="$LIVEZ_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
 {
