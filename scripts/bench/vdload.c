@@ -8,7 +8,9 @@
  *       keep-alive connection (CONNS of them); its latency counts from when it was DUE, so a
  *       slow answer that delays later requests is charged to them too (no coordinated
  *       omission).  Volunteer FIRST + i uses the token the bench made for it.  Prints
- *       "sent=N ok=N non2xx=N errors=N p50_ms=X p99_ms=X max_ms=X rate=X".
+ *       "sent=N ok=N non2xx=N errors=N p50_ms=X p99_ms=X max_ms=X rate=X".  With VDLOAD_LOG
+ *       set to a file name, also writes one line per answer to it: "DUE_MS LATENCY_MS
+ *       STATUS", DUE_MS counted from the load's start (to see when the slowest were due).
  *   vdload idle PORT N SECONDS
  *       Opens N keep-alive connections, makes one GET /livez on each, prints "ready open=N"
  *       and holds them SECONDS, then closes them and prints "done".
@@ -97,6 +99,12 @@ static int cmp_u32(const void *a, const void *b)
 static int pace(int port, double rate, int seconds, int nconns, const char *event,
                 const char *code, long first)
 {
+	const char *log_name = getenv("VDLOAD_LOG");
+	FILE *log = log_name ? fopen(log_name, "w") : NULL;
+	if (log_name && !log) {
+		perror(log_name);
+		return 2;
+	}
 	struct conn *cs = calloc((size_t)nconns, sizeof *cs);
 	size_t cap = (size_t)(rate * seconds) + 16;
 	uint32_t *lat = calloc(cap, sizeof *lat);
@@ -173,6 +181,9 @@ static int pace(int port, double rate, int seconds, int nconns, const char *even
 			uint64_t d = now_us() - c->due_us;
 			if ((size_t)nlat < cap)
 				lat[nlat++] = (uint32_t)d;
+			if (log)
+				fprintf(log, "%.3f %.3f %d\n", (double)(c->due_us - t0) / 1000.0,
+				        (double)d / 1000.0, st);
 			if (st >= 200 && st < 300)
 				ok++;
 			else
@@ -180,6 +191,8 @@ static int pace(int port, double rate, int seconds, int nconns, const char *even
 			c->busy = 0;
 		}
 	}
+	if (log)
+		fclose(log);
 	double secs = (double)(now_us() - t0) / 1e6;
 	qsort(lat, (size_t)nlat, sizeof *lat, cmp_u32);
 	double p50 = nlat ? lat[nlat / 2] / 1000.0 : 0, p99 = nlat ? lat[nlat * 99 / 100] / 1000.0 : 0,
