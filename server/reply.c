@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,27 @@
 void reply_header(struct req *r, const char *name, const char *value)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+}
+
+/* A TLS record holds at most 16 KB of data. */
+#define ONE_TLS_RECORD 16384
+
+/*
+ * evhttp puts the status line and headers in one chunk of the connection's output and the
+ * body in another, and OpenSSL's bufferevent writes each chunk as its own TLS record and its
+ * own write(): two packets for every small answer.  Made contiguous after evhttp_send_reply
+ * (which only queues the write), a small answer leaves as one record in one packet.  Only
+ * when nothing was queued before: a write that OpenSSL has begun must be retried from the
+ * same buffer.
+ */
+static struct evbuffer *tls_output_if_idle(struct req *r)
+{
+	if (!r->tls)
+		return NULL;
+	struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
+	struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+	struct evbuffer *out = bev ? bufferevent_get_output(bev) : NULL;
+	return out && evbuffer_get_length(out) == 0 ? out : NULL;
 }
 
 static void finish(struct req *r, int status)
@@ -67,7 +89,10 @@ void reply_buffer(struct req *r, int status, const char *ctype, struct evbuffer 
 		evhttp_add_header(h, "Retry-After", "1");
 	if (r->w->draining)
 		evhttp_add_header(h, "Connection", "close");
+	struct evbuffer *tls_out = tls_output_if_idle(r);
 	evhttp_send_reply(r->ev, status, NULL, buf);
+	if (tls_out && evbuffer_get_length(tls_out) <= ONE_TLS_RECORD)
+		evbuffer_pullup(tls_out, -1);
 	finish(r, status);
 }
 

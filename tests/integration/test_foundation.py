@@ -113,6 +113,80 @@ def test_old_tls_refused(server, version):
     assert server.get("/livez", tls=True).status_code == 200
 
 
+def _content_length(head):
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def _records_per_answer(port, version, path, answers):
+    """GETs `path` `answers` times on one keep-alive TLS connection and returns, for each
+    answer, how many TLS application-data records carried it, counted in the raw bytes."""
+    tls = helpers.tls_context(version).wrap_bio(
+        incoming := ssl.MemoryBIO(), outgoing := ssl.MemoryBIO(), server_hostname="localhost")
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    pending = b""  # raw bytes not yet cut into records
+
+    def send_out():
+        data = outgoing.read()
+        if data:
+            raw.sendall(data)
+
+    def next_record():
+        nonlocal pending
+        while len(pending) < 5 or len(pending) < 5 + int.from_bytes(pending[3:5], "big"):
+            data = raw.recv(65536)
+            assert data, "the server closed the connection"
+            pending += data
+        size = 5 + int.from_bytes(pending[3:5], "big")
+        record, pending = pending[:size], pending[size:]
+        incoming.write(record)
+        return record[0]
+
+    counts = []
+    try:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                send_out()
+                next_record()
+        send_out()
+        for _ in range(answers):
+            tls.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+            send_out()
+            reply, records = b"", 0
+            while True:
+                head, sep, body = reply.partition(b"\r\n\r\n")
+                if sep and len(body) >= _content_length(head):
+                    break
+                if next_record() == 23:  # application data (and, in TLS 1.3, every record)
+                    records += 1
+                try:
+                    while True:
+                        reply += tls.read(65536)
+                except ssl.SSLWantReadError:
+                    pass
+            assert status_of(reply) == 200, reply[:80]
+            counts.append(records)
+    finally:
+        raw.close()
+    return counts
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["1.2", "1.3"])
+def test_small_https_answer_is_one_tls_record(server, version):
+    """A small answer leaves as one TLS record (so one packet): evhttp queues the headers and
+    the body apart, and OpenSSL's bufferevent made a record and a write() of each.  The first
+    answer on a connection may share its records with TLS 1.3's session tickets: the later
+    ones are counted."""
+    counts = _records_per_answer(server.https, version, "/livez", 3)
+    assert counts[1:] == [1, 1], f"records per answer: {counts}"
+
+
 def test_plaintext_on_tls_port_gets_no_http(server):
     reply, err = raw_exchange(server.https, b"GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n", timeout=10)
     assert not reply.startswith(b"HTTP/"), f"plain HTTP on the TLS port was answered: {reply[:80]!r}"
