@@ -218,7 +218,7 @@ def test_weekly_activity_from_the_console(server, world):
     html = check_page(b.get("/console"))
     tok = tokens(html[html.index('id="new"'):])[0]
     team = re.search(r'<option value="(\d+:\d+)"', html).group(1)
-    today = dt.date.today()
+    today = dt.datetime.now(TZ).date()  # the app's day, not this machine's (UTC)
     base = [("_t", tok), ("action", "create"), ("team", team), ("title", evil("每周清洁")),
             ("location", "东门"), ("capacity", "12"), ("from", today.isoformat()),
             ("until", (today + dt.timedelta(days=27)).isoformat()),
@@ -305,7 +305,7 @@ def test_a_full_console_stays_under_30_kb(server, world):
     acc = admin.ok("POST", "/accounts", {"login": f"scf-{tag}", "password": "Coord-pass-123"}, want=201)
     admin.ok("POST", f"/accounts/{acc['id']}/roles", {"role": "coordinator", "org_unit_id": comm["id"]}, want=201)
     co = Api(server, f"scf-{tag}", "Coord-pass-123")
-    today = dt.date.today()
+    today = dt.datetime.now(TZ).date()  # the app's day, not this machine's (UTC)
     title = evil("长" * 30)
     for i in range(5):
         co.ok("POST", "/activities", {
