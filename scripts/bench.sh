@@ -335,12 +335,9 @@ PACE_CPU1=$(cpu_snapshot)
 pg1=$(cpu_ticks "$PG_PID") vd1=$(cpu_ticks "$SERVER_PID")
 read -r b1 n1 <<<"$(commit_counts)"
 echo "bench: paced at $HALF/s: $pace"
-PACE_P50=$(echo "$pace" | sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p')
-PACE_P99=$(echo "$pace" | sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p')
-PACE_MAX=$(echo "$pace" | sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p')
-PACE_OK=$(echo "$pace" | sed -n 's/.*ok=\([0-9]*\).*/\1/p')
-PACE_BAD=$(echo "$pace" | sed -n 's/.*non2xx=\([0-9]*\) errors=\([0-9]*\).*/\1/p')
-PACE_RATE=$(echo "$pace" | sed -n 's/.*rate=\([0-9]*\).*/\1/p')
+pace_value() { echo " $pace" | sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; } # NAME: NAME=X in vdload's line
+PACE_P50=$(pace_value p50_ms) PACE_P99=$(pace_value p99_ms) PACE_MAX=$(pace_value max_ms)
+PACE_OK=$(pace_value ok) PACE_BAD=$(pace_value non2xx) PACE_RATE=$(pace_value rate)
 PACE_PG_US=$(us_per $((pg1 - pg0)) "${PACE_OK:-0}") PACE_VD_US=$(us_per $((vd1 - vd0)) "${PACE_OK:-0}")
 PACE_PER=$(per_commit $((b1 - b0)) $((n1 - n0)))
 echo "bench: paced: cpu_us_per_checkin: postgres=$PACE_PG_US volunteerd=$PACE_VD_US per_commit=$PACE_PER"
