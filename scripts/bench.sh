@@ -337,7 +337,10 @@ read -r b1 n1 <<<"$(commit_counts)"
 echo "bench: paced at $HALF/s: $pace"
 pace_value() { echo " $pace" | sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; } # NAME: NAME=X in vdload's line
 PACE_P50=$(pace_value p50_ms) PACE_P99=$(pace_value p99_ms) PACE_MAX=$(pace_value max_ms)
-PACE_OK=$(pace_value ok) PACE_BAD=$(pace_value non2xx) PACE_RATE=$(pace_value rate)
+PACE_OK=$(pace_value ok) PACE_RATE=$(pace_value rate)
+# not 2xx: a non-2xx answer, or no answer at all (a connection error, or still unanswered at the end)
+n2=$(pace_value non2xx) er=$(pace_value errors)
+PACE_BAD=$([ -n "$n2" ] && [ -n "$er" ] && echo $((n2 + er)))
 PACE_PG_US=$(us_per $((pg1 - pg0)) "${PACE_OK:-0}") PACE_VD_US=$(us_per $((vd1 - vd0)) "${PACE_OK:-0}")
 PACE_PER=$(per_commit $((b1 - b0)) $((n1 - n0)))
 echo "bench: paced: cpu_us_per_checkin: postgres=$PACE_PG_US volunteerd=$PACE_VD_US per_commit=$PACE_PER"
