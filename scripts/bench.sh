@@ -16,6 +16,13 @@
 #      (pgbench -R, Poisson arrivals too); the slowest of each, since a stall of the machine
 #      shows in both; and how busy the two cores were during each.
 #   5. RSS of each worker with 10,000 idle keep-alive connections open on EACH worker.
+#   6. pgbench: the database's writes of 64 check-ins in each durable transaction and nothing
+#      else (scripts/bench/writes.sql); the best rate is W, what PostgreSQL allows for those
+#      writes here, and check-ins/s / W is how much of it the server keeps.
+#
+# Every check-in load takes volunteers after the previous load's last one (wrapping to the first
+# after the last): a volunteer of an earlier load would find their session cached in the worker
+# and just touched, which a crowd's first taps at the gate do not.
 #
 # Everything runs on 127.0.0.1 against a private PostgreSQL (default durability: fsync and
 # synchronous_commit on) in a temporary directory; every load is bounded in time; everything
@@ -32,9 +39,10 @@ SMOKE=0
 WORKERS=${BENCH_WORKERS:-$(nproc)}
 if [ $SMOKE = 1 ]; then
 	DUR=1 CONNS=(8) PGCLIENTS=(1 4) NV=30000 IDLE_N=200 PACE_S=1 LIVEZ_CONNS=16
+	WRITERS=(1)
 else
-	DUR=${BENCH_SECONDS:-5} CONNS=(64 256) PGCLIENTS=(1 8 32) NV=${BENCH_VOLUNTEERS:-200000}
-	IDLE_N=10000 PACE_S=${BENCH_PACE_SECONDS:-10} LIVEZ_CONNS=256
+	DUR=${BENCH_SECONDS:-5} CONNS=(64 256) PGCLIENTS=(1 8 32) NV=${BENCH_VOLUNTEERS:-300000}
+	IDLE_N=10000 PACE_S=${BENCH_PACE_SECONDS:-10} LIVEZ_CONNS=256 WRITERS=("$WORKERS" $((4 * WORKERS)))
 fi
 
 PASSED=0
@@ -210,10 +218,23 @@ count_and_reset() {
 	"${PSQL[@]}" -d vd -c "VACUUM (ANALYZE) attendances" >/dev/null 2>&1
 }
 
+# Where the next load's volunteers start: after the last one the previous load took (the
+# "next=" of checkin.lua's RESULT line and of vdload's line).
+NEXT_V=1
+USED_V=0
+took_volunteers() { # OUTPUT
+	local k
+	k=$(echo "$1" | sed -n 's/.* next=\([0-9]*\).*/\1/p' | tail -n 1)
+	[ -n "$k" ] || return
+	USED_V=$((USED_V + (k - NEXT_V + NV) % NV))
+	NEXT_V=$k
+}
+
 # Warm-up: the tables start empty, so the first plans are made for empty tables; a short load,
 # then ANALYZE, gives the plans a busy day would have.
-timeout 30 wrk -t "$WORKERS" -c 16 -d 2s -s scripts/bench/checkin.lua "http://127.0.0.1:$HTTP_PORT" \
-	-- "$EVENT" "$CODE" 1 "$WORKERS" >/dev/null 2>&1
+out=$(timeout 30 wrk -t "$WORKERS" -c 16 -d 2s -s scripts/bench/checkin.lua "http://127.0.0.1:$HTTP_PORT" \
+	-- "$EVENT" "$CODE" "$NEXT_V" "$WORKERS" "$NV" 2>&1)
+took_volunteers "$out"
 count_and_reset >/dev/null
 "${PSQL[@]}" -d vd -c "ANALYZE" >/dev/null
 # A checkpoint after loading the data, as a server in steady state has had: the loads then
@@ -222,14 +243,17 @@ count_and_reset >/dev/null
 # (seven in a ten-second paced load).
 "${PSQL[@]}" -d vd -c "CHECKPOINT" >/dev/null
 
-# CPU time (user + system, clock ticks) of a process and its live children: PostgreSQL's
+# CPU time (user + system, clock ticks) of a process and its children: PostgreSQL's
 # postmaster and its backends, volunteerd's parent and its workers.  Per check-in, it says
 # where the work goes, and moves much less than the rates on a shared machine.
 TCK=$(getconf CLK_TCK)
 PG_PID=$(head -n 1 "$TMP/pg/data/postmaster.pid")
 cpu_ticks() {
-	local t=0 p
-	for p in "$1" $(pgrep -P "$1"); do
+	# the process's own and its ended children's (a backend whose client has gone, an
+	# autovacuum worker), then its live children's
+	local t p
+	t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat" 2>/dev/null || echo 0)
+	for p in $(pgrep -P "$1"); do
 		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
 	done
 	echo "$t"
@@ -251,14 +275,15 @@ for proto in http https; do
 		read -r b0 n0 <<<"$(commit_counts)"
 		pg0=$(cpu_ticks "$PG_PID") vd0=$(cpu_ticks "$SERVER_PID")
 		out=$(timeout $((DUR + 30)) wrk -t "$WORKERS" -c "$c" -d "${DUR}s" --timeout 10s --latency \
-			-s scripts/bench/checkin.lua "$proto://127.0.0.1:$port" -- "$EVENT" "$CODE" 1 "$WORKERS" 2>"$TMP/wrk.err")
+			-s scripts/bench/checkin.lua "$proto://127.0.0.1:$port" -- "$EVENT" "$CODE" "$NEXT_V" "$WORKERS" "$NV" 2>"$TMP/wrk.err")
 		pg1=$(cpu_ticks "$PG_PID") vd1=$(cpu_ticks "$SERVER_PID")
 		read -r b1 n1 <<<"$(commit_counts)"
+		took_volunteers "$out"
 		rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
 		p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2; exit }')")
 		p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2; exit }')")
-		created=$(echo "$out" | sed -n 's/^RESULT created=\([0-9]*\) other=\([0-9]*\)/\1/p')
-		other=$(echo "$out" | sed -n 's/^RESULT created=\([0-9]*\) other=\([0-9]*\)/\2/p')
+		created=$(echo "$out" | sed -n 's/^RESULT created=\([0-9]*\) other=\([0-9]*\).*/\1/p')
+		other=$(echo "$out" | sed -n 's/^RESULT created=\([0-9]*\) other=\([0-9]*\).*/\2/p')
 		sockerr=$(echo "$out" | sed -n 's/.*Socket errors: \(.*\)/\1/p')
 		rows=$(count_and_reset)
 		created=${created:-0} other=${other:-0} rps=${rps:-0}
@@ -330,9 +355,10 @@ HALF=$(awk -v r="$BEST_RATE" 'BEGIN { printf "%d", r / 2 }')
 read -r b0 n0 <<<"$(commit_counts)"
 PACE_CPU0=$(cpu_snapshot)
 pg0=$(cpu_ticks "$PG_PID") vd0=$(cpu_ticks "$SERVER_PID")
-pace=$(timeout $((PACE_S + 30)) build/bench/vdload pace "$HTTP_PORT" "$HALF" "$PACE_S" "${CONNS[-1]}" "$EVENT" "$CODE" 1)
+pace=$(timeout $((PACE_S + 30)) build/bench/vdload pace "$HTTP_PORT" "$HALF" "$PACE_S" "${CONNS[-1]}" "$EVENT" "$CODE" "$NEXT_V" "$NV")
 PACE_CPU1=$(cpu_snapshot)
 pg1=$(cpu_ticks "$PG_PID") vd1=$(cpu_ticks "$SERVER_PID")
+took_volunteers "$pace"
 read -r b1 n1 <<<"$(commit_counts)"
 echo "bench: paced at $HALF/s: $pace"
 pace_value() { echo " $pace" | sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; } # NAME: NAME=X in vdload's line
@@ -403,10 +429,39 @@ echo "bench: $IDLE_OPEN idle connections: worker RSS MB before [$RSS_BEFORE] wit
 check "idle connections held ($IDLE_OPEN of $((IDLE_N * WORKERS)))" $(((${IDLE_OPEN:-0} == IDLE_N * WORKERS) ? 0 : 1))
 check "no acknowledged check-in missing from the database (missing=$MISSING)" $((MISSING == 0 ? 0 : 1))
 
+# ---- 6. the database's writes alone -------------------------------------------------------
+# scripts/bench/writes.sql on the volunteers after the loads' (sessions not touched lately, no
+# open attendance), after a checkpoint as the check-in loads had: 64 check-ins a transaction,
+# the server's biggest group commit.
+"${PSQL[@]}" -d vd -c "CREATE SEQUENCE bench_writes_next MAXVALUE $NV START $NEXT_V CYCLE" \
+	-c "CHECKPOINT" >/dev/null
+W=0
+declare -A WROW
+for c in "${WRITERS[@]}"; do
+	pg0=$(cpu_ticks "$PG_PID")
+	out=$(timeout $((DUR + 30)) "$PGBIN/pgbench" -n -c "$c" -j $((c < WORKERS ? c : WORKERS)) -T "$DUR" \
+		-M prepared -D n=64 -D event="$EVENT" -f scripts/bench/writes.sql \
+		-h "$TMP/pg" -p "$PGPORT" -U postgres vd 2>&1)
+	sleep 1 # pgbench's backends end after it: their CPU time counts once the postmaster has reaped them
+	pg1=$(cpu_ticks "$PG_PID")
+	tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*without.*/\1/p' | head -n 1)
+	tx=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+	wrote=$(count_and_reset)
+	rate=$(awk -v t="${tps:-0}" 'BEGIN { printf "%.0f", t * 64 }') written=$((${tx:-0} * 64))
+	WROW[$c]=$(printf '%-28s %10s %9s %9s %8s %10s %10s %6s' "db writes x64 c=$c" "$rate" - - - - "$wrote" \
+		"$(us_per $((pg1 - pg0)) "$wrote")")
+	echo "bench: the database's writes alone, $c clients: $rate check-ins/s, $written written, $wrote rows"
+	W=$(awk -v a="$W" -v b="$rate" 'BEGIN { print (b > a) ? b : a }')
+	check "database's writes alone, $c clients: every transaction wrote its 64 check-ins" \
+		$(((written > 0 && wrote == written) ? 0 : 1))
+done
+
 # ---- the table ----------------------------------------------------------------------------
 RUN_STEAL=$(cpu_pct 1 "$RUN_CPU0" "$(cpu_snapshot)")
 R1=$(awk -v a="$BEST_ANY" -v b="$B" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
 R2=$(awk -v a="$LIVEZ_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
+R3=$(awk -v a="$W" -v b="$B" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
+R4=$(awk -v a="$BEST_ANY" -v b="$W" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
 {
 	echo "volunteerd bench $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores, $WORKERS workers, ${DUR}s per load$([ $SMOKE = 1 ] && echo ', SMOKE (no targets)')"
 	echo "PostgreSQL $("${PSQL[@]}" -d vd -c 'SHOW server_version') $DURABILITY; volunteerd log level ${BENCH_LOG_LEVEL:-warn}"
@@ -421,13 +476,17 @@ R2=$(awk -v a="$LIVEZ_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.2f", (b > 0) ? a
 	printf '%-28s %10.0f %9s %9s %8s %10s %10s\n' "volunteerd /livez c=$LIVEZ_CONNS" "$LIVEZ_RPS" - "$LIVEZ_P99" "${LIVEZ_BAD:-0}" - -
 	printf '%-28s %10s %9s %9s %8s %10s %10s %6s %6s %6s\n' "check-in paced $HALF/s" "${PACE_RATE:-0}" "${PACE_P50:-?}" "${PACE_P99:-?}" "${PACE_BAD:-?}" "${PACE_OK:-0}" "$rows" "$PACE_PG_US" "$PACE_VD_US" "$PACE_PER"
 	printf '%-28s %10s %9s %9s %8s %10s %10s\n' "pgbench INSERT paced $PG_HALF/s" "$PG_PACE_RATE" "$PG_PACE_P50" "$PG_PACE_P99" - - -
+	for c in "${WRITERS[@]}"; do echo "${WROW[$c]}"; done
 	echo "(pg us, vd us: CPU time, user and system, of PostgreSQL and of volunteerd per 2xx check-in during that load;"
-	echo " commit: check-ins per group commit in that load)"
+	echo " commit: check-ins per group commit in that load; db writes x64: pgbench, the database's writes of 64"
+	echo " check-ins a transaction and nothing else, scripts/bench/writes.sql, in check-ins/s)"
 	echo
 	echo "group commit: $CALLS check-ins (warm-up included) in $BATCHES transactions, $PER_BATCH per commit"
 	echo "RSS per worker with $IDLE_OPEN idle keep-alive connections open (per worker: [$CONN_PER_WORKER]): [$RSS_AFTER] MB (before: [$RSS_BEFORE] MB)"
 	echo "B (best pgbench TPS) = $B"
 	echo "check-ins/s / B           = $R1   (target >= 1.0; best check-in rate $BEST_ANY/s)"
+	echo "W (the writes alone)      = $W check-ins/s = $R3 x B"
+	echo "check-ins/s / W           = $R4   (what the server keeps of what the database allows these writes)"
 	echo "/livez / nginx            = $R2   (target >= 0.8)"
 	echo "check-in p99 at half load = ${PACE_P99:-?} ms   (target < 10 ms; pgbench INSERT at half of B: $PG_PACE_P99 ms)"
 	echo "slowest at half load      = ${PACE_MAX:-?} ms check-in, $PG_PACE_MAX ms pgbench INSERT (a stall of the machine shows in both)"
@@ -435,6 +494,7 @@ R2=$(awk -v a="$LIVEZ_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.2f", (b > 0) ? a
 	echo "max worker RSS            = $RSS_MAX MB   (target <= 64 MB)"
 	echo "CPU time taken by the hypervisor (steal): $RUN_STEAL% over the run, $PACE_STEAL% during the two paced loads"
 	echo "acknowledged check-ins missing from the database: $MISSING; non-2xx answers: $ERRORS"
+	echo "volunteers: each load took those after the previous load's; $USED_V taken in all, of $NV"
 } >"$TMP/table.txt"
 echo
 cat "$TMP/table.txt"

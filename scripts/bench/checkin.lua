@@ -1,8 +1,11 @@
 -- scripts/bench/checkin.lua: wrk script for authenticated self check-ins.
--- wrk ... -s checkin.lua URL -- EVENT CODE FIRST
+-- wrk ... -s checkin.lua URL -- EVENT CODE FIRST THREADS VOLUNTEERS
 -- Each request is a different volunteer: thread t of n takes volunteers FIRST + t, FIRST + t + n,
--- ... and sends that volunteer's own bearer token (made by setup.sql) and the event's code.
--- done() prints "RESULT created=N other=N" from the statuses the threads saw.
+-- ... (after volunteer VOLUNTEERS, volunteer 1 again) and sends that volunteer's own bearer
+-- token (made by setup.sql) and the event's code.  done() prints "RESULT created=N other=N
+-- next=K" from the statuses the threads saw, K the first volunteer no thread reached, from
+-- which the next load starts: a volunteer of an earlier load would find their session cached
+-- in the worker and just touched, and cost the server less than a first tap does.
 local threads = {}
 
 function setup(thread)
@@ -13,6 +16,7 @@ end
 function init(args)
    nthreads = tonumber(args[4] or "2")
    next_v = tonumber(args[3]) + tid
+   volunteers = tonumber(args[5] or "1000000000")
    created = 0
    other = 0
    -- The request is formatted once, with a placeholder where the token goes: wrk.format per
@@ -28,7 +32,7 @@ function init(args)
 end
 
 function request()
-   local token = string.format("bench%038d", next_v)
+   local token = string.format("bench%038d", (next_v - 1) % volunteers + 1)
    next_v = next_v + nthreads
    return before_token .. token .. after_token
 end
@@ -45,10 +49,11 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-   local c, o = 0, 0
+   local c, o, next, volunteers = 0, 0, 0, threads[1]:get("volunteers")
    for _, t in ipairs(threads) do
       c = c + t:get("created")
       o = o + t:get("other")
+      next = math.max(next, t:get("next_v"))
    end
-   io.write(string.format("RESULT created=%d other=%d\n", c, o))
+   io.write(string.format("RESULT created=%d other=%d next=%d\n", c, o, (next - 1) % volunteers + 1))
 end

@@ -1,14 +1,16 @@
 /*
  * vdload.c: the two loads of `make bench` that wrk cannot make (127.0.0.1 only, bounded).
  *
- *   vdload pace PORT RATE SECONDS CONNS EVENT CODE FIRST
+ *   vdload pace PORT RATE SECONDS CONNS EVENT CODE FIRST VOLUNTEERS
  *       Open-loop paced self check-ins: RATE * SECONDS requests, due as a Poisson process of
  *       RATE a second (exponential gaps from a fixed seed, so every run has the same schedule;
  *       pgbench -R schedules the baseline's INSERTs the same way), each sent on a free
  *       keep-alive connection (CONNS of them); its latency counts from when it was DUE, so a
  *       slow answer that delays later requests is charged to them too (no coordinated
- *       omission).  Volunteer FIRST + i uses the token the bench made for it.  Prints
- *       "sent=N ok=N non2xx=N errors=N p50_ms=X p99_ms=X max_ms=X rate=X".  With VDLOAD_LOG
+ *       omission).  Request i is volunteer FIRST + i's (after volunteer VOLUNTEERS, volunteer 1
+ *       again), with the token the bench made for them.  Prints "sent=N ok=N non2xx=N
+ *       errors=N p50_ms=X p99_ms=X max_ms=X rate=X next=K", K the volunteer after the last
+ *       one used (as scripts/bench/checkin.lua's RESULT line).  With VDLOAD_LOG
  *       set to a file name, also writes one line per answer to it: "DUE_MS LATENCY_MS
  *       STATUS", DUE_MS counted from the load's start (to see when the slowest were due).
  *   vdload idle PORT N SECONDS
@@ -96,8 +98,8 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int pace(int port, double rate, int seconds, int nconns, const char *event,
-                const char *code, long first)
+static int pace(int port, double rate, int seconds, int nconns, const char *event, const char *code,
+                long first, long volunteers)
 {
 	const char *log_name = getenv("VDLOAD_LOG");
 	FILE *log = log_name ? fopen(log_name, "w") : NULL;
@@ -135,7 +137,8 @@ static int pace(int port, double rate, int seconds, int nconns, const char *even
 				break; /* every connection busy: the request stays due */
 			char req[512];
 			char token[64];
-			snprintf(token, sizeof token, "bench%038ld", first + sent);
+			snprintf(token, sizeof token, "bench%038ld",
+			         (first - 1 + sent) % volunteers + 1);
 			char body[64];
 			int bl = snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
 			int n = snprintf(req, sizeof req,
@@ -198,9 +201,9 @@ static int pace(int port, double rate, int seconds, int nconns, const char *even
 	double p50 = nlat ? lat[nlat / 2] / 1000.0 : 0, p99 = nlat ? lat[nlat * 99 / 100] / 1000.0 : 0,
 	       mx = nlat ? lat[nlat - 1] / 1000.0 : 0;
 	printf("sent=%ld ok=%ld non2xx=%ld errors=%ld p50_ms=%.2f p99_ms=%.2f max_ms=%.2f "
-	       "rate=%.0f\n",
+	       "rate=%.0f next=%ld\n",
 	       sent, ok, non2xx, errors + (sent - ok - non2xx - errors), p50, p99, mx,
-	       (double)(ok + non2xx) / secs);
+	       (double)(ok + non2xx) / secs, (first - 1 + sent) % volunteers + 1);
 	return 0;
 }
 
@@ -245,12 +248,12 @@ static int idle(int port, int n, int seconds)
 
 int main(int argc, char **argv)
 {
-	if (argc == 9 && !strcmp(argv[1], "pace"))
+	if (argc == 10 && !strcmp(argv[1], "pace") && atol(argv[8]) > 0 && atol(argv[9]) > 0)
 		return pace(atoi(argv[2]), atof(argv[3]), atoi(argv[4]), atoi(argv[5]), argv[6],
-		            argv[7], atol(argv[8]));
+		            argv[7], atol(argv[8]), atol(argv[9]));
 	if (argc == 5 && !strcmp(argv[1], "idle"))
 		return idle(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-	fprintf(stderr, "usage: vdload pace PORT RATE SECONDS CONNS EVENT CODE FIRST\n"
+	fprintf(stderr, "usage: vdload pace PORT RATE SECONDS CONNS EVENT CODE FIRST VOLUNTEERS\n"
 	                "       vdload idle PORT N SECONDS\n");
 	return 2;
 }
