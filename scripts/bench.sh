@@ -18,7 +18,9 @@
 #   5. RSS of each worker with 10,000 idle keep-alive connections open on EACH worker.
 #   6. pgbench: the database's writes of 64 check-ins in each durable transaction and nothing
 #      else (scripts/bench/writes.sql); the best rate is W, what PostgreSQL allows for those
-#      writes here, and check-ins/s / W is how much of it the server keeps.
+#      writes here, and check-ins/s / W is how much of it the server keeps.  Then the same
+#      writes paced as step 4's check-ins were (their rate, their batches' size): the p99 of
+#      the database's own part at half load.
 #
 # Every check-in load takes volunteers after the previous load's last one (wrapping to the first
 # after the last): a volunteer of an earlier load would find their session cached in the worker
@@ -375,6 +377,39 @@ rows=$(count_and_reset)
 ERRORS=$((ERRORS + ${PACE_BAD:-0}))
 check "paced check-ins: all 2xx, none missing" $(((${PACE_BAD:-1} == 0 && ${PACE_OK:-0} > 0 && rows >= ${PACE_OK:-0}) ? 0 : 1))
 
+# "N P50 P99 MAX" (ms) of pgbench -l's logs: one line per transaction, its latency in
+# microseconds in the third field
+latencies() {
+	cat "$@" 2>/dev/null | awk '{ print $3 / 1000 }' | sort -n |
+		awk '{ a[NR] = $1 } END { if (NR) printf "%d %.2f %.2f %.2f", NR, a[int((NR - 1) * 0.5) + 1], a[int((NR - 1) * 0.99) + 1], a[NR]; else print "0 ? ? ?" }'
+}
+# The database's writes alone (scripts/bench/writes.sql, as in step 6) paced as the check-ins
+# were, at once: at their rate, in batches as big as their group commits were on average, from
+# one client per worker (one batch in flight each), due as a Poisson process with latencies
+# from when each batch was due.  The tail of the database's own part at half load, for the
+# check-ins' p99 to be read against (a check-in waits for its batch to form, then for its
+# batch).  The volunteers: those after the loads'.
+"${PSQL[@]}" -d vd -c "CREATE SEQUENCE bench_writes_next MAXVALUE $NV START $NEXT_V CYCLE" >/dev/null
+WP_N=$(awk -v p="${PACE_PER:-1}" 'BEGIN { n = int(p + 0.5); print (n < 1) ? 1 : (n > 64 ? 64 : n) }')
+WP_TX=$(awk -v r="$HALF" -v n="$WP_N" 'BEGIN { t = r / n; printf "%.1f", (t < 1) ? 1 : t }')
+mkdir -p "$TMP/wpaced"
+WP_CPU0=$(cpu_snapshot)
+pg0=$(cpu_ticks "$PG_PID")
+timeout $((PACE_S + 30)) "$PGBIN/pgbench" -n -c "$WORKERS" -j "$WORKERS" -T "$PACE_S" -R "$WP_TX" \
+	-M prepared -D n="$WP_N" -D event="$EVENT" -l --log-prefix="$TMP/wpaced/log" \
+	-f scripts/bench/writes.sql -h "$TMP/pg" -p "$PGPORT" -U postgres vd >"$TMP/wpaced/out" 2>&1
+WP_CPU1=$(cpu_snapshot)
+sleep 1 # pgbench's backends end after it: their CPU time counts once the postmaster has reaped them
+pg1=$(cpu_ticks "$PG_PID")
+read -r WP_BATCHES WP_P50 WP_P99 WP_MAX <<<"$(latencies "$TMP"/wpaced/log*)"
+WP_ROWS=$(count_and_reset)
+WP_PG_US=$(us_per $((pg1 - pg0)) "$WP_ROWS")
+WP_RATE=$(awk -v b="$WP_BATCHES" -v n="$WP_N" -v s="$PACE_S" 'BEGIN { printf "%d", b * n / s }')
+WP_BUSY=$(cpu_pct 3 "$WP_CPU0" "$WP_CPU1")
+echo "bench: the database's writes alone paced at $HALF/s in batches of $WP_N: $WP_BATCHES batches, $WP_ROWS rows, p50=${WP_P50}ms p99=${WP_P99}ms"
+check "database's writes alone paced in batches of $WP_N: every batch wrote its check-ins" \
+	$(((WP_BATCHES > 0 && WP_ROWS == WP_BATCHES * WP_N) ? 0 : 1))
+
 # The same measure for the baseline, at once: pgbench's one-row INSERT paced at half of B, with
 # B's best client count.  Its transactions, like vdload's check-ins, are due as a Poisson process
 # and their latencies count from when each was due (pgbench -R), so the two p99s compare a
@@ -386,9 +421,7 @@ PG_PACE_CPU0=$(cpu_snapshot)
 timeout $((PACE_S + 30)) "$PGBIN/pgbench" -n -c "${PGCLIENTS[-1]}" -j "$WORKERS" -T "$PACE_S" -R "$PG_HALF" \
 	-M prepared -l --log-prefix="$TMP/paced/log" -f "$TMP/insert.sql" -h "$TMP/pg" -p "$PGPORT" \
 	-U postgres vd >"$TMP/paced/out" 2>&1
-# pgbench -l: one line per transaction, its latency in microseconds in the third field
-read -r PG_PACE_N PG_PACE_P50 PG_PACE_P99 PG_PACE_MAX <<<"$(cat "$TMP"/paced/log* 2>/dev/null | awk '{ print $3 / 1000 }' | sort -n |
-	awk '{ a[NR] = $1 } END { if (NR) printf "%d %.2f %.2f %.2f", NR, a[int((NR - 1) * 0.5) + 1], a[int((NR - 1) * 0.99) + 1], a[NR]; else print "0 ? ? ?" }')"
+read -r PG_PACE_N PG_PACE_P50 PG_PACE_P99 PG_PACE_MAX <<<"$(latencies "$TMP"/paced/log*)"
 PG_PACE_RATE=$(awk -v n="$PG_PACE_N" -v s="$PACE_S" 'BEGIN { printf "%d", n / s }')
 echo "bench: pgbench INSERT paced at $PG_HALF/s: $PG_PACE_N transactions, p50=${PG_PACE_P50}ms p99=${PG_PACE_P99}ms"
 check "pgbench INSERT paced at half of B measured" $(((PG_PACE_N > 0) ? 0 : 1))
@@ -433,8 +466,7 @@ check "no acknowledged check-in missing from the database (missing=$MISSING)" $(
 # scripts/bench/writes.sql on the volunteers after the loads' (sessions not touched lately, no
 # open attendance), after a checkpoint as the check-in loads had: 64 check-ins a transaction,
 # the server's biggest group commit.
-"${PSQL[@]}" -d vd -c "CREATE SEQUENCE bench_writes_next MAXVALUE $NV START $NEXT_V CYCLE" \
-	-c "CHECKPOINT" >/dev/null
+"${PSQL[@]}" -d vd -c "CHECKPOINT" >/dev/null
 W=0
 declare -A WROW
 for c in "${WRITERS[@]}"; do
@@ -475,11 +507,13 @@ R4=$(awk -v a="$BEST_ANY" -v b="$W" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 
 	printf '%-28s %10.0f %9s %9s %8s %10s %10s\n' "nginx static c=$LIVEZ_CONNS" "$NGINX_RPS" - "$NGINX_P99" "${NGINX_BAD:-0}" - -
 	printf '%-28s %10.0f %9s %9s %8s %10s %10s\n' "volunteerd /livez c=$LIVEZ_CONNS" "$LIVEZ_RPS" - "$LIVEZ_P99" "${LIVEZ_BAD:-0}" - -
 	printf '%-28s %10s %9s %9s %8s %10s %10s %6s %6s %6s\n' "check-in paced $HALF/s" "${PACE_RATE:-0}" "${PACE_P50:-?}" "${PACE_P99:-?}" "${PACE_BAD:-?}" "${PACE_OK:-0}" "$rows" "$PACE_PG_US" "$PACE_VD_US" "$PACE_PER"
+	printf '%-28s %10s %9s %9s %8s %10s %10s %6s %6s %6s\n' "db writes x$WP_N paced $HALF/s" "$WP_RATE" "$WP_P50" "$WP_P99" - - "$WP_ROWS" "$WP_PG_US" - "$WP_N"
 	printf '%-28s %10s %9s %9s %8s %10s %10s\n' "pgbench INSERT paced $PG_HALF/s" "$PG_PACE_RATE" "$PG_PACE_P50" "$PG_PACE_P99" - - -
 	for c in "${WRITERS[@]}"; do echo "${WROW[$c]}"; done
 	echo "(pg us, vd us: CPU time, user and system, of PostgreSQL and of volunteerd per 2xx check-in during that load;"
-	echo " commit: check-ins per group commit in that load; db writes x64: pgbench, the database's writes of 64"
-	echo " check-ins a transaction and nothing else, scripts/bench/writes.sql, in check-ins/s)"
+	echo " commit: check-ins per group commit in that load; db writes xN: pgbench, the database's writes of N"
+	echo " check-ins a transaction and nothing else, scripts/bench/writes.sql, in check-ins/s; paced: at the"
+	echo " paced check-ins' rate, N their average group commit, p50 and p99 of a batch from when it was due)"
 	echo
 	echo "group commit: $CALLS check-ins (warm-up included) in $BATCHES transactions, $PER_BATCH per commit"
 	echo "RSS per worker with $IDLE_OPEN idle keep-alive connections open (per worker: [$CONN_PER_WORKER]): [$RSS_AFTER] MB (before: [$RSS_BEFORE] MB)"
@@ -488,11 +522,12 @@ R4=$(awk -v a="$BEST_ANY" -v b="$W" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 
 	echo "W (the writes alone)      = $W check-ins/s = $R3 x B"
 	echo "check-ins/s / W           = $R4   (what the server keeps of what the database allows these writes)"
 	echo "/livez / nginx            = $R2   (target >= 0.8)"
-	echo "check-in p99 at half load = ${PACE_P99:-?} ms   (target < 10 ms; pgbench INSERT at half of B: $PG_PACE_P99 ms)"
-	echo "slowest at half load      = ${PACE_MAX:-?} ms check-in, $PG_PACE_MAX ms pgbench INSERT (a stall of the machine shows in both)"
-	echo "CPU busy at half load     = $PACE_BUSY% check-ins, $PG_PACE_BUSY% pgbench INSERT (every process: server, database, client)"
+	echo "check-in p99 at half load = ${PACE_P99:-?} ms   (target < 10 ms; pgbench INSERT at half of B: $PG_PACE_P99 ms;"
+	echo "                                the writes alone at the same rate, $WP_N a batch: $WP_P99 ms)"
+	echo "slowest at half load      = ${PACE_MAX:-?} ms check-in, $PG_PACE_MAX ms pgbench INSERT, $WP_MAX ms the writes alone (a stall of the machine shows in all)"
+	echo "CPU busy at half load     = $PACE_BUSY% check-ins, $PG_PACE_BUSY% pgbench INSERT, $WP_BUSY% the writes alone (every process: server, database, client)"
 	echo "max worker RSS            = $RSS_MAX MB   (target <= 64 MB)"
-	echo "CPU time taken by the hypervisor (steal): $RUN_STEAL% over the run, $PACE_STEAL% during the two paced loads"
+	echo "CPU time taken by the hypervisor (steal): $RUN_STEAL% over the run, $PACE_STEAL% during the paced loads"
 	echo "acknowledged check-ins missing from the database: $MISSING; non-2xx answers: $ERRORS"
 	echo "volunteers: each load took those after the previous load's; $USED_V taken in all, of $NV"
 } >"$TMP/table.txt"
