@@ -59,6 +59,7 @@ int err_set(struct err *e, enum app_err code, const char *field, const char *fmt
 		return -1;
 	e->code = code;
 	snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+	e->n_more = 0;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(e->detail, sizeof e->detail, fmt, ap);
@@ -71,4 +72,17 @@ void err_clear(struct err *e)
 	e->code = APP_OK;
 	e->field[0] = '\0';
 	e->detail[0] = '\0';
+	e->n_more = 0;
+}
+
+void err_more(struct err *e, const char *field, const char *detail)
+{
+	if (!strcmp(e->field, field) || e->n_more >= ERR_MORE_MAX)
+		return;
+	for (int i = 0; i < e->n_more; i++)
+		if (!strcmp(e->more[i].field, field))
+			return;
+	snprintf(e->more[e->n_more].field, sizeof e->more[0].field, "%s", field);
+	snprintf(e->more[e->n_more].detail, sizeof e->more[0].detail, "%s", detail);
+	e->n_more++;
 }

@@ -26,11 +26,20 @@ enum app_err {
 	APP_ERR_COUNT
 };
 
-/* An error with its detail; field is "" when no single field is at fault. */
+#define ERR_MORE_MAX 7
+
+/* An error with its detail; field is "" when no single field is at fault.  A 422 about a
+ * request's body may name further fields at fault in more[] (err_more), each with its own
+ * message, so that a client hears of every bad field at once. */
 struct err {
 	enum app_err code;
 	char field[64];
 	char detail[256];
+	int n_more;
+	struct {
+		char field[64];
+		char detail[192];
+	} more[ERR_MORE_MAX];
 };
 
 /* The HTTP status of code (500 for an unknown code). */
@@ -47,5 +56,8 @@ int err_set(struct err *e, enum app_err code, const char *field, const char *fmt
         __attribute__((format(printf, 4, 5)));
 /* Reset e to APP_OK with empty field and detail. */
 void err_clear(struct err *e);
+/* Name one more field at fault in e, with its message: ignored when e already names that field
+ * or has ERR_MORE_MAX more. */
+void err_more(struct err *e, const char *field, const char *detail);
 
 #endif

@@ -207,6 +207,53 @@ static int check_body(const cJSON *body, int patch, const char **password, struc
 	return 0;
 }
 
+/* Take field out of a copy of a body that check_body found at fault there, so that it can go on
+ * to the fields after it: a required field of a create gets a valid stand-in (never stored). */
+static void set_aside(cJSON *probe, const char *field, int patch)
+{
+	wipe_item(probe, field);
+	cJSON_DeleteItemFromObjectCaseSensitive(probe, field);
+	if (patch)
+		return;
+	if (!strcmp(field, "name"))
+		cJSON_AddStringToObject(probe, "name", "x");
+	else if (!strcmp(field, "phone"))
+		cJSON_AddStringToObject(probe, "phone", "13800000000");
+	else if (!strcmp(field, "org_unit_id"))
+		cJSON_AddNumberToObject(probe, "org_unit_id", 1);
+}
+
+/* check_body, naming every field at fault: after the first (e), check_body runs again on a copy
+ * with each faulty field set aside, and e->more gets the next one, until none is left. */
+static int check_body_all(const cJSON *body, int patch, const char **password, struct err *e)
+{
+	if (check_body(body, patch, password, e) == 0)
+		return 0;
+	if (e->code != APP_EINVALID || !e->field[0])
+		return -1;
+	cJSON *probe = cJSON_Duplicate(body, 1);
+	const char *faulty = e->field;
+	while (probe && e->n_more < ERR_MORE_MAX) {
+		set_aside(probe, faulty, patch);
+		struct err next;
+		const char *unused;
+		if (check_body(probe, patch, &unused, &next) == 0 || next.code != APP_EINVALID ||
+		    !next.field[0])
+			break;
+		int before = e->n_more;
+		err_more(e, next.field, next.detail);
+		if (e->n_more == before) /* named already: its stand-in did not do */
+			break;
+		faulty = e->more[before].field;
+	}
+	if (probe) {
+		wipe_item(probe, "id_number");
+		wipe_item(probe, "password");
+		cJSON_Delete(probe);
+	}
+	return -1;
+}
+
 /* Replace id_number in args by its ciphertext, blind index and masked form (and, unless the
  * body gives them, the birth date and gender it encodes).  0, or -1 after replying 503. */
 static int protect_id_number(struct req *r, cJSON *args)
@@ -265,7 +312,7 @@ static void drop_nulls(cJSON *obj)
 int volunteers_check(const cJSON *body, struct err *e)
 {
 	const char *password = NULL;
-	return check_body(body, 0, &password, e);
+	return check_body_all(body, 0, &password, e);
 }
 
 static void volunteer_write_body(struct req *r, cJSON *body, int patch);
@@ -289,7 +336,7 @@ static void volunteer_write_body(struct req *r, cJSON *body, int patch)
 	struct err e;
 	const char *password = NULL;
 	char pw[PASSWORD_MAX * 4 + 1] = "";
-	if (check_body(body, patch, &password, &e) < 0) {
+	if (check_body_all(body, patch, &password, &e) < 0) {
 		wipe_item(body, "id_number");
 		wipe_item(body, "password");
 		cJSON_Delete(body);

@@ -49,7 +49,7 @@ void h_team_members_remove(struct req *r);
 
 /* h_volunteers.c */
 /* The checks of a POST /volunteers body, without side effects: 0, or -1 with e naming the
- * first field at fault (a page calls it repeatedly to show every field's error at once). */
+ * first field at fault and, for a 422, every other one in e->more. */
 int volunteers_check(const cJSON *body, struct err *e);
 /* POST /volunteers with an already-parsed body (taken): the same checks, ID-number
  * protection, password hashing and api.volunteer_create; replies like the API, or through

@@ -146,6 +146,17 @@ void reply_cjson(struct req *r, int status, cJSON *obj)
 	free(text);
 }
 
+/* One {"field", "message"} of a problem's "errors" (out of memory: left out). */
+static void add_field_error(cJSON *errs, const char *field, const char *message)
+{
+	cJSON *one = cJSON_CreateObject();
+	if (!one)
+		return;
+	cJSON_AddStringToObject(one, "field", field);
+	cJSON_AddStringToObject(one, "message", message);
+	cJSON_AddItemToArray(errs, one);
+}
+
 void reply_error(struct req *r, const struct err *e)
 {
 	if (r->session_pending) { /* authentication answers first */
@@ -169,10 +180,9 @@ void reply_error(struct req *r, const struct err *e)
 		                        e->detail[0] ? e->detail : app_err_title(e->code));
 		if (e->field[0]) {
 			cJSON *errs = cJSON_AddArrayToObject(o, "errors");
-			cJSON *one = cJSON_CreateObject();
-			cJSON_AddStringToObject(one, "field", e->field);
-			cJSON_AddStringToObject(one, "message", e->detail);
-			cJSON_AddItemToArray(errs, one);
+			add_field_error(errs, e->field, e->detail);
+			for (int i = 0; i < e->n_more; i++)
+				add_field_error(errs, e->more[i].field, e->more[i].detail);
 		}
 		text = cJSON_PrintUnformatted(o);
 		cJSON_Delete(o);

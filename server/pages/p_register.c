@@ -2,9 +2,9 @@
  * p_register.c: GET and POST /register, self-registration.
  *
  * The form's fields become the JSON body of POST /api/v1/volunteers and go through the same
- * code: volunteers_check() finds what is wrong (run repeatedly, with each faulty field
- * replaced by a harmless value, so that every field's error shows at once, inline, next to
- * it), then volunteers_create_body() runs the API's path (checks again, hashes the password
+ * code: volunteers_check() names every field at fault, as the API's 422 does, so that every
+ * field's error shows at once, inline, next to it; then volunteers_create_body() runs the
+ * API's path (checks again, hashes the password
  * off the loop, api.volunteer_create, which checks the unit and the phone's uniqueness).
  * Success logs the new volunteer in with the API's log-in flow and answers 303 to `next`
  * (e.g. back to the check-in page that sent them here) or /me.
@@ -211,25 +211,19 @@ static cJSON *form_body(struct page *p)
 	return b;
 }
 
-/* Every field's first error, by running the API's checks until they pass. */
+/* Every field's error, as the API's checks name them. */
 static void collect_errors(struct page *p, const cJSON *body)
 {
 	struct reg *g = p->data;
-	cJSON *probe = cJSON_Duplicate(body, 1);
-	for (int i = 0; probe && i < MAX_ERRS; i++) {
-		struct err e;
-		if (volunteers_check(probe, &e) == 0 || !e.field[0] || field_error(p, e.field))
-			break;
-		add_error(g, &e);
-		cJSON_DeleteItemFromObjectCaseSensitive(probe, e.field);
-		if (!strcmp(e.field, "name"))
-			cJSON_AddStringToObject(probe, "name", "x");
-		else if (!strcmp(e.field, "phone"))
-			cJSON_AddStringToObject(probe, "phone", "13800000000");
-		else if (!strcmp(e.field, "org_unit_id"))
-			cJSON_AddNumberToObject(probe, "org_unit_id", 1);
+	struct err e;
+	if (volunteers_check(body, &e) == 0 || !e.field[0])
+		return; /* a fault of no field: the API's path answers it */
+	add_error(g, &e);
+	for (int i = 0; i < e.n_more; i++) {
+		struct err one;
+		err_set(&one, e.code, e.more[i].field, "%s", e.more[i].detail);
+		add_error(g, &one);
 	}
-	cJSON_Delete(probe);
 }
 
 static void after_login(struct page *p)

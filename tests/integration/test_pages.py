@@ -114,6 +114,16 @@ def test_register_escapes_unit_names_and_refilled_values(server, world):
     assert 'value="/me"' in html  # a next that is not a plain local path falls back to /me
 
 
+def test_register_shows_every_fields_error_at_once(server, world):
+    b = Browser(server)
+    html = check_page(b.get("/register"))
+    r = b.post("/register", {"_t": token_of(html), "name": "   ", "phone": "12345", "password": "short",
+                             "org_unit_id": str(world["community"]["id"])})
+    html = check_page(r, status=422)
+    for field in ("name", "phone", "password"):
+        assert f'id="e-{field}"' in html, field
+
+
 def test_checkin_page_escapes_event_and_logs_in_and_checks_in(server, world):
     b = Browser(server)
     path, _ = checkin_path(world)

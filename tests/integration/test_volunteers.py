@@ -232,6 +232,45 @@ def test_registration_validation(world, field, patch):
         assert body["id_number"] not in r.text  # an error never quotes the number
 
 
+def test_registration_names_every_bad_field(world):
+    """A 422 names every field at fault, in the order the checks run, each with its own message;
+    detail is the first's.  A client on a weak signal mends them all in one round trip."""
+    bad_id = make_id("19850230", "001")  # 30 February
+    body = {"name": "   ", "phone": "12345", "org_unit_id": world.a, "gender": "other",
+            "birth_date": "2001-02-30", "skills": [""], "password": "short", "nickname": "x",
+            "id_number": bad_id}
+    r = world.anon.req("POST", "/volunteers", body)
+    assert r.status_code == 422, r.text
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    p = r.json()
+    assert problem_fields(r) == ["nickname", "name", "phone", "id_number", "gender", "birth_date",
+                                 "skills", "password"], r.text
+    assert p["detail"] == p["errors"][0]["message"]
+    assert all(e["message"] for e in p["errors"])
+    assert len({e["message"] for e in p["errors"]}) == len(p["errors"])
+    assert bad_id not in r.text  # an error never quotes the number
+
+    # mended one by one, the others are still named, and a good body goes through
+    body.pop("nickname")
+    body["name"] = "李四"
+    assert problem_fields(world.anon.req("POST", "/volunteers", body)) == [
+        "phone", "id_number", "gender", "birth_date", "skills", "password"]
+    body.update(phone=random_phone(), id_number=random_id(), gender="male", skills=["急救"],
+                password="Pw-" + secrets.token_hex(8))
+    body.pop("birth_date")
+    assert world.anon.req("POST", "/volunteers", body).status_code == 201
+
+
+def test_patch_names_every_bad_field(world, two_volunteers):
+    (v1, me1, _), _ = two_volunteers
+    r = me1.req("PATCH", f"/volunteers/{v1['id']}",
+                {"name": None, "skills": None, "gender": "x", "birth_date": "x"})
+    assert r.status_code == 422 and problem_fields(r) == ["name", "skills", "gender",
+                                                          "birth_date"], r.text
+    # nothing changed
+    assert me1.ok("GET", f"/volunteers/{v1['id']}")["name"] == v1["name"]
+
+
 @pytest.mark.parametrize("raw", [b"", b"{", b"[]", b'{"name":"a","name":"b"}', b"\xff\xfe"])
 def test_registration_malformed(world, raw):
     r = world.anon.req("POST", "/volunteers", headers={"Content-Type": "application/json"}, data=raw)

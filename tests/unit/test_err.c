@@ -1,10 +1,11 @@
 /*
- * test_err.c: the error table (status, title, problem type) and err_set/err_clear.
+ * test_err.c: the error table (status, title, problem type) and err_set/err_clear/err_more.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -78,6 +79,36 @@ static void test_err_set_truncates(void **state)
 	assert_int_equal(strlen(e.detail), sizeof e.detail - 1);
 }
 
+static void test_err_more(void **state)
+{
+	(void)state;
+	struct err e;
+	memset(&e, 0x5a, sizeof e); /* err_set must not trust what was there */
+	err_set(&e, APP_EINVALID, "phone", "bad phone");
+	assert_int_equal(e.n_more, 0);
+
+	err_more(&e, "gender", "must be male or female");
+	err_more(&e, "phone", "named already, as the first");
+	err_more(&e, "gender", "named already, in more");
+	assert_int_equal(e.n_more, 1);
+	assert_string_equal(e.more[0].field, "gender");
+	assert_string_equal(e.more[0].detail, "must be male or female");
+
+	char name[16];
+	for (int i = 0; i < 2 * ERR_MORE_MAX; i++) {
+		snprintf(name, sizeof name, "f%d", i);
+		err_more(&e, name, "x");
+	}
+	assert_int_equal(e.n_more, ERR_MORE_MAX);
+	assert_string_equal(e.more[ERR_MORE_MAX - 1].field, "f5");
+
+	err_set(&e, APP_ECONFLICT, NULL, "c");
+	assert_int_equal(e.n_more, 0);
+	err_more(&e, "a", "b");
+	err_clear(&e);
+	assert_int_equal(e.n_more, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -85,6 +116,7 @@ int main(void)
 	        cmocka_unit_test(test_every_code_has_title_and_type),
 	        cmocka_unit_test(test_err_set_and_clear),
 	        cmocka_unit_test(test_err_set_truncates),
+	        cmocka_unit_test(test_err_more),
 	};
 	return cmocka_run_group_tests_name("err", tests, NULL, NULL);
 }
