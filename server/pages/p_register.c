@@ -4,8 +4,8 @@
  * The form's fields become the JSON body of POST /api/v1/volunteers and go through the same
  * code: volunteers_check() names every field at fault, as the API's 422 does, so that every
  * field's error shows at once, inline, next to it; then volunteers_create_body() runs the
- * API's path (checks again, hashes the password
- * off the loop, api.volunteer_create, which checks the unit and the phone's uniqueness).
+ * API's path (checks again, hashes the password off the loop, api.volunteer_create, which
+ * checks the unit and the phone's uniqueness).
  * Success logs the new volunteer in with the API's log-in flow and answers 303 to `next`
  * (e.g. back to the check-in page that sent them here) or /me.
  */
