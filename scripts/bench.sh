@@ -260,6 +260,9 @@ cpu_ticks() {
 	done
 	echo "$t"
 }
+# PostgreSQL's CPU time after a pgbench: its backends end after it, and their time counts
+# once the postmaster has reaped them.
+pg_ticks_after_pgbench() { sleep 1; cpu_ticks "$PG_PID"; }
 us_per() { awk -v t="$1" -v k="$TCK" -v n="$2" 'BEGIN { printf "%.0f", (n > 0) ? t * 1e6 / k / n : 0 }'; }
 # The group commit's counters (the workers publish them every second, hence the pause): how
 # many check-ins a commit held in a load says how much of its fixed cost each one carried.
@@ -399,8 +402,7 @@ timeout $((PACE_S + 30)) "$PGBIN/pgbench" -n -c "$WORKERS" -j "$WORKERS" -T "$PA
 	-M prepared -D n="$WP_N" -D event="$EVENT" -l --log-prefix="$TMP/wpaced/log" \
 	-f scripts/bench/writes.sql -h "$TMP/pg" -p "$PGPORT" -U postgres vd >"$TMP/wpaced/out" 2>&1
 WP_CPU1=$(cpu_snapshot)
-sleep 1 # pgbench's backends end after it: their CPU time counts once the postmaster has reaped them
-pg1=$(cpu_ticks "$PG_PID")
+pg1=$(pg_ticks_after_pgbench)
 read -r WP_BATCHES WP_P50 WP_P99 WP_MAX <<<"$(latencies "$TMP"/wpaced/log*)"
 WP_ROWS=$(count_and_reset)
 WP_PG_US=$(us_per $((pg1 - pg0)) "$WP_ROWS")
@@ -467,33 +469,30 @@ check "no acknowledged check-in missing from the database (missing=$MISSING)" $(
 # open attendance), after a checkpoint as the check-in loads had: 64 check-ins a transaction,
 # the server's biggest group commit.
 "${PSQL[@]}" -d vd -c "CHECKPOINT" >/dev/null
-W=0
+W=0 W_BATCH=64
 declare -A WROW
 for c in "${WRITERS[@]}"; do
 	pg0=$(cpu_ticks "$PG_PID")
 	out=$(timeout $((DUR + 30)) "$PGBIN/pgbench" -n -c "$c" -j $((c < WORKERS ? c : WORKERS)) -T "$DUR" \
-		-M prepared -D n=64 -D event="$EVENT" -f scripts/bench/writes.sql \
+		-M prepared -D n="$W_BATCH" -D event="$EVENT" -f scripts/bench/writes.sql \
 		-h "$TMP/pg" -p "$PGPORT" -U postgres vd 2>&1)
-	sleep 1 # pgbench's backends end after it: their CPU time counts once the postmaster has reaped them
-	pg1=$(cpu_ticks "$PG_PID")
+	pg1=$(pg_ticks_after_pgbench)
 	tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*without.*/\1/p' | head -n 1)
 	tx=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
 	wrote=$(count_and_reset)
-	rate=$(awk -v t="${tps:-0}" 'BEGIN { printf "%.0f", t * 64 }') written=$((${tx:-0} * 64))
-	WROW[$c]=$(printf '%-28s %10s %9s %9s %8s %10s %10s %6s' "db writes x64 c=$c" "$rate" - - - - "$wrote" \
+	rate=$(awk -v t="${tps:-0}" -v n="$W_BATCH" 'BEGIN { printf "%.0f", t * n }') written=$((${tx:-0} * W_BATCH))
+	WROW[$c]=$(printf '%-28s %10s %9s %9s %8s %10s %10s %6s' "db writes x$W_BATCH c=$c" "$rate" - - - - "$wrote" \
 		"$(us_per $((pg1 - pg0)) "$wrote")")
 	echo "bench: the database's writes alone, $c clients: $rate check-ins/s, $written written, $wrote rows"
 	W=$(awk -v a="$W" -v b="$rate" 'BEGIN { print (b > a) ? b : a }')
-	check "database's writes alone, $c clients: every transaction wrote its 64 check-ins" \
+	check "database's writes alone, $c clients: every transaction wrote its $W_BATCH check-ins" \
 		$(((written > 0 && wrote == written) ? 0 : 1))
 done
 
 # ---- the table ----------------------------------------------------------------------------
 RUN_STEAL=$(cpu_pct 1 "$RUN_CPU0" "$(cpu_snapshot)")
-R1=$(awk -v a="$BEST_ANY" -v b="$B" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
-R2=$(awk -v a="$LIVEZ_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
-R3=$(awk -v a="$W" -v b="$B" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
-R4=$(awk -v a="$BEST_ANY" -v b="$W" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; } # A / B
+R1=$(ratio "$BEST_ANY" "$B") R2=$(ratio "$LIVEZ_RPS" "$NGINX_RPS") R3=$(ratio "$W" "$B") R4=$(ratio "$BEST_ANY" "$W")
 {
 	echo "volunteerd bench $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores, $WORKERS workers, ${DUR}s per load$([ $SMOKE = 1 ] && echo ', SMOKE (no targets)')"
 	echo "PostgreSQL $("${PSQL[@]}" -d vd -c 'SHOW server_version') $DURABILITY; volunteerd log level ${BENCH_LOG_LEVEL:-warn}"

@@ -19,7 +19,7 @@
 #include "reply.h"
 #include "req.h"
 
-#define MAX_ERRS 8
+#define MAX_ERRS (1 + ERR_MORE_MAX) /* what volunteers_check can name */
 
 struct reg {
 	struct {
