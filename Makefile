@@ -2,7 +2,7 @@
 # missing first (scripts/deps.sh); plain `make` only builds.
 
 CC      ?= cc
-PKGS    := libevent libevent_openssl openssl libpq libcjson libargon2 xlsxwriter libqrencode
+PKGS    := libevent libevent_openssl openssl libpq libcjson libargon2 xlsxwriter libqrencode libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential pkg-config
 	libevent-dev libssl-dev libpq-dev libcjson-dev libargon2-dev libcmocka-dev
-	libqrencode-dev libxlsxwriter-dev
+	libqrencode-dev libxlsxwriter-dev libsystemd-dev
 	postgresql postgresql-contrib openssl
 	python3 python3-pytest python3-requests python3-psycopg2 python3-openpyxl
 	chromium fonts-wqy-microhei

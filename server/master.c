@@ -6,6 +6,11 @@
  * signals: SIGCHLD restarts a dead worker (with a pause if it died young, so a crash loop
  * does not spin), SIGHUP is forwarded, SIGTERM/SIGINT drain the workers and exit 0.
  * Signals are taken synchronously with sigtimedwait, so no handler races exist here.
+ *
+ * Under systemd (Type=notify) it also says READY=1 once every worker listens, STOPPING=1 when
+ * it starts to drain, and, with WatchdogSec=, pings the watchdog only while every worker's
+ * event loop keeps turning (the workers count their turns in the shared metrics): a worker
+ * stuck in a loop turn is not dead, so only the watchdog would notice it.
  */
 #include "master.h"
 
@@ -16,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,11 +41,29 @@ struct child {
 	pid_t pid;
 	time_t started;
 	time_t restart_at; /* when > 0: start again at this time */
+	uint64_t beats;    /* its loop's turns (metrics_worker_beats) when last seen to change */
+	int64_t beat_ms;   /* when they last changed, or when it was started */
+	int up;            /* it has listened since it was started */
+	int stalled;       /* already logged as stalled */
 };
 
-static pid_t spawn(const struct config *cfg, const struct secrets *sec, int index,
-                   struct metrics *m, const sigset_t *old)
+/* A worker whose loop has not turned for this long is stuck (it beats every second). */
+#define STALL_MIN_MS 3000
+
+static int64_t now_ms(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void spawn(struct child *kid, const struct config *cfg, const struct secrets *sec, int index,
+                  struct metrics *m, const sigset_t *old)
+{
+	kid->started = time(NULL);
+	kid->beats = metrics_worker_beats(m, index);
+	kid->beat_ms = now_ms();
+	kid->up = kid->stalled = 0;
 	pid_t pid = fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, old, NULL);
@@ -47,7 +71,44 @@ static pid_t spawn(const struct config *cfg, const struct secrets *sec, int inde
 	}
 	if (pid < 0)
 		log_msg(LOG_ERROR, "fork_failed", "worker=%d error=\"%s\"", index, strerror(errno));
-	return pid;
+	kid->pid = pid;
+}
+
+/* Notes which workers' loops turned since the last look.  Returns whether every live worker
+ * turned within stall_ms; a worker that stops turning is logged once. */
+static int workers_turning(struct child *kids, int n, struct metrics *m, int64_t stall_ms)
+{
+	int64_t now = now_ms();
+	int all = 1;
+	for (int i = 0; i < n; i++) {
+		if (kids[i].pid <= 0)
+			continue;
+		uint64_t b = metrics_worker_beats(m, i);
+		if (b != kids[i].beats) {
+			if (kids[i].stalled)
+				log_msg(LOG_WARN, "worker_turning_again", "worker=%d pid=%d", i,
+				        (int)kids[i].pid);
+			kids[i].beats = b;
+			kids[i].beat_ms = now;
+			kids[i].up = 1;
+			kids[i].stalled = 0;
+		} else if (now - kids[i].beat_ms > stall_ms) {
+			if (!kids[i].stalled)
+				log_msg(LOG_ERROR, "worker_stalled", "worker=%d pid=%d ms=%lld", i,
+				        (int)kids[i].pid, (long long)(now - kids[i].beat_ms));
+			kids[i].stalled = 1;
+			all = 0;
+		}
+	}
+	return all;
+}
+
+static int workers_all_up(const struct child *kids, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (kids[i].pid <= 0 || !kids[i].up)
+			return 0;
+	return 1;
 }
 
 static int check_setup(const struct config *cfg, struct secrets *sec)
@@ -110,10 +171,16 @@ int master_run(const struct config *cfg)
 	log_msg(LOG_INFO, "serve_start", "workers=%d http=%s:%d https=%d", n, cfg->bind,
 	        cfg->http_port, cfg->https_port);
 	memset(kids, 0, sizeof kids);
-	for (int i = 0; i < n; i++) {
-		kids[i].pid = spawn(cfg, &sec, i, m, &old);
-		kids[i].started = time(NULL);
-	}
+	for (int i = 0; i < n; i++)
+		spawn(&kids[i], cfg, &sec, i, m, &old);
+
+	/* systemd's watchdog, when WatchdogSec= is set: pinged at half its interval. */
+	uint64_t watchdog_us = 0;
+	if (sd_watchdog_enabled(0, &watchdog_us) <= 0)
+		watchdog_us = 0;
+	int64_t watchdog_ms = (int64_t)(watchdog_us / 1000), pinged_ms = 0;
+	int64_t stall_ms = watchdog_ms / 2 > STALL_MIN_MS ? watchdog_ms / 2 : STALL_MIN_MS;
+	int ready = 0;
 
 	int stopping = 0, rc = 0, alive = n;
 	time_t kill_at = 0;
@@ -124,8 +191,10 @@ int master_run(const struct config *cfg)
 		time_t now = time(NULL);
 
 		if (sig == SIGTERM || sig == SIGINT) {
-			if (!stopping)
+			if (!stopping) {
 				log_msg(LOG_INFO, "serve_stop", "signal=%d", sig);
+				sd_notify(0, "STOPPING=1\nSTATUS=draining");
+			}
 			stopping = 1;
 			kill_at = now + cfg->shutdown_grace_s + 5;
 			for (int i = 0; i < n; i++)
@@ -171,11 +240,20 @@ int master_run(const struct config *cfg)
 			if (!stopping && kids[i].pid == 0 && kids[i].restart_at &&
 			    now >= kids[i].restart_at) {
 				kids[i].restart_at = 0;
-				kids[i].started = now;
-				kids[i].pid = spawn(cfg, &sec, i, m, &old);
+				spawn(&kids[i], cfg, &sec, i, m, &old);
 			}
 			if (kids[i].pid > 0 || (!stopping && kids[i].restart_at))
 				alive++;
+		}
+		int turning = workers_turning(kids, n, m, stall_ms);
+		if (!ready && !stopping && workers_all_up(kids, n)) {
+			ready = 1;
+			sd_notifyf(0, "READY=1\nSTATUS=serving: %d workers, http %d, https %d", n,
+			           cfg->http_port, cfg->https_port);
+		}
+		if (watchdog_ms && turning && now_ms() - pinged_ms >= watchdog_ms / 2) {
+			sd_notify(0, "WATCHDOG=1");
+			pinged_ms = now_ms();
 		}
 		if (stopping && kill_at && now >= kill_at) {
 			for (int i = 0; i < n; i++)

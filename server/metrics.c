@@ -29,6 +29,7 @@ static const double buckets_s[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 struct worker_slot {
 	uint64_t started;
+	uint64_t beats;
 	int64_t db_size, db_connected, db_busy, db_queued;
 	int64_t connections;
 	uint64_t db_errors, db_timeouts, db_jobs;
@@ -138,6 +139,17 @@ void metrics_worker_start(struct metrics *m, int worker)
 	/* A restarted worker starts a new pool: its counters start again from zero. */
 	struct db_stats zero = {0};
 	metrics_worker_db(m, worker, &zero);
+}
+
+void metrics_worker_beat(struct metrics *m, int worker)
+{
+	if (worker >= 0 && worker < m->nworkers)
+		add(&m->workers[worker].beats, 1);
+}
+
+uint64_t metrics_worker_beats(struct metrics *m, int worker)
+{
+	return worker >= 0 && worker < m->nworkers ? get(&m->workers[worker].beats) : 0;
 }
 
 static const char *route_label(int ri)

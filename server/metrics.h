@@ -22,6 +22,10 @@ void metrics_worker_db(struct metrics *m, int worker, const struct db_stats *s);
 /* Store the number of open client connections of worker. */
 void metrics_worker_connections(struct metrics *m, int worker, int open);
 void metrics_worker_start(struct metrics *m, int worker);
+/* The worker's event loop turns: called once it listens, then every second.  The parent reads
+ * the count to tell systemd when the server is ready and whether every worker is alive. */
+void metrics_worker_beat(struct metrics *m, int worker);
+uint64_t metrics_worker_beats(struct metrics *m, int worker);
 /* Store worker's group-commit and session-cache counters (batch.c, sessions.c). */
 void metrics_worker_batching(struct metrics *m, int worker, uint64_t batches, uint64_t calls,
                              uint64_t beside_slow, uint64_t session_hits, uint64_t session_misses);

@@ -47,7 +47,9 @@ static void on_stats(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	publish_stats(arg);
+	struct worker *w = arg;
+	publish_stats(w);
+	metrics_worker_beat(w->metrics, w->index);
 }
 
 /* Draining ends when no request is in flight and no connection is open: a request whose
@@ -186,6 +188,7 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
 	jobs = jobs_start(&w);
 	log_msg(LOG_INFO, "worker_start", "worker=%d pid=%d http=%d https=%d", index, (int)getpid(),
 	        cfg->http_port, cfg->https_port);
+	metrics_worker_beat(metrics, index); /* listening: the parent may report ready */
 	event_base_dispatch(w.base);
 	log_msg(LOG_INFO, "worker_stop", "worker=%d inflight=%d", index, w.inflight);
 	rc = 0;

@@ -436,6 +436,93 @@ def test_sighup_reloads_certificate(pg, make_server):
     assert srv.get("/livez", tls=True).status_code == 200
 
 
+# --- systemd (Type=notify) -------------------------------------------------------------------
+
+class NotifySocket:
+    """The datagram socket systemd gives a Type=notify service in NOTIFY_SOCKET."""
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.1)
+
+    def during(self, seconds):
+        """Every message received in the next `seconds`."""
+        end, got = time.monotonic() + seconds, []
+        while time.monotonic() < end:
+            try:
+                got.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+        return got
+
+    def until(self, needle, seconds):
+        """The messages received until one holds `needle` (within `seconds`), that one last."""
+        end, got = time.monotonic() + seconds, []
+        while time.monotonic() < end:
+            try:
+                got.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                continue
+            if needle in got[-1]:
+                return got
+        raise AssertionError(f"no {needle!r} within {seconds} s; received {got}")
+
+    def close(self):
+        self.sock.close()
+
+
+def test_systemd_hears_ready_once_serving_and_stopping_at_sigterm(pg, make_server):
+    srv = make_server(pg.url(), tls=False)
+    notify = NotifySocket(srv.dir)
+    try:
+        srv.env["NOTIFY_SOCKET"] = notify.path
+        srv.spawn()
+        ready = notify.until("READY=1", 20)[-1]
+        assert "STATUS=serving: 2 workers" in ready, ready
+        # `systemctl start` returns at READY=1: by then every worker listens.
+        assert len(srv.workers()) == 2
+        for _ in range(8):
+            assert srv.get("/livez").status_code == 200
+        assert not any("READY=1" in m for m in notify.during(1.0)), "READY=1 said twice"
+        srv.proc.send_signal(signal.SIGTERM)
+        assert "STATUS=draining" in notify.until("STOPPING=1", 5)[-1]
+        assert srv.wait_exit(15) == 0
+    finally:
+        notify.close()
+
+
+def test_systemd_watchdog_is_fed_only_while_every_worker_turns(pg, make_server):
+    # WatchdogSec=1s: systemd sets WATCHDOG_USEC; the parent pings at half of it while every
+    # worker's event loop turns, and stops when one has not turned for 3 s (stopped here with
+    # SIGSTOP, as a loop stuck in one turn would be), so that systemd restarts the service.
+    srv = make_server(pg.url(), tls=False, env={"WATCHDOG_USEC": "1000000"})
+    notify = NotifySocket(srv.dir)
+    stuck = None
+    try:
+        srv.env["NOTIFY_SOCKET"] = notify.path
+        srv.start()
+        notify.until("READY=1", 10)
+        fed = [m for m in notify.during(2.0) if "WATCHDOG=1" in m]
+        assert len(fed) >= 3, f"the watchdog was pinged {len(fed)} times in 2 s"
+        stuck = srv.workers()[0]
+        os.kill(stuck, signal.SIGSTOP)
+        notify.during(4.5)  # its last turn was up to 1 s before: 3 s more make it stalled
+        assert not any("WATCHDOG=1" in m for m in notify.during(2.0)), \
+            "the watchdog was fed while a worker's loop stood still"
+        assert "worker_stalled" in srv.log_text()
+        os.kill(stuck, signal.SIGCONT)
+        stuck = None
+        notify.until("WATCHDOG=1", 3)
+        assert wait_until(lambda: "worker_turning_again" in srv.log_text(), 3)
+        assert srv.get("/livez").status_code == 200
+    finally:
+        if stuck:
+            os.kill(stuck, signal.SIGCONT)
+        notify.close()
+
+
 # --- metrics --------------------------------------------------------------------------------
 
 def test_metrics_pass_promtool(server):
