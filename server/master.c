@@ -31,6 +31,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "monotime.h"
 #include "secret.h"
 #include "tls.h"
 #include "worker.h"
@@ -42,7 +43,7 @@ struct child {
 	time_t started;
 	time_t restart_at; /* when > 0: start again at this time */
 	uint64_t beats;    /* its loop's turns (metrics_worker_beats) when last seen to change */
-	int64_t beat_ms;   /* when they last changed, or when it was started */
+	uint64_t beat_ms;  /* when they last changed, or when it was started (mono_ms) */
 	int up;            /* it has listened since it was started */
 	int stalled;       /* already logged as stalled */
 };
@@ -50,19 +51,12 @@ struct child {
 /* A worker whose loop has not turned for this long is stuck (it beats every second). */
 #define STALL_MIN_MS 3000
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void spawn(struct child *kid, const struct config *cfg, const struct secrets *sec, int index,
                   struct metrics *m, const sigset_t *old)
 {
 	kid->started = time(NULL);
 	kid->beats = metrics_worker_beats(m, index);
-	kid->beat_ms = now_ms();
+	kid->beat_ms = mono_ms();
 	kid->up = kid->stalled = 0;
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -76,9 +70,9 @@ static void spawn(struct child *kid, const struct config *cfg, const struct secr
 
 /* Notes which workers' loops turned since the last look.  Returns whether every live worker
  * turned within stall_ms; a worker that stops turning is logged once. */
-static int workers_turning(struct child *kids, int n, struct metrics *m, int64_t stall_ms)
+static int workers_turning(struct child *kids, int n, struct metrics *m, uint64_t stall_ms)
 {
-	int64_t now = now_ms();
+	uint64_t now = mono_ms();
 	int all = 1;
 	for (int i = 0; i < n; i++) {
 		if (kids[i].pid <= 0)
@@ -178,8 +172,8 @@ int master_run(const struct config *cfg)
 	uint64_t watchdog_us = 0;
 	if (sd_watchdog_enabled(0, &watchdog_us) <= 0)
 		watchdog_us = 0;
-	int64_t watchdog_ms = (int64_t)(watchdog_us / 1000), pinged_ms = 0;
-	int64_t stall_ms = watchdog_ms / 2 > STALL_MIN_MS ? watchdog_ms / 2 : STALL_MIN_MS;
+	uint64_t watchdog_ms = watchdog_us / 1000, pinged_ms = 0;
+	uint64_t stall_ms = watchdog_ms / 2 > STALL_MIN_MS ? watchdog_ms / 2 : STALL_MIN_MS;
 	int ready = 0;
 
 	int stopping = 0, rc = 0, alive = n;
@@ -251,9 +245,9 @@ int master_run(const struct config *cfg)
 			sd_notifyf(0, "READY=1\nSTATUS=serving: %d workers, http %d, https %d", n,
 			           cfg->http_port, cfg->https_port);
 		}
-		if (watchdog_ms && turning && now_ms() - pinged_ms >= watchdog_ms / 2) {
+		if (watchdog_ms && turning && mono_ms() - pinged_ms >= watchdog_ms / 2) {
 			sd_notify(0, "WATCHDOG=1");
-			pinged_ms = now_ms();
+			pinged_ms = mono_ms();
 		}
 		if (stopping && kill_at && now >= kill_at) {
 			for (int i = 0; i < n; i++)

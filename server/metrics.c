@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "db.h"
+#include "monotime.h"
 #include "router.h"
 
 #define MAX_ROUTES  256
@@ -29,7 +30,7 @@ static const double buckets_s[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 struct worker_slot {
 	uint64_t started;
-	uint64_t beats;
+	uint64_t beats, last_beat_ms; /* the event loop's turns, and the last one's mono_ms */
 	int64_t db_size, db_connected, db_busy, db_queued;
 	int64_t connections;
 	uint64_t db_errors, db_timeouts, db_jobs;
@@ -143,8 +144,10 @@ void metrics_worker_start(struct metrics *m, int worker)
 
 void metrics_worker_beat(struct metrics *m, int worker)
 {
-	if (worker >= 0 && worker < m->nworkers)
-		add(&m->workers[worker].beats, 1);
+	if (worker < 0 || worker >= m->nworkers)
+		return;
+	__atomic_store_n(&m->workers[worker].last_beat_ms, mono_ms(), __ATOMIC_RELAXED);
+	add(&m->workers[worker].beats, 1);
 }
 
 uint64_t metrics_worker_beats(struct metrics *m, int worker)
@@ -265,6 +268,18 @@ void metrics_render(struct metrics *m, struct evbuffer *out)
 	render_gauge(m, out, "volunteerd_session_cache_misses_total",
 	             "Sessions looked up in the database.", "counter",
 	             offsetof(struct worker_slot, session_misses));
+	/* Read by whichever worker answers: a stuck worker cannot say so itself. */
+	evbuffer_add_printf(out, "# HELP volunteerd_worker_loop_age_seconds Time since the "
+	                         "worker's event loop last turned (it turns at least once a "
+	                         "second; more means it is stuck).\n"
+	                         "# TYPE volunteerd_worker_loop_age_seconds gauge\n");
+	uint64_t now = mono_ms();
+	for (int i = 0; i < m->nworkers; i++) {
+		uint64_t last = get(&m->workers[i].last_beat_ms);
+		double age = last && now > last ? (double)(now - last) / 1000 : 0;
+		evbuffer_add_printf(out, "volunteerd_worker_loop_age_seconds{worker=\"%d\"} %.3f\n",
+		                    i, age);
+	}
 	evbuffer_add_printf(
 	        out,
 	        "# HELP volunteerd_worker_restarts_total Workers restarted after dying.\n"

@@ -6,6 +6,7 @@ the command line and configuration errors.
 """
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -521,6 +522,45 @@ def test_systemd_watchdog_is_fed_only_while_every_worker_turns(pg, make_server):
         if stuck:
             os.kill(stuck, signal.SIGCONT)
         notify.close()
+
+
+def _worker_index(srv, pid):
+    found = re.search(rf"worker_start\b.*\bworker=(\d+) pid={pid}\b", srv.log_text())
+    assert found, f"no worker_start line for pid {pid}"
+    return int(found.group(1))
+
+
+def _loop_ages(srv):
+    """volunteerd_worker_loop_age_seconds by worker index, from whichever worker answers."""
+    for _ in range(20):
+        try:
+            text = requests.get(srv.url("/metrics"), timeout=0.5).text
+        except requests.RequestException:
+            continue  # this connection went to a worker that does not answer
+        return {int(w): float(v) for w, v in
+                re.findall(r'^volunteerd_worker_loop_age_seconds\{worker="(\d+)"\} (\S+)$', text, re.M)}
+    raise AssertionError("no worker answered /metrics")
+
+
+def test_metrics_show_a_worker_whose_loop_stands_still(pg, make_server):
+    # Half the connections of a server with a stuck worker hang: the other worker's /metrics
+    # says which one, for a Prometheus alert.
+    srv = make_server(pg.url(), tls=False)
+    srv.start()
+    assert wait_until(lambda: len(srv.workers()) == 2, 10)
+    ages = _loop_ages(srv)
+    assert sorted(ages) == [0, 1] and all(a < 2 for a in ages.values()), ages
+    stuck = srv.workers()[0]
+    index = _worker_index(srv, stuck)
+    os.kill(stuck, signal.SIGSTOP)
+    try:
+        time.sleep(3)
+        ages = _loop_ages(srv)
+        assert ages[index] >= 2.5, ages
+        assert ages[1 - index] < 2, ages
+    finally:
+        os.kill(stuck, signal.SIGCONT)
+    assert wait_until(lambda: _loop_ages(srv)[index] < 2, 5), _loop_ages(srv)
 
 
 # --- metrics --------------------------------------------------------------------------------
