@@ -448,25 +448,25 @@ class NotifySocket:
         self.sock.bind(self.path)
         self.sock.settimeout(0.1)
 
-    def during(self, seconds):
-        """Every message received in the next `seconds`."""
-        end, got = time.monotonic() + seconds, []
+    def received(self, seconds):
+        """Yields each message as it comes, for `seconds`."""
+        end = time.monotonic() + seconds
         while time.monotonic() < end:
             try:
-                got.append(self.sock.recv(4096).decode())
+                yield self.sock.recv(4096).decode()
             except socket.timeout:
                 pass
-        return got
+
+    def during(self, seconds):
+        """Every message received in the next `seconds`."""
+        return list(self.received(seconds))
 
     def until(self, needle, seconds):
         """The messages received until one holds `needle` (within `seconds`), that one last."""
-        end, got = time.monotonic() + seconds, []
-        while time.monotonic() < end:
-            try:
-                got.append(self.sock.recv(4096).decode())
-            except socket.timeout:
-                continue
-            if needle in got[-1]:
+        got = []
+        for message in self.received(seconds):
+            got.append(message)
+            if needle in message:
                 return got
         raise AssertionError(f"no {needle!r} within {seconds} s; received {got}")
 
