@@ -7,7 +7,9 @@
 -- attendance inserted under every constraint of attendances (the foreign keys, the
 -- exclusion constraint, the one-open index, the CHECKs), and its audit row.
 -- pgbench -D n=64 -D event=E; volunteers are taken from the sequence bench_writes_next (the
--- tokens are setup.sql's).
+-- tokens are setup.sql's).  bench.sh runs it with plan_cache_mode = force_generic_plan, as
+-- the server's check-in functions run their statements: pgbench passes :n as a parameter,
+-- and PostgreSQL's custom plans were otherwise made anew for every transaction.
 WITH v AS (
     SELECT nextval('bench_writes_next') AS k FROM generate_series(1, :n)
 ), touched AS (
