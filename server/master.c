@@ -70,9 +70,9 @@ static void spawn(struct child *kid, const struct config *cfg, const struct secr
 
 /* Notes which workers' loops turned since the last look.  Returns whether every live worker
  * turned within stall_ms; a worker that stops turning is logged once. */
-static int workers_turning(struct child *kids, int n, struct metrics *m, uint64_t stall_ms)
+static int workers_turning(struct child *kids, int n, struct metrics *m, uint64_t now,
+                           uint64_t stall_ms)
 {
-	uint64_t now = mono_ms();
 	int all = 1;
 	for (int i = 0; i < n; i++) {
 		if (kids[i].pid <= 0)
@@ -239,15 +239,16 @@ int master_run(const struct config *cfg)
 			if (kids[i].pid > 0 || (!stopping && kids[i].restart_at))
 				alive++;
 		}
-		int turning = workers_turning(kids, n, m, stall_ms);
+		uint64_t now_ms = mono_ms();
+		int turning = workers_turning(kids, n, m, now_ms, stall_ms);
 		if (!ready && !stopping && workers_all_up(kids, n)) {
 			ready = 1;
 			sd_notifyf(0, "READY=1\nSTATUS=serving: %d workers, http %d, https %d", n,
 			           cfg->http_port, cfg->https_port);
 		}
-		if (watchdog_ms && turning && mono_ms() - pinged_ms >= watchdog_ms / 2) {
+		if (watchdog_ms && turning && now_ms - pinged_ms >= watchdog_ms / 2) {
 			sd_notify(0, "WATCHDOG=1");
-			pinged_ms = mono_ms();
+			pinged_ms = now_ms;
 		}
 		if (stopping && kill_at && now >= kill_at) {
 			for (int i = 0; i < n; i++)

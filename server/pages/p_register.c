@@ -22,10 +22,7 @@
 #define MAX_ERRS (1 + ERR_MORE_MAX) /* what volunteers_check can name */
 
 struct reg {
-	struct {
-		char field[64];
-		struct err e;
-	} errs[MAX_ERRS];
+	struct err errs[MAX_ERRS];
 	int nerr;
 	int status;
 	char phone[24];
@@ -45,17 +42,15 @@ static const char *field_error(struct page *p, const char *field)
 	for (int i = 0; i < g->nerr; i++)
 		if (!strcmp(g->errs[i].field, field)) {
 			const char *extra;
-			return T(p, page_err_msg(&g->errs[i].e, &extra));
+			return T(p, page_err_msg(&g->errs[i], &extra));
 		}
 	return NULL;
 }
 
 static void add_error(struct reg *g, const struct err *e)
 {
-	if (g->nerr < MAX_ERRS) {
-		snprintf(g->errs[g->nerr].field, sizeof g->errs[0].field, "%s", e->field);
-		g->errs[g->nerr++].e = *e;
-	}
+	if (g->nerr < MAX_ERRS)
+		g->errs[g->nerr++] = *e;
 }
 
 static void render(struct page *p, const cJSON *choices)
@@ -69,7 +64,7 @@ static void render(struct page *p, const cJSON *choices)
 		    strcmp(g->errs[i].field, "password") &&
 		    strcmp(g->errs[i].field, "org_unit_id") &&
 		    strcmp(g->errs[i].field, "work_unit"))
-			page_error_box(p, &g->errs[i].e);
+			page_error_box(p, &g->errs[i]);
 	page_form_open(p, "/register", PAGE_P_REGISTER, 0, 0, 0);
 	if (next) {
 		html_raw(&p->out, "<input type=\"hidden\" name=\"next\" value=\"");
