@@ -2,8 +2,8 @@
  * h_volunteers.c: registration (self and by staff), search, read and edit of volunteers.
  *
  * The handlers check the body here (types, lengths, formats: 400/422 naming the field) and
- * then run one api.volunteer_* function (sql/0004_volunteers.sql), which does scope, the
- * change and the audit row in one transaction.
+ * then run one api.volunteer_* function (sql/0004_volunteers.sql; create is 0016's, which
+ * adds team_id), which does scope, the change and the audit row in one transaction.
  *
  * Invariant: the ID number in clear never leaves this file's stack buffers.  It is checked,
  * normalized, encrypted (AES-256-GCM), indexed (HMAC-SHA256) and masked here; the database
@@ -157,14 +157,14 @@ static int check_skills(const cJSON *skills, struct err *e)
 static int check_body(const cJSON *body, int patch, const char **password, struct err *e)
 {
 	static const char *const create_keys[] = {
-	        "name",      "phone",        "org_unit_id", "id_number", "gender", "birth_date",
-	        "work_unit", "party_member", "skills",      "password",  NULL};
+	        "name",      "phone",        "org_unit_id", "id_number", "gender",  "birth_date",
+	        "work_unit", "party_member", "skills",      "password",  "team_id", NULL};
 	static const char *const patch_keys[] = {
 	        "name",      "phone",        "org_unit_id", "id_number", "gender", "birth_date",
 	        "work_unit", "party_member", "skills",      "password",  "status", NULL};
 	const char *name, *phone, *id_number, *gender, *birth_date, *work_unit, *status;
 	const cJSON *skills;
-	long long unit;
+	long long unit, team;
 	int flag, req = !patch;
 
 	if (json_check_keys(body, patch ? patch_keys : create_keys, e) < 0)
@@ -177,6 +177,7 @@ static int check_body(const cJSON *body, int patch, const char **password, struc
 	if (json_get_str(body, "name", req, NAME_CHARS, &name, e) < 0 ||
 	    json_get_str(body, "phone", req, 20, &phone, e) < 0 ||
 	    json_get_int(body, "org_unit_id", req, 1, ID_MAX, &unit, NULL, e) < 0 ||
+	    json_get_int(body, "team_id", 0, 1, ID_MAX, &team, NULL, e) < 0 ||
 	    json_get_str(body, "id_number", 0, IDNUM_LEN, &id_number, e) < 0 ||
 	    json_get_str(body, "gender", 0, 6, &gender, e) < 0 ||
 	    json_get_str(body, "birth_date", 0, 10, &birth_date, e) < 0 ||

@@ -474,6 +474,70 @@ def test_team_coordinator_reaches_members_only(world):
     assert [v["id"] for v in got] == [member["id"]]
 
 
+def test_team_coordinator_registers_into_the_team(world):
+    """A coordinator whose only grant is on a team registers a newcomer with team_id: the
+    volunteer joins the team in the same transaction, and the coordinator reaches the record
+    through it.  The home unit must be in the team's area (or the caller's own unit scope)."""
+    w = world
+    team = int(w.pg.sql(f"INSERT INTO teams (name, org_unit_id) VALUES ('队{secrets.token_hex(2)}', {w.a}) "
+                        "RETURNING id").split()[0])
+    other = int(w.pg.sql(f"INSERT INTO teams (name, org_unit_id) VALUES ('队{secrets.token_hex(2)}', {w.b}) "
+                         "RETURNING id").split()[0])
+    coord_t = make_staff(w.admin, "coordinator", team_id=team)
+
+    # without team_id the unit decides, as before: no grant on it, so it is not found
+    register(w, client=coord_t, want=404, org_unit_id=w.a_grid)
+
+    v, body = register(w, client=coord_t, want=201, org_unit_id=w.a_grid, team_id=team)
+    assert v["teams"] == [{"team_id": team, "role": "member"}]
+    assert coord_t.ok("GET", f"/volunteers/{v['id']}")["phone"] == body["phone"]
+    assert [x["id"] for x in coord_t.ok("GET", f"/volunteers?team_id={team}")["items"]] == [v["id"]]
+    created_by = w.pg.sql(f"SELECT created_by FROM volunteers WHERE id = {v['id']}").strip()
+    assert created_by == str(coord_t.account["id"])
+    audit = w.pg.sql(f"SELECT action || ':' || entity_id FROM audit_log WHERE entity = 'team' "
+                     f"AND new ->> 'volunteer_id' = '{v['id']}'").split()
+    assert audit == [f"member_add:{team}"]
+
+    # a home outside the team's area: 422 naming org_unit_id, and nothing written
+    phone = random_phone()
+    r = coord_t.req("POST", "/volunteers", {"name": "外区", "phone": phone, "org_unit_id": w.b,
+                                            "team_id": team})
+    assert r.status_code == 422 and problem_fields(r) == ["org_unit_id"], r.text
+    assert w.pg.sql(f"SELECT count(*) FROM volunteers WHERE phone = '{phone}'").strip() == "0"
+    # a team out of reach, or none at all: 404 alike
+    for t in (other, 9_000_000_000_000):
+        register(w, client=coord_t, want=404, org_unit_id=w.a, team_id=t)
+    # a unit coordinator may register into a team it reaches, from its own scope
+    v2, _ = register(w, client=w.coord_a, org_unit_id=w.a, team_id=team)
+    assert v2["teams"] == [{"team_id": team, "role": "member"}]
+    register(w, client=w.coord_a, want=404, org_unit_id=w.a, team_id=other)
+    # a member of the team who is not staff of it cannot use it to register others
+    member = make_staff(w.admin, "coordinator", org_unit_id=w.b)
+    w.pg.sql(f"UPDATE accounts SET volunteer_id = {v['id']} WHERE id = {member.account['id']}")
+    register(w, client=member, want=403, org_unit_id=w.a, team_id=team)
+
+
+def test_team_id_is_for_staff_and_checked(world):
+    w = world
+    team = int(w.pg.sql(f"INSERT INTO teams (name, org_unit_id) VALUES ('队{secrets.token_hex(2)}', {w.a}) "
+                        "RETURNING id").split()[0])
+    phone = random_phone()
+    r = w.anon.req("POST", "/volunteers", {"name": "自荐", "phone": phone, "org_unit_id": w.a,
+                                           "team_id": team})
+    assert r.status_code == 403 and problem_fields(r) == ["team_id"], r.text
+    assert w.pg.sql(f"SELECT count(*) FROM volunteers WHERE phone = '{phone}'").strip() == "0"
+    for bad in ("1", 0, -3, 1.5, [team]):
+        r = w.coord_a.req("POST", "/volunteers", {"name": "坏", "phone": random_phone(),
+                                                  "org_unit_id": w.a, "team_id": bad})
+        assert r.status_code in (400, 422) and problem_fields(r) == ["team_id"], (bad, r.text)
+    # null means absent, as for every optional field of a registration
+    v, _ = register(w, client=w.coord_a, org_unit_id=w.a, team_id=None)
+    assert v["teams"] == []
+    # team membership is not edited through PATCH /volunteers
+    r = w.coord_a.req("PATCH", f"/volunteers/{v['id']}", {"team_id": team})
+    assert r.status_code in (400, 422) and problem_fields(r) == ["team_id"], r.text
+
+
 # --- read and edit ----------------------------------------------------------------------------
 
 @pytest.fixture

@@ -1,0 +1,86 @@
+-- 0016_team_registration.sql: a team's coordinator registers new volunteers into the team.
+--
+-- Until now POST /volunteers by staff needed a coordinator grant over the new volunteer's home
+-- org unit.  A team leader whose only grant is on the team (DESIGN §2: coordinators are team
+-- leaders and community staff) got 404 for every unit, and could not sign up a newcomer at the
+-- gate.  The body may now name `team_id`:
+--
+--   * the caller must be a coordinator over that team (its grant on the team or a parent team,
+--     or on a unit owning the team): 404 when the team is out of reach, 403 for a weaker role;
+--   * the home unit must lie in the team's area or in the caller's own unit scope, the same
+--     recruiting rule as POST /teams/{id}/members; otherwise 422 naming org_unit_id;
+--   * the volunteer joins the team as a member in the same transaction (audited 'member_add'
+--     on the team), so the coordinator reaches the record afterwards through the team;
+--   * without a login (self-registration) `team_id` is 403 naming it: a team takes members
+--     through its coordinator.
+--
+-- Without `team_id` nothing changes: staff need a coordinator grant over org_unit_id.
+
+CREATE OR REPLACE FUNCTION api.volunteer_create(actor bigint, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    unit bigint := arg_id(args, 'org_unit_id');
+    team teams;
+    v volunteers;
+    m team_members;
+    account bigint;
+BEGIN
+    IF coalesce(actor, 0) = 0 THEN
+        IF args ? 'team_id' THEN
+            PERFORM problem(403, 'team_id', 'a team takes members through its coordinator; register without team_id');
+        END IF;
+    ELSE
+        -- Registration by staff: scope first, so that a unit or team outside it (existing or
+        -- not) is the same 404.
+        IF NOT volunteer_actor_is_staff(actor) THEN
+            PERFORM problem(403, NULL, 'only a coordinator or an administrator registers other volunteers; log out to register yourself');
+        END IF;
+        IF args ? 'team_id' THEN
+            SELECT * INTO team FROM teams WHERE id = arg_id(args, 'team_id');
+            IF NOT FOUND THEN
+                PERFORM problem(404, NULL, 'team not found');
+            END IF;
+            PERFORM authz_require(registry_team_level(actor, team.id), 'coordinator', 'team');
+            IF NOT (org_unit_covers(team.org_unit_id, unit)
+                    OR authz_level(actor, unit, NULL) >= role_level('coordinator')) THEN
+                PERFORM problem(422, 'org_unit_id', 'must be a unit in the team''s area or in your scope');
+            END IF;
+        ELSE
+            PERFORM authz_require(authz_level(actor, unit, NULL), 'coordinator', 'org unit');
+        END IF;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM org_units WHERE id = unit) THEN
+        PERFORM problem(422, 'org_unit_id', 'no such org unit');
+    END IF;
+    PERFORM volunteer_check_birth_date((args ->> 'birth_date')::date);
+    IF args ? 'password_hash' THEN
+        PERFORM volunteer_check_login_free(args ->> 'phone', NULL);
+    END IF;
+
+    INSERT INTO volunteers (name, phone, id_number_enc, id_number_hmac, id_number_masked, gender,
+                            birth_date, org_unit_id, work_unit, party_member, skills, created_by)
+    VALUES (btrim(args ->> 'name'), args ->> 'phone',
+            decode(args ->> 'id_number_enc', 'hex'), decode(args ->> 'id_number_hmac', 'hex'),
+            args ->> 'id_number_masked', args ->> 'gender', (args ->> 'birth_date')::date, unit,
+            arg_text(args, 'work_unit'), coalesce((args ->> 'party_member')::boolean, false),
+            volunteer_skills(args -> 'skills'), nullif(actor, 0))
+    RETURNING * INTO v;
+    PERFORM audit('create', 'volunteer', v.id, NULL, volunteer_audit_json(v));
+
+    IF team.id IS NOT NULL THEN
+        INSERT INTO team_members (team_id, volunteer_id, role)
+        VALUES (team.id, v.id, 'member')
+        RETURNING * INTO m;
+        PERFORM audit('member_add', 'team', team.id, NULL, team_member_json(m));
+    END IF;
+
+    IF args ? 'password_hash' THEN
+        INSERT INTO accounts (login, password_hash, volunteer_id)
+        VALUES (v.phone, args ->> 'password_hash', v.id)
+        RETURNING id INTO account;
+        PERFORM audit('create', 'account', account, NULL,
+                      jsonb_build_object('login', v.phone, 'volunteer_id', v.id));
+    END IF;
+    RETURN volunteer_json(v);
+END
+$$;
