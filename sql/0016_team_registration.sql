@@ -1,4 +1,5 @@
--- 0016_team_registration.sql: a team's coordinator registers new volunteers into the team.
+-- 0016_team_registration.sql: a team's coordinator registers new volunteers into the team,
+-- and a coordinator finds a walk-in for the roster by phone or volunteer number.
 --
 -- Until now POST /volunteers by staff needed a coordinator grant over the new volunteer's home
 -- org unit.  A team leader whose only grant is on the team (DESIGN §2: coordinators are team
@@ -82,5 +83,33 @@ BEGIN
                       jsonb_build_object('login', v.phone, 'volunteer_id', v.id));
     END IF;
     RETURN volunteer_json(v);
+END
+$$;
+
+-- The roster's walk-in form (POST /console/events/{id}, action=walkin): the volunteer whose
+-- phone or volunteer number is `who`, for a coordinator of the event, who may check any
+-- volunteer in (attendance_who); the check-in itself then goes through the API's path, with
+-- the event's rules for walk-ins.  Exact matches only (both are unique, and a volunteer
+-- number starts with V, a phone with 1), so a mistyped digit finds nobody rather than
+-- somebody else.
+CREATE FUNCTION api.page_walkin(actor bigint, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    e events;
+    who text := upper(btrim(coalesce(args ->> 'who', '')));
+    hit jsonb;
+BEGIN
+    SELECT * INTO e FROM events WHERE id = arg_id(args, 'event_id');
+    IF NOT FOUND THEN
+        PERFORM problem(404, NULL, 'event not found');
+    END IF;
+    PERFORM authz_event_write(actor, e.org_unit_id, e.team_id, 'event');
+    SELECT jsonb_build_object('volunteer_id', v.id, 'name', v.name) INTO hit
+      FROM volunteers v
+     WHERE v.phone = who OR v.volunteer_no = who;
+    IF hit IS NULL THEN
+        PERFORM problem(422, 'who', 'no volunteer has this phone number or volunteer number');
+    END IF;
+    RETURN hit;
 END
 $$;

@@ -10,7 +10,9 @@
  *   GET  /console/events/{id}          the live roster (api.page_roster, which is
  *                                      api.event_attendance with local times);
  *   POST /console/events/{id}          roster check-in / check-out of one volunteer through
- *                                      attendance_submit, exactly the API's path;
+ *                                      attendance_submit, exactly the API's path; with
+ *                                      action=walkin the volunteer is found first by phone or
+ *                                      volunteer number (api.page_walkin, sql/0016);
  *   GET  /console/events/{id}/poster   the printable QR poster: the event's rotating URL
  *                                      token as an SVG QR code and the 6-digit code, derived
  *                                      by activities_add_checkin as for GET /events/{id};
@@ -32,6 +34,7 @@
 #include "qrsvg.h"
 #include "reply.h"
 #include "req.h"
+#include "validate.h"
 
 #define MAX_BULK 1000 /* ids per approval, as POST /hours/approve */
 
@@ -626,6 +629,30 @@ static void roster_button(struct page *p, long long volunteer, const char *actio
 	html_raw(&p->out, "</button></form>");
 }
 
+/* Someone not on the list (a walk-in, or a volunteer without a phone of their own): found by
+ * phone or volunteer number, then checked in as from the list. */
+static void walkin_section(struct page *p)
+{
+	struct con *c = p->data;
+	int again = !strcmp(c->action, "walkin");
+	const char *err = NULL, *extra;
+	if (again && c->has_err == 1 && !strcmp(c->err.field, "who"))
+		err = T(p, page_err_msg(&c->err, &extra));
+	char url[48];
+	snprintf(url, sizeof url, "/console/events/%lld", c->event_id);
+	html_raw(&p->out,
+	         "<section aria-labelledby=\"h-walkin\" id=\"walkin\"><h2 id=\"h-walkin\">");
+	page_msg(p, MSG_WALKIN);
+	html_raw(&p->out, "</h2>");
+	page_form_open(p, url, PAGE_P_ROSTER, c->event_id, 0, 0);
+	html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"walkin\">");
+	page_input(p, "text", "who", MSG_WALKIN_WHO, again ? page_field(p, "who") : NULL,
+	           MSG_WALKIN_HINT, err, "autocomplete=\"off\" maxlength=\"20\" required");
+	html_raw(&p->out, "<button type=\"submit\">");
+	page_msg(p, MSG_ROSTER_IN);
+	html_raw(&p->out, "</button></form></section>\n");
+}
+
 static void roster_loaded(struct req *r, cJSON *result, const struct err *e)
 {
 	struct page *p = page_of(r);
@@ -712,6 +739,8 @@ static void roster_loaded(struct req *r, cJSON *result, const struct err *e)
 	}
 	if (cJSON_GetArraySize(items) > 0)
 		html_raw(&p->out, "</tbody></table></div>\n");
+	if (!cancelled)
+		walkin_section(p);
 	page_end(p);
 	cJSON_Delete(result);
 	page_send(p, c->status ? c->status : 200);
@@ -749,8 +778,38 @@ static void roster_written(struct req *r, cJSON *result, const struct err *e)
 		return;
 	}
 	char url[80];
-	snprintf(url, sizeof url, "/console/events/%lld?done=%s", c->event_id, c->action);
+	snprintf(url, sizeof url, "/console/events/%lld?done=%s", c->event_id,
+	         strcmp(c->action, "out") ? "in" : "out");
 	page_redirect(p, url);
+}
+
+/* Check volunteer vid in or out (action "in" or "out") through the API's path. */
+static void roster_write(struct page *p, long long vid, const char *action)
+{
+	struct con *c = p->data;
+	cJSON *body = cJSON_CreateObject();
+	if (!body || !cJSON_AddNumberToObject(body, "volunteer_id", (double)vid)) {
+		cJSON_Delete(body);
+		oom(p->r);
+		return;
+	}
+	page_capture(p, roster_written);
+	if (!strcmp(action, "in"))
+		attendance_submit(p->r, c->event_id, "checkin", 201, body, 0, 0);
+	else
+		attendance_submit(p->r, c->event_id, "checkout", 200, body, 0, 0);
+}
+
+static void walkin_found(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	long long vid = e->code == APP_OK ? json_num(result, "volunteer_id") : 0;
+	cJSON_Delete(result);
+	if (e->code != APP_OK) {
+		roster_written(r, NULL, e); /* shown on the roster, the number kept in the form */
+		return;
+	}
+	roster_write(p, vid, "in");
 }
 
 void h_page_roster_post(struct req *r)
@@ -760,25 +819,34 @@ void h_page_roster_post(struct req *r)
 		return;
 	struct con *c = p->data;
 	const char *action = page_field(p, "action");
+	const char *who = page_field(p, "who");
 	long long vid = parse_id(page_field(p, "volunteer_id"));
-	int flags;
-	if (page_form_check(p, PAGE_P_ROSTER, c->event_id, &flags) < 0 || !action || !vid ||
-	    (strcmp(action, "in") != 0 && strcmp(action, "out") != 0)) {
+	int flags, walkin = action && !strcmp(action, "walkin");
+	if (page_form_check(p, PAGE_P_ROSTER, c->event_id, &flags) < 0 || !action ||
+	    (walkin ? !who : !vid || (strcmp(action, "in") != 0 && strcmp(action, "out") != 0))) {
 		fail_form(p, MSG_ERR_FORM, 403, roster_load);
 		return;
 	}
 	snprintf(c->action, sizeof c->action, "%s", action);
-	cJSON *body = cJSON_CreateObject();
-	if (!body || !cJSON_AddNumberToObject(body, "volunteer_id", (double)vid)) {
-		cJSON_Delete(body);
+	if (!walkin) {
+		roster_write(p, vid, action);
+		return;
+	}
+	if (strlen(who) > 64 || !valid_utf8(who, strlen(who))) { /* neither a phone nor a number */
+		struct err e;
+		err_set(&e, APP_EINVALID, "who",
+		        "no volunteer has this phone number or volunteer number");
+		roster_written(r, NULL, &e);
+		return;
+	}
+	cJSON *args = cJSON_CreateObject();
+	if (!args || !cJSON_AddNumberToObject(args, "event_id", (double)c->event_id) ||
+	    !cJSON_AddStringToObject(args, "who", who)) {
+		cJSON_Delete(args);
 		oom(r);
 		return;
 	}
-	page_capture(p, roster_written);
-	if (!strcmp(action, "in"))
-		attendance_submit(r, c->event_id, "checkin", 201, body, 0, 0);
-	else
-		attendance_submit(r, c->event_id, "checkout", 200, body, 0, 0);
+	page_read(p, "page_walkin", args, walkin_found);
 }
 
 /* ---- GET /console/events/{id}/poster ------------------------------------------------ */

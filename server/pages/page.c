@@ -424,6 +424,7 @@ static const struct {
         {"check-in closed", MSG_ERR_WINDOW_CLOSED},
         {"check-in opens", MSG_ERR_WINDOW_NOT_OPEN},
         {"takes no walk-ins", MSG_ERR_NO_WALKIN},
+        {"no volunteer has this phone number", MSG_ERR_WALKIN_UNKNOWN},
         {"is full", MSG_ERR_FULL},
         {"cancelled", MSG_ERR_CANCELLED},
         {"has ended", MSG_ERR_ENDED},

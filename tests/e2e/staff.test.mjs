@@ -1,5 +1,5 @@
 // Browser tests of the staff pages (issue 7), in Debian's chromium at 360 px: a coordinator's
-// roster check-in and check-out, bulk approval, the QR poster (its refresh included), an
+// roster check-in and check-out, a walk-in found by phone, bulk approval, the QR poster (its refresh included), an
 // admin's report with its charts and the XLSX download, and axe on /console, the roster, the
 // poster and /admin.  Each test leaves a screenshot in build/e2e/.
 import { after, before, test } from 'node:test';
@@ -58,6 +58,34 @@ test('a coordinator checks a volunteer in and out from the roster', async () => 
     assert.equal(mine.state, 'done');
     assert.equal(r.items.filter((i) => i.volunteer_id === v.id).length, 1);
     await shot(page, 'console-roster-checked-out');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a coordinator checks in a walk-in found by phone from the roster', async () => {
+  const eventId = stack.events[0];
+  const v = await volunteer(stack, '郑临时'); // registered, not signed up
+  const { ctx, page } = await staffPage(stack.coordinator, '/console');
+  try {
+    await page.locator(`li[data-event="${eventId}"]`).getByRole('link', { name: '花名册' }).click();
+    await page.getByLabel('手机号或志愿者编号').fill('13900000000');
+    await page.locator('#walkin button[type=submit]').click();
+    await page.locator('#e-who').waitFor();
+    assert.match(await page.locator('#e-who').textContent(), /^没有找到使用此手机号或志愿者编号的志愿者/);
+    assert.equal(await page.getByLabel('手机号或志愿者编号').inputValue(), '13900000000');
+    assert.deepEqual(await axe(page), []);
+    await shot(page, 'console-walkin-unknown');
+
+    await page.getByLabel('手机号或志愿者编号').fill(v.phone);
+    await page.locator('#walkin button[type=submit]').click();
+    await page.getByText('已为志愿者签到。').waitFor();
+    await page.getByRole('button', { name: '签退 郑临时' }).waitFor();
+    const r = await coord.ok('GET', `/events/${eventId}/attendance`);
+    const mine = r.items.find((i) => i.volunteer_id === v.id);
+    assert.equal(mine.state, 'on_post');
+    assert.deepEqual(mine.attendance.flags, ['walk_in']);
+    await shot(page, 'console-walkin-checked-in');
   } finally {
     await ctx.close();
   }

@@ -194,6 +194,59 @@ def test_roster_check_in_and_out_once_per_token(server, world):
     assert r.status_code == 403
 
 
+def test_walk_in_found_by_phone_or_volunteer_number(server, world):
+    """Someone not on the list (here a volunteer of community B, not signed up) is checked in
+    from the roster's walk-in form by phone or volunteer number, with the event's walk-in
+    rules, once per token; an unknown number shows the roster again with the message next to
+    the field and the number kept."""
+    b = Browser(server, world["login_a"], "Coord-pass-123")
+    ev = world["ev_a"]["id"]
+    path = f"/console/events/{ev}"
+
+    def walker(n):
+        phone = f"136{(int(world['tag'], 16) * 10 + n) % 100000000:08d}"
+        return Api(server).ok("POST", "/volunteers", {"name": evil("赵"), "phone": phone,
+                                                      "org_unit_id": world["comm_b"]["id"]}, want=201)
+
+    def walkin_form(html):
+        form = re.search(r'<section aria-labelledby="h-walkin".*?</section>', html, re.S).group(0)
+        assert 'name="who"' in form and 'value="walkin"' in form
+        return tokens(form)[0]
+
+    def state_of(vid):
+        items = world["co_a"].ok("GET", f"/events/{ev}/attendance")["items"]
+        return [(i["state"], i["attendance"]["flags"]) for i in items if i["volunteer_id"] == vid]
+
+    w1, w2 = walker(1), walker(2)
+    tok = walkin_form(check_page(b.get(path)))
+    html = check_page(b.post(path, {"_t": tok, "action": "walkin", "who": "13900000000"}), status=422)
+    assert 'value="13900000000"' in html and 'id="e-who"' in html and 'aria-invalid="true"' in html
+    assert state_of(w1["id"]) == []
+
+    form = {"_t": tok, "action": "walkin", "who": f" {w1['phone']} "}
+    r = b.post(path, form)
+    assert r.status_code == 303 and r.headers["Location"] == path + "?done=in"
+    r = b.post(path, form)  # a double tap: the stored answer, no second attendance
+    assert r.status_code == 303
+    assert state_of(w1["id"]) == [("on_post", ["walk_in"])]
+    html = check_page(b.get(path + "?done=in"))
+    assert re.search(r'<tr data-volunteer="%d">.*?value="out"' % w1["id"], html)
+
+    # by volunteer number, as typed on a phone's keyboard
+    tok = walkin_form(html)
+    r = b.post(path, {"_t": tok, "action": "walkin", "who": w2["volunteer_no"].lower()})
+    assert r.status_code == 303
+    assert state_of(w2["id"]) == [("on_post", ["walk_in"])]
+    # an API refusal (already on post) shows on the roster, the number kept
+    tok = walkin_form(check_page(b.get(path)))
+    html = check_page(b.post(path, {"_t": tok, "action": "walkin", "who": w2["phone"]}), status=409)
+    assert f'value="{w2["phone"]}"' in html and 'role="alert"' in html
+    # neither a phone nor a number at all, and no form token
+    tok = walkin_form(html)
+    check_page(b.post(path, {"_t": tok, "action": "walkin", "who": "x" * 100}), status=422)
+    check_page(b.post(path, {"action": "walkin", "who": w1["phone"]}), status=403)
+
+
 def test_bulk_approval_through_the_form(server, world):
     b = Browser(server, world["login_a"], "Coord-pass-123")
     html = check_page(b.get("/console"))
