@@ -10,6 +10,8 @@
  */
 #include "json.h"
 
+#include <openssl/crypto.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,4 +285,11 @@ long long json_num(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+}
+
+void json_wipe_str(cJSON *obj, const char *key)
+{
+	cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (cJSON_IsString(it) && it->valuestring)
+		OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
 }

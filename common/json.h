@@ -55,4 +55,8 @@ long long json_num(const cJSON *obj, const char *key);
  * nobody installs other cJSON hooks).  NULL on OOM. */
 char *json_print(const cJSON *item);
 
+/* Overwrite the string value of key, if any, before the object is freed (a password, an ID
+ * number: nothing readable is left in freed memory). */
+void json_wipe_str(cJSON *obj, const char *key);
+
 #endif

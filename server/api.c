@@ -46,6 +46,14 @@ static void api_done_then(struct req *r, const char *json, size_t len)
 	then(r, obj, &e);
 }
 
+void api_answer(struct req *r, int ok_status, const char *json, size_t len)
+{
+	if (r->api_then)
+		api_done_then(r, json, len);
+	else
+		reply_json(r, ok_status, json, len);
+}
+
 /* The call's outcome, from a single call (api_done) or from its batch (batch.c): the
  * function's JSON (NULL: no result) or an error. */
 static void api_finish(void *arg, const char *json, size_t len, const struct err *e)

@@ -34,6 +34,9 @@ void api_call_path(struct req *r, const char *fn, const char *const ids[],
                    const char *const query[], int ok_status, api_post_fn post);
 /* A post hook for deletes: replies 204 No Content. */
 int api_no_content(struct req *r, cJSON **result);
+/* Reply a result that a handler made without api_call (the JSON, len bytes) with ok_status,
+ * or hand it to r->api_then for a page. */
+void api_answer(struct req *r, int ok_status, const char *json, size_t len);
 /* Reply 503 for a failed allocation. */
 void api_oom(struct req *r);
 /* A page's continuation: result is the function's JSON (taken: the callee deletes it), or

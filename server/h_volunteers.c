@@ -104,13 +104,6 @@ static void submit(struct req *r, const char *fn, cJSON *args, int status, const
 }
 
 /* Overwrite a string value in place before it is freed (the tree is about to lose it). */
-static void wipe_item(cJSON *obj, const char *key)
-{
-	cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-	if (cJSON_IsString(it) && it->valuestring)
-		idnum_wipe(it->valuestring, strlen(it->valuestring));
-}
-
 /* A key that is present with JSON null. */
 static int is_null(const cJSON *obj, const char *key)
 {
@@ -212,7 +205,7 @@ static int check_body(const cJSON *body, int patch, const char **password, struc
  * to the fields after it: a required field of a create gets a valid stand-in (never stored). */
 static void set_aside(cJSON *probe, const char *field, int patch)
 {
-	wipe_item(probe, field);
+	json_wipe_str(probe, field);
 	cJSON_DeleteItemFromObjectCaseSensitive(probe, field);
 	if (patch)
 		return;
@@ -248,8 +241,8 @@ static int check_body_all(const cJSON *body, int patch, const char **password, s
 		faulty = e->more[before].field;
 	}
 	if (probe) {
-		wipe_item(probe, "id_number");
-		wipe_item(probe, "password");
+		json_wipe_str(probe, "id_number");
+		json_wipe_str(probe, "password");
 		cJSON_Delete(probe);
 	}
 	return -1;
@@ -272,7 +265,7 @@ static int protect_id_number(struct req *r, cJSON *args)
 	int rc = -1;
 	if (idnum_normalize(it->valuestring, id) < 0) /* checked before: cannot happen */
 		goto out;
-	wipe_item(args, "id_number");
+	json_wipe_str(args, "id_number");
 	cJSON_DeleteItemFromObjectCaseSensitive(args, "id_number");
 	const struct secrets *s = r->w->secrets;
 	if (idnum_encrypt(s->id_enc, id, enc) < 0 || idnum_blind(s->id_hmac, id, mac) < 0)
@@ -338,15 +331,15 @@ static void volunteer_write_body(struct req *r, cJSON *body, int patch)
 	const char *password = NULL;
 	char pw[PASSWORD_MAX * 4 + 1] = "";
 	if (check_body_all(body, patch, &password, &e) < 0) {
-		wipe_item(body, "id_number");
-		wipe_item(body, "password");
+		json_wipe_str(body, "id_number");
+		json_wipe_str(body, "password");
 		cJSON_Delete(body);
 		reply_error(r, &e);
 		return;
 	}
 	if (password) { /* the database gets only the hash */
 		snprintf(pw, sizeof pw, "%s", password);
-		wipe_item(body, "password");
+		json_wipe_str(body, "password");
 		cJSON_DeleteItemFromObjectCaseSensitive(body, "password");
 	}
 	if (!patch)

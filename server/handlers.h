@@ -35,6 +35,20 @@ void h_session_create(struct req *r);
 void h_session_delete(struct req *r);
 void h_me(struct req *r);
 
+/* h_password.c */
+/* POST /me/password's flow, shared with the /me page: check the new password, verify the
+ * current one (a wrong one counts as a failed log-in), store the new hash and end the
+ * account's other sessions; replies {"sessions_ended": n} or an error, through r->api_then
+ * for a page.  Returns -1 after replying at once, 0 when the flow is under way.  Both strings
+ * are copied (and wiped once hashed). */
+int password_change_start(struct req *r, const char *current, const char *fresh);
+/* DELETE /me/sessions' flow: every session of the caller's account but this one ends;
+ * replies {"sessions_ended": n}, through r->api_then for a page. */
+void sessions_end_others(struct req *r);
+void h_password_change(struct req *r);
+void h_sessions_list(struct req *r);
+void h_sessions_end_others(struct req *r);
+
 /* h_registry.c */
 void h_org_units_create(struct req *r);
 void h_org_units_list(struct req *r);

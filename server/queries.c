@@ -61,6 +61,22 @@ const char Q_LOGIN_SUCCEED[] =
 /* $1 login, $2 ip: count the failure; no row. */
 const char Q_LOGIN_FAIL[] = "SELECT login_fail($1, $2::inet)";
 
+/* $1 account, $2 ip -> (login, password_hash, retry_after_seconds); no row when disabled. */
+const char Q_PASSWORD_LOOKUP[] =
+        "SELECT login, password_hash, retry_after FROM password_lookup($1::bigint, $2::inet)";
+
+/* $1 account, $2 the hash verified, $3 the new hash, $4 the caller's token hash, $5 ip,
+ * $6 rid -> the number of other sessions ended. */
+const char Q_PASSWORD_CHANGE[] =
+        "SELECT password_change($1::bigint, $2, $3, $4::bytea, $5::inet, $6)";
+
+/* $1 account, $2 the caller's token hash, $3 idle minutes -> {"items": [...]} */
+const char Q_SESSIONS_JSON[] = "SELECT sessions_json($1::bigint, $2::bytea, $3::int)";
+
+/* $1 account, $2 the caller's token hash, $3 ip, $4 rid -> the number of sessions ended. */
+const char Q_SESSIONS_END_OTHERS[] =
+        "SELECT sessions_end_others($1::bigint, $2::bytea, $3::inet, $4)";
+
 /* $1 function, $2 actor, $3 args, $4 idempotency key, $5 request hash, $6 ip, $7 rid. */
 const char Q_API_CALL[] = "SELECT api_call($1, $2::bigint, $3::jsonb, $4, $5, $6::inet, $7)";
 

@@ -323,6 +323,12 @@ void sessions_revoked(struct sessions *s, const uint8_t hash[32])
 	metrics_session_revoked(s->metrics);
 }
 
+void sessions_account_revoked(struct sessions *s, long long account)
+{
+	evict_account(s, account);
+	metrics_session_revoked(s->metrics);
+}
+
 struct sessions *sessions_new(struct event_base *base, const struct config *cfg, struct db_pool *db,
                               struct metrics *metrics)
 {

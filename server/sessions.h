@@ -67,6 +67,9 @@ void sessions_learn(struct sessions *s, const struct sessions_mark *m, const uin
  * refused everywhere from the moment the log-out is answered.  Other servers, and sessions
  * ended in SQL, go through NOTIFY instead. */
 void sessions_revoked(struct sessions *s, const uint8_t hash[32]);
+/* As sessions_revoked, for sessions of account ended together (all but the caller's, at a
+ * password change): this worker drops every one of the account's it holds. */
+void sessions_account_revoked(struct sessions *s, long long account);
 
 struct sessions_stats {
 	uint64_t hits, misses, lookups, evictions;

@@ -181,3 +181,87 @@ def test_login_throttle_by_address(own_server):
     srv = own_server
     codes = [login(srv, f"user{i}-{secrets.token_hex(3)}", "wrong-password-1").status_code for i in range(31)]
     assert codes[:30] == [401] * 30 and codes[30] == 429
+
+
+# --- one's own password and sessions (POST /me/password, GET and DELETE /me/sessions) --------
+
+def an_account(admin, password):
+    """A staff account made by an administrator, with the password it was given."""
+    name = "pw-" + secrets.token_hex(4)
+    acc = admin.ok("POST", "/accounts", {"login": name, "password": password}, want=201)
+    return name, acc["id"]
+
+
+def test_change_own_password_ends_the_other_sessions(server, pg):
+    admin = Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
+    old, new = "Old-pass-" + secrets.token_hex(4), "New-pass-" + secrets.token_hex(4)
+    name, account = an_account(admin, old)
+    here, elsewhere, https = Api(server, name, old), Api(server, name, old), Api(server, name, old, tls=True)
+    for a in (here, elsewhere, https):  # cached by a worker
+        assert a.status("GET", "/me") == 200
+    sessions = here.ok("GET", "/me/sessions")["items"]
+    assert len(sessions) == 3 and [s["current"] for s in sessions].count(True) == 1
+    assert {"created_at", "last_seen_at", "expires_at", "ip", "user_agent", "current"} == set(sessions[0])
+
+    r = here.req("POST", "/me/password", {"current_password": old, "new_password": new})
+    assert r.status_code == 200 and r.json() == {"sessions_ended": 2}, r.text
+    for _ in range(4):  # on every worker, at once
+        assert elsewhere.status("GET", "/me") == 401 and https.status("GET", "/me") == 401
+    assert here.status("GET", "/me") == 200
+    assert [s["current"] for s in here.ok("GET", "/me/sessions")["items"]] == [True]
+    assert login(server, name, old).status_code == 401
+    assert login(server, name, new).status_code == 201
+    audit = pg.sql(f"SELECT action, coalesce(new::text, '') FROM audit_log WHERE entity = 'account' "
+                   f"AND entity_id = {account} AND action IN ('password_set', 'sessions_ended') ORDER BY id")
+    assert audit.strip().split("\n") == ["password_set|", 'sessions_ended|{"sessions_ended": 2}']
+    hashes = pg.sql(f"SELECT password_hash FROM accounts WHERE id = {account}").strip()
+    assert hashes.startswith("$argon2id$") and new not in audit and hashes not in audit
+
+
+def test_change_own_password_refusals(server):
+    admin = Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
+    pw = "Some-pass-" + secrets.token_hex(4)
+    name, _ = an_account(admin, pw)
+    me = Api(server, name, pw)
+
+    def fields(body):
+        r = me.req("POST", "/me/password", body)
+        assert r.status_code in (400, 422) and "problem+json" in r.headers["Content-Type"], r.text
+        return [e["field"] for e in r.json().get("errors", [])] or [r.json().get("field")]
+
+    assert fields({"current_password": "wrong-password-1", "new_password": "Another-pass-1"}) == ["current_password"]
+    assert fields({"current_password": pw, "new_password": "short"}) == ["new_password"]
+    assert fields({"current_password": pw, "new_password": pw}) == ["new_password"]
+    assert fields({"new_password": "Another-pass-1"}) == ["current_password"]
+    assert fields({"current_password": pw, "new_password": "Another-pass-1", "login": name}) == ["login"]
+    assert me.status("GET", "/me") == 200 and login(server, name, pw).status_code == 201
+    anon = Api(server)
+    for method, path, body in (("POST", "/me/password", {"current_password": pw, "new_password": "Another-pass-1"}),
+                               ("GET", "/me/sessions", None), ("DELETE", "/me/sessions", None)):
+        assert anon.status(method, path, body) == 401
+
+
+def test_log_out_everywhere_else(server):
+    admin = Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
+    pw = "Some-pass-" + secrets.token_hex(4)
+    name, _ = an_account(admin, pw)
+    here, there = Api(server, name, pw), Api(server, name, pw)
+    assert there.status("GET", "/me") == 200
+    assert here.ok("DELETE", "/me/sessions") == {"sessions_ended": 1}
+    for _ in range(4):
+        assert there.status("GET", "/me") == 401
+    assert here.status("GET", "/me") == 200
+    assert here.ok("DELETE", "/me/sessions") == {"sessions_ended": 0}
+
+
+def test_wrong_current_password_counts_as_a_failed_log_in(own_server):
+    srv = own_server
+    admin = Api(srv, "admin", conftest.ADMIN_PASSWORD)
+    r = admin.req("POST", "/me/password", {"current_password": "wrong-password-1", "new_password": "Another-pass-1"})
+    assert r.status_code == 422
+    for _ in range(4):
+        assert login(srv, "admin", "wrong-password-1").status_code == 401
+    r = admin.req("POST", "/me/password", {"current_password": conftest.ADMIN_PASSWORD,
+                                           "new_password": "Another-pass-1"})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0, r.text
+    assert login(srv, "admin", conftest.ADMIN_PASSWORD).status_code == 429

@@ -1,5 +1,6 @@
--- 0016_team_registration.sql: a team's coordinator registers new volunteers into the team,
--- and a coordinator finds a walk-in for the roster by phone or volunteer number.
+-- 0016_coordinators_and_accounts.sql: a team's coordinator registers new volunteers into the team;
+-- a coordinator finds a walk-in for the roster by phone or volunteer number; every user
+-- changes their own password and sees and ends their own sessions.
 --
 -- Until now POST /volunteers by staff needed a coordinator grant over the new volunteer's home
 -- org unit.  A team leader whose only grant is on the team (DESIGN §2: coordinators are team
@@ -112,4 +113,68 @@ BEGIN
     END IF;
     RETURN hit;
 END
+$$;
+
+-- POST /api/v1/me/password, step 1: the caller's login and hash, with the log-in throttle's
+-- state for that login and address (server/h_password.c).  A wrong current password is then
+-- counted by login_fail, as a failed log-in: this form is no way around the brute-force limit.
+CREATE FUNCTION password_lookup(account bigint, ip inet)
+RETURNS TABLE (login text, password_hash text, retry_after int)
+LANGUAGE sql STABLE AS $$
+    SELECT a.login, l.password_hash, l.retry_after
+      FROM accounts a CROSS JOIN LATERAL login_lookup(a.login, ip) l
+     WHERE a.id = account AND NOT a.disabled
+$$;
+
+-- Every session of the account but `keep` (the caller's) ends, audited when there were any;
+-- the sessions' trigger tells every worker to drop them from its cache.
+CREATE FUNCTION sessions_end_others(account bigint, keep bytea, ip inet, rid text) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    ended int;
+BEGIN
+    PERFORM set_config('vd.actor', account::text, true),
+            set_config('vd.ip', coalesce(host(ip), ''), true),
+            set_config('vd.rid', coalesce(rid, ''), true);
+    DELETE FROM sessions WHERE account_id = account AND token_hash <> keep;
+    GET DIAGNOSTICS ended = ROW_COUNT;
+    IF ended > 0 THEN
+        PERFORM audit('sessions_ended', 'account', account, NULL,
+                      jsonb_build_object('sessions_ended', ended));
+    END IF;
+    RETURN ended;
+END
+$$;
+
+-- Step 3: the new hash, only if the stored one is still the hash the current password was
+-- verified against (of two changes at once, the second gets 409), then the end of every other
+-- session of the account (ASVS 3.3.3).  -> the number of sessions ended.
+CREATE FUNCTION password_change(account bigint, verified_hash text, new_hash text, keep bytea,
+                                ip inet, rid text) RETURNS int
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('vd.actor', account::text, true),
+            set_config('vd.ip', coalesce(host(ip), ''), true),
+            set_config('vd.rid', coalesce(rid, ''), true);
+    UPDATE accounts SET password_hash = new_hash, password_changed_at = now()
+     WHERE id = account AND password_hash = verified_hash AND NOT disabled;
+    IF NOT FOUND THEN
+        PERFORM problem(409, NULL, 'the password was changed at the same moment; log in again and retry');
+    END IF;
+    PERFORM audit('password_set', 'account', account, NULL, NULL);
+    RETURN sessions_end_others(account, keep, ip, rid);
+END
+$$;
+
+-- GET /api/v1/me/sessions: the account's live sessions (the idle and absolute limits of
+-- session_resolve), newest first; `current` marks the caller's.  No token hash leaves.
+CREATE FUNCTION sessions_json(account bigint, current_hash bytea, idle_minutes int) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('items', coalesce(jsonb_agg(jsonb_build_object(
+               'created_at', s.created_at, 'last_seen_at', s.last_seen_at,
+               'expires_at', s.expires_at, 'ip', host(s.ip), 'user_agent', s.user_agent,
+               'current', s.token_hash = current_hash) ORDER BY s.created_at DESC), '[]'::jsonb))
+      FROM sessions s
+     WHERE s.account_id = account AND s.expires_at > now()
+       AND s.last_seen_at > now() - make_interval(mins => idle_minutes)
 $$;

@@ -1,0 +1,315 @@
+/*
+ * h_password.c: a user's own password and sessions (ASVS 2.1.5, 2.1.6, 3.3.3, 3.3.4).
+ *
+ *   POST   /api/v1/me/password {current_password, new_password}  200 {"sessions_ended": n}
+ *   GET    /api/v1/me/sessions                                    200 {"items": [...]}
+ *   DELETE /api/v1/me/sessions                                    200 {"sessions_ended": n}
+ *
+ * A password change is log-in's three steps (h_session.c): (1) the database returns the
+ * account's login and hash with the log-in throttle's state; (2) the offload pool verifies
+ * the current password and hashes the new one; (3) the database stores the new hash, if the
+ * stored one is still the hash just verified, and ends every other session of the account;
+ * or it counts a wrong current password as a failed log-in, so that this form is no way
+ * around the brute-force limit.  The caller's own session goes on.  Both passwords are
+ * wiped once hashed.  Sessions ended here are refused by every worker of this server from
+ * the moment the answer is sent (sessions_account_revoked, as a log-out), and by other
+ * servers through the sessions table's trigger (dblisten.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "handlers.h"
+#include "json.h"
+#include "offload.h"
+#include "password.h"
+#include "queries.h"
+#include "reply.h"
+#include "req.h"
+#include "sessions.h"
+#include "validate.h"
+#include "worker.h"
+
+#define PASSWORD_MAX 128 /* characters, as everywhere else */
+
+struct change {
+	struct offload_task task;
+	struct req *r;
+	char current[PASSWORD_MAX * 4 + 1];
+	char fresh[PASSWORD_MAX * 4 + 1];
+	char login[65];
+	char hash[PASSWORD_HASH_MAX];     /* the stored hash, verified against */
+	char new_hash[PASSWORD_HASH_MAX]; /* of the new password */
+	char keep[67];                    /* the caller's token hash: that session goes on */
+	char ip[64];
+	int verified, hashed;
+};
+
+static void change_wipe(struct change *c)
+{
+	memset(c->current, 0, sizeof c->current);
+	memset(c->fresh, 0, sizeof c->fresh);
+}
+
+static void change_free(void *p)
+{
+	struct change *c = p;
+	change_wipe(c);
+	free(c);
+}
+
+/* {"sessions_ended": n} from a query whose one value is that count, once no worker of this
+ * server trusts the ended sessions any more. */
+static void ended_reply(struct req *r, const struct db_result *res)
+{
+	sessions_account_revoked(r->w->sessions, r->account_id);
+	char body[48];
+	int n = snprintf(body, sizeof body, "{\"sessions_ended\":%lld}",
+	                 db_result_int(res, 0, 0, 0));
+	api_answer(r, 200, body, (size_t)n);
+}
+
+static void changed(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct change *c = job->arg;
+	if (e->code != APP_OK) {
+		reply_error(c->r, e);
+		return;
+	}
+	ended_reply(c->r, res);
+}
+
+static void failure_counted(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct change *c = job->arg;
+	(void)res;
+	if (e->code != APP_OK) {
+		reply_error(c->r, e);
+		return;
+	}
+	reply_problem(c->r, APP_EINVALID, "current_password", "wrong password");
+}
+
+static void change_work(struct offload_task *t)
+{
+	struct change *c = t->arg;
+	c->verified = password_verify(c->hash, c->current) == 1;
+	c->hashed = c->verified && password_hash(c->fresh, c->new_hash) == 0;
+}
+
+static void change_done(struct offload_task *t, int ran)
+{
+	struct change *c = t->arg;
+	struct req *r = c->r;
+	change_wipe(c);
+	if (!ran) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "too many log-ins at once; try again");
+		return;
+	}
+	if (!c->verified) {
+		db_job_init(&r->job, Q_LOGIN_FAIL, failure_counted, c);
+		db_job_param(&r->job, 0, c->login);
+		db_job_param(&r->job, 1, c->ip[0] ? c->ip : NULL);
+	} else if (!c->hashed) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "cannot hash the password; try again");
+		return;
+	} else {
+		db_job_init(&r->job, Q_PASSWORD_CHANGE, changed, c);
+		db_job_param_int(&r->job, 0, r->account_id);
+		db_job_param(&r->job, 1, c->hash);
+		db_job_param(&r->job, 2, c->new_hash);
+		db_job_param(&r->job, 3, c->keep);
+		db_job_param(&r->job, 4, c->ip[0] ? c->ip : NULL);
+		db_job_param(&r->job, 5, r->rid);
+	}
+	db_submit(r->w->db, &r->job);
+}
+
+static void looked_up(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct change *c = job->arg;
+	struct req *r = c->r;
+	if (e->code != APP_OK) {
+		reply_error(r, e);
+		return;
+	}
+	const char *login = db_result_value(res, 0, 0), *hash = db_result_value(res, 0, 1);
+	if (!login || !hash) { /* disabled or gone since the session was resolved */
+		reply_problem(r, APP_EUNAUTH, NULL,
+		              "log in first: the session is missing or expired");
+		return;
+	}
+	long long retry = db_result_int(res, 0, 2, 0);
+	if (retry > 0) {
+		char s[24];
+		snprintf(s, sizeof s, "%lld", retry);
+		reply_header(r, "Retry-After", s);
+		reply_problem(r, APP_ETHROTTLED, NULL,
+		              "too many failed log-ins; try again in %lld seconds", retry);
+		return;
+	}
+	snprintf(c->login, sizeof c->login, "%s", login);
+	snprintf(c->hash, sizeof c->hash, "%s", hash);
+	c->task.work = change_work;
+	c->task.done = change_done;
+	c->task.arg = c;
+	offload_submit(r->w->offload, &c->task);
+}
+
+/* The caller's token hash as a bytea parameter; -1 when the request carries none. */
+static int caller_token_hash(struct req *r, char out[67])
+{
+	char buf[64];
+	int via_cookie;
+	const char *token = auth_request_token(r, buf, sizeof buf, &via_cookie);
+	if (!token)
+		return -1;
+	auth_token_hash_param(token, out);
+	return 0;
+}
+
+int password_change_start(struct req *r, const char *current, const char *fresh)
+{
+	struct err e;
+	if (!password_acceptable(fresh))
+		err_set(&e, APP_EINVALID, "new_password", "must be 10-128 characters");
+	else if (!strcmp(current, fresh))
+		err_set(&e, APP_EINVALID, "new_password", "must differ from the current password");
+	else
+		err_clear(&e);
+	if (e.code != APP_OK) {
+		reply_error(r, &e);
+		return -1;
+	}
+	struct change *c = calloc(1, sizeof *c);
+	if (!c) {
+		api_oom(r);
+		return -1;
+	}
+	c->r = r;
+	if (caller_token_hash(r, c->keep) < 0) {
+		free(c);
+		reply_problem(r, APP_EUNAUTH, NULL,
+		              "log in first: the session is missing or expired");
+		return -1;
+	}
+	snprintf(c->current, sizeof c->current, "%s", current);
+	snprintf(c->fresh, sizeof c->fresh, "%s", fresh);
+	auth_peer_ip(r, c->ip, sizeof c->ip);
+	r->hstate = c;
+	r->hstate_free = change_free;
+	db_job_init(&r->job, Q_PASSWORD_LOOKUP, looked_up, c);
+	db_job_param_int(&r->job, 0, r->account_id);
+	db_job_param(&r->job, 1, c->ip[0] ? c->ip : NULL);
+	db_submit(r->w->db, &r->job);
+	return 0;
+}
+
+static void wipe_passwords(cJSON *body)
+{
+	json_wipe_str(body, "current_password");
+	json_wipe_str(body, "new_password");
+	cJSON_Delete(body);
+}
+
+void h_password_change(struct req *r)
+{
+	static const char *const keys[] = {"current_password", "new_password", NULL};
+	struct err e;
+	const char *current, *fresh;
+	cJSON *body = api_body(r);
+	if (!body)
+		return;
+	if (json_check_keys(body, keys, &e) < 0 ||
+	    json_get_str(body, "current_password", 1, PASSWORD_MAX, &current, &e) < 0 ||
+	    json_get_str(body, "new_password", 1, PASSWORD_MAX, &fresh, &e) < 0) {
+		wipe_passwords(body);
+		reply_error(r, &e);
+		return;
+	}
+	password_change_start(r, current, fresh);
+	wipe_passwords(body);
+}
+
+/* ---- the caller's sessions ---------------------------------------------------------- */
+
+struct mine {
+	char keep[67];
+	char ip[64];
+};
+
+static void listed(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct req *r = job->arg;
+	const char *json = e->code == APP_OK ? db_result_value(res, 0, 0) : NULL;
+	if (e->code != APP_OK) {
+		reply_error(r, e);
+		return;
+	}
+	api_answer(r, 200, json, strlen(json));
+}
+
+static void others_ended(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct req *r = job->arg;
+	if (e->code != APP_OK) {
+		reply_error(r, e);
+		return;
+	}
+	ended_reply(r, res);
+}
+
+/* The caller's token hash and address, kept with the request for the query's parameters;
+ * NULL after replying. */
+static struct mine *mine_of(struct req *r)
+{
+	struct mine *m = calloc(1, sizeof *m);
+	if (!m) {
+		api_oom(r);
+		return NULL;
+	}
+	if (caller_token_hash(r, m->keep) < 0) {
+		free(m);
+		reply_problem(r, APP_EUNAUTH, NULL,
+		              "log in first: the session is missing or expired");
+		return NULL;
+	}
+	auth_peer_ip(r, m->ip, sizeof m->ip);
+	r->hstate = m;
+	r->hstate_free = free;
+	return m;
+}
+
+void h_sessions_list(struct req *r)
+{
+	struct mine *m = mine_of(r);
+	if (!m)
+		return;
+	db_job_init(&r->job, Q_SESSIONS_JSON, listed, r);
+	db_job_param_int(&r->job, 0, r->account_id);
+	db_job_param(&r->job, 1, m->keep);
+	db_job_param_int(&r->job, 2, r->w->cfg->session_idle_min);
+	db_submit(r->w->db, &r->job);
+}
+
+void sessions_end_others(struct req *r)
+{
+	struct mine *m = mine_of(r);
+	if (!m)
+		return;
+	db_job_init(&r->job, Q_SESSIONS_END_OTHERS, others_ended, r);
+	db_job_param_int(&r->job, 0, r->account_id);
+	db_job_param(&r->job, 1, m->keep);
+	db_job_param(&r->job, 2, m->ip[0] ? m->ip : NULL);
+	db_job_param(&r->job, 3, r->rid);
+	db_submit(r->w->db, &r->job);
+}
+
+void h_sessions_end_others(struct req *r)
+{
+	sessions_end_others(r);
+}
