@@ -1,12 +1,15 @@
 /*
  * p_me.c: GET and POST /me, the volunteer's own page: hours this month and this year, star
  * levels, the service record with each entry's status and a way to report an error in it,
- * upcoming events with sign-up and cancel, and log-in / log-out.
+ * upcoming events with sign-up and cancel, log-in / log-out, and the account's password and
+ * other sessions.
  *
  * Data comes from api.page_me (sql/0009_pages.sql, which totals through the API's own
  * volunteer_hours_json); writes are the API's functions: signup_create, signup_cancel,
- * corrections_create_body (POST /correction-requests), the log-in flow of POST /session and
- * session_logout of DELETE /session.  Every POST answers 303 to /me?done=... on success.
+ * corrections_create_body (POST /correction-requests), the log-in flow of POST /session,
+ * session_logout of DELETE /session, and password_change_start and sessions_end_others of
+ * POST /me/password and DELETE /me/sessions (the account section, for staff too).  Every POST
+ * answers 303 to /me?done=... on success.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -136,6 +139,39 @@ static void report_form(struct page *p, const cJSON *entries)
 	html_raw(&p->out, "</button></form></details>\n");
 }
 
+/* The inline error of a field of the password form after a failed POST, else NULL. */
+static const char *password_err(struct page *p, const char *field)
+{
+	struct me *m = p->data;
+	const char *extra;
+	if (!m->has_err || strcmp(m->err.field, field) != 0)
+		return NULL;
+	return T(p, page_err_msg(&m->err, &extra));
+}
+
+/* Change the password (the other sessions end with it), or end the other sessions alone:
+ * for volunteers and staff alike, since every account logs in here. */
+static void account_section(struct page *p)
+{
+	html_raw(&p->out,
+	         "<section aria-labelledby=\"h-account\" id=\"account\"><h2 id=\"h-account\">");
+	page_msg(p, MSG_ACCOUNT);
+	html_raw(&p->out, "</h2>");
+	page_form_open(p, "/me", PAGE_P_ME, 0, 0, 0); /* never queued offline: it holds passwords */
+	html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"password\">");
+	page_input(p, "password", "current_password", MSG_CURRENT_PASSWORD, NULL, -1,
+	           password_err(p, "current_password"),
+	           "autocomplete=\"current-password\" required maxlength=\"128\"");
+	page_input(p, "password", "new_password", MSG_NEW_PASSWORD, NULL, MSG_NEW_PASSWORD_HINT,
+	           password_err(p, "new_password"),
+	           "autocomplete=\"new-password\" required minlength=\"10\" maxlength=\"128\"");
+	html_raw(&p->out, "<button type=\"submit\">");
+	page_msg(p, MSG_CHANGE_PASSWORD);
+	html_raw(&p->out, "</button></form>");
+	small_form(p, "logout_others", 0, "x", MSG_LOGOUT_OTHERS, 1);
+	html_raw(&p->out, "</section>\n");
+}
+
 static void render(struct page *p, const cJSON *d)
 {
 	struct me *m = p->data;
@@ -146,7 +182,9 @@ static void render(struct page *p, const cJSON *d)
 		enum msg id;
 	} notes[] = {{"signup", MSG_DONE_SIGNUP},
 	             {"cancel", MSG_DONE_CANCEL},
-	             {"request", MSG_DONE_REQUEST}};
+	             {"request", MSG_DONE_REQUEST},
+	             {"password", MSG_DONE_PASSWORD},
+	             {"others", MSG_DONE_OTHERS}};
 	page_start(p, MSG_ME_TITLE);
 	for (size_t i = 0; done && i < sizeof notes / sizeof notes[0]; i++)
 		if (!strcmp(done, notes[i].key))
@@ -308,6 +346,7 @@ static void render(struct page *p, const cJSON *d)
 			html_raw(&p->out, "</ul>\n");
 		}
 	}
+	account_section(p);
 	small_form(p, "logout", 0, "x", MSG_LOGOUT, 1);
 	page_end(p);
 	page_send(p, m->status ? m->status : 200);
@@ -364,9 +403,11 @@ static void written(struct req *r, cJSON *result, const struct err *e)
 		const char *a = page_field(p, "action");
 		char url[48];
 		snprintf(url, sizeof url, "/me?done=%s",
-		         !strcmp(a, "signup")   ? "signup"
-		         : !strcmp(a, "cancel") ? "cancel"
-		                                : "request");
+		         !strcmp(a, "signup")          ? "signup"
+		         : !strcmp(a, "cancel")        ? "cancel"
+		         : !strcmp(a, "password")      ? "password"
+		         : !strcmp(a, "logout_others") ? "others"
+		                                       : "request");
 		page_redirect(p, url);
 		return;
 	}
@@ -443,6 +484,24 @@ void h_page_me_post(struct req *r)
 	if (!strcmp(action, "logout")) {
 		page_capture(p, logged_out);
 		session_logout(r);
+		return;
+	}
+	if (!strcmp(action, "logout_others")) {
+		page_capture(p, written);
+		sessions_end_others(r);
+		return;
+	}
+	if (!strcmp(action, "password")) {
+		const char *current = page_field(p, "current_password");
+		page_capture(p, written);
+		if (!current || !*current) {
+			struct err e;
+			err_set(&e, APP_EINVALID, "current_password", "required");
+			written(r, NULL, &e);
+			return;
+		}
+		const char *fresh = page_field(p, "new_password");
+		password_change_start(r, current, fresh ? fresh : "");
 		return;
 	}
 	cJSON *args = cJSON_CreateObject();

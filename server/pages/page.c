@@ -430,6 +430,8 @@ static const struct {
         {"has ended", MSG_ERR_ENDED},
         {"already open", MSG_ERR_REQUEST_OPEN},
         {"wrong login or password", MSG_ERR_LOGIN},
+        {"wrong password", MSG_ERR_WRONG_PASSWORD},
+        {"must differ from the current password", MSG_ERR_SAME_PASSWORD},
         {"already the login", MSG_ERR_PHONE_TAKEN},
         {"the form expired", MSG_ERR_FORM},
 };
@@ -446,7 +448,7 @@ enum msg page_err_msg(const struct err *e, const char **extra)
 			return MSG_ERR_REQUIRED;
 		if (!strcmp(e->field, "phone"))
 			return status == 409 ? MSG_ERR_PHONE_TAKEN : MSG_ERR_PHONE;
-		if (!strcmp(e->field, "password"))
+		if (!strcmp(e->field, "password") || !strcmp(e->field, "new_password"))
 			return MSG_ERR_PASSWORD;
 		if (!strcmp(e->field, "org_unit_id"))
 			return MSG_ERR_UNIT;

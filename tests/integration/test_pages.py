@@ -344,6 +344,48 @@ def _check_in_at(world, volunteer_id):
     return dt.datetime.fromisoformat(row["attendance"]["check_in_at"])
 
 
+def test_me_changes_the_password_and_logs_out_everywhere_else(server, world):
+    _, phone, password = _new_volunteer(server, world, 7)
+    new = "Brand-new-pass-" + world["tag"]
+    elsewhere = Api(server, phone, password)  # another phone of the same volunteer
+    b = Browser(server)
+    html = check_page(b.get("/me"))
+    r = b.post("/me", {"_t": token_of(html), "action": "login", "phone": phone, "password": password})
+    assert r.status_code == 303
+
+    def account_form(index):
+        html = check_page(b.get("/me"))
+        section = re.search(r'<section aria-labelledby="h-account".*?</section>', html, re.S).group(0)
+        assert 'autocomplete="current-password"' in section and 'autocomplete="new-password"' in section
+        assert "data-queue" not in section  # never kept in the offline queue
+        return token_of(section, index)
+
+    def change(current, fresh, status):
+        return check_page(b.post("/me", {"_t": account_form(0), "action": "password",
+                                         "current_password": current, "new_password": fresh}), status=status)
+
+    html = change("wrong-pass-1", new, 422)
+    assert 'id="e-current_password"' in html and "当前密码不正确" in html and new not in html
+    html = change(password, "short", 422)
+    assert 'id="e-new_password"' in html and "密码需 10–128 个字符" in html
+    html = change("", new, 422)
+    assert 'id="e-current_password"' in html
+    assert elsewhere.status("GET", "/me") == 200
+
+    r = b.post("/me", {"_t": account_form(0), "action": "password", "current_password": password,
+                       "new_password": new})
+    assert r.status_code == 303 and r.headers["Location"] == "/me?done=password"
+    assert "密码已修改" in check_page(b.get("/me?done=password"))
+    assert elsewhere.status("GET", "/me") == 401
+    Api(server, phone, new)  # logs in with the new one
+
+    third = Api(server, phone, new)
+    r = b.post("/me", {"_t": account_form(1), "action": "logout_others"})
+    assert r.status_code == 303 and r.headers["Location"] == "/me?done=others"
+    assert third.status("GET", "/me") == 401
+    assert "其他设备上的登录均已退出" in check_page(b.get("/me?done=others"))
+
+
 def test_a_tap_queued_offline_keeps_its_time_within_the_pages_proof(server, world):
     """The offline queue sends client_at, the time of the tap.  It is kept when it lies between
     the moment the page (with its presence proof) was issued and now; a time before the page,
