@@ -107,7 +107,8 @@ static void change_done(struct offload_task *t, int ran)
 	struct req *r = c->r;
 	change_wipe(c);
 	if (!ran) {
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "too many log-ins at once; try again");
+		reply_problem(r, APP_EUNAVAILABLE, NULL,
+		              "too many password checks at once; try again");
 		return;
 	}
 	if (!c->verified) {
@@ -245,11 +246,13 @@ struct mine {
 static void listed(struct db_job *job, const struct db_result *res, const struct err *e)
 {
 	struct req *r = job->arg;
-	const char *json = e->code == APP_OK ? db_result_value(res, 0, 0) : NULL;
 	if (e->code != APP_OK) {
 		reply_error(r, e);
 		return;
 	}
+	const char *json = db_result_value(res, 0, 0);
+	if (!json) /* an aggregate: never, but an empty list is the truth then */
+		json = "{\"items\":[]}";
 	api_answer(r, 200, json, strlen(json));
 }
 

@@ -75,6 +75,11 @@ EXPECT = {
     ("POST /session", "any"):                         (201, 201, 201, 201, 201, 201),
     ("DELETE /session", "any"):                       (204, 204, 204, 204, 204, 204),
     ("GET /me", "any"):                               (401, 200, 200, 200, 200, 200),
+    # one's own password and sessions (422: a new password too short, refused before the
+    # current one is checked, so nothing changes and no failed log-in is counted)
+    ("POST /me/password", "any"):                     (401, 422, 422, 422, 422, 422),
+    ("GET /me/sessions", "any"):                      (401, 200, 200, 200, 200, 200),
+    ("DELETE /me/sessions", "any"):                   (401, 200, 200, 200, 200, 200),
     # the area tree (admin writes; reads by grant, plus a volunteer's home unit)
     ("POST /org-units", "own"):                       (401, 404, 404, 403, 201, 201),
     ("POST /org-units", "other"):                     (401, 404, 404, 404, 404, 404),
@@ -360,6 +365,24 @@ def s_me(w, actor, side):
     return "GET", "/me", None, None, None
 
 
+def s_password(w, actor, side):
+    return "POST", "/me/password", {"current_password": PW, "new_password": "short"}, None, None
+
+
+def s_my_sessions(w, actor, side):
+    return "GET", "/me/sessions", None, None, None
+
+
+def s_my_sessions_end(w, actor, side):
+    # it ends the table's own session of the actor too, which then logs in again
+    if actor == "anon":
+        return "DELETE", "/me/sessions", None, None, None
+
+    def teardown(resp):
+        w.api[actor] = Api(w.server, w.logins[actor], PW)
+    return "DELETE", "/me/sessions", None, None, teardown, Api(w.server, w.logins[actor], PW)
+
+
 def s_ou_create(w, actor, side):
     return "POST", "/org-units", {"parent_id": w.side[side]["unit"], "kind": "grid",
                                   "code": f"mx-g-{secrets.token_hex(5)}", "name": "网格"}, None, None
@@ -626,6 +649,9 @@ def s_correction_request(w, actor, side):
 
 SETUP = {
     "POST /session": s_session_post,
+    "POST /me/password": s_password,
+    "GET /me/sessions": s_my_sessions,
+    "DELETE /me/sessions": s_my_sessions_end,
     "DELETE /session": s_session_delete,
     "GET /me": s_me,
     "POST /org-units": s_ou_create,
