@@ -146,11 +146,7 @@ static void looked_up(struct db_job *job, const struct db_result *res, const str
 	}
 	long long retry = db_result_int(res, 0, 2, 0);
 	if (retry > 0) {
-		char s[24];
-		snprintf(s, sizeof s, "%lld", retry);
-		reply_header(r, "Retry-After", s);
-		reply_problem(r, APP_ETHROTTLED, NULL,
-		              "too many failed log-ins; try again in %lld seconds", retry);
+		login_throttled(r, retry);
 		return;
 	}
 	snprintf(c->login, sizeof c->login, "%s", login);

@@ -140,6 +140,15 @@ static void verify_done(struct offload_task *t, int ran)
 	db_submit(r->w->db, &r->job);
 }
 
+void login_throttled(struct req *r, long long retry_after)
+{
+	char s[24];
+	snprintf(s, sizeof s, "%lld", retry_after);
+	reply_header(r, "Retry-After", s);
+	reply_problem(r, APP_ETHROTTLED, NULL, "too many failed log-ins; try again in %lld seconds",
+	              retry_after);
+}
+
 static void looked_up(struct db_job *job, const struct db_result *res, const struct err *e)
 {
 	struct login *l = job->arg;
@@ -150,11 +159,7 @@ static void looked_up(struct db_job *job, const struct db_result *res, const str
 	}
 	long long retry = db_result_int(res, 0, 2, 0);
 	if (retry > 0) {
-		char s[24];
-		snprintf(s, sizeof s, "%lld", retry);
-		reply_header(r, "Retry-After", s);
-		reply_problem(r, APP_ETHROTTLED, NULL,
-		              "too many failed log-ins; try again in %lld seconds", retry);
+		login_throttled(r, retry);
 		return;
 	}
 	l->account_id = db_result_int(res, 0, 0, 0);

@@ -28,6 +28,8 @@ typedef void (*session_login_fn)(struct req *r, const char *token, const char *a
 int session_login(struct req *r, const char *login, const char *password, session_login_fn ok,
                   struct session_login **state);
 void session_login_free(struct session_login *s);
+/* 429 with Retry-After: the log-in throttle holds this login or address for retry_after s. */
+void login_throttled(struct req *r, long long retry_after);
 /* DELETE /session's flow: end the caller's session (everywhere, caches included) and clear
  * the cookie; then 204, or r->api_then(r, NULL, ok) for a page. */
 void session_logout(struct req *r);
