@@ -1,9 +1,11 @@
 /*
- * h_password.c: a user's own password and sessions (ASVS 2.1.5, 2.1.6, 3.3.3, 3.3.4).
+ * h_password.c: a user's own account: password, sessions and data (ASVS 2.1.5, 2.1.6,
+ * 3.3.3, 3.3.4, 8.3.2).
  *
  *   POST   /api/v1/me/password {current_password, new_password}  200 {"sessions_ended": n}
  *   GET    /api/v1/me/sessions                                    200 {"items": [...]}
  *   DELETE /api/v1/me/sessions                                    200 {"sessions_ended": n}
+ *   GET    /api/v1/me/data        everything held about the caller, as a JSON file to keep
  *
  * A password change is log-in's three steps (h_session.c): (1) the database returns the
  * account's login and hash with the log-in throttle's state; (2) the offload pool verifies
@@ -311,4 +313,24 @@ void sessions_end_others(struct req *r)
 void h_sessions_end_others(struct req *r)
 {
 	sessions_end_others(r);
+}
+
+/* ---- the caller's data ---------------------------------------------------------------- */
+
+static int as_attachment(struct req *r, cJSON **result)
+{
+	(void)result;
+	reply_header(r, "Content-Disposition", "attachment; filename=\"volunteerd-my-data.json\"");
+	return 0;
+}
+
+void h_me_data(struct req *r)
+{
+	cJSON *args = cJSON_CreateObject();
+	if (!args || !cJSON_AddNumberToObject(args, "idle_minutes", r->w->cfg->session_idle_min)) {
+		cJSON_Delete(args);
+		api_oom(r);
+		return;
+	}
+	api_call_post(r, "me_data", args, 200, as_attachment);
 }

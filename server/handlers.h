@@ -50,6 +50,7 @@ void sessions_end_others(struct req *r);
 void h_password_change(struct req *r);
 void h_sessions_list(struct req *r);
 void h_sessions_end_others(struct req *r);
+void h_me_data(struct req *r);
 
 /* h_registry.c */
 void h_org_units_create(struct req *r);

@@ -25,6 +25,7 @@ static const struct route routes[] = {
         {M_POST, "/api/v1/me/password", h_password_change, AUTH_USER, 4096},
         {M_GET, "/api/v1/me/sessions", h_sessions_list, AUTH_USER, 0},
         {M_DELETE, "/api/v1/me/sessions", h_sessions_end_others, AUTH_USER, 0},
+        {M_GET, "/api/v1/me/data", h_me_data, AUTH_USER, 0},
         {M_POST, "/api/v1/org-units", h_org_units_create, AUTH_USER, 0},
         {M_GET, "/api/v1/org-units", h_org_units_list, AUTH_USER, 0},
         {M_GET, "/api/v1/org-units/{id}", h_org_units_get, AUTH_USER, 0},

@@ -178,3 +178,52 @@ LANGUAGE sql STABLE AS $$
      WHERE s.account_id = account AND s.expires_at > now()
        AND s.last_seen_at > now() - make_interval(mins => idle_minutes)
 $$;
+
+-- GET /api/v1/me/data: everything the server holds about the caller, as one document to keep
+-- (PIPL Art. 45, ASVS 8.3.2): the account, the volunteer record (the ID number only masked,
+-- as everywhere), homes over time, teams, sign-ups, attendances and hour entries with their
+-- events, correction requests, live sessions and the account's own security events (log-ins,
+-- failed log-ins, password changes).  Records of other people are never in it: what staff
+-- did to others stays in the audit trail, for administrators.
+CREATE FUNCTION me_event_json(event bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', e.id, 'title', ac.title, 'location', ac.location,
+                              'starts_at', e.starts_at, 'ends_at', e.ends_at)
+      FROM events e JOIN activities ac ON ac.id = e.activity_id
+     WHERE e.id = event
+$$;
+
+CREATE FUNCTION api.me_data(actor bigint, args jsonb) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'exported_at', now(),
+        'account', account_json(a.id) || jsonb_build_object(
+            'created_at', a.created_at, 'last_login_at', a.last_login_at,
+            'password_changed_at', a.password_changed_at),
+        'volunteer', (SELECT volunteer_json(v) FROM volunteers v WHERE v.id = a.volunteer_id),
+        'homes', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                      'org_unit_id', h.org_unit_id, 'valid_from', h.valid_from, 'valid_to', h.valid_to)
+                      ORDER BY h.valid_from)
+                 FROM volunteer_home_history h WHERE h.volunteer_id = a.volunteer_id), '[]'),
+        'signups', coalesce((SELECT jsonb_agg(signup_json(s) || jsonb_build_object('event', me_event_json(s.event_id))
+                                              ORDER BY s.created_at)
+                               FROM signups s WHERE s.volunteer_id = a.volunteer_id), '[]'),
+        'attendances', coalesce((SELECT jsonb_agg(attendance_json(t) || jsonb_build_object('event', me_event_json(t.event_id))
+                                                  ORDER BY t.check_in_at)
+                                   FROM attendances t WHERE t.volunteer_id = a.volunteer_id), '[]'),
+        'hour_entries', coalesce((SELECT jsonb_agg(entry_json(h) ORDER BY h.started_at, h.id)
+                        FROM hour_entries h WHERE h.volunteer_id = a.volunteer_id), '[]'),
+        'correction_requests', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                                   'id', c.id, 'entry_id', c.entry_id, 'event_id', c.event_id,
+                                   'message', c.message, 'status', c.status, 'resolution', c.resolution,
+                                   'created_at', c.created_at, 'resolved_at', c.resolved_at)
+                                   ORDER BY c.created_at)
+                              FROM correction_requests c WHERE c.volunteer_id = a.volunteer_id), '[]'),
+        'sessions', sessions_json(a.id, NULL, (args ->> 'idle_minutes')::int) -> 'items',
+        'security_events', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                               'at', l.at, 'action', l.action, 'ip', host(l.ip)) ORDER BY l.id)
+                          FROM audit_log l
+                         WHERE l.entity = 'account' AND l.entity_id = a.id
+                           AND l.action IN ('login', 'login_failed', 'password_set', 'sessions_ended')), '[]'))
+      FROM accounts a WHERE a.id = actor
+$$;

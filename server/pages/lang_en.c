@@ -18,6 +18,7 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_NEW_PASSWORD_HINT] = "10 to 128 characters. Changing it logs you out everywhere else.",
         [MSG_CHANGE_PASSWORD] = "Change password",
         [MSG_LOGOUT_OTHERS] = "Log out everywhere else",
+        [MSG_MY_DATA] = "Download all my data (a JSON file)",
         [MSG_CHECKIN_TITLE] = "Event check-in",
         [MSG_CHECKIN] = "签到 / Check in",
         [MSG_CHECKOUT] = "签退 / Check out",

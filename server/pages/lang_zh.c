@@ -18,6 +18,7 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_NEW_PASSWORD_HINT] = "10–128 个字符。修改后，其他设备上的登录将退出。",
         [MSG_CHANGE_PASSWORD] = "修改密码",
         [MSG_LOGOUT_OTHERS] = "退出其他设备上的登录",
+        [MSG_MY_DATA] = "下载我的全部数据（JSON 文件）",
         [MSG_CHECKIN_TITLE] = "活动签到",
         [MSG_CHECKIN] = "签到 / Check in",
         [MSG_CHECKOUT] = "签退 / Check out",

@@ -169,7 +169,9 @@ static void account_section(struct page *p)
 	page_msg(p, MSG_CHANGE_PASSWORD);
 	html_raw(&p->out, "</button></form>");
 	small_form(p, "logout_others", 0, "x", MSG_LOGOUT_OTHERS, 1);
-	html_raw(&p->out, "</section>\n");
+	html_raw(&p->out, "<p><a href=\"/api/v1/me/data\" download>");
+	page_msg(p, MSG_MY_DATA);
+	html_raw(&p->out, "</a></p></section>\n");
 }
 
 static void render(struct page *p, const cJSON *d)

@@ -80,6 +80,7 @@ EXPECT = {
     ("POST /me/password", "any"):                     (401, 422, 422, 422, 422, 422),
     ("GET /me/sessions", "any"):                      (401, 200, 200, 200, 200, 200),
     ("DELETE /me/sessions", "any"):                   (401, 200, 200, 200, 200, 200),
+    ("GET /me/data", "any"):                          (401, 200, 200, 200, 200, 200),
     # the area tree (admin writes; reads by grant, plus a volunteer's home unit)
     ("POST /org-units", "own"):                       (401, 404, 404, 403, 201, 201),
     ("POST /org-units", "other"):                     (401, 404, 404, 404, 404, 404),
@@ -373,6 +374,10 @@ def s_my_sessions(w, actor, side):
     return "GET", "/me/sessions", None, None, None
 
 
+def s_my_data(w, actor, side):
+    return "GET", "/me/data", None, None, None
+
+
 def s_my_sessions_end(w, actor, side):
     # it ends the table's own session of the actor too, which then logs in again
     if actor == "anon":
@@ -652,6 +657,7 @@ SETUP = {
     "POST /me/password": s_password,
     "GET /me/sessions": s_my_sessions,
     "DELETE /me/sessions": s_my_sessions_end,
+    "GET /me/data": s_my_data,
     "DELETE /session": s_session_delete,
     "GET /me": s_me,
     "POST /org-units": s_ou_create,

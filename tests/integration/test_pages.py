@@ -386,6 +386,39 @@ def test_me_changes_the_password_and_logs_out_everywhere_else(server, world):
     assert "其他设备上的登录均已退出" in check_page(b.get("/me?done=others"))
 
 
+def test_my_data_is_all_about_me_and_nothing_else(server, world):
+    v, phone, password = _new_volunteer(server, world, 8)
+    me = Api(server, phone, password)
+    ev = world["event"]["id"]
+    me.ok("POST", f"/events/{ev}/signups", {}, want=(200, 201))
+    world["co"].ok("POST", f"/events/{ev}/check-ins", {"volunteer_id": v["id"]}, want=201)
+    world["co"].ok("POST", f"/events/{ev}/check-outs", {"volunteer_id": v["id"]}, want=200)
+    me.ok("POST", "/correction-requests", {"event_id": ev, "message": evil("少算")}, want=201)
+
+    r = me.req("GET", "/me/data")
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Disposition"] == 'attachment; filename="volunteerd-my-data.json"'
+    assert r.headers["Cache-Control"] == "no-store"
+    d = r.json()
+    assert d["account"]["login"] == phone and d["volunteer"]["id"] == v["id"]
+    assert [h["org_unit_id"] for h in d["homes"]] == [world["community"]["id"]]
+    assert [(s["event"]["id"], s["status"]) for s in d["signups"]] == [(ev, "confirmed")]
+    assert d["signups"][0]["event"]["title"] == evil("岗")  # JSON: kept as typed, not escaped
+    assert [(a["event"]["id"], a["check_out_at"] is not None) for a in d["attendances"]] == [(ev, True)]
+    assert all(h["volunteer_id"] == v["id"] for h in d["hour_entries"])
+    assert [c["message"] for c in d["correction_requests"]] == [evil("少算")]
+    assert [s["current"] for s in d["sessions"]] == [None]  # the file does not say which is which
+    assert "login" in [e["action"] for e in d["security_events"]]
+    assert "argon2" not in r.text and "token_hash" not in r.text and world["phone"] not in r.text
+    assert Api(server).status("GET", "/me/data") == 401
+    # the page links it
+    b = Browser(server)
+    html = check_page(b.get("/me"))
+    assert b.post("/me", {"_t": token_of(html), "action": "login", "phone": phone,
+                          "password": password}).status_code == 303
+    assert 'href="/api/v1/me/data"' in check_page(b.get("/me"))
+
+
 def test_a_tap_queued_offline_keeps_its_time_within_the_pages_proof(server, world):
     """The offline queue sends client_at, the time of the tap.  It is kept when it lies between
     the moment the page (with its presence proof) was issued and now; a time before the page,
