@@ -1,5 +1,5 @@
 -- 0016_coordinators_and_accounts.sql: a team's coordinator registers new volunteers into the team;
--- a coordinator finds a walk-in for the roster by phone or volunteer number; every user
+-- a coordinator finds a walk-in for the roster by phone, volunteer or ID number; every user
 -- changes their own password and sees and ends their own sessions.
 --
 -- Until now POST /volunteers by staff needed a coordinator grant over the new volunteer's home
@@ -88,11 +88,12 @@ END
 $$;
 
 -- The roster's walk-in form (POST /console/events/{id}, action=walkin): the volunteer whose
--- phone or volunteer number is `who`, for a coordinator of the event, who may check any
--- volunteer in (attendance_who); the check-in itself then goes through the API's path, with
--- the event's rules for walk-ins.  Exact matches only (both are unique, and a volunteer
--- number starts with V, a phone with 1), so a mistyped digit finds nobody rather than
--- somebody else.
+-- phone, volunteer number or ID number is given, for a coordinator of the event, who may
+-- check any volunteer in (attendance_who); the check-in itself then goes through the API's
+-- path, with the event's rules for walk-ins.  An ID number arrives only as its blind index
+-- (`id_hmac`, made by the server as at registration), anything else as typed (`who`).  Exact
+-- matches only (all three are unique; a volunteer number starts with V, a phone with a
+-- digit), so a mistyped digit finds nobody rather than somebody else.
 CREATE FUNCTION api.page_walkin(actor bigint, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -105,11 +106,15 @@ BEGIN
         PERFORM problem(404, NULL, 'event not found');
     END IF;
     PERFORM authz_event_write(actor, e.org_unit_id, e.team_id, 'event');
-    SELECT jsonb_build_object('volunteer_id', v.id, 'name', v.name) INTO hit
-      FROM volunteers v
-     WHERE v.phone = who OR v.volunteer_no = who;
+    IF args ? 'id_hmac' THEN
+        SELECT jsonb_build_object('volunteer_id', v.id, 'name', v.name) INTO hit
+          FROM volunteers v WHERE v.id_number_hmac = decode(args ->> 'id_hmac', 'hex');
+    ELSE
+        SELECT jsonb_build_object('volunteer_id', v.id, 'name', v.name) INTO hit
+          FROM volunteers v WHERE v.phone = who OR v.volunteer_no = who;
+    END IF;
     IF hit IS NULL THEN
-        PERFORM problem(422, 'who', 'no volunteer has this phone number or volunteer number');
+        PERFORM problem(422, 'who', 'no volunteer has this phone number, volunteer number or ID number');
     END IF;
     RETURN hit;
 END

@@ -116,8 +116,8 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_ERR_WINDOW_NOT_OPEN] = "Check-in has not opened yet.",
         [MSG_ERR_CANCELLED] = "The event was cancelled.",
         [MSG_ERR_NO_WALKIN] = "You have not signed up, and this event takes no walk-ins.",
-        [MSG_ERR_WALKIN_UNKNOWN] =
-                "No volunteer has this phone number or volunteer number; check it and try again.",
+        [MSG_ERR_WALKIN_UNKNOWN] = "No volunteer has this phone number, volunteer number or ID "
+                                   "number; check it and try again.",
         [MSG_ERR_FULL] = "The event is full.",
         [MSG_ERR_PHONE] = "Enter an 11-digit mobile number starting with 13-19.",
         [MSG_ERR_PHONE_TAKEN] = "This mobile number is already registered.",
@@ -153,9 +153,9 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_DONE_ROSTER_OUT] = "Checked out.",
         [MSG_NO_ROSTER] = "Nobody has signed up or checked in yet.",
         [MSG_WALKIN] = "Walk-in check-in",
-        [MSG_WALKIN_WHO] = "Phone or volunteer number",
-        [MSG_WALKIN_HINT] = "For a volunteer not on the list: their mobile number or volunteer "
-                            "number (starting with V).",
+        [MSG_WALKIN_WHO] = "Phone, volunteer number or ID number",
+        [MSG_WALKIN_HINT] = "For a volunteer not on the list: their mobile number, volunteer "
+                            "number (starting with V) or ID number.",
         [MSG_PENDING_TITLE] = "Pending approvals",
         [MSG_NO_PENDING] = "Nothing waits for approval.",
         [MSG_PENDING_MORE] = "pending; the oldest 30 are shown here.",

@@ -112,7 +112,8 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_ERR_WINDOW_NOT_OPEN] = "签到尚未开始。",
         [MSG_ERR_CANCELLED] = "活动已取消。",
         [MSG_ERR_NO_WALKIN] = "你未报名此活动，且活动不接受临时参加。",
-        [MSG_ERR_WALKIN_UNKNOWN] = "没有找到使用此手机号或志愿者编号的志愿者，请核对后重试。",
+        [MSG_ERR_WALKIN_UNKNOWN] =
+                "没有找到使用此手机号、志愿者编号或身份证号的志愿者，请核对后重试。",
         [MSG_ERR_FULL] = "活动名额已满。",
         [MSG_ERR_PHONE] = "请输入 11 位手机号（13–19 开头）。",
         [MSG_ERR_PHONE_TAKEN] = "该手机号已注册。",
@@ -148,8 +149,9 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_DONE_ROSTER_OUT] = "已为志愿者签退。",
         [MSG_NO_ROSTER] = "还没有人报名或签到。",
         [MSG_WALKIN] = "临时签到",
-        [MSG_WALKIN_WHO] = "手机号或志愿者编号",
-        [MSG_WALKIN_HINT] = "未报名的志愿者也可在此签到：输入其手机号或志愿者编号（V 开头）。",
+        [MSG_WALKIN_WHO] = "手机号、志愿者编号或身份证号",
+        [MSG_WALKIN_HINT] =
+                "未报名的志愿者也可在此签到：输入其手机号、志愿者编号（V 开头）或身份证号。",
         [MSG_PENDING_TITLE] = "待审核时长",
         [MSG_NO_PENDING] = "没有待审核的记录。",
         [MSG_PENDING_MORE] = "条待审核，此处显示最早的 30 条。",

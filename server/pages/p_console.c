@@ -11,8 +11,9 @@
  *                                      api.event_attendance with local times);
  *   POST /console/events/{id}          roster check-in / check-out of one volunteer through
  *                                      attendance_submit, exactly the API's path; with
- *                                      action=walkin the volunteer is found first by phone or
- *                                      volunteer number (api.page_walkin, sql/0016);
+ *                                      action=walkin the volunteer is found first by phone,
+ *                                      volunteer number or ID number (api.page_walkin,
+ *                                      sql/0016);
  *   GET  /console/events/{id}/poster   the printable QR poster: the event's rotating URL
  *                                      token as an SVG QR code and the 6-digit code, derived
  *                                      by activities_add_checkin as for GET /events/{id};
@@ -29,12 +30,15 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "idnum.h"
 #include "json.h"
 #include "page.h"
 #include "qrsvg.h"
 #include "reply.h"
 #include "req.h"
+#include "secret.h"
 #include "validate.h"
+#include "worker.h"
 
 #define MAX_BULK 1000 /* ids per approval, as POST /hours/approve */
 
@@ -630,7 +634,7 @@ static void roster_button(struct page *p, long long volunteer, const char *actio
 }
 
 /* Someone not on the list (a walk-in, or a volunteer without a phone of their own): found by
- * phone or volunteer number, then checked in as from the list. */
+ * phone, volunteer number or ID number, then checked in as from the list. */
 static void walkin_section(struct page *p)
 {
 	struct con *c = p->data;
@@ -800,6 +804,38 @@ static void roster_write(struct page *p, long long vid, const char *action)
 		attendance_submit(p->r, c->event_id, "checkout", 200, body, 0, 0);
 }
 
+/* What identifies the walk-in, into args: an ID number only as its blind index (the number in
+ * clear never reaches the database, as for registration), a phone or volunteer number as
+ * typed.  0; 1 when it can be none of them (too long for a phone or a volunteer number: most
+ * likely a mistyped ID number, which stays here); -1 when out of memory. */
+static int walkin_who(struct page *p, cJSON *args, const char *who)
+{
+	char typed[IDNUM_LEN + 1], id[IDNUM_LEN + 1], hex[2 * IDNUM_HMAC_LEN + 1];
+	uint8_t mac[IDNUM_HMAC_LEN];
+	size_t n;
+	while (*who == ' ')
+		who++;
+	for (n = strlen(who); n > 0 && who[n - 1] == ' '; n--)
+		;
+	if (n > IDNUM_LEN || !valid_utf8(who, n))
+		return 1;
+	snprintf(typed, sizeof typed, "%.*s", (int)n, who);
+	int rc = idnum_normalize(typed, id);
+	if (rc < 0 && n > 14)
+		rc = 1; /* too long for a phone or a volunteer number */
+	else if (rc < 0)
+		rc = cJSON_AddStringToObject(args, "who", typed) ? 0 : -1;
+	else if (idnum_blind(p->r->w->secrets->id_hmac, id, mac) < 0)
+		rc = -1;
+	else {
+		secret_hex(mac, sizeof mac, hex);
+		rc = cJSON_AddStringToObject(args, "id_hmac", hex) ? 0 : -1;
+	}
+	idnum_wipe(typed, sizeof typed);
+	idnum_wipe(id, sizeof id);
+	return rc;
+}
+
 static void walkin_found(struct req *r, cJSON *result, const struct err *e)
 {
 	struct page *p = page_of(r);
@@ -832,18 +868,20 @@ void h_page_roster_post(struct req *r)
 		roster_write(p, vid, action);
 		return;
 	}
-	if (strlen(who) > 64 || !valid_utf8(who, strlen(who))) { /* neither a phone nor a number */
-		struct err e;
-		err_set(&e, APP_EINVALID, "who",
-		        "no volunteer has this phone number or volunteer number");
-		roster_written(r, NULL, &e);
-		return;
-	}
 	cJSON *args = cJSON_CreateObject();
-	if (!args || !cJSON_AddNumberToObject(args, "event_id", (double)c->event_id) ||
-	    !cJSON_AddStringToObject(args, "who", who)) {
+	int rc = !args || !cJSON_AddNumberToObject(args, "event_id", (double)c->event_id)
+	                 ? -1
+	                 : walkin_who(p, args, who);
+	if (rc != 0) {
 		cJSON_Delete(args);
-		oom(r);
+		struct err e;
+		if (rc < 0)
+			err_set(&e, APP_EUNAVAILABLE, NULL, "out of memory");
+		else
+			err_set(&e, APP_EINVALID, "who",
+			        "no volunteer has this phone number, volunteer number or ID "
+			        "number");
+		roster_written(r, NULL, &e);
 		return;
 	}
 	page_read(p, "page_walkin", args, walkin_found);

@@ -69,15 +69,15 @@ test('a coordinator checks in a walk-in found by phone from the roster', async (
   const { ctx, page } = await staffPage(stack.coordinator, '/console');
   try {
     await page.locator(`li[data-event="${eventId}"]`).getByRole('link', { name: '花名册' }).click();
-    await page.getByLabel('手机号或志愿者编号').fill('13900000000');
+    await page.getByLabel('手机号、志愿者编号或身份证号').fill('13900000000');
     await page.locator('#walkin button[type=submit]').click();
     await page.locator('#e-who').waitFor();
-    assert.match(await page.locator('#e-who').textContent(), /^没有找到使用此手机号或志愿者编号的志愿者/);
-    assert.equal(await page.getByLabel('手机号或志愿者编号').inputValue(), '13900000000');
+    assert.match(await page.locator('#e-who').textContent(), /^没有找到使用此手机号、志愿者编号或身份证号的志愿者/);
+    assert.equal(await page.getByLabel('手机号、志愿者编号或身份证号').inputValue(), '13900000000');
     assert.deepEqual(await axe(page), []);
     await shot(page, 'console-walkin-unknown');
 
-    await page.getByLabel('手机号或志愿者编号').fill(v.phone);
+    await page.getByLabel('手机号、志愿者编号或身份证号').fill(v.phone);
     await page.locator('#walkin button[type=submit]').click();
     await page.getByText('已为志愿者签到。').waitFor();
     await page.getByRole('button', { name: '签退 郑临时' }).waitFor();

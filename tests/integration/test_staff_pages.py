@@ -196,7 +196,7 @@ def test_roster_check_in_and_out_once_per_token(server, world):
 
 def test_walk_in_found_by_phone_or_volunteer_number(server, world):
     """Someone not on the list (here a volunteer of community B, not signed up) is checked in
-    from the roster's walk-in form by phone or volunteer number, with the event's walk-in
+    from the roster's walk-in form by phone, volunteer number or ID number, with the event's walk-in
     rules, once per token; an unknown number shows the roster again with the message next to
     the field and the number kept."""
     b = Browser(server, world["login_a"], "Coord-pass-123")
@@ -218,6 +218,12 @@ def test_walk_in_found_by_phone_or_volunteer_number(server, world):
         return [(i["state"], i["attendance"]["flags"]) for i in items if i["volunteer_id"] == vid]
 
     w1, w2 = walker(1), walker(2)
+    # a third with an ID number, found by it: only its blind index reaches the database
+    seventeen = f"11010519850612{int(world['tag'], 16) % 1000:03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    idn = seventeen + "10X98765432"[sum(int(d) * k for d, k in zip(seventeen, weights)) % 11]
+    w3 = Api(server).ok("POST", "/volunteers", {"name": "孙", "phone": f"137{int(world['tag'], 16) % 100000000:08d}",
+                                                "org_unit_id": world["comm_b"]["id"], "id_number": idn}, want=201)
     tok = walkin_form(check_page(b.get(path)))
     html = check_page(b.post(path, {"_t": tok, "action": "walkin", "who": "13900000000"}), status=422)
     assert 'value="13900000000"' in html and 'id="e-who"' in html and 'aria-invalid="true"' in html
@@ -237,6 +243,15 @@ def test_walk_in_found_by_phone_or_volunteer_number(server, world):
     r = b.post(path, {"_t": tok, "action": "walkin", "who": w2["volunteer_no"].lower()})
     assert r.status_code == 303
     assert state_of(w2["id"]) == [("on_post", ["walk_in"])]
+    tok = walkin_form(check_page(b.get(path)))
+    r = b.post(path, {"_t": tok, "action": "walkin", "who": idn.lower()})
+    assert r.status_code == 303, r.text[:300]
+    assert state_of(w3["id"]) == [("on_post", ["walk_in"])]
+    # a mistyped ID number (the check digit) is nobody's
+    bad = idn[:-1] + ("0" if idn[-1] != "0" else "1")
+    tok = walkin_form(check_page(b.get(path)))
+    html = check_page(b.post(path, {"_t": tok, "action": "walkin", "who": bad}), status=422)
+    assert 'id="e-who"' in html
     # an API refusal (already on post) shows on the roster, the number kept
     tok = walkin_form(check_page(b.get(path)))
     html = check_page(b.post(path, {"_t": tok, "action": "walkin", "who": w2["phone"]}), status=409)
