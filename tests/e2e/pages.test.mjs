@@ -143,6 +143,29 @@ test('a double submission of one form checks in once', async () => {
   }
 });
 
+test('/me: the password changed from the page, a double tap included', async () => {
+  const v = await volunteer(stack, '冯志愿');
+  const fresh = 'Fresh-pass-' + v.password;
+  const ctx = await newContext(browser);
+  const page = await ctx.newPage();
+  try {
+    await page.goto(stack.base + '/me');
+    await page.getByLabel('手机号').fill(v.phone);
+    await page.getByLabel('密码').fill(v.password);
+    await page.getByRole('button', { name: '登录' }).click();
+    await page.getByLabel('当前密码').fill(v.password);
+    await page.getByLabel('新密码').fill(fresh);
+    await page.getByRole('button', { name: '修改密码' }).dblclick();
+    await page.getByText('密码已修改').waitFor();
+    assert.equal(await page.locator('.error').count(), 0);
+    await new Api(stack.base).login(v.phone, fresh);
+    assert.equal((await new Api(stack.base).req('POST', '/session', { login: v.phone, password: v.password })).status, 401);
+    await shot(page, 'me-password-changed');
+  } finally {
+    await ctx.close();
+  }
+});
+
 test('/register shows the API\'s validation inline, next to the field', async () => {
   const ctx = await newContext(browser);
   const page = await ctx.newPage();
