@@ -1,7 +1,7 @@
 // Browser tests of the volunteer's pages (issue 7), in Debian's chromium at 360 px:
 // the whole path (QR link, log in, check in, check out, hours on /me) with JavaScript on and
-// off, the offline queue (one attendance only), the inline error of /register, and axe on
-// every page.  Each test leaves a screenshot in build/e2e/.
+// off, the offline queue (one attendance only), the inline error of /register, a password
+// changed from /me, and axe on every page.  Each test leaves a screenshot in build/e2e/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Api, axe, checkinPath, newContext, shot, startBrowser, startStack, volunteer } from './lib.mjs';
