@@ -17,6 +17,7 @@
  * the moment the answer is sent (sessions_account_revoked, as a log-out), and by other
  * servers through the sessions table's trigger (dblisten.c).
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +54,9 @@ struct change {
 
 static void change_wipe(struct change *c)
 {
-	memset(c->current, 0, sizeof c->current);
-	memset(c->fresh, 0, sizeof c->fresh);
+	OPENSSL_cleanse(c->current,
+	                sizeof c->current); /* not elided, as a memset before free may be */
+	OPENSSL_cleanse(c->fresh, sizeof c->fresh);
 }
 
 static void change_free(void *p)

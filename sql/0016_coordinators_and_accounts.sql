@@ -1,7 +1,11 @@
 -- 0016_coordinators_and_accounts.sql: a team's coordinator registers new volunteers into the team;
 -- a coordinator finds a walk-in for the roster by phone, volunteer or ID number; every user
--- changes their own password and sees and ends their own sessions.
---
+-- changes their own password, sees and ends their own sessions, and takes a copy of their data.
+
+--------------------------------------------------------------------------------------------
+-- POST /volunteers with team_id
+--------------------------------------------------------------------------------------------
+
 -- Until now POST /volunteers by staff needed a coordinator grant over the new volunteer's home
 -- org unit.  A team leader whose only grant is on the team (DESIGN §2: coordinators are team
 -- leaders and community staff) got 404 for every unit, and could not sign up a newcomer at the
@@ -87,6 +91,10 @@ BEGIN
 END
 $$;
 
+--------------------------------------------------------------------------------------------
+-- The roster's walk-in form
+--------------------------------------------------------------------------------------------
+
 -- The roster's walk-in form (POST /console/events/{id}, action=walkin): the volunteer whose
 -- phone, volunteer number or ID number is given, for a coordinator of the event, who may
 -- check any volunteer in (attendance_who); the check-in itself then goes through the API's
@@ -119,6 +127,10 @@ BEGIN
     RETURN hit;
 END
 $$;
+
+--------------------------------------------------------------------------------------------
+-- One's own password and sessions
+--------------------------------------------------------------------------------------------
 
 -- POST /api/v1/me/password, step 1: the caller's login and hash, with the log-in throttle's
 -- state for that login and address (server/h_password.c).  A wrong current password is then
@@ -184,12 +196,11 @@ LANGUAGE sql STABLE AS $$
        AND s.last_seen_at > now() - make_interval(mins => idle_minutes)
 $$;
 
--- GET /api/v1/me/data: everything the server holds about the caller, as one document to keep
--- (PIPL Art. 45, ASVS 8.3.2): the account, the volunteer record (the ID number only masked,
--- as everywhere), homes over time, teams, sign-ups, attendances and hour entries with their
--- events, correction requests, live sessions and the account's own security events (log-ins,
--- failed log-ins, password changes).  Records of other people are never in it: what staff
--- did to others stays in the audit trail, for administrators.
+--------------------------------------------------------------------------------------------
+-- One's own data
+--------------------------------------------------------------------------------------------
+
+-- An event as a volunteer's own records name it.
 CREATE FUNCTION me_event_json(event bigint) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', e.id, 'title', ac.title, 'location', ac.location,
@@ -198,6 +209,12 @@ LANGUAGE sql STABLE AS $$
      WHERE e.id = event
 $$;
 
+-- GET /api/v1/me/data: everything the server holds about the caller, as one document to keep
+-- (PIPL Art. 45, ASVS 8.3.2): the account, the volunteer record (the ID number only masked,
+-- as everywhere), homes over time, teams, sign-ups, attendances and hour entries with their
+-- events, correction requests, live sessions and the account's own security events (log-ins,
+-- failed log-ins, password changes).  Records of other people are never in it: what staff
+-- did to others stays in the audit trail, for administrators.
 CREATE FUNCTION api.me_data(actor bigint, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
