@@ -103,7 +103,6 @@ static void submit(struct req *r, const char *fn, cJSON *args, int status, const
 	offload_submit(r->w->offload, &w->task);
 }
 
-/* Overwrite a string value in place before it is freed (the tree is about to lose it). */
 /* A key that is present with JSON null. */
 static int is_null(const cJSON *obj, const char *key)
 {
