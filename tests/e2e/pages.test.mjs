@@ -38,6 +38,14 @@ async function creditQuarter(eventId, volunteerId) {
   await coord.ok('POST', `/hours/${fixed.entry.id}/approve`);
 }
 
+// Log v in on /me's form (the page then shows v's own /me).
+async function logInOnMe(page, v) {
+  await page.goto(stack.base + '/me');
+  await page.getByLabel('手机号').fill(v.phone);
+  await page.getByLabel('密码').fill(v.password);
+  await page.getByRole('button', { name: '登录' }).click();
+}
+
 async function wholePath(js) {
   const eventId = stack.events[js ? 0 : 1];
   const v = await volunteer(stack, js ? '李志愿' : '王志愿', eventId);
@@ -88,10 +96,7 @@ test('offline: a check-in is queued, sent when the network returns, and counted 
   const page = await ctx.newPage();
   try {
     // log in on /me first: the queue keeps no passwords, so it only serves a logged-in form
-    await page.goto(stack.base + '/me');
-    await page.getByLabel('手机号').fill(v.phone);
-    await page.getByLabel('密码').fill(v.password);
-    await page.getByRole('button', { name: '登录' }).click();
+    await logInOnMe(page, v);
     await page.locator('#me-name').waitFor();
     await page.goto(stack.base + (await checkinPath(coord, eventId)));
     await ctx.setOffline(true);
@@ -149,10 +154,7 @@ test('/me: the password changed from the page, a double tap included', async () 
   const ctx = await newContext(browser);
   const page = await ctx.newPage();
   try {
-    await page.goto(stack.base + '/me');
-    await page.getByLabel('手机号').fill(v.phone);
-    await page.getByLabel('密码').fill(v.password);
-    await page.getByRole('button', { name: '登录' }).click();
+    await logInOnMe(page, v);
     await page.getByLabel('当前密码').fill(v.password);
     await page.getByLabel('新密码').fill(fresh);
     await page.getByRole('button', { name: '修改密码' }).dblclick();
@@ -249,10 +251,7 @@ test('/me: sign up for an upcoming event, cancel it, and report an error in an e
   const ctx = await newContext(browser, { javaScriptEnabled: false });
   const page = await ctx.newPage();
   try {
-    await page.goto(stack.base + '/me');
-    await page.getByLabel('手机号').fill(v.phone);
-    await page.getByLabel('密码').fill(v.password);
-    await page.getByRole('button', { name: '登录' }).click();
+    await logInOnMe(page, v);
     const upcoming = page.locator('ul.events li', { hasText: '周五清洁' });
     await upcoming.getByRole('button', { name: '报名' }).click();
     await page.getByText('报名成功').waitFor();
