@@ -51,9 +51,21 @@
       flush();
     }, function () { flushing = false; });
   }
+  // A second tap while the first is on its way (a slow network) may send the form again
+  // (chromium did, for one double click in about nine): a password change's second request
+  // then met the new password and was refused.  Within 10 s a form is sent once; after that
+  // a retry goes through.  (A queued form has its own guard: its buttons are disabled.)
+  function once(ev, form) {
+    if (form.getAttribute('data-sent')) { ev.preventDefault(); return; }
+    form.setAttribute('data-sent', '1');
+    setTimeout(function () { form.removeAttribute('data-sent'); }, 10000);
+  }
   function onSubmit(ev) {
     var form = ev.target;
-    if (!form.hasAttribute('data-queue') || !window.fetch || !window.URLSearchParams) return;
+    if (!form.hasAttribute('data-queue') || !window.fetch || !window.URLSearchParams) {
+      once(ev, form);
+      return;
+    }
     ev.preventDefault();
     var data = new FormData(form);
     if (ev.submitter && ev.submitter.name) data.append(ev.submitter.name, ev.submitter.value);
