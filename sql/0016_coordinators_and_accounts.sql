@@ -176,7 +176,7 @@ BEGIN
     UPDATE accounts SET password_hash = new_hash, password_changed_at = now()
      WHERE id = account AND password_hash = verified_hash AND NOT disabled;
     IF NOT FOUND THEN
-        PERFORM problem(409, NULL, 'the password was changed at the same moment; log in again and retry');
+        PERFORM problem(409, NULL, 'the password was changed at the same moment by another request: if it was yours, the change is done');
     END IF;
     PERFORM audit('password_set', 'account', account, NULL, NULL);
     RETURN sessions_end_others(account, keep, ip, rid);

@@ -124,6 +124,8 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_ERR_PASSWORD] = "The password needs 10 to 128 characters.",
         [MSG_ERR_WRONG_PASSWORD] = "The current password is wrong.",
         [MSG_ERR_SAME_PASSWORD] = "The new password must differ from the current one.",
+        [MSG_ERR_PASSWORD_RACE] = "The password was just changed by another submission: if it was "
+                                  "yours, the change is done.",
         [MSG_ERR_REQUIRED] = "Required.",
         [MSG_ERR_UNIT] = "Choose your community.",
         [MSG_ERR_TOO_LONG] = "Too long, or holds characters that are not allowed.",

@@ -120,6 +120,7 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_ERR_PASSWORD] = "密码需 10–128 个字符。",
         [MSG_ERR_WRONG_PASSWORD] = "当前密码不正确。",
         [MSG_ERR_SAME_PASSWORD] = "新密码不能与当前密码相同。",
+        [MSG_ERR_PASSWORD_RACE] = "密码刚被另一次提交修改：如果那是你本人提交的，修改已经生效。",
         [MSG_ERR_REQUIRED] = "必填。",
         [MSG_ERR_UNIT] = "请选择所在社区。",
         [MSG_ERR_TOO_LONG] = "内容过长或含有不允许的字符。",
