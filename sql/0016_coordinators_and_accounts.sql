@@ -105,14 +105,10 @@ $$;
 CREATE FUNCTION api.page_walkin(actor bigint, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    e events;
+    e events := event_get(arg_id(args, 'event_id'));
     who text := upper(btrim(coalesce(args ->> 'who', '')));
     hit jsonb;
 BEGIN
-    SELECT * INTO e FROM events WHERE id = arg_id(args, 'event_id');
-    IF NOT FOUND THEN
-        PERFORM problem(404, NULL, 'event not found');
-    END IF;
     PERFORM authz_event_write(actor, e.org_unit_id, e.team_id, 'event');
     IF args ? 'id_hmac' THEN
         SELECT jsonb_build_object('volunteer_id', v.id, 'name', v.name) INTO hit
