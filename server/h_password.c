@@ -1,11 +1,12 @@
 /*
- * h_password.c: a user's own account: password, sessions and data (ASVS 2.1.5, 2.1.6,
- * 3.3.3, 3.3.4, 8.3.2).
+ * h_password.c: a user's own account: password, sessions, data and erasure (ASVS 2.1.5,
+ * 2.1.6, 3.3.3, 3.3.4, 8.3.2; PIPL Art. 45 and 47).
  *
  *   POST   /api/v1/me/password {current_password, new_password}  200 {"sessions_ended": n}
  *   GET    /api/v1/me/sessions                                    200 {"items": [...]}
  *   DELETE /api/v1/me/sessions                                    200 {"sessions_ended": n}
  *   GET    /api/v1/me/data        everything held about the caller, as a JSON file to keep
+ *   POST   /api/v1/me/erase {current_password}         200 {"volunteer_no": ..., "erased": true}
  *
  * A password change is log-in's three steps (h_session.c): (1) the database returns the
  * account's login and hash with the log-in throttle's state; (2) the offload pool verifies
@@ -16,6 +17,10 @@
  * wiped once hashed.  Sessions ended here are refused by every worker of this server from
  * the moment the answer is sent (sessions_account_revoked, as a log-out), and by other
  * servers through the sessions table's trigger (dblisten.c).
+ *
+ * The erasure of one's own personal data takes the same steps with the password alone: step
+ * 3 is me_erase (sql/0017_erasure.sql), which ends every session, the caller's too, and the
+ * answer clears the cookie.
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -49,6 +54,7 @@ struct change {
 	char new_hash[PASSWORD_HASH_MAX]; /* of the new password */
 	char keep[67];                    /* the caller's token hash: that session goes on */
 	char ip[64];
+	int erase; /* POST /me/erase: verify only, then erase */
 	int verified, hashed;
 };
 
@@ -87,6 +93,21 @@ static void changed(struct db_job *job, const struct db_result *res, const struc
 	ended_reply(c->r, res);
 }
 
+/* The account is erased and all its sessions ended, the caller's with them. */
+static void erased(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct change *c = job->arg;
+	struct req *r = c->r;
+	if (e->code != APP_OK) {
+		reply_error(r, e);
+		return;
+	}
+	sessions_account_revoked(r->w->sessions, r->account_id);
+	auth_set_cookie(r, NULL, 0);
+	const char *json = db_result_value(res, 0, 0);
+	api_answer(r, 200, json, strlen(json));
+}
+
 static void failure_counted(struct db_job *job, const struct db_result *res, const struct err *e)
 {
 	struct change *c = job->arg;
@@ -102,7 +123,7 @@ static void change_work(struct offload_task *t)
 {
 	struct change *c = t->arg;
 	c->verified = password_verify(c->hash, c->current) == 1;
-	c->hashed = c->verified && password_hash(c->fresh, c->new_hash) == 0;
+	c->hashed = c->verified && !c->erase && password_hash(c->fresh, c->new_hash) == 0;
 }
 
 static void change_done(struct offload_task *t, int ran)
@@ -119,6 +140,12 @@ static void change_done(struct offload_task *t, int ran)
 		db_job_init(&r->job, Q_LOGIN_FAIL, failure_counted, c);
 		db_job_param(&r->job, 0, c->login);
 		db_job_param(&r->job, 1, c->ip[0] ? c->ip : NULL);
+	} else if (c->erase) {
+		db_job_init(&r->job, Q_ME_ERASE, erased, c);
+		db_job_param_int(&r->job, 0, r->account_id);
+		db_job_param(&r->job, 1, c->hash);
+		db_job_param(&r->job, 2, c->ip[0] ? c->ip : NULL);
+		db_job_param(&r->job, 3, r->rid);
 	} else if (!c->hashed) {
 		reply_problem(r, APP_EUNAVAILABLE, NULL, "cannot hash the password; try again");
 		return;
@@ -173,6 +200,34 @@ static int caller_token_hash(struct req *r, char out[67])
 	return 0;
 }
 
+/* Step 1 of both flows (fresh is NULL for the erasure); -1 after replying. */
+static int account_flow_start(struct req *r, const char *current, const char *fresh)
+{
+	struct change *c = calloc(1, sizeof *c);
+	if (!c) {
+		api_oom(r);
+		return -1;
+	}
+	c->r = r;
+	if (caller_token_hash(r, c->keep) < 0) {
+		free(c);
+		reply_problem(r, APP_EUNAUTH, NULL,
+		              "log in first: the session is missing or expired");
+		return -1;
+	}
+	c->erase = !fresh;
+	snprintf(c->current, sizeof c->current, "%s", current);
+	snprintf(c->fresh, sizeof c->fresh, "%s", fresh ? fresh : "");
+	auth_peer_ip(r, c->ip, sizeof c->ip);
+	r->hstate = c;
+	r->hstate_free = change_free;
+	db_job_init(&r->job, Q_PASSWORD_LOOKUP, looked_up, c);
+	db_job_param_int(&r->job, 0, r->account_id);
+	db_job_param(&r->job, 1, c->ip[0] ? c->ip : NULL);
+	db_submit(r->w->db, &r->job);
+	return 0;
+}
+
 int password_change_start(struct req *r, const char *current, const char *fresh)
 {
 	struct err e;
@@ -186,28 +241,12 @@ int password_change_start(struct req *r, const char *current, const char *fresh)
 		reply_error(r, &e);
 		return -1;
 	}
-	struct change *c = calloc(1, sizeof *c);
-	if (!c) {
-		api_oom(r);
-		return -1;
-	}
-	c->r = r;
-	if (caller_token_hash(r, c->keep) < 0) {
-		free(c);
-		reply_problem(r, APP_EUNAUTH, NULL,
-		              "log in first: the session is missing or expired");
-		return -1;
-	}
-	snprintf(c->current, sizeof c->current, "%s", current);
-	snprintf(c->fresh, sizeof c->fresh, "%s", fresh);
-	auth_peer_ip(r, c->ip, sizeof c->ip);
-	r->hstate = c;
-	r->hstate_free = change_free;
-	db_job_init(&r->job, Q_PASSWORD_LOOKUP, looked_up, c);
-	db_job_param_int(&r->job, 0, r->account_id);
-	db_job_param(&r->job, 1, c->ip[0] ? c->ip : NULL);
-	db_submit(r->w->db, &r->job);
-	return 0;
+	return account_flow_start(r, current, fresh);
+}
+
+int me_erase_start(struct req *r, const char *current)
+{
+	return account_flow_start(r, current, NULL);
 }
 
 static void wipe_passwords(cJSON *body)
@@ -233,6 +272,24 @@ void h_password_change(struct req *r)
 		return;
 	}
 	password_change_start(r, current, fresh);
+	wipe_passwords(body);
+}
+
+void h_me_erase(struct req *r)
+{
+	static const char *const keys[] = {"current_password", NULL};
+	struct err e;
+	const char *current;
+	cJSON *body = api_body(r);
+	if (!body)
+		return;
+	if (json_check_keys(body, keys, &e) < 0 ||
+	    json_get_str(body, "current_password", 1, PASSWORD_MAX, &current, &e) < 0) {
+		wipe_passwords(body);
+		reply_error(r, &e);
+		return;
+	}
+	me_erase_start(r, current);
 	wipe_passwords(body);
 }
 

@@ -23,6 +23,7 @@
 #include "reply.h"
 #include "req.h"
 #include "secret.h"
+#include "sessions.h"
 #include "validate.h"
 #include "worker.h"
 
@@ -379,4 +380,20 @@ void h_volunteers_get(struct req *r)
 {
 	static const char *const ids[] = {"id", NULL};
 	api_call_path(r, "volunteer_get", ids, NULL, 200, NULL);
+}
+
+/* The erased volunteer's sessions ended in the database: no worker of this server serves them
+ * from its cache either, from the moment the answer is sent. */
+static int erased_sessions_revoked(struct req *r, cJSON **result)
+{
+	const cJSON *account = cJSON_GetObjectItemCaseSensitive(*result, "account_id");
+	if (cJSON_IsNumber(account))
+		sessions_account_revoked(r->w->sessions, (long long)account->valuedouble);
+	return 0;
+}
+
+void h_volunteers_erase(struct req *r)
+{
+	static const char *const ids[] = {"id", NULL};
+	api_call_path(r, "volunteer_erase", ids, NULL, 200, erased_sessions_revoked);
 }

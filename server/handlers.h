@@ -44,6 +44,11 @@ void h_me(struct req *r);
  * for a page.  Returns -1 after replying at once, 0 when the flow is under way.  Both strings
  * are copied (and wiped once hashed). */
 int password_change_start(struct req *r, const char *current, const char *fresh);
+/* POST /me/erase's flow, shared with the /me page: verify the password (a wrong one counts as
+ * a failed log-in), then erase the caller's personal data and end every session of the
+ * account; replies {"volunteer_no", "erased": true} with the cookie cleared, or an error,
+ * through r->api_then for a page.  -1 after replying at once, 0 when under way. */
+int me_erase_start(struct req *r, const char *current);
 /* DELETE /me/sessions' flow: every session of the caller's account but this one ends;
  * replies {"sessions_ended": n}, through r->api_then for a page. */
 void sessions_end_others(struct req *r);
@@ -51,6 +56,7 @@ void h_password_change(struct req *r);
 void h_sessions_list(struct req *r);
 void h_sessions_end_others(struct req *r);
 void h_me_data(struct req *r);
+void h_me_erase(struct req *r);
 
 /* h_registry.c */
 void h_org_units_create(struct req *r);
@@ -76,6 +82,7 @@ void h_volunteers_create(struct req *r);
 void h_volunteers_list(struct req *r);
 void h_volunteers_get(struct req *r);
 void h_volunteers_update(struct req *r);
+void h_volunteers_erase(struct req *r);
 
 /* h_accounts.c */
 void h_accounts_create(struct req *r);

@@ -70,6 +70,9 @@ const char Q_PASSWORD_LOOKUP[] =
 const char Q_PASSWORD_CHANGE[] =
         "SELECT password_change($1::bigint, $2, $3, $4::bytea, $5::inet, $6)";
 
+/* $1 account, $2 the hash verified, $3 ip, $4 rid -> {"volunteer_no", "erased": true} */
+const char Q_ME_ERASE[] = "SELECT me_erase($1::bigint, $2, $3::inet, $4)";
+
 /* $1 account, $2 the caller's token hash, $3 idle minutes -> {"items": [...]} */
 const char Q_SESSIONS_JSON[] = "SELECT sessions_json($1::bigint, $2::bytea, $3::int)";
 

@@ -22,6 +22,7 @@ extern const char Q_LOGIN_SUCCEED[];
 extern const char Q_LOGIN_FAIL[];
 extern const char Q_PASSWORD_LOOKUP[];
 extern const char Q_PASSWORD_CHANGE[];
+extern const char Q_ME_ERASE[];
 extern const char Q_SESSIONS_JSON[];
 extern const char Q_SESSIONS_END_OTHERS[];
 extern const char Q_API_CALL[];

@@ -19,6 +19,15 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_CHANGE_PASSWORD] = "Change password",
         [MSG_LOGOUT_OTHERS] = "Log out everywhere else",
         [MSG_MY_DATA] = "Download all my data (a JSON file)",
+        [MSG_ERASE] = "Close my account",
+        [MSG_ERASE_HINT] =
+                "Your name, phone number, ID number and other personal details are erased and "
+                "you can no longer log in. Your service hours stay on record under your "
+                "volunteer number. This cannot be undone: download your data first if you want "
+                "to keep a copy.",
+        [MSG_ERASE_PASSWORD] = "Your password, to confirm",
+        [MSG_ERASE_CONFIRM] = "I understand that this cannot be undone",
+        [MSG_ERASE_BUTTON] = "Erase my personal data and close my account",
         [MSG_CHECKIN_TITLE] = "Event check-in",
         [MSG_CHECKIN] = "签到 / Check in",
         [MSG_CHECKOUT] = "签退 / Check out",
@@ -97,6 +106,8 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_DONE_REQUEST] = "Your correction request was sent to the organizer.",
         [MSG_DONE_PASSWORD] = "Your password was changed; you were logged out everywhere else.",
         [MSG_DONE_OTHERS] = "You were logged out everywhere else.",
+        [MSG_DONE_ERASED] = "Your account is closed and your personal data erased. Your "
+                            "service hours stay on record under volunteer number",
         [MSG_DONE_CHECKIN] = "Checked in.",
         [MSG_DONE_CHECKOUT] = "Checked out.",
         [MSG_ERR_TITLE] = "Something went wrong",

@@ -19,6 +19,13 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_CHANGE_PASSWORD] = "修改密码",
         [MSG_LOGOUT_OTHERS] = "退出其他设备上的登录",
         [MSG_MY_DATA] = "下载我的全部数据（JSON 文件）",
+        [MSG_ERASE] = "注销账号",
+        [MSG_ERASE_HINT] = "注销后，您的姓名、手机号、身份证号等个人信息将被删除，且无法再登录。"
+                           "您的服务时长以志愿者编号保留在记录中。此操作不可撤销；如需留存，"
+                           "请先下载您的数据。",
+        [MSG_ERASE_PASSWORD] = "输入密码以确认",
+        [MSG_ERASE_CONFIRM] = "我已知晓此操作不可撤销",
+        [MSG_ERASE_BUTTON] = "删除我的个人信息并注销账号",
         [MSG_CHECKIN_TITLE] = "活动签到",
         [MSG_CHECKIN] = "签到 / Check in",
         [MSG_CHECKOUT] = "签退 / Check out",
@@ -94,6 +101,7 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_DONE_REQUEST] = "更正申请已提交，组织者会处理。",
         [MSG_DONE_PASSWORD] = "密码已修改，其他设备上的登录均已退出。",
         [MSG_DONE_OTHERS] = "其他设备上的登录均已退出。",
+        [MSG_DONE_ERASED] = "账号已注销，个人信息已删除。您的服务时长保留在志愿者编号下：",
         [MSG_DONE_CHECKIN] = "签到成功。",
         [MSG_DONE_CHECKOUT] = "签退成功。",
         [MSG_ERR_TITLE] = "出错了",

@@ -22,6 +22,11 @@ enum msg {
 	MSG_CHANGE_PASSWORD,
 	MSG_LOGOUT_OTHERS,
 	MSG_MY_DATA,
+	MSG_ERASE,          /* the section: close the account and erase the personal data */
+	MSG_ERASE_HINT,     /* what goes and what stays */
+	MSG_ERASE_PASSWORD, /* the password field of that form */
+	MSG_ERASE_CONFIRM,  /* the checkbox */
+	MSG_ERASE_BUTTON,
 	MSG_CHECKIN_TITLE,
 	MSG_CHECKIN, /* the big button */
 	MSG_CHECKOUT,
@@ -97,6 +102,7 @@ enum msg {
 	MSG_DONE_REQUEST,
 	MSG_DONE_PASSWORD,
 	MSG_DONE_OTHERS,
+	MSG_DONE_ERASED, /* followed by the volunteer number */
 	MSG_DONE_CHECKIN,
 	MSG_DONE_CHECKOUT,
 	MSG_ERR_TITLE,

@@ -7,8 +7,9 @@
  * Data comes from api.page_me (sql/0009_pages.sql, which totals through the API's own
  * volunteer_hours_json); writes are the API's functions: signup_create, signup_cancel,
  * corrections_create_body (POST /correction-requests), the log-in flow of POST /session,
- * session_logout of DELETE /session, and password_change_start and sessions_end_others of
- * POST /me/password and DELETE /me/sessions (the account section, for staff too).  Every POST
+ * session_logout of DELETE /session, password_change_start and sessions_end_others of
+ * POST /me/password and DELETE /me/sessions (the account section, for staff too), and
+ * me_erase_start of POST /me/erase (closing the account, for volunteers).  Every POST
  * answers 303 to /me?done=... on success.
  */
 #include <cjson/cJSON.h>
@@ -35,11 +36,30 @@ static void errors(struct page *p)
 		page_error_box(p, &m->err);
 }
 
+/* After the account was closed (/me?done=erased&no=V...): what became of it, with the
+ * volunteer number under which the hours stay. */
+static void erased_notice(struct page *p)
+{
+	const char *done = page_query(p, "done"), *no = page_query(p, "no");
+	if (!done || strcmp(done, "erased"))
+		return;
+	html_raw(&p->out, "<div class=\"notice\" role=\"status\"><p>");
+	page_msg(p, MSG_DONE_ERASED);
+	if (no && strlen(no) <= 32 &&
+	    strspn(no, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == strlen(no)) {
+		html_raw(&p->out, " <strong id=\"erased-no\">");
+		page_text(p, no);
+		html_raw(&p->out, "</strong>");
+	}
+	html_raw(&p->out, "</p></div>\n");
+}
+
 static void login_form(struct page *p)
 {
 	struct me *m = p->data;
 	const char *next = page_field(p, "next") ? page_field(p, "next") : page_query(p, "next");
 	page_start(p, MSG_LOGIN_TITLE);
+	erased_notice(p);
 	errors(p);
 	page_form_open(p, "/me", PAGE_P_LOGIN, 0, 0, 0);
 	html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"login\">");
@@ -139,19 +159,47 @@ static void report_form(struct page *p, const cJSON *entries)
 	html_raw(&p->out, "</button></form></details>\n");
 }
 
-/* The inline error of a field of the password form after a failed POST, else NULL. */
-static const char *password_err(struct page *p, const char *field)
+/* The inline error of a field of the form posted with `action`, after it failed, else NULL
+ * (the password and the erasure forms both ask for the current password). */
+static const char *form_err(struct page *p, const char *action, const char *field)
 {
 	struct me *m = p->data;
 	const char *extra;
-	if (!m->has_err || strcmp(m->err.field, field) != 0)
+	const char *posted = page_field(p, "action");
+	if (!m->has_err || !posted || strcmp(posted, action) || strcmp(m->err.field, field))
 		return NULL;
 	return T(p, page_err_msg(&m->err, &extra));
 }
 
+/* Close the account: the volunteer's personal data is erased, the hours stay (POST
+ * /api/v1/me/erase's flow).  The password confirms it, and a box that says it is final. */
+static void erase_section(struct page *p)
+{
+	html_raw(&p->out, "<details id=\"erase\"");
+	if (form_err(p, "erase", "current_password") || form_err(p, "erase", "confirm"))
+		html_raw(&p->out, " open");
+	html_raw(&p->out, "><summary>");
+	page_msg(p, MSG_ERASE);
+	html_raw(&p->out, "</summary><p>");
+	page_msg(p, MSG_ERASE_HINT);
+	html_raw(&p->out, "</p>");
+	page_form_open(p, "/me", PAGE_P_ME, 0, 0, 0);
+	html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"erase\">");
+	page_input(p, "password", "erase_password", MSG_ERASE_PASSWORD, NULL, -1,
+	           form_err(p, "erase", "current_password"),
+	           "autocomplete=\"current-password\" required maxlength=\"128\"");
+	html_raw(&p->out,
+	         "<div class=\"field check\"><input id=\"f-erase-confirm\" name=\"confirm\" "
+	         "type=\"checkbox\" value=\"1\" required><label for=\"f-erase-confirm\">");
+	page_msg(p, MSG_ERASE_CONFIRM);
+	html_raw(&p->out, "</label></div><button type=\"submit\" class=\"second\">");
+	page_msg(p, MSG_ERASE_BUTTON);
+	html_raw(&p->out, "</button></form></details>\n");
+}
+
 /* Change the password (the other sessions end with it), or end the other sessions alone:
  * for volunteers and staff alike, since every account logs in here. */
-static void account_section(struct page *p)
+static void account_section(struct page *p, int volunteer)
 {
 	html_raw(&p->out,
 	         "<section aria-labelledby=\"h-account\" id=\"account\"><h2 id=\"h-account\">");
@@ -160,10 +208,10 @@ static void account_section(struct page *p)
 	page_form_open(p, "/me", PAGE_P_ME, 0, 0, 0); /* never queued offline: it holds passwords */
 	html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"password\">");
 	page_input(p, "password", "current_password", MSG_CURRENT_PASSWORD, NULL, -1,
-	           password_err(p, "current_password"),
+	           form_err(p, "password", "current_password"),
 	           "autocomplete=\"current-password\" required maxlength=\"128\"");
 	page_input(p, "password", "new_password", MSG_NEW_PASSWORD, NULL, MSG_NEW_PASSWORD_HINT,
-	           password_err(p, "new_password"),
+	           form_err(p, "password", "new_password"),
 	           "autocomplete=\"new-password\" required minlength=\"10\" maxlength=\"128\"");
 	html_raw(&p->out, "<button type=\"submit\">");
 	page_msg(p, MSG_CHANGE_PASSWORD);
@@ -171,7 +219,10 @@ static void account_section(struct page *p)
 	small_form(p, "logout_others", 0, "x", MSG_LOGOUT_OTHERS, 1);
 	html_raw(&p->out, "<p><a href=\"/api/v1/me/data\" download>");
 	page_msg(p, MSG_MY_DATA);
-	html_raw(&p->out, "</a></p></section>\n");
+	html_raw(&p->out, "</a></p>");
+	if (volunteer)
+		erase_section(p);
+	html_raw(&p->out, "</section>\n");
 }
 
 static void render(struct page *p, const cJSON *d)
@@ -348,7 +399,7 @@ static void render(struct page *p, const cJSON *d)
 			html_raw(&p->out, "</ul>\n");
 		}
 	}
-	account_section(p);
+	account_section(p, cJSON_IsObject(v));
 	small_form(p, "logout", 0, "x", MSG_LOGOUT, 1);
 	page_end(p);
 	page_send(p, m->status ? m->status : 200);
@@ -417,6 +468,21 @@ static void written(struct req *r, cJSON *result, const struct err *e)
 	m->err = *e;
 	m->status = app_err_status(e->code);
 	load(p);
+}
+
+/* The erasure's outcome: 303 to the log-in form with a notice and the volunteer number (the
+ * session and its cookie are gone), or the page again with the error. */
+static void erased(struct req *r, cJSON *result, const struct err *e)
+{
+	if (e->code != APP_OK) {
+		written(r, result, e);
+		return;
+	}
+	char url[80];
+	const char *no = json_str(result, "volunteer_no");
+	snprintf(url, sizeof url, "/me?done=erased&no=%s", no ? no : "");
+	cJSON_Delete(result);
+	page_redirect(page_of(r), url);
 }
 
 static void logged_in(struct page *p)
@@ -491,6 +557,21 @@ void h_page_me_post(struct req *r)
 	if (!strcmp(action, "logout_others")) {
 		page_capture(p, written);
 		sessions_end_others(r);
+		return;
+	}
+	if (!strcmp(action, "erase")) {
+		const char *current = page_field(p, "erase_password");
+		page_capture(p, erased);
+		struct err e;
+		if (!current || !*current)
+			err_set(&e, APP_EINVALID, "current_password", "required");
+		else if (!page_field(p, "confirm"))
+			err_set(&e, APP_EINVALID, "confirm", "required");
+		else {
+			me_erase_start(r, current);
+			return;
+		}
+		erased(r, NULL, &e);
 		return;
 	}
 	if (!strcmp(action, "password")) {

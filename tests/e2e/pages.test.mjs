@@ -1,7 +1,7 @@
 // Browser tests of the volunteer's pages (issue 7), in Debian's chromium at 360 px:
 // the whole path (QR link, log in, check in, check out, hours on /me) with JavaScript on and
 // off, the offline queue (one attendance only), the inline error of /register, a password
-// changed from /me, and axe on every page.  Each test leaves a screenshot in build/e2e/.
+// changed from /me, the account closed from /me, and axe on every page.  Each test leaves a screenshot in build/e2e/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Api, axe, checkinPath, newContext, shot, startBrowser, startStack, volunteer } from './lib.mjs';
@@ -174,6 +174,41 @@ test('/me: the password changed from the page, sent once for a double tap', asyn
   }
   await new Api(stack.base).login(v.phone, current);
   assert.equal((await new Api(stack.base).req('POST', '/session', { login: v.phone, password: v.password })).status, 401);
+});
+
+test('/me: a volunteer closes the account; the personal data goes, the hours stay', async () => {
+  const v = await volunteer(stack, '郑志愿');
+  const ctx = await newContext(browser);
+  const page = await ctx.newPage();
+  try {
+    await logInOnMe(page, v);
+    await page.locator('#me-name').waitFor();
+    await page.locator('#erase summary').click(); // opens the section
+    await page.getByLabel('输入密码以确认').fill('wrong-password-1');
+    await page.getByLabel('我已知晓此操作不可撤销').check();
+    await page.getByRole('button', { name: '删除我的个人信息并注销账号' }).click();
+    await page.locator('#e-erase_password').waitFor(); // inline, in the section, open again
+    assert.match(await page.locator('#e-erase_password').textContent(), /当前密码不正确/);
+    assert.deepEqual(await axe(page), []);
+    await shot(page, 'me-erase-wrong-password');
+
+    await page.getByLabel('输入密码以确认').fill(v.password);
+    await page.getByLabel('我已知晓此操作不可撤销').check();
+    await page.getByRole('button', { name: '删除我的个人信息并注销账号' }).dblclick();
+    await page.locator('#erased-no').waitFor();
+    const no = await page.locator('#erased-no').textContent();
+    assert.match(no, /^V\d+$/);
+    assert.equal(await page.locator('.error').count(), 0);
+    assert.deepEqual(await axe(page), []);
+    await shot(page, 'me-erased');
+    const rec = await coord.ok('GET', `/volunteers/${v.id}`);
+    assert.equal(rec.status, 'erased');
+    assert.equal(rec.name, no);
+    assert.equal(rec.phone, null);
+    assert.equal((await new Api(stack.base).req('POST', '/session', { login: v.phone, password: v.password })).status, 401);
+  } finally {
+    await ctx.close();
+  }
 });
 
 test('/register shows the API\'s validation inline, next to the field', async () => {

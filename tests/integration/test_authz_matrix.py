@@ -81,6 +81,8 @@ EXPECT = {
     ("GET /me/sessions", "any"):                      (401, 200, 200, 200, 200, 200),
     ("DELETE /me/sessions", "any"):                   (401, 200, 200, 200, 200, 200),
     ("GET /me/data", "any"):                          (401, 200, 200, 200, 200, 200),
+    # erasing one's own data (422: no password given, refused before anything is looked up)
+    ("POST /me/erase", "any"):                        (401, 422, 422, 422, 422, 422),
     # the area tree (admin writes; reads by grant, plus a volunteer's home unit)
     ("POST /org-units", "own"):                       (401, 404, 404, 403, 201, 201),
     ("POST /org-units", "other"):                     (401, 404, 404, 404, 404, 404),
@@ -114,6 +116,9 @@ EXPECT = {
     ("PATCH /volunteers/{id}", "other"):              (401, 404, 404, 404, 404, 404),
     ("PATCH /volunteers/{id} staff-field", "own"):    (401, 403, 200, 200, 200, 200),
     ("PATCH /volunteers/{id} staff-field", "other"):  (401, 404, 404, 404, 404, 404),
+    # erasure of a volunteer's personal data: administrators only (a fresh member of the team)
+    ("DELETE /volunteers/{id}", "own"):               (401, 404, 403, 403, 200, 200),
+    ("DELETE /volunteers/{id}", "other"):             (401, 404, 404, 404, 404, 404),
     ("GET /volunteers/{id}/hours", "own"):            (401, 200, 200, 200, 200, 200),
     ("GET /volunteers/{id}/hours", "other"):          (401, 404, 404, 404, 404, 404),
     # accounts, roles, audit
@@ -388,6 +393,10 @@ def s_my_sessions_end(w, actor, side):
     return "DELETE", "/me/sessions", None, None, teardown, Api(w.server, w.logins[actor], PW)
 
 
+def s_my_erase(w, actor, side):
+    return "POST", "/me/erase", {"current_password": ""}, None, None
+
+
 def s_ou_create(w, actor, side):
     return "POST", "/org-units", {"parent_id": w.side[side]["unit"], "kind": "grid",
                                   "code": f"mx-g-{secrets.token_hex(5)}", "name": "网格"}, None, None
@@ -453,6 +462,12 @@ def s_vol_patch(w, actor, side):
 
 def s_vol_patch_staff(w, actor, side):
     return "PATCH", f"/volunteers/{w.side[side]['vol']}", {"status": "active"}, None, None
+
+
+def s_vol_erase(w, actor, side):
+    d, v = w.side[side], fresh_volunteer(w, side)
+    w.sa.ok("POST", f"/teams/{d['team']}/members", {"volunteer_id": v}, want=201)
+    return "DELETE", f"/volunteers/{v}", None, None, None
 
 
 def s_vol_hours(w, actor, side):
@@ -658,6 +673,7 @@ SETUP = {
     "GET /me/sessions": s_my_sessions,
     "DELETE /me/sessions": s_my_sessions_end,
     "GET /me/data": s_my_data,
+    "POST /me/erase": s_my_erase,
     "DELETE /session": s_session_delete,
     "GET /me": s_me,
     "POST /org-units": s_ou_create,
@@ -675,6 +691,7 @@ SETUP = {
     "GET /volunteers/{id}": s_vol_get,
     "PATCH /volunteers/{id}": s_vol_patch,
     "PATCH /volunteers/{id} staff-field": s_vol_patch_staff,
+    "DELETE /volunteers/{id}": s_vol_erase,
     "GET /volunteers/{id}/hours": s_vol_hours,
     "POST /accounts staff": s_acc_staff,
     "POST /accounts volunteer": s_acc_vol,

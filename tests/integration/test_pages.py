@@ -419,6 +419,44 @@ def test_my_data_is_all_about_me_and_nothing_else(server, world):
     assert 'href="/api/v1/me/data"' in check_page(b.get("/me"))
 
 
+def test_me_closes_the_account_and_erases_the_personal_data(server, world):
+    v, phone, password = _new_volunteer(server, world, 9)
+    elsewhere = Api(server, phone, password)
+    b = Browser(server)
+    html = check_page(b.get("/me"))
+    assert b.post("/me", {"_t": token_of(html), "action": "login", "phone": phone,
+                          "password": password}).status_code == 303
+
+    def erase(data, status):
+        html = check_page(b.get("/me"))
+        section = re.search(r'<details id="erase".*?</details>', html, re.S).group(0)
+        assert "data-queue" not in section and 'type="checkbox"' in section and " required" in section
+        return check_page(b.post("/me", {"_t": token_of(section), "action": "erase", **data}), status=status)
+
+    html = erase({"erase_password": "wrong-pass-1", "confirm": "1"}, 422)
+    assert 'id="e-erase_password"' in html and "当前密码不正确" in html and '<details id="erase" open>' in html
+    assert 'id="e-current_password"' not in html  # the password form above shows no error
+    erase({"erase_password": password}, 422)  # the box not ticked
+    assert elsewhere.status("GET", "/me") == 200
+
+    r = b.post("/me", {"_t": token_of(re.search(r'<details id="erase".*?</details>', check_page(b.get("/me")),
+                                                  re.S).group(0)),
+                       "action": "erase", "erase_password": password, "confirm": "1"})
+    assert r.status_code == 303 and r.headers["Location"] == f"/me?done=erased&no={v['volunteer_no']}", r.text
+    assert elsewhere.status("GET", "/me") == 401
+    html = check_page(b.get(r.headers["Location"]))
+    assert "账号已注销" in html and f'<strong id="erased-no">{v["volunteer_no"]}</strong>' in html
+    assert 'name="phone"' in html  # logged out: the log-in form
+    assert Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD).ok(
+        "GET", f"/volunteers/{v['id']}")["status"] == "erased"
+    # Staff accounts have no volunteer record: no such section for them.
+    b2 = Browser(server)
+    html = check_page(b2.get("/me"))
+    assert b2.post("/me", {"_t": token_of(html), "action": "login", "phone": conftest.ADMIN_LOGIN,
+                           "password": conftest.ADMIN_PASSWORD}).status_code == 303
+    assert 'id="erase"' not in check_page(b2.get("/me"))
+
+
 def test_a_tap_queued_offline_keeps_its_time_within_the_pages_proof(server, world):
     """The offline queue sends client_at, the time of the tap.  It is kept when it lies between
     the moment the page (with its presence proof) was issued and now; a time before the page,
