@@ -7,10 +7,11 @@
 -- date, work unit, skills; the log-in (the account is disabled and can never log in again),
 -- its sessions, throttle counters and stored Idempotency-Key answers; the network addresses
 -- of the person's check-ins and of their own actions; and the same fields in the audit
--- trail's snapshots.  What stays, under the volunteer number: the hours (attendances, the
--- ledger, the monthly figures, which do not change), sign-ups and team memberships, and the
--- audit trail's record of who did what and when.  The record is then frozen: no update, and
--- the phone and ID number are free for a new registration.
+-- trail's snapshots; and the places held at events still to come.  What stays, under the
+-- volunteer number: the hours (attendances, the ledger, the monthly figures, which do not
+-- change), past sign-ups, team memberships, and the audit trail's record of who did what and
+-- when.  The record is then frozen: no update, and the phone and ID number are free for a
+-- new registration.
 
 --------------------------------------------------------------------------------------------
 -- The schema
@@ -80,6 +81,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v volunteers;
     acc accounts;
+    s signups;
 BEGIN
     SELECT * INTO acc FROM accounts a WHERE a.volunteer_id = vid FOR UPDATE;
     IF acc.id IS NOT NULL
@@ -87,6 +89,20 @@ BEGIN
         PERFORM problem(409, NULL, 'the account holds staff roles: an administrator revokes them first');
     END IF;
     PERFORM set_config('vd.erasing', 'on', true);
+
+    -- Places held at events still to come are given up (the waitlist moves up), as a
+    -- cancellation would; past sign-ups stay, as the record of who was expected.
+    FOR s IN SELECT sg.* FROM signups sg JOIN events e ON e.id = sg.event_id
+              WHERE sg.volunteer_id = vid AND sg.status <> 'cancelled' AND e.starts_at > now()
+              ORDER BY sg.event_id LOOP
+        PERFORM 1 FROM events WHERE id = s.event_id FOR NO KEY UPDATE;
+        UPDATE signups SET status = 'cancelled' WHERE event_id = s.event_id AND volunteer_id = vid;
+        PERFORM audit('cancel', 'signup', s.event_id, signup_json(s),
+                      jsonb_build_object('volunteer_id', vid, 'status', 'cancelled'));
+        IF s.status = 'confirmed' THEN
+            PERFORM signups_promote(s.event_id);
+        END IF;
+    END LOOP;
 
     UPDATE attendances SET ip = NULL WHERE volunteer_id = vid AND ip IS NOT NULL;
     UPDATE audit_log SET ip = NULL, old = old - erasable_keys(), new = new - erasable_keys()
