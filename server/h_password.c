@@ -19,7 +19,7 @@
  * servers through the sessions table's trigger (dblisten.c).
  *
  * The erasure of one's own personal data takes the same steps with the password alone: step
- * 3 is me_erase (sql/0017_erasure.sql), which ends every session, the caller's too, and the
+ * 3 is me_erase (sql/0018_erasure.sql), which ends every session, the caller's too, and the
  * answer clears the cookie.
  */
 #include <openssl/crypto.h>

@@ -58,6 +58,17 @@ void h_sessions_end_others(struct req *r);
 void h_me_data(struct req *r);
 void h_me_erase(struct req *r);
 
+/* h_certificates.c */
+/* The link that checks a certificate (public_url, or the scheme and Host of r, then
+ * /certificates/{number}?c={code}) into out; -1 when it does not fit. */
+int certificate_url(struct req *r, const char *number, const char *code, char *out, size_t n);
+/* POST /me/certificates with a parsed body (taken), shared with the /me/certificates page:
+ * replies the new certificate with its url, or through r->api_then. */
+void certificates_create_body(struct req *r, cJSON *body);
+void h_me_certificates_create(struct req *r);
+void h_me_certificates_list(struct req *r);
+void h_volunteer_certificates_create(struct req *r);
+
 /* h_registry.c */
 void h_org_units_create(struct req *r);
 void h_org_units_list(struct req *r);
@@ -154,6 +165,9 @@ void h_page_console_post(struct req *r);
 void h_page_roster(struct req *r);
 void h_page_roster_post(struct req *r);
 void h_page_poster(struct req *r);
+void h_page_my_certificates(struct req *r);
+void h_page_my_certificates_post(struct req *r);
+void h_page_certificate(struct req *r);
 void h_page_admin(struct req *r);
 
 #endif

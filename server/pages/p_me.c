@@ -1,8 +1,8 @@
 /*
- * p_me.c: GET and POST /me, the volunteer's own page: hours this month and this year, star
- * levels, the service record with each entry's status and a way to report an error in it,
- * upcoming events with sign-up and cancel, log-in / log-out, and the account's password and
- * other sessions.
+ * p_me.c: GET and POST /me, the volunteer's own page: hours this month and this year (and a
+ * link to the certificates of the record, p_certificate.c), star levels, the service record with
+ * each entry's status and a way to report an error in it, upcoming events with sign-up and cancel,
+ * log-in / log-out, and the account's password, other sessions and closing.
  *
  * Data comes from api.page_me (sql/0009_pages.sql, which totals through the API's own
  * volunteer_hours_json); writes are the API's functions: signup_create, signup_cancel,
@@ -270,7 +270,9 @@ static void render(struct page *p, const cJSON *d)
 		html_raw(&p->out, "</h2><div class=\"totals\">");
 		total(p, MSG_APPROVED_HOURS, year, "approved_hours", "year-approved");
 		total(p, MSG_PENDING_HOURS, year, "pending_hours", "year-pending");
-		html_raw(&p->out, "</div>\n");
+		html_raw(&p->out, "</div>\n<p><a href=\"/me/certificates\" id=\"my-certs\">");
+		page_msg(p, MSG_MY_CERTS);
+		html_raw(&p->out, "</a></p>\n");
 
 		const cJSON *stars = cJSON_GetObjectItemCaseSensitive(d, "stars"), *s;
 		if (cJSON_GetArraySize(stars) > 0) {

@@ -82,6 +82,7 @@ enum page_purpose {
 	PAGE_P_LOGIN = 4,
 	PAGE_P_CONSOLE = 5, /* /console: approve, create an activity (p_console.c) */
 	PAGE_P_ROSTER = 6,  /* /console/events/{id}: roster check-in and check-out */
+	PAGE_P_CERT = 7,    /* /me/certificates: issue a certificate (p_certificate.c) */
 };
 enum page_flags { PAGE_FLAG_PRESENCE = 1 };
 

@@ -1,7 +1,8 @@
 // Browser tests of the volunteer's pages (issue 7), in Debian's chromium at 360 px:
 // the whole path (QR link, log in, check in, check out, hours on /me) with JavaScript on and
 // off, the offline queue (one attendance only), the inline error of /register, a password
-// changed from /me, the account closed from /me, and axe on every page.  Each test leaves a screenshot in build/e2e/.
+// changed from /me, a certificate issued and the account closed from /me, and axe on every
+// page.  Each test leaves a screenshot in build/e2e/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Api, axe, checkinPath, newContext, shot, startBrowser, startStack, volunteer } from './lib.mjs';
@@ -206,6 +207,36 @@ test('/me: a volunteer closes the account; the personal data goes, the hours sta
     assert.equal(rec.name, no);
     assert.equal(rec.phone, null);
     assert.equal((await new Api(stack.base).req('POST', '/session', { login: v.phone, password: v.password })).status, 401);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('/me: a certificate of the service record, issued from the page and printable', async () => {
+  const eventId = stack.events[5];
+  const v = await volunteer(stack, '孔志愿', eventId);
+  const ev = await coord.ok('GET', `/events/${eventId}`);
+  await v.api.ok('POST', `/events/${eventId}/check-ins`, { code: ev.checkin_code });
+  await v.api.ok('POST', `/events/${eventId}/check-outs`, { code: ev.checkin_code });
+  await creditQuarter(eventId, v.id);
+  const ctx = await newContext(browser);
+  const page = await ctx.newPage();
+  try {
+    await logInOnMe(page, v);
+    await page.getByRole('link', { name: '我的服务证明' }).click();
+    await page.locator('#no-certs').waitFor();
+    assert.deepEqual(await axe(page), []);
+    await page.getByRole('button', { name: '开具证明' }).click();
+    await page.locator('#cert-number').waitFor();
+    assert.match(await page.locator('#cert-number').textContent(), /^VC\d{11,}$/);
+    assert.equal(await page.locator('#cert-hours').textContent(), '0.25');
+    assert.equal(await page.locator('#cert-name').textContent(), '孔志愿');
+    assert.equal(await page.locator('#print').isVisible(), true); // shown by the script
+    assert.match(await page.locator('.cert .url').textContent(), new RegExp(page.url().replace(/[?]/g, '\\?')));
+    assert.deepEqual(await axe(page), []);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 360, `the certificate fits a 360 px screen (${width} px)`);
+    await shot(page, 'certificate');
   } finally {
     await ctx.close();
   }

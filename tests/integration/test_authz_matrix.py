@@ -83,6 +83,9 @@ EXPECT = {
     ("GET /me/data", "any"):                          (401, 200, 200, 200, 200, 200),
     # erasing one's own data (422: no password given, refused before anything is looked up)
     ("POST /me/erase", "any"):                        (401, 422, 422, 422, 422, 422),
+    # certificates of one's own record (422: a period that is no date, so nothing is issued)
+    ("POST /me/certificates", "any"):                 (401, 422, 422, 422, 422, 422),
+    ("GET /me/certificates", "any"):                  (401, 200, 200, 200, 200, 200),
     # the area tree (admin writes; reads by grant, plus a volunteer's home unit)
     ("POST /org-units", "own"):                       (401, 404, 404, 403, 201, 201),
     ("POST /org-units", "other"):                     (401, 404, 404, 404, 404, 404),
@@ -119,6 +122,9 @@ EXPECT = {
     # erasure of a volunteer's personal data: administrators only (a fresh member of the team)
     ("DELETE /volunteers/{id}", "own"):               (401, 404, 403, 403, 200, 200),
     ("DELETE /volunteers/{id}", "other"):             (401, 404, 404, 404, 404, 404),
+    # a certificate for a volunteer, by staff over them (422 as above once allowed)
+    ("POST /volunteers/{id}/certificates", "own"):    (401, 403, 422, 422, 422, 422),
+    ("POST /volunteers/{id}/certificates", "other"):  (401, 404, 404, 404, 404, 404),
     ("GET /volunteers/{id}/hours", "own"):            (401, 200, 200, 200, 200, 200),
     ("GET /volunteers/{id}/hours", "other"):          (401, 404, 404, 404, 404, 404),
     # accounts, roles, audit
@@ -397,6 +403,14 @@ def s_my_erase(w, actor, side):
     return "POST", "/me/erase", {"current_password": ""}, None, None
 
 
+def s_my_cert_create(w, actor, side):
+    return "POST", "/me/certificates", {"from": "2026-02-30"}, None, None
+
+
+def s_my_certs(w, actor, side):
+    return "GET", "/me/certificates", None, None, None
+
+
 def s_ou_create(w, actor, side):
     return "POST", "/org-units", {"parent_id": w.side[side]["unit"], "kind": "grid",
                                   "code": f"mx-g-{secrets.token_hex(5)}", "name": "网格"}, None, None
@@ -468,6 +482,10 @@ def s_vol_erase(w, actor, side):
     d, v = w.side[side], fresh_volunteer(w, side)
     w.sa.ok("POST", f"/teams/{d['team']}/members", {"volunteer_id": v}, want=201)
     return "DELETE", f"/volunteers/{v}", None, None, None
+
+
+def s_vol_cert(w, actor, side):
+    return "POST", f"/volunteers/{w.side[side]['vol']}/certificates", {"to": "yesterday"}, None, None
 
 
 def s_vol_hours(w, actor, side):
@@ -674,6 +692,8 @@ SETUP = {
     "DELETE /me/sessions": s_my_sessions_end,
     "GET /me/data": s_my_data,
     "POST /me/erase": s_my_erase,
+    "POST /me/certificates": s_my_cert_create,
+    "GET /me/certificates": s_my_certs,
     "DELETE /session": s_session_delete,
     "GET /me": s_me,
     "POST /org-units": s_ou_create,
@@ -692,6 +712,7 @@ SETUP = {
     "PATCH /volunteers/{id}": s_vol_patch,
     "PATCH /volunteers/{id} staff-field": s_vol_patch_staff,
     "DELETE /volunteers/{id}": s_vol_erase,
+    "POST /volunteers/{id}/certificates": s_vol_cert,
     "GET /volunteers/{id}/hours": s_vol_hours,
     "POST /accounts staff": s_acc_staff,
     "POST /accounts volunteer": s_acc_vol,

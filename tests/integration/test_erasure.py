@@ -1,4 +1,4 @@
-"""Erasure of a volunteer's personal data on request (PIPL Art. 47; sql/0017_erasure.sql):
+"""Erasure of a volunteer's personal data on request (PIPL Art. 47; sql/0018_erasure.sql):
 by an administrator (DELETE /api/v1/volunteers/{id}) or by the volunteer, confirmed with the
 password (POST /api/v1/me/erase).  The personal fields go, from the record, the account, the
 sessions and the audit trail's snapshots; the hours and every report figure stay, under the

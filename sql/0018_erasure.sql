@@ -1,4 +1,4 @@
--- 0017_erasure.sql: a volunteer's personal data erased on request (PIPL Art. 47; MIIT's rule
+-- 0018_erasure.sql: a volunteer's personal data erased on request (PIPL Art. 47; MIIT's rule
 -- that an account can be cancelled, 注销).  An administrator over the volunteer's home unit
 -- erases it (DELETE /api/v1/volunteers/{id}), or the volunteer does, confirming with their
 -- password (POST /api/v1/me/erase, and a form on /me).
@@ -7,7 +7,8 @@
 -- date, work unit, skills; the log-in (the account is disabled and can never log in again),
 -- its sessions, throttle counters and stored Idempotency-Key answers; the network addresses
 -- of the person's check-ins and of their own actions; and the same fields in the audit
--- trail's snapshots; and the places held at events still to come.  What stays, under the
+-- trail's snapshots and in the certificates issued (which are revoked); and the places held
+-- at events still to come.  What stays, under the
 -- volunteer number: the hours (attendances, the ledger, the monthly figures, which do not
 -- change), past sign-ups, team memberships, and the audit trail's record of who did what and
 -- when.  The record is then frozen: no update, and the phone and ID number are free for a
@@ -105,6 +106,10 @@ BEGIN
     END LOOP;
 
     UPDATE attendances SET ip = NULL WHERE volunteer_id = vid AND ip IS NOT NULL;
+    -- A certificate names the person: it is revoked, and its check shows it without them.
+    UPDATE certificates SET revoked_at = coalesce(revoked_at, now()),
+           content = jsonb_set(content, '{volunteer}', (content -> 'volunteer') - erasable_keys())
+     WHERE volunteer_id = vid;
     UPDATE audit_log SET ip = NULL, old = old - erasable_keys(), new = new - erasable_keys()
      WHERE (entity = 'volunteer' AND entity_id = vid)
         OR (entity = 'attendance'
