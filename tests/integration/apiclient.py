@@ -42,3 +42,16 @@ class Api:
 
 def anonymous(server, tls=False):
     return Api(server, tls=tls)
+
+
+def make_unit(admin, parent, kind, code, name):
+    """An org unit made by `admin` through the API; its id."""
+    return admin.ok("POST", "/org-units", {"parent_id": parent, "kind": kind, "code": code, "name": name},
+                    want=201)["id"]
+
+
+def make_staff(admin, login, password, grant):
+    """A staff account with one role grant, made by `admin`; an Api logged in as it."""
+    acc = admin.ok("POST", "/accounts", {"login": login, "password": password}, want=201)
+    admin.ok("POST", f"/accounts/{acc['id']}/roles", grant, want=201)
+    return Api(admin.server, login, password)

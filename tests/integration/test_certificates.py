@@ -7,12 +7,13 @@ personal data is erased.
 import datetime as dt
 import re
 import secrets
+import types
 
 import pytest
 import requests
 
 import conftest
-from apiclient import Api, anonymous
+from apiclient import Api, anonymous, make_staff, make_unit
 from test_pages import ESCAPED, EVIL, Browser, check_page, token_of
 from test_volunteers import random_id, random_phone
 
@@ -21,20 +22,14 @@ SH = dt.timezone(dt.timedelta(hours=8))
 TIMEOUT = 10
 
 
-class World:
-    pass
-
-
 @pytest.fixture(scope="module")
 def w(server, pg):
-    x = World()
-    x.server, x.pg = server, pg
+    x = types.SimpleNamespace(server=server, pg=pg)
     sfx = secrets.token_hex(4)
     sa = x.sa = Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
 
     def unit(parent, kind, name):
-        return sa.ok("POST", "/org-units", {"parent_id": parent, "kind": kind,
-                                            "code": f"ct-{name}-{sfx}", "name": name}, want=201)["id"]
+        return make_unit(sa, parent, kind, f"ct-{name}-{sfx}", name)
 
     x.D = unit(None, "district", "证明区" + sfx)
     x.A = unit(unit(x.D, "subdistrict", "S"), "community", "A")
@@ -50,14 +45,8 @@ def w(server, pg):
             "ends_at": (x.now + dt.timedelta(hours=2)).isoformat()}, want=201)
         x.events.append(sa.ok("GET", f"/activities/{act['id']}/events")["items"][0]["id"])
 
-    def staff(name, grant):
-        login = f"ct-{name}-{sfx}"
-        acc = sa.ok("POST", "/accounts", {"login": login, "password": PW}, want=201)
-        sa.ok("POST", f"/accounts/{acc['id']}/roles", grant, want=201)
-        return Api(server, login, PW)
-
-    x.coord = staff("coord-a", {"role": "coordinator", "org_unit_id": x.A})
-    x.coord_b = staff("coord-b", {"role": "coordinator", "org_unit_id": x.B})
+    x.coord = make_staff(sa, f"ct-coord-a-{sfx}", PW, {"role": "coordinator", "org_unit_id": x.A})
+    x.coord_b = make_staff(sa, f"ct-coord-b-{sfx}", PW, {"role": "coordinator", "org_unit_id": x.B})
     return x
 
 

@@ -6,12 +6,13 @@ volunteer number.
 """
 import datetime as dt
 import secrets
+import types
 
 import pytest
 import requests
 
 import conftest
-from apiclient import Api, anonymous
+from apiclient import Api, anonymous, make_staff, make_unit
 from test_volunteers import random_id, random_phone
 
 PW = "Erase-pass-" + secrets.token_hex(4)
@@ -19,20 +20,14 @@ SH = dt.timezone(dt.timedelta(hours=8))
 TIMEOUT = 10
 
 
-class World:
-    pass
-
-
 @pytest.fixture(scope="module")
 def w(server, pg):
-    x = World()
-    x.server, x.pg = server, pg
+    x = types.SimpleNamespace(server=server, pg=pg)
     x.sfx = sfx = secrets.token_hex(4)
     sa = x.sa = Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
 
     def unit(parent, kind, name):
-        return sa.ok("POST", "/org-units", {"parent_id": parent, "kind": kind,
-                                            "code": f"er-{name}-{sfx}", "name": name}, want=201)["id"]
+        return make_unit(sa, parent, kind, f"er-{name}-{sfx}", name)
 
     x.D = unit(None, "district", "D")
     x.S1, x.S2 = unit(x.D, "subdistrict", "S1"), unit(x.D, "subdistrict", "S2")
@@ -40,10 +35,7 @@ def w(server, pg):
     x.team = sa.ok("POST", "/teams", {"name": "注销测试队", "org_unit_id": x.A}, want=201)["id"]
 
     def staff(name, grant):
-        login = f"er-{name}-{sfx}"
-        acc = sa.ok("POST", "/accounts", {"login": login, "password": PW}, want=201)
-        sa.ok("POST", f"/accounts/{acc['id']}/roles", grant, want=201)
-        return Api(server, login, PW)
+        return make_staff(sa, f"er-{name}-{sfx}", PW, grant)
 
     x.admin = staff("admin-s1", {"role": "admin", "org_unit_id": x.S1})
     x.admin_other = staff("admin-s2", {"role": "admin", "org_unit_id": x.S2})
