@@ -105,6 +105,8 @@ static void erased(struct db_job *job, const struct db_result *res, const struct
 	sessions_account_revoked(r->w->sessions, r->account_id);
 	auth_set_cookie(r, NULL, 0);
 	const char *json = db_result_value(res, 0, 0);
+	if (!json) /* me_erase always returns its object; never NULL, but never strlen(NULL) */
+		json = "{\"erased\":true}";
 	api_answer(r, 200, json, strlen(json));
 }
 
