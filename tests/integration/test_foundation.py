@@ -525,9 +525,10 @@ def test_systemd_watchdog_is_fed_only_while_every_worker_turns(pg, make_server):
 
 
 def _worker_index(srv, pid):
-    found = re.search(rf"worker_start\b.*\bworker=(\d+) pid={pid}\b", srv.log_text())
-    assert found, f"no worker_start line for pid {pid}"
-    return int(found.group(1))
+    # The process can be seen before its worker_start line is written: wait for the line.
+    line = rf"worker_start\b.*\bworker=(\d+) pid={pid}\b"
+    assert wait_until(lambda: re.search(line, srv.log_text()), 5), f"no worker_start line for pid {pid}"
+    return int(re.search(line, srv.log_text()).group(1))
 
 
 def _loop_ages(srv):
