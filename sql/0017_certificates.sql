@@ -71,8 +71,7 @@ DECLARE
     total int;
     lines jsonb;
     rest jsonb;
-    num text := 'VC' || to_char(now() AT TIME ZONE app_time_zone(), 'YYYY')
-                     || lpad(nextval('certificate_no_seq')::text, 7, '0');
+    num text;
     c certificates;
 BEGIN
     IF d0 > d1 THEN
@@ -114,6 +113,9 @@ BEGIN
       INTO lines, rest
       FROM ranked r JOIN activities a ON a.id = r.activity_id JOIN teams t ON t.id = r.team_id;
 
+    -- numbered only once it is certain to be issued, so that refusals leave no gaps
+    num := 'VC' || to_char(now() AT TIME ZONE app_time_zone(), 'YYYY')
+                || lpad(nextval('certificate_no_seq')::text, 7, '0');
     INSERT INTO certificates (number, code, volunteer_id, issuer_id, period_from, period_to,
                               approved_minutes, content, issued_by)
     VALUES (num, replace(gen_random_uuid()::text, '-', ''), vid, issuer.id, d0, d1, total,
