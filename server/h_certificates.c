@@ -4,6 +4,7 @@
  *   POST /api/v1/me/certificates {from?, to?}                 201 the certificate
  *   GET  /api/v1/me/certificates                              200 {"items": [...]}
  *   POST /api/v1/volunteers/{id}/certificates {from?, to?}    201 (coordinator, admin)
+ *   POST /api/v1/certificates/{id}/revoke {reason}            200 (admin over the volunteer)
  *
  * The shape of the body is checked here, the dates and everything else in the database.
  * Each certificate goes out with `url`, the link that checks it (GET /certificates/{number}
@@ -109,4 +110,23 @@ void h_volunteer_certificates_create(struct req *r)
 	if (check_period(r, body) < 0 || api_path_id(r, body, 0, "volunteer_id") < 0)
 		return;
 	api_call_post(r, "volunteer_certificate_create", body, 201, one_post);
+}
+
+void h_certificates_revoke(struct req *r)
+{
+	static const char *const keys[] = {"reason", NULL};
+	struct err e;
+	const char *reason;
+	cJSON *body = api_body(r);
+	if (!body)
+		return;
+	if (json_check_keys(body, keys, &e) < 0 ||
+	    json_get_str(body, "reason", 1, 500, &reason, &e) < 0) {
+		cJSON_Delete(body);
+		reply_error(r, &e);
+		return;
+	}
+	if (api_path_id(r, body, 0, "id") < 0)
+		return;
+	api_call_post(r, "certificate_revoke", body, 200, one_post);
 }

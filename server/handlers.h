@@ -68,6 +68,7 @@ void certificates_create_body(struct req *r, cJSON *body);
 void h_me_certificates_create(struct req *r);
 void h_me_certificates_list(struct req *r);
 void h_volunteer_certificates_create(struct req *r);
+void h_certificates_revoke(struct req *r);
 
 /* h_registry.c */
 void h_org_units_create(struct req *r);

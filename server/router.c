@@ -56,6 +56,7 @@ static const struct route routes[] = {
         {M_GET, "/api/v1/volunteers/{id}/hours", h_volunteer_hours, AUTH_USER, 0},
         {M_POST, "/api/v1/volunteers/{id}/certificates", h_volunteer_certificates_create, AUTH_USER,
          0},
+        {M_POST, "/api/v1/certificates/{id}/revoke", h_certificates_revoke, AUTH_USER, 0},
         {M_POST, "/api/v1/accounts", h_accounts_create, AUTH_USER, 0},
         {M_POST, "/api/v1/accounts/{id}/roles", h_roles_grant, AUTH_USER, 0},
         {M_DELETE, "/api/v1/accounts/{id}/roles/{grant_id}", h_roles_revoke, AUTH_USER, 0},

@@ -27,6 +27,8 @@ CREATE TABLE certificates (
     issued_by    bigint CONSTRAINT certificates_issued_by_fkey REFERENCES accounts (id),
     issued_at    timestamptz NOT NULL DEFAULT now(),
     revoked_at   timestamptz,
+    revoked_by   bigint CONSTRAINT certificates_revoked_by_fkey REFERENCES accounts (id),
+    revoke_reason text CONSTRAINT certificates_revoke_reason_check CHECK (char_length(revoke_reason) <= 500),
     CONSTRAINT certificates_number_key UNIQUE (number),
     CONSTRAINT certificates_period_check CHECK (period_from <= period_to)
 );
@@ -57,7 +59,7 @@ LANGUAGE sql STABLE AS $$
     SELECT c.content || jsonb_build_object(
         'id', c.id, 'code', c.code, 'volunteer_id', c.volunteer_id, 'issued_at', c.issued_at,
         'status', CASE WHEN c.revoked_at IS NULL THEN 'valid' ELSE 'revoked' END,
-        'revoked_at', c.revoked_at)
+        'revoked_at', c.revoked_at, 'revoke_reason', c.revoke_reason)
 $$;
 
 -- Issue a certificate of volunteer vid's approved service on the local days [d0, d1] (either
@@ -163,6 +165,29 @@ BEGIN
     PERFORM authz_require(authz_volunteer_level(actor, vid), 'coordinator', 'volunteer');
     RETURN certificate_json(certificate_issue(vid, certificate_date(args, 'from'),
                                               certificate_date(args, 'to'), actor));
+END
+$$;
+
+-- POST /api/v1/certificates/{id}/revoke {reason}: an administrator over the volunteer
+-- withdraws a certificate that should not stand (the record it states was wrong, say: the
+-- issuer answers for it).  Its check then says revoked, with the reason.  Revoking a revoked
+-- certificate changes nothing.
+CREATE FUNCTION api.certificate_revoke(actor bigint, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    c certificates;
+BEGIN
+    SELECT * INTO c FROM certificates WHERE id = arg_id(args, 'id') FOR UPDATE;
+    PERFORM authz_require(CASE WHEN c.id IS NULL THEN 0 ELSE authz_volunteer_level(actor, c.volunteer_id) END,
+                          'admin', 'certificate');
+    IF c.revoked_at IS NULL THEN
+        UPDATE certificates SET revoked_at = now(), revoked_by = actor, revoke_reason = arg_text(args, 'reason')
+         WHERE id = c.id
+        RETURNING * INTO c;
+        PERFORM audit('revoke', 'certificate', c.id, NULL,
+                      jsonb_build_object('number', c.number, 'reason', c.revoke_reason));
+    END IF;
+    RETURN certificate_json(c);
 END
 $$;
 

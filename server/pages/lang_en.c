@@ -236,6 +236,7 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_CERT_VALID] = "Checked against this system: this certificate is valid.",
         [MSG_CERT_REVOKED] = "This certificate has been revoked and is no longer valid.",
         [MSG_CERT_REVOKED_SHORT] = "revoked",
+        [MSG_CERT_REVOKE_REASON] = "Reason:",
         [MSG_CERT_NUMBER] = "Certificate number",
         [MSG_CERT_PART_VOLUNTEER] = "1. The volunteer",
         [MSG_CERT_ID_NUMBER] = "ID number",

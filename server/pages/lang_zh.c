@@ -227,6 +227,7 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_CERT_VALID] = "经本系统核验，此证明有效。",
         [MSG_CERT_REVOKED] = "此证明已撤销，不再有效。",
         [MSG_CERT_REVOKED_SHORT] = "已撤销",
+        [MSG_CERT_REVOKE_REASON] = "撤销原因：",
         [MSG_CERT_NUMBER] = "证明编号",
         [MSG_CERT_PART_VOLUNTEER] = "一、志愿者信息",
         [MSG_CERT_ID_NUMBER] = "身份证件号码",

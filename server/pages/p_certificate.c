@@ -282,6 +282,13 @@ static void certificate_loaded(struct req *r, cJSON *result, const struct err *e
 	html_rawf(&p->out, "<p class=\"%s\" id=\"cert-status\" role=\"status\">",
 	          revoked ? "error" : "notice");
 	page_msg(p, revoked ? MSG_CERT_REVOKED : MSG_CERT_VALID);
+	if (revoked && json_str(result, "revoke_reason")) {
+		html_raw(&p->out, " ");
+		page_msg(p, MSG_CERT_REVOKE_REASON);
+		html_raw(&p->out, "<span id=\"cert-reason\">");
+		page_text(p, json_str(result, "revoke_reason"));
+		html_raw(&p->out, "</span>");
+	}
 	html_raw(&p->out, "</p>\n<section class=\"cert\" aria-labelledby=\"cert-v\"><dl>");
 	dt_dd(p, MSG_CERT_NUMBER, json_str(result, "number"), "cert-number");
 	html_raw(&p->out, "</dl><h2 id=\"cert-v\">");

@@ -125,6 +125,9 @@ EXPECT = {
     # a certificate for a volunteer, by staff over them (422 as above once allowed)
     ("POST /volunteers/{id}/certificates", "own"):    (401, 403, 422, 422, 422, 422),
     ("POST /volunteers/{id}/certificates", "other"):  (401, 404, 404, 404, 404, 404),
+    # revoking one: administrators over the volunteer (a fresh volunteer, not in team X)
+    ("POST /certificates/{id}/revoke", "own"):        (401, 404, 404, 403, 200, 200),
+    ("POST /certificates/{id}/revoke", "other"):      (401, 404, 404, 404, 404, 404),
     ("GET /volunteers/{id}/hours", "own"):            (401, 200, 200, 200, 200, 200),
     ("GET /volunteers/{id}/hours", "other"):          (401, 404, 404, 404, 404, 404),
     # accounts, roles, audit
@@ -318,12 +321,17 @@ def fresh_attendance(w, side):
     return w.sa.ok("POST", f"/events/{d['cev']}/check-outs", {"volunteer_id": v}, want=200)
 
 
-def fresh_pending(w, side):
+def fresh_entry(w, side):
+    """A fresh volunteer's backfilled 30 minutes at the side's current event: (volunteer, entry)."""
     d, v = w.side[side], fresh_volunteer(w, side)
     start = d["cstart"] + dt.timedelta(minutes=5)
-    return w.sa.ok("POST", "/hours", {"volunteer_id": v, "event_id": d["cev"], "started_at": iso(start),
-                                      "ended_at": iso(start + dt.timedelta(minutes=30)),
-                                      "reason": "补录"}, want=201)["id"]
+    return v, w.sa.ok("POST", "/hours", {"volunteer_id": v, "event_id": d["cev"], "started_at": iso(start),
+                                         "ended_at": iso(start + dt.timedelta(minutes=30)),
+                                         "reason": "补录"}, want=201)
+
+
+def fresh_pending(w, side):
+    return fresh_entry(w, side)[1]["id"]
 
 
 def code_of(w, event):
@@ -486,6 +494,15 @@ def s_vol_erase(w, actor, side):
 
 def s_vol_cert(w, actor, side):
     return "POST", f"/volunteers/{w.side[side]['vol']}/certificates", {"to": "yesterday"}, None, None
+
+
+def s_cert_revoke(w, actor, side):
+    # a certificate of a fresh volunteer's 30 approved minutes, issued by the system admin
+    v, entry = fresh_entry(w, side)
+    if entry["status"] == "pending":
+        w.sa.ok("POST", f"/hours/{entry['id']}/approve", {})
+    cert = w.sa.ok("POST", f"/volunteers/{v}/certificates", {}, want=201)
+    return "POST", f"/certificates/{cert['id']}/revoke", {"reason": "记录有误"}, None, None
 
 
 def s_vol_hours(w, actor, side):
@@ -713,6 +730,7 @@ SETUP = {
     "PATCH /volunteers/{id} staff-field": s_vol_patch_staff,
     "DELETE /volunteers/{id}": s_vol_erase,
     "POST /volunteers/{id}/certificates": s_vol_cert,
+    "POST /certificates/{id}/revoke": s_cert_revoke,
     "GET /volunteers/{id}/hours": s_vol_hours,
     "POST /accounts staff": s_acc_staff,
     "POST /accounts volunteer": s_acc_vol,

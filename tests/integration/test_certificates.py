@@ -47,6 +47,7 @@ def w(server, pg):
 
     x.coord = make_staff(sa, f"ct-coord-a-{sfx}", PW, {"role": "coordinator", "org_unit_id": x.A})
     x.coord_b = make_staff(sa, f"ct-coord-b-{sfx}", PW, {"role": "coordinator", "org_unit_id": x.B})
+    x.admin = make_staff(sa, f"ct-admin-{sfx}", PW, {"role": "admin", "org_unit_id": x.D})
     return x
 
 
@@ -180,6 +181,29 @@ def test_the_pages_issue_list_and_print_a_certificate(w):
     assert b.post("/me/certificates", {"_t": "forged", "from": str(day2)}).status_code == 403
     en = check_page(b.get(r.headers["Location"] + "&lang=en"))
     assert "Certificate of volunteer service record" in en
+
+
+def test_an_administrator_revokes_a_certificate_with_a_reason(w):
+    v, _, me, _, _ = with_service(w)
+    c = me.ok("POST", "/me/certificates", {}, want=201)
+    for who, body, status in ((w.coord, {"reason": "记录有误"}, 403), (me, {"reason": "不要了"}, 403),
+                              (w.admin, {}, 422), (w.admin, {"reason": "   "}, 422),
+                              (w.admin, {"reason": "x", "when": "now"}, 422)):
+        r = who.req("POST", f"/certificates/{c['id']}/revoke", body)
+        assert r.status_code == status and "problem+json" in r.headers["Content-Type"], r.text
+    assert w.admin.status("POST", "/certificates/99999999999/revoke", {"reason": "x"}) == 404
+    assert "此证明有效" in requests.get(c["url"], timeout=TIMEOUT).text
+
+    got = w.admin.ok("POST", f"/certificates/{c['id']}/revoke", {"reason": "服务记录有误" + EVIL})
+    assert got["status"] == "revoked" and got["revoke_reason"] == "服务记录有误" + EVIL
+    assert got["service"] == c["service"] and got["url"] == c["url"]  # the content stays as issued
+    again = w.admin.ok("POST", f"/certificates/{c['id']}/revoke", {"reason": "另一个原因"})
+    assert again["revoke_reason"] == got["revoke_reason"] and again["revoked_at"] == got["revoked_at"]
+    html = check_page(requests.get(c["url"], timeout=TIMEOUT))
+    assert "此证明已撤销" in html and '<span id="cert-reason">服务记录有误' + ESCAPED in html
+    assert [i["status"] for i in me.ok("GET", "/me/certificates")["items"]] == ["revoked"]
+    assert w.pg.sql(f"SELECT count(*) FROM audit_log WHERE action = 'revoke' AND entity = 'certificate' "
+                    f"AND entity_id = {c['id']}").strip() == "1"
 
 
 def test_erasure_revokes_the_certificates(w):
