@@ -6,13 +6,12 @@
 -- What goes: the name (the volunteer number takes its place), phone, ID number, gender, birth
 -- date, work unit, skills; the log-in (the account is disabled and can never log in again),
 -- its sessions, throttle counters and stored Idempotency-Key answers; the network addresses
--- of the person's check-ins and of their own actions; and the same fields in the audit
--- trail's snapshots and in the certificates issued (which are revoked); and the places held
--- at events still to come.  What stays, under the
--- volunteer number: the hours (attendances, the ledger, the monthly figures, which do not
--- change), past sign-ups, team memberships, and the audit trail's record of who did what and
--- when.  The record is then frozen: no update, and the phone and ID number are free for a
--- new registration.
+-- of the person's check-ins and of their own actions; the same fields in the audit trail's
+-- snapshots and in the certificates issued (which are revoked); and the places held at events
+-- still to come.  What stays, under the volunteer number: the hours (attendances, the ledger,
+-- the monthly figures, which do not change), past sign-ups, team memberships, and the audit
+-- trail's record of who did what and when.  The record is then frozen: no update, and the
+-- phone and ID number are free for a new registration.
 
 --------------------------------------------------------------------------------------------
 -- The schema
