@@ -102,7 +102,8 @@ bench-reports: all
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan: build/asan/volunteerd
 
-build/asan/volunteerd: $(COMMON_SRC) $(SERVER_SRC) build/sql_embed.c build/openapi_embed.c
+build/asan/volunteerd: $(COMMON_SRC) $(SERVER_SRC) build/sql_embed.c build/openapi_embed.c \
+                       build/pages_static_embed.c
 	@mkdir -p build/asan
 	$(CC) $(filter-out -MMD -MP -O2,$(CFLAGS)) $(ASAN_FLAGS) -DVD_VERSION='"$(VERSION)-asan"' -o $@ $^ $(LDLIBS)
 
