@@ -14,7 +14,10 @@
  * the group commit's statement took about 60 us a call (pgbench, -M extended against -M
  * prepared), next to about 1 ms for a whole batch of one check-in.  The first use of a
  * statement on a connection is two round trips (Parse, then Bind/Execute); every later one is
- * one.
+ * one.  When the schema changed the result type of a statement this connection prepared,
+ * PostgreSQL refuses it before running anything ("cached plan must not change result type"):
+ * the job is sent again at once as a one-off statement, so no request sees that, and the
+ * connection is closed afterwards, its prepared statements with it.
  */
 #include "dbconn.h"
 
@@ -51,6 +54,8 @@ struct dbconn {
 	int nprepared;
 	int prepare;   /* prepare statements at all (dbconn_set_prepare) */
 	int preparing; /* BUSY with the job's Parse; its Bind/Execute is sent when that is done */
+	int resent;    /* the job was sent again after its prepared plan went stale */
+	int stale;     /* this connection's prepared statements are stale: close it when idle */
 };
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
@@ -95,6 +100,7 @@ static void close_pg(struct dbconn *c)
 	c->flushing = 0;
 	c->nprepared = 0; /* prepared statements die with their session */
 	c->preparing = 0;
+	c->stale = 0;
 }
 
 /* Tear the connection down; report the running job first (if any), then DOWN. */
@@ -174,12 +180,8 @@ static void finish_job(struct dbconn *c)
 	struct db_job *job = c->job;
 	PGresult *res = c->res;
 	struct err e;
-	int reuse = PQtransactionStatus(c->pg) == PQTRANS_IDLE && PQstatus(c->pg) == CONNECTION_OK;
-	/* "cached plan must not change result type": the schema changed under a prepared
-	 * statement; a new connection prepares it again. */
-	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	if (st && !strcmp(st, "0A000"))
-		reuse = 0;
+	int reuse = PQtransactionStatus(c->pg) == PQTRANS_IDLE &&
+	            PQstatus(c->pg) == CONNECTION_OK && !c->stale;
 
 	c->job = NULL;
 	c->res = NULL;
@@ -203,6 +205,38 @@ static void finish_job(struct dbconn *c)
 }
 
 static int send_job(struct dbconn *c);
+
+/* The job's prepared statement was refused because the schema changed its result type
+ * (SQLSTATE 0A000, raised when the plan is checked, before anything runs). */
+static int plan_went_stale(const PGresult *res)
+{
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	return st && !strcmp(st, "0A000") && msg &&
+	       !strncmp(msg, "cached plan must not change result type", 39);
+}
+
+/* Send the job again as a one-off statement after its prepared plan went stale; 1 when sent,
+ * 0 when there is nothing to resend, -1 when the connection failed (reported). */
+static int resend_stale(struct dbconn *c)
+{
+	if (c->resent || !plan_went_stale(c->res))
+		return 0;
+	c->resent = 1;
+	c->stale = 1;
+	PQclear(c->res);
+	c->res = NULL;
+	const struct db_job *job = c->job;
+	int r = -1;
+	if (PQsendQueryParams(c->pg, job->sql, job->nparams, NULL, job->params, NULL, NULL, 0))
+		r = PQflush(c->pg);
+	if (r < 0) {
+		fail(c, PQerrorMessage(c->pg));
+		return -1;
+	}
+	c->flushing = r == 1;
+	return 1;
+}
 
 /* The job's Parse is done (its results drained): send its Bind/Execute.  Returns 1 when
  * sent, 0 when the job is to finish with the Parse's error, -1 when the connection failed
@@ -248,7 +282,7 @@ static void step_busy(struct dbconn *c, short what)
 		while (!PQisBusy(c->pg)) {
 			PGresult *res = PQgetResult(c->pg);
 			if (!res) {
-				int sent = c->preparing ? prepared_now(c) : 0;
+				int sent = c->preparing ? prepared_now(c) : resend_stale(c);
 				if (sent < 0)
 					return;
 				if (sent)
@@ -405,6 +439,7 @@ void dbconn_run(struct dbconn *c, struct db_job *job, int timeout_ms)
 {
 	c->job = job;
 	c->state = DBCONN_BUSY;
+	c->resent = 0;
 	arm_timer(c, timeout_ms);
 	if (!send_job(c))
 		arm_timer(c, 0); /* reported from the timer, keeping the callback off this stack */
