@@ -260,4 +260,8 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_CERT_VERIFY] =
                 "Scan the QR code or open this link to check the certificate against this system:",
         [MSG_CERT_QR_LABEL] = "QR code to check this certificate",
+        [MSG_ERR_NO_HOURS] = "There are no approved service hours in this period to certify.",
+        [MSG_ERR_PERIOD] = "The end date cannot be before the start date.",
+        [MSG_ERR_ERASE_STAFF] = "Your account still holds staff roles: ask an administrator to "
+                                "revoke them, then close the account.",
 };

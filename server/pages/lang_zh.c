@@ -250,4 +250,7 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_CERT_ISSUED_ON] = "出具日期",
         [MSG_CERT_VERIFY] = "扫描二维码或打开以下链接，可在本系统核验此证明：",
         [MSG_CERT_QR_LABEL] = "核验此证明的二维码",
+        [MSG_ERR_NO_HOURS] = "这段时间内没有已确认的服务时长，无法开具证明。",
+        [MSG_ERR_PERIOD] = "截止日期不能早于起始日期。",
+        [MSG_ERR_ERASE_STAFF] = "您的账号仍有工作人员角色，请先请管理员撤销，再注销账号。",
 };

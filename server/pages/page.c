@@ -435,6 +435,9 @@ static const struct {
         {"must differ from the current password", MSG_ERR_SAME_PASSWORD},
         {"already the login", MSG_ERR_PHONE_TAKEN},
         {"the form expired", MSG_ERR_FORM},
+        {"no approved service hours in this period", MSG_ERR_NO_HOURS},
+        {"to must not be before from", MSG_ERR_PERIOD},
+        {"holds staff roles", MSG_ERR_ERASE_STAFF},
 };
 
 enum msg page_err_msg(const struct err *e, const char **extra)

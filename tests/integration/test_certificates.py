@@ -167,7 +167,10 @@ def test_the_pages_issue_list_and_print_a_certificate(w):
     assert 'id="no-certs"' in html and 'type="date"' in html
     html = check_page(b.post("/me/certificates", {"_t": token_of(html), "from": "2000-01-01", "to": "2000-01-31"}),
                       status=409)
-    assert 'role="alert"' in html
+    assert 'role="alert"' in html and "这段时间内没有已确认的服务时长" in html
+    html = check_page(b.post("/me/certificates", {"_t": token_of(html), "from": str(day2), "to": str(day1)}),
+                      status=422)
+    assert "截止日期不能早于起始日期" in html and f'value="{day2}"' in html  # the dates kept
     r = b.post("/me/certificates", {"_t": token_of(html), "from": str(day2)})
     assert r.status_code == 303 and r.headers["Location"].startswith("/certificates/VC"), r.text
     html = check_page(b.get(r.headers["Location"]))

@@ -438,6 +438,12 @@ def test_me_closes_the_account_and_erases_the_personal_data(server, world):
     assert 'id="e-current_password"' not in html  # the password form above shows no error
     erase({"erase_password": password}, 422)  # the box not ticked
     assert elsewhere.status("GET", "/me") == 200
+    admin = Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
+    grant = admin.ok("POST", f"/accounts/{elsewhere.account['id']}/roles",
+                     {"role": "coordinator", "org_unit_id": world["community"]["id"]}, want=201)
+    html = erase({"erase_password": password, "confirm": "1"}, 409)
+    assert "仍有工作人员角色" in html
+    admin.ok("DELETE", f"/accounts/{elsewhere.account['id']}/roles/{grant['id']}", want=204)
 
     r = b.post("/me", {"_t": token_of(re.search(r'<details id="erase".*?</details>', check_page(b.get("/me")),
                                                   re.S).group(0)),
