@@ -219,3 +219,15 @@ BEGIN
     RETURN found_cert;
 END
 $$;
+
+-- GET /api/v1/me/data (0016) holds everything kept about the caller: the certificates too.
+-- 0016's function stays as it is, out of the api schema, and this one adds them.
+ALTER FUNCTION api.me_data(bigint, jsonb) SET SCHEMA public;
+ALTER FUNCTION public.me_data(bigint, jsonb) RENAME TO me_data_before_certificates;
+CREATE FUNCTION api.me_data(actor bigint, args jsonb) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT me_data_before_certificates(actor, args) || jsonb_build_object(
+        'certificates', coalesce((SELECT jsonb_agg(certificate_json(c) ORDER BY c.id)
+                                    FROM certificates c WHERE c.volunteer_id = actor_volunteer(actor)),
+                                 '[]'::jsonb))
+$$;

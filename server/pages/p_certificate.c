@@ -336,6 +336,7 @@ static void certificate_loaded(struct req *r, cJSON *result, const struct err *e
 	html_raw(&p->out, "</p></section>\n");
 	page_end(p);
 	cJSON_Delete(result);
+	reply_header(r, "X-Robots-Tag", "noindex"); /* a link shared in public names a person */
 	page_send(p, 200);
 }
 

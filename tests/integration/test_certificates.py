@@ -95,10 +95,13 @@ def test_a_certificate_states_the_approved_hours_and_checks_out(w):
     assert c["issuer"]["org_unit_id"] == w.D and c["period"] == {"from": None, "to": None}
     assert c["url"] == w.server.url(f"/certificates/{c['number']}?c={c['code']}")
     assert me.ok("GET", "/me/certificates")["items"] == [c]
+    mine = me.ok("GET", "/me/data")["certificates"]  # the copy of one's data holds it (no url)
+    assert mine == [{k: x for k, x in c.items() if k != "url"}]
 
     # Anyone holding the link checks it: no log-in, the content as issued, escaped.
     r = requests.get(c["url"], timeout=TIMEOUT)
     html = check_page(r)
+    assert r.headers["X-Robots-Tag"] == "noindex" and r.headers["Cache-Control"] == "no-store"
     assert c["number"] in html and v["volunteer_no"] in html and v["id_number"] in html
     assert ESCAPED in html and "3.25" in html and "证明区" in html and "<svg" in html
     assert 'id="cert-status"' in html and "此证明有效" in html

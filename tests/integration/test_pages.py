@@ -409,6 +409,7 @@ def test_my_data_is_all_about_me_and_nothing_else(server, world):
     assert [c["message"] for c in d["correction_requests"]] == [evil("少算")]
     assert [s["current"] for s in d["sessions"]] == [None]  # the file does not say which is which
     assert "login" in [e["action"] for e in d["security_events"]]
+    assert d["certificates"] == []  # none issued yet; test_certificates checks one that is
     assert "argon2" not in r.text and "token_hash" not in r.text and world["phone"] not in r.text
     assert Api(server).status("GET", "/me/data") == 401
     # the page links it
