@@ -181,6 +181,26 @@ void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, ap
 	api_call_submit(r, fn, args, ok_status, post, 0);
 }
 
+void api_call_reason(struct req *r, const char *fn, const char *id_key, size_t max_chars,
+                     int ok_status, api_post_fn post)
+{
+	static const char *const keys[] = {"reason", NULL};
+	struct err e;
+	const char *reason;
+	cJSON *body = api_body(r);
+	if (!body)
+		return;
+	if (json_check_keys(body, keys, &e) < 0 ||
+	    json_get_str(body, "reason", 1, max_chars, &reason, &e) < 0) {
+		cJSON_Delete(body);
+		reply_error(r, &e);
+		return;
+	}
+	if (api_path_id(r, body, 0, id_key) < 0)
+		return;
+	api_call_post(r, fn, body, ok_status, post);
+}
+
 void api_call_batched(struct req *r, const char *fn, cJSON *args, int ok_status)
 {
 	api_call_submit(r, fn, args, ok_status, NULL, 1);

@@ -28,6 +28,11 @@ void api_call_batched(struct req *r, const char *fn, cJSON *args, int ok_status)
 typedef int (*api_post_fn)(struct req *r, cJSON **result);
 /* As api_call, with post run on the parsed result. */
 void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, api_post_fn post);
+/* The common decision with a reason (a rejection, a revocation): a body of one required
+ * string `reason` of at most max_chars (else 400/422 naming it), the path id 0 under id_key,
+ * then api_call_post. */
+void api_call_reason(struct req *r, const char *fn, const char *id_key, size_t max_chars,
+                     int ok_status, api_post_fn post);
 /* The common read or delete: args from the path ids named in ids (in path order; NULL for
  * none) and the query parameters named in query (NULL for none), then api_call_post. */
 void api_call_path(struct req *r, const char *fn, const char *const ids[],

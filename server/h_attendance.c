@@ -210,20 +210,7 @@ void h_hours_approve(struct req *r)
 
 void h_hours_reject(struct req *r)
 {
-	static const char *const keys[] = {"reason", NULL};
-	struct err e;
-	const char *reason;
-	cJSON *body = api_body(r);
-	if (!body)
-		return;
-	if (json_check_keys(body, keys, &e) < 0 ||
-	    json_get_str(body, "reason", 1, 1000, &reason, &e) < 0) {
-		fail(r, NULL, body, &e);
-		return;
-	}
-	if (api_path_id(r, body, 0, "entry_id") < 0)
-		return;
-	api_call(r, "hours_reject", body, 200);
+	api_call_reason(r, "hours_reject", "entry_id", 1000, 200, NULL);
 }
 
 void h_hours_approve_bulk(struct req *r)

@@ -114,19 +114,5 @@ void h_volunteer_certificates_create(struct req *r)
 
 void h_certificates_revoke(struct req *r)
 {
-	static const char *const keys[] = {"reason", NULL};
-	struct err e;
-	const char *reason;
-	cJSON *body = api_body(r);
-	if (!body)
-		return;
-	if (json_check_keys(body, keys, &e) < 0 ||
-	    json_get_str(body, "reason", 1, 500, &reason, &e) < 0) {
-		cJSON_Delete(body);
-		reply_error(r, &e);
-		return;
-	}
-	if (api_path_id(r, body, 0, "id") < 0)
-		return;
-	api_call_post(r, "certificate_revoke", body, 200, one_post);
+	api_call_reason(r, "certificate_revoke", "id", 500, 200, one_post);
 }
