@@ -21,18 +21,27 @@
 #include "req.h"
 #include "worker.h"
 
+int certificate_path(const char *number, const char *code, char *out, size_t n)
+{
+	int w = snprintf(out, n, "/certificates/%s?c=%s", number ? number : "", code ? code : "");
+	return w > 0 && (size_t)w < n ? 0 : -1;
+}
+
 int certificate_url(struct req *r, const char *number, const char *code, char *out, size_t n)
 {
 	const char *base = r->w->cfg->public_url, *host = req_header(r, "Host");
+	char path[128];
 	size_t len = strlen(base);
 	while (len > 0 && base[len - 1] == '/')
 		len--;
+	if (certificate_path(number, code, path, sizeof path) < 0)
+		return -1;
 	int w;
 	if (len > 0)
-		w = snprintf(out, n, "%.*s/certificates/%s?c=%s", (int)len, base, number, code);
+		w = snprintf(out, n, "%.*s%s", (int)len, base, path);
 	else /* no public URL configured: the address this request came to */
-		w = snprintf(out, n, "%s://%s/certificates/%s?c=%s", r->tls ? "https" : "http",
-		             host ? host : "localhost", number, code);
+		w = snprintf(out, n, "%s://%s%s", r->tls ? "https" : "http",
+		             host ? host : "localhost", path);
 	return w > 0 && (size_t)w < n ? 0 : -1;
 }
 

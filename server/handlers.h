@@ -59,8 +59,10 @@ void h_me_data(struct req *r);
 void h_me_erase(struct req *r);
 
 /* h_certificates.c */
-/* The link that checks a certificate (public_url, or the scheme and Host of r, then
- * /certificates/{number}?c={code}) into out; -1 when it does not fit. */
+/* The path of the page that checks a certificate, /certificates/{number}?c={code}, into out;
+ * -1 when it does not fit. */
+int certificate_path(const char *number, const char *code, char *out, size_t n);
+/* The same as a link: after public_url, or the scheme and Host of r; -1 when it does not fit. */
 int certificate_url(struct req *r, const char *number, const char *code, char *out, size_t n);
 /* POST /me/certificates with a parsed body (taken), shared with the /me/certificates page:
  * replies the new certificate with its url, or through r->api_then. */

@@ -92,10 +92,12 @@ static void list_loaded(struct req *r, cJSON *result, const struct err *e)
 		cJSON_ArrayForEach(it, items)
 		{
 			const cJSON *service = cJSON_GetObjectItemCaseSensitive(it, "service");
-			html_raw(&p->out, "<li><a href=\"/certificates/");
-			page_text(p, json_str(it, "number"));
-			html_raw(&p->out, "?c=");
-			page_text(p, json_str(it, "code"));
+			char path[128];
+			if (certificate_path(json_str(it, "number"), json_str(it, "code"), path,
+			                     sizeof path) < 0)
+				continue;
+			html_raw(&p->out, "<li><a href=\"");
+			page_text(p, path);
 			html_raw(&p->out, "\">");
 			page_text(p, json_str(it, "number"));
 			html_raw(&p->out, "</a> · ");
@@ -163,11 +165,11 @@ static void issued(struct req *r, cJSON *result, const struct err *e)
 		load(p);
 		return;
 	}
-	char url[160];
-	snprintf(url, sizeof url, "/certificates/%s?c=%s", json_str(result, "number"),
-	         json_str(result, "code"));
+	char path[128];
+	int ok = certificate_path(json_str(result, "number"), json_str(result, "code"), path,
+	                          sizeof path) == 0;
 	cJSON_Delete(result);
-	page_redirect(p, url);
+	page_redirect(p, ok ? path : "/me/certificates");
 }
 
 void h_page_my_certificates_post(struct req *r)
@@ -232,11 +234,11 @@ static void service_table(struct page *p, const cJSON *service)
 		html_raw(&p->out, "</td><td>");
 		page_text(p, json_str(line, "team"));
 		html_raw(&p->out, "</td><td>");
-		page_text(p, json_str(line, "first_day"));
-		if (strcmp(json_str(line, "first_day") ? json_str(line, "first_day") : "",
-		           json_str(line, "last_day") ? json_str(line, "last_day") : "")) {
+		const char *first = json_str(line, "first_day"), *last = json_str(line, "last_day");
+		page_text(p, first);
+		if (first && last && strcmp(first, last)) { /* one day: shown once */
 			html_raw(&p->out, " – ");
-			page_text(p, json_str(line, "last_day"));
+			page_text(p, last);
 		}
 		html_rawf(&p->out, "</td><td class=\"n\">%lld</td><td class=\"n\">",
 		          json_num(line, "sessions"));
