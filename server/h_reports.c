@@ -4,12 +4,14 @@
  * scope included); this file only picks the format:
  *
  *   json  the function's answer as is;
- *   csv   common/export.c on the same answer, built on the loop (small: one line per row);
+ *   csv   common/export.c on the same answer, built in memory on the offload pool (a
+ *         district's per-volunteer report is tens of thousands of lines: not on the loop);
  *   xlsx  server/xlsx.c on the same answer, on the offload pool (file I/O), into a temporary
  *         file that is unlinked at once and sent from its descriptor (reply_file).
  *
  * State per request (struct report_req, hung on r->hstate): the format, the kind of table,
- * and for xlsx the parsed answer, the temporary path and descriptor until they are handed on.
+ * and for an export the parsed answer; for csv the text built, for xlsx the temporary path
+ * and descriptor, until they are handed on.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,7 +37,8 @@ struct report_req {
 	struct req *r;
 	enum report_format format;
 	enum export_report kind; /* for the monthly report, decided by the answer's "by" */
-	cJSON *report;           /* xlsx: the answer, owned */
+	cJSON *report;           /* csv, xlsx: the answer, owned */
+	struct csv csv;          /* csv: the text, built off the loop */
 	char path[256];          /* xlsx: the temporary file, "" once unlinked */
 	int fd;                  /* xlsx: the finished file, -1 once handed to reply_file */
 	size_t size;
@@ -52,6 +55,7 @@ static void report_req_free(void *p)
 	if (s->path[0])
 		unlink(s->path);
 	cJSON_Delete(s->report);
+	csv_cleanup(&s->csv);
 	free(s);
 }
 
@@ -117,6 +121,30 @@ static void xlsx_done(struct offload_task *t, int ran)
 	           s->size);
 }
 
+static void csv_work(struct offload_task *t)
+{
+	struct report_req *s = t->arg;
+	struct export_table table;
+	if (export_table_init(&table, s->report, s->kind) < 0 || export_csv(&table, &s->csv) < 0)
+		s->failed = err_set(&s->e, APP_EUNAVAILABLE, NULL, "cannot build the CSV");
+}
+
+static void csv_done(struct offload_task *t, int ran)
+{
+	struct report_req *s = t->arg;
+	struct req *r = s->r;
+	if (!ran) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "busy writing exports; try again");
+		return;
+	}
+	if (s->failed) {
+		reply_error(r, &s->e);
+		return;
+	}
+	disposition(r, s->report, s->kind, "csv");
+	reply_raw(r, 200, "text/csv; charset=utf-8", s->csv.data, s->csv.len);
+}
+
 /* The answer is in: reply it in the format asked for. */
 static int report_post(struct req *r, cJSON **result)
 {
@@ -129,36 +157,29 @@ static int report_post(struct req *r, cJSON **result)
 		if (by && !strcmp(by, "team"))
 			s->kind = EXPORT_MONTHLY_TEAM;
 	}
+	s->report = *result; /* taken: freed with the state */
+	*result = NULL;
+	s->task.arg = s;
 	if (s->format == FMT_CSV) {
-		struct export_table table;
-		struct csv c;
-		csv_init(&c);
-		if (export_table_init(&table, *result, s->kind) < 0 || export_csv(&table, &c) < 0) {
-			csv_cleanup(&c);
-			reply_problem(r, APP_EUNAVAILABLE, NULL, "cannot build the CSV");
-			return -1;
-		}
-		disposition(r, *result, s->kind, "csv");
-		reply_raw(r, 200, "text/csv; charset=utf-8", c.data, c.len);
-		csv_cleanup(&c);
+		s->task.work = csv_work;
+		s->task.done = csv_done;
+		offload_submit(r->w->offload, &s->task);
 		return -1;
 	}
 	const char *period =
-	        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(*result, "month"));
+	        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s->report, "month"));
 	if (!period)
-		period = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(*result, "quarter"));
+		period = cJSON_GetStringValue(
+		        cJSON_GetObjectItemCaseSensitive(s->report, "quarter"));
 	const char *under =
-	        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(*result, "under_name"));
+	        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s->report, "under_name"));
 	static const char *const what[] = {"志愿服务时长月报（按区域）",
 	                                   "志愿服务时长月报（按服务队）", "志愿者服务时长",
 	                                   "在职党员双报到服务统计"};
 	snprintf(s->title, sizeof s->title, "%s %s %s", under ? under : "", period ? period : "",
 	         what[s->kind]);
-	s->report = *result; /* taken: freed with the state */
-	*result = NULL;
 	s->task.work = xlsx_work;
 	s->task.done = xlsx_done;
-	s->task.arg = s;
 	offload_submit(r->w->offload, &s->task);
 	return -1;
 }
@@ -189,6 +210,7 @@ static void report_get(struct req *r, const char *fn, enum export_report kind,
 	s->format = f;
 	s->kind = kind;
 	s->fd = -1;
+	csv_init(&s->csv);
 	r->hstate = s;
 	r->hstate_free = report_req_free;
 	api_query_args(r, args, keys);
