@@ -151,6 +151,39 @@ def test_an_administrator_erases_the_personal_data_and_the_hours_stay(w):
     assert again["id"] != v["id"] and again["phone"] == body["phone"]
 
 
+def test_an_erased_volunteer_takes_no_new_service(w):
+    """No check-in by roster, no backfill, no team to join, no sign-up (0024; sign-ups since
+    0005); a correction of what was recorded before stays possible."""
+    v, body, me = registered(w)
+    entry = w.coord.ok("GET", f"/volunteers/{v['id']}/hours")["entries"][0]
+    w.admin.ok("DELETE", f"/volunteers/{v['id']}")
+    other_team = w.sa.ok("POST", "/teams", {"name": "另一队", "org_unit_id": w.A}, want=201)["id"]
+    # within the event, before the attendance of registered(): no overlap to refuse it first
+    start = dt.datetime.now(SH).replace(microsecond=0) - dt.timedelta(minutes=160)
+    refusals = [
+        ("POST", f"/events/{w.event}/check-ins", {"volunteer_id": v["id"]}),
+        ("POST", f"/events/{w.future}/signups", {"volunteer_id": v["id"]}),
+        ("POST", f"/teams/{other_team}/members", {"volunteer_id": v["id"]}),
+        ("POST", "/hours", {"volunteer_id": v["id"], "event_id": w.event, "reason": "补录",
+                            "started_at": start.isoformat(),
+                            "ended_at": (start + dt.timedelta(minutes=30)).isoformat()}),
+    ]
+    for method, path, payload in refusals:
+        r = w.coord.req(method, path, payload)
+        assert r.status_code == 409, (path, r.status_code, r.text)
+        assert r.headers["Content-Type"].startswith("application/problem+json")
+        assert [e["field"] for e in r.json().get("errors", [])] == ["volunteer_id"], r.text
+    # a live volunteer checked in in the same request as the erased one is not held back
+    live = anonymous(w.server).ok("POST", "/volunteers", {"name": "在册", "phone": random_phone(),
+                                                          "org_unit_id": w.A}, want=201)["id"]
+    assert w.coord.ok("POST", f"/events/{w.event}/check-ins", {"volunteer_id": live}, want=201)
+    # what was recorded before can still be put right
+    att = entry["attendance_id"]
+    fixed = w.coord.ok("PATCH", f"/attendance/{att}",
+                       {"check_out_at": entry["ended_at"].replace("Z", "+00:00"), "reason": "更正签退"})
+    assert fixed["id"] == att
+
+
 def test_who_may_erase(w):
     v, body, me = registered(w)
     assert me.status("DELETE", f"/volunteers/{v['id']}") == 403  # oneself: POST /me/erase

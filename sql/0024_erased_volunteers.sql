@@ -1,0 +1,36 @@
+-- 0024_erased_volunteers.sql: an erased volunteer (0018) takes no new service.
+--
+-- Erasure keeps the record's service under its volunteer number and freezes the record, but a
+-- coordinator could still check the number in at an event, backfill hours for it or enrol it
+-- in a team: new service for a person who asked to leave, on a record nobody can tie to them.
+-- A person who comes back registers again (their phone and ID number are free).  Corrections
+-- of what was recorded before the erasure stay possible, so that reports can still be put
+-- right.  (A sign-up was already refused: 0005 takes only active volunteers.)
+--
+-- Triggers rather than a check in each function, so that every way in is covered.  The one on
+-- attendances fires only for a coordinator's check-in (method roster): a volunteer's own
+-- check-in needs their log-in, which erasure disabled, and the batched self check-ins of the
+-- hot path do not call it.  Its refusal fails the round's statement, and the round then runs
+-- one by one (0013), so that only that item gets the 409.
+
+CREATE FUNCTION refuse_erased_volunteer() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM volunteers v WHERE v.id = NEW.volunteer_id AND v.status = 'erased') THEN
+        PERFORM problem(409, 'volunteer_id',
+                        'this volunteer''s personal data was erased at their request; '
+                        'a person who comes back registers again');
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER attendances_not_erased BEFORE INSERT ON attendances
+    FOR EACH ROW WHEN (NEW.method = 'roster') EXECUTE FUNCTION refuse_erased_volunteer();
+
+-- A backfill or a self-report (no attendance behind it), not a correction of an entry.
+CREATE TRIGGER hour_entries_not_erased BEFORE INSERT ON hour_entries
+    FOR EACH ROW WHEN (NEW.attendance_id IS NULL AND NEW.corrects IS NULL)
+    EXECUTE FUNCTION refuse_erased_volunteer();
+
+CREATE TRIGGER team_members_not_erased BEFORE INSERT ON team_members
+    FOR EACH ROW EXECUTE FUNCTION refuse_erased_volunteer();
