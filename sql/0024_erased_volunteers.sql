@@ -11,7 +11,9 @@
 -- attendances fires only for a coordinator's check-in (method roster): a volunteer's own
 -- check-in needs their log-in, which erasure disabled, and the batched self check-ins of the
 -- hot path do not call it.  Its refusal fails the round's statement, and the round then runs
--- one by one (0013), so that only that item gets the 409.
+-- one by one (0013), so that only that item gets the 409.  What the WHEN costs a row that
+-- does not fire it: 0.23 us (a million one-row INSERTs into a bare table, with and without
+-- it, four alternating rounds), against about 185 us of PostgreSQL's CPU per check-in.
 
 CREATE FUNCTION refuse_erased_volunteer() RETURNS trigger
 LANGUAGE plpgsql AS $$
