@@ -43,6 +43,18 @@ def assert_charset(r):
 
 # --- ports and TLS --------------------------------------------------------------------------
 
+@pytest.mark.skipif("asan" in helpers.BIN, reason="the sanitizer build leaves the hardening out")
+def test_the_binary_is_hardened():
+    """Full RELRO (BIND_NOW), position independence, stack canaries and checked buffer
+    functions (the Makefile's HARDEN), as Debian builds its packages."""
+    dyn = subprocess.run(["readelf", "-d", helpers.BIN], capture_output=True, text=True, check=True).stdout
+    assert "BIND_NOW" in dyn and "PIE" in dyn, dyn
+    hdr = subprocess.run(["readelf", "-lW", helpers.BIN], capture_output=True, text=True, check=True).stdout
+    assert "GNU_RELRO" in hdr
+    syms = subprocess.run(["nm", "-D", helpers.BIN], capture_output=True, text=True, check=True).stdout
+    assert "__stack_chk_fail" in syms and "__snprintf_chk" in syms
+
+
 def test_http_and_https_ports_answer(server):
     for tls in (False, True):
         r = server.get("/livez", tls=tls)
