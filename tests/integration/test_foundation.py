@@ -316,6 +316,56 @@ def test_readyz_follows_postgres_down_and_up(own_pg, make_server):
     assert srv.proc.poll() is None, "the server died while the database was away"
 
 
+def test_a_busy_database_gets_503_each_way_and_the_server_recovers(pg, fresh_db, make_server):
+    """The three ways a request meets a database too busy to answer (server/db.c, dbconn.c),
+    each a prompt 503 problem with Retry-After: its statement runs past statement_timeout; it
+    waits in the queue past VOLUNTEERD_DB_QUEUE_WAIT_MS; the queue is full.  One worker with
+    one connection and a queue of one, and a lock held on org_units from here."""
+    name, url = fresh_db()
+    srv = make_server(url, tls=False, workers=1, env={
+        "VOLUNTEERD_DB_POOL": "1", "VOLUNTEERD_DB_QUEUE": "1", "VOLUNTEERD_DB_QUEUE_WAIT_MS": "400",
+        "VOLUNTEERD_DB_STATEMENT_TIMEOUT_MS": "2000"})
+    srv.migrate()
+    srv.create_admin("busy-admin", "Busy-admin-pass-1")
+    srv.start()
+    tok = srv.request("POST", "/api/v1/session", json={"login": "busy-admin", "password": "Busy-admin-pass-1"},
+                      timeout=10).json()["token"]
+    auth = {"Authorization": "Bearer " + tok}
+    assert srv.request("GET", "/api/v1/org-units", headers=auth, timeout=10).status_code == 200
+    conn = pg.connect(db=name)
+    results = {}
+
+    def ask(key):
+        t0 = time.monotonic()
+        r = srv.request("GET", "/api/v1/org-units", headers=auth, timeout=15)
+        results[key] = (r, time.monotonic() - t0)
+
+    try:
+        conn.cursor().execute("LOCK TABLE org_units IN ACCESS EXCLUSIVE MODE")
+        running = threading.Thread(target=ask, args=("statement",), daemon=True)
+        running.start()
+        time.sleep(0.3)  # it holds the one connection, waiting on the lock
+        queued = threading.Thread(target=ask, args=("queued",), daemon=True)
+        queued.start()
+        time.sleep(0.1)  # it holds the one place in the queue
+        ask("full")
+        queued.join(10)
+        running.join(10)
+    finally:
+        conn.rollback()
+        conn.close()
+    for key, most in (("full", 0.35), ("queued", 1.5), ("statement", 3.5)):
+        r, took = results[key]
+        assert_problem(r, 503)
+        assert r.headers.get("Retry-After"), f"{key}: 503 without Retry-After"
+        assert took < most, f"{key}: the 503 took {took:.2f} s"
+    # the full queue answers at once, before the queued one has waited its 400 ms
+    assert results["queued"][1] >= 0.35 and results["statement"][1] >= 1.5
+    # the lock gone, the same connection serves again
+    assert srv.request("GET", "/api/v1/org-units", headers=auth, timeout=10).status_code == 200
+    assert srv.proc.poll() is None
+
+
 @pytest.mark.parametrize("prepare", ["1", "0"])
 def test_statement_prepared_before_a_schema_change_is_prepared_again(pg, fresh_db, make_server, prepare):
     """Statements are prepared once per connection (server/dbconn.c).  When the schema changes
