@@ -316,6 +316,27 @@ def test_readyz_follows_postgres_down_and_up(own_pg, make_server):
     assert srv.proc.poll() is None, "the server died while the database was away"
 
 
+def test_readyz_fails_while_the_schema_is_behind_the_binary(pg, fresh_db, make_server):
+    """A rolling upgrade: a server whose binary expects a newer schema than the database has
+    is not ready (503, "schema_outdated") until `migrate` has run."""
+    name, url = fresh_db()
+    srv = make_server(url, tls=False, workers=1)
+    srv.migrate()
+    srv.start()
+    r = srv.get("/readyz")
+    assert r.status_code == 200, r.text
+    latest = r.json()["checks"]["schema_expected"]
+    row = pg.sql(f"SELECT name, checksum FROM schema_migrations WHERE version = {latest}", db=name).strip()
+    pg.sql(f"DELETE FROM schema_migrations WHERE version = {latest}", db=name)
+    r = srv.get("/readyz")
+    assert r.status_code == 503 and r.headers["Content-Type"].startswith(HEALTH), r.text
+    checks = r.json()["checks"]
+    assert checks["database"] == "schema_outdated" and checks["schema_version"] < latest, checks
+    n, c = row.split("|")
+    pg.sql(f"INSERT INTO schema_migrations (version, name, checksum) VALUES ({latest}, '{n}', '{c}')", db=name)
+    assert srv.get("/readyz").status_code == 200
+
+
 def test_a_busy_database_gets_503_each_way_and_the_server_recovers(pg, fresh_db, make_server):
     """The three ways a request meets a database too busy to answer (server/db.c, dbconn.c),
     each a prompt 503 problem with Retry-After: its statement runs past statement_timeout; it
