@@ -117,6 +117,25 @@ static void set_rid(struct req *r)
 	         (unsigned long long)++r->w->next_rid);
 }
 
+/* Request smuggling: libevent 2.1 refuses Content-Length beside Transfer-Encoding, but takes
+ * the first of two Content-Length headers and a signed one ("+5").  A proxy in front may
+ * have framed the request by another, so such a request is refused and its connection
+ * closed, as RFC 9112 §6.3 asks. */
+static int framing_is_ambiguous(struct evhttp_request *ev)
+{
+	int lengths = 0;
+	const struct evkeyval *h;
+	TAILQ_FOREACH(h, evhttp_request_get_input_headers(ev), next)
+	{
+		if (evutil_ascii_strcasecmp(h->key, "Content-Length"))
+			continue;
+		if (++lengths > 1 || !h->value[0] ||
+		    strspn(h->value, "0123456789") != strlen(h->value))
+			return 1;
+	}
+	return 0;
+}
+
 static void on_request(struct evhttp_request *ev, void *arg, int tls)
 {
 	struct worker *w = arg;
@@ -149,6 +168,12 @@ static void on_request(struct evhttp_request *ev, void *arg, int tls)
 	}
 	if (!method) {
 		reply_problem(r, APP_EMETHOD, NULL, "method not supported");
+		return;
+	}
+	if (framing_is_ambiguous(ev)) {
+		reply_header(r, "Connection", "close");
+		reply_problem(r, APP_EMALFORMED, "Content-Length",
+		              "one Content-Length, of digits only, or none");
 		return;
 	}
 	if (router_dispatch(r, method) < 0)

@@ -234,6 +234,21 @@ def test_chunked_body_over_limit_is_rejected(server):
     assert server.get("/livez").status_code == 200
 
 
+@pytest.mark.parametrize("lengths", [["2", "40"], ["2", "2"], ["+2"]])
+def test_ambiguous_content_length_is_refused_and_the_connection_closed(server, lengths):
+    """Two Content-Length headers, or a signed one: libevent 2.1 would take the first, while a
+    proxy in front may have framed the request by the other (request smuggling).  The rest of
+    the bytes must not be read as a second request."""
+    smuggled = b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    head = "POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+    head += "".join(f"Content-Length: {n}\r\n" for n in lengths)
+    reply, err = raw_exchange(server.http, head.encode() + b"\r\n{}" + smuggled, timeout=10)
+    assert status_of(reply) == 400, f"got {reply[:200]!r} ({err})"
+    assert b"problem+json" in reply and b"Content-Length" in reply.split(b"\r\n\r\n", 1)[1]
+    assert reply.count(b"HTTP/1.1 ") == 1, reply[:400]  # nothing after: the connection closed
+    assert server.get("/livez").status_code == 200
+
+
 @pytest.mark.parametrize("shape", ["20KiB", "5000headers"])
 def test_header_flood_rejected(server, shape):
     if shape == "20KiB":
