@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A self-signed ECDSA P-256 certificate for localhost under var/tls/ (cert.pem, key.pem), made
-# only when either file is missing.  Good for development only: browsers will warn about it.
+# only when either file is missing (VOLUNTEERD_VAR puts var/ elsewhere).  Good for development
+# only: browsers will warn about it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DIR="$ROOT/var/tls"
+DIR="${VOLUNTEERD_VAR:-$ROOT/var}/tls"
 CERT="$DIR/cert.pem"
 KEY="$DIR/key.pem"
 

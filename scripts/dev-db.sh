@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # A private PostgreSQL cluster for development under var/pg: `start`, `stop`, `status`, `url`.
+# VOLUNTEERD_VAR puts var/ elsewhere (the tests use a directory of their own).
 #
 # The cluster is made once (initdb, trust authentication for local connections, UTF-8) and
 # listens on a Unix socket in var/pg and on 127.0.0.1:${VOLUNTEERD_PG_PORT:-54320} only.
@@ -10,7 +11,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-PGDIR="$ROOT/var/pg"
+VAR=${VOLUNTEERD_VAR:-$ROOT/var}
+PGDIR="$VAR/pg"
 DATA="$PGDIR/data"
 LOG="$PGDIR/postgres.log"
 PORT=${VOLUNTEERD_PG_PORT:-54320}
@@ -36,7 +38,7 @@ running() {
 # Lets the postgres user reach var/pg when the checkout lives under directories that only
 # root can enter (o+x on each parent; nothing is made readable).
 open_parents() {
-	local d=$ROOT/var
+	local d=$VAR
 	while [ "$d" != / ]; do
 		if ! runuser -u postgres -- test -x "$d"; then
 			chmod o+x "$d"

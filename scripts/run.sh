@@ -4,6 +4,7 @@
 # DATABASE_URL is set), a secret and a certificate under var/, the migrations, an admin account
 # (once), and then `volunteerd serve` in the foreground.  Ctrl-C or SIGTERM stops the server
 # (it drains in-flight requests) and then the private PostgreSQL if this script started it.
+# VOLUNTEERD_VAR puts var/ elsewhere (default: var/ in the checkout).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,7 +46,9 @@ on_exit() {
 trap on_signal INT TERM
 trap on_exit EXIT
 
-mkdir -p var
+VAR=${VOLUNTEERD_VAR:-$ROOT/var}
+export VOLUNTEERD_VAR=$VAR
+mkdir -p "$VAR"
 
 # 1. The database.
 if [ -z "${DATABASE_URL:-}" ]; then
@@ -55,7 +58,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
 	bash scripts/dev-db.sh start
 	DATABASE_URL=$(bash scripts/dev-db.sh url)
 	private_db=1
-	echo "run: using the private PostgreSQL under var/pg ($DATABASE_URL)"
+	echo "run: using the private PostgreSQL under $VAR/pg ($DATABASE_URL)"
 else
 	echo "run: using DATABASE_URL from the environment; no private PostgreSQL started"
 fi
@@ -63,7 +66,7 @@ export DATABASE_URL
 
 # 2. Key material for tokens, HMACs and ID-number encryption: 64 random bytes, made once.
 if [ -z "${VOLUNTEERD_SECRET_FILE:-}" ]; then
-	export VOLUNTEERD_SECRET_FILE="$ROOT/var/secret"
+	export VOLUNTEERD_SECRET_FILE="$VAR/secret"
 	if [ ! -s "$VOLUNTEERD_SECRET_FILE" ]; then
 		(
 			umask 077
@@ -77,7 +80,7 @@ fi
 # 3. A self-signed certificate for https://localhost.
 if [ -z "${VOLUNTEERD_TLS_CERT:-}" ] && [ -z "${VOLUNTEERD_TLS_KEY:-}" ]; then
 	bash scripts/cert.sh
-	export VOLUNTEERD_TLS_CERT="$ROOT/var/tls/cert.pem" VOLUNTEERD_TLS_KEY="$ROOT/var/tls/key.pem"
+	export VOLUNTEERD_TLS_CERT="$VAR/tls/cert.pem" VOLUNTEERD_TLS_KEY="$VAR/tls/key.pem"
 fi
 
 # 4. The schema.
@@ -89,8 +92,8 @@ fi
 if [ -n "${private_db:-}" ] && [ -z "${VOLUNTEERD_NO_DEMO:-}" ] &&
 	[ "$(psql "$DATABASE_URL" -XAtc 'SELECT count(*) FROM org_units' 2>/dev/null)" = "0" ]; then
 	echo "run: loading a small demo district (VOLUNTEERD_NO_DEMO=1 skips this)"
-	bash scripts/gen-data.sh --scale 0.002 --seed 1 --database-url "$DATABASE_URL" >var/demo.log 2>&1 ||
-		echo "run: the demo district could not be loaded (see var/demo.log); continuing without it"
+	bash scripts/gen-data.sh --scale 0.002 --seed 1 --database-url "$DATABASE_URL" >"$VAR/demo.log" 2>&1 ||
+		echo "run: the demo district could not be loaded (see $VAR/demo.log); continuing without it"
 fi
 
 # 5. The first admin, only once: with --if-missing the binary prints nothing when the login

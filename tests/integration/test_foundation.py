@@ -18,6 +18,7 @@ import time
 import pytest
 import requests
 
+import conftest
 import helpers
 from helpers import raw_exchange, status_of, wait_until
 
@@ -770,9 +771,10 @@ def test_bad_config_line_reports_file_and_line(pg, make_server, workdir):
 
 # --- scripts/run.sh (what `make run` runs after building) -----------------------------------
 
-def _run_sh_once(srv, timeout=30):
-    """Starts scripts/run.sh with srv's environment, waits for /livez, sends SIGINT to the
-    script (as Ctrl-C would, through its trap) and returns (exit status, output)."""
+def _run_sh_once(srv, timeout=30, while_up=None):
+    """Starts scripts/run.sh with srv's environment, waits for /livez, calls while_up(output so
+    far) if given, sends SIGINT to the script (as Ctrl-C would, through its trap) and returns
+    (exit status, output)."""
     out_path = os.path.join(srv.dir, f"run-{time.monotonic_ns()}.out")
     with open(out_path, "wb") as out:
         p = subprocess.Popen(["bash", os.path.join(helpers.ROOT, "scripts", "run.sh")], env=srv.env,
@@ -789,6 +791,9 @@ def _run_sh_once(srv, timeout=30):
 
         assert wait_until(live, timeout), "run.sh: the server did not come up"
         assert p.poll() is None, "run.sh exited early:\n" + open(out_path, errors="replace").read()[-1500:]
+        if while_up:
+            with open(out_path, errors="replace") as f:
+                while_up(f.read())
         p.send_signal(signal.SIGINT)
         rc = p.wait(20)
     finally:
@@ -809,3 +814,56 @@ def test_run_script_makes_one_admin_and_stops_cleanly(fresh_db, make_server):
     rc, out = _run_sh_once(srv)
     assert rc == 0, f"second run.sh exited {rc}:\n{out[-1500:]}"
     assert "password:" not in out, f"a second admin password was printed:\n{out[-1500:]}"
+
+
+def test_make_run_with_its_private_cluster_then_again(make_server, workdir):
+    """DESIGN §7 as a user meets it: no DATABASE_URL, so run.sh makes a private PostgreSQL
+    (as root, run by the postgres user), a secret and a certificate under var/ (here a
+    directory of the test's own, VOLUNTEERD_VAR), loads the demo district, creates the admin
+    and prints the password once, serves HTTP and HTTPS, and stops the cluster on Ctrl-C.  A
+    second run reuses all of it: the same data, the same admin, no second password."""
+    import tempfile
+    var = tempfile.mkdtemp(prefix="vd-test-var-", dir=workdir)
+    srv = make_server("", tls=True)
+    for k in ("DATABASE_URL", "VOLUNTEERD_SECRET_FILE", "VOLUNTEERD_TLS_CERT", "VOLUNTEERD_TLS_KEY"):
+        srv.env.pop(k, None)
+    srv.env.update(VOLUNTEERD_VAR=var, VOLUNTEERD_PG_PORT=str(helpers.free_port()))
+    seen = {}
+
+    def first(out):
+        password = re.search(r"password: *(\S+)", out)
+        assert password, f"no one-time password shown:\n{out[-1500:]}"
+        seen["password"] = password.group(1)
+        s = requests.post(srv.url("/api/v1/session", tls=True), verify=False, timeout=10,
+                          json={"login": "admin", "password": seen["password"]})
+        assert s.status_code == 201, s.text
+        seen["units"] = requests.get(srv.url("/api/v1/org-units"), timeout=10,
+                                     headers={"Authorization": "Bearer " + s.json()["token"]}).json()["items"]
+        assert seen["units"], "no demo district loaded"
+
+    def again(out):
+        s = srv.request("POST", "/api/v1/session", json={"login": "admin", "password": seen["password"]},
+                        timeout=10)
+        assert s.status_code == 201, s.text
+        units = srv.get("/api/v1/org-units", timeout=10,
+                        headers={"Authorization": "Bearer " + s.json()["token"]}).json()["items"]
+        assert units == seen["units"]
+
+    def stop_cluster():  # if run.sh was killed before its trap could
+        subprocess.run(["bash", os.path.join(helpers.ROOT, "scripts", "dev-db.sh"), "stop"], env=srv.env,
+                       capture_output=True, timeout=60)
+
+    conftest._track(stop_cluster)
+    rc, out = _run_sh_once(srv, timeout=180, while_up=first)
+    assert rc == 0, f"run.sh exited {rc} after SIGINT:\n{out[-1500:]}"
+    assert "private PostgreSQL" in out and "dev-db: stopped" in out, out[-1500:]
+    for made in ("pg/data/PG_VERSION", "secret", "tls/cert.pem", "tls/key.pem"):
+        assert os.path.exists(os.path.join(var, made)), made
+    assert oct(os.stat(os.path.join(var, "secret")).st_mode & 0o777) == "0o600"
+    status = subprocess.run(["bash", os.path.join(helpers.ROOT, "scripts", "dev-db.sh"), "status"],
+                            env=srv.env, capture_output=True, text=True)
+    assert status.returncode == 3, status.stdout  # the cluster stopped with the server
+
+    rc, out = _run_sh_once(srv, timeout=60, while_up=again)
+    assert rc == 0, f"second run.sh exited {rc}:\n{out[-1500:]}"
+    assert "password:" not in out and "demo district" not in out, out[-1500:]
