@@ -8,6 +8,21 @@
  * validates the arguments, picks each phase's variant (the fast path, or --via-triggers),
  * runs the phases in order, each in one transaction, and prints their timings.
  *
+ * The shape: scale 1 is the district of DESIGN §1: 10 subdistricts, 110 communities, 2,644
+ * grids, the practice-centre tree (1 centre, 15 所, 85 站, 5 点), 101 teams, 409 activities,
+ * ~53,000 events over twelve months, 146,000 volunteers, ~11 M sign-ups and ~10 M
+ * attendances with their ledger entries.  Fractions scale every count (at least a few of
+ * each); 0.002 is the demo and test size.  The data covers the --months whole calendar months
+ * before --end-month (default: the current month, in the deployment's time zone), so that the
+ * current month is left to live check-ins.  Ids are explicit and the identity sequences are
+ * moved past them afterwards.  The small tables go through their triggers; the ledger
+ * (attendances, sign-ups, hour_entries, hour_entry_days) is written in the final state the
+ * triggers and the API would have produced, with triggers off, the big tables' secondary
+ * indexes dropped and rebuilt inside the loading transaction, and the rollups rebuilt
+ * set-wise.  --via-triggers writes the ledger through the triggers instead (slow, ~150 µs an
+ * entry: for comparing at small scale); --verify recomputes the per-day split and the
+ * rollups and fails on any difference.
+ *
  * A phase is one multi-statement query string (the file, wrapped by BEGIN ... COMMIT) sent
  * with PQsendQuery; the result of every statement in it comes back separately and the rows
  * are printed after the phase's time, as `psql -At` would.  The first error ends the
