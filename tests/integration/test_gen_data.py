@@ -263,6 +263,11 @@ def test_bad_arguments_exit_2_before_touching_the_database(pg, workdir):
     assert r.returncode == 2 and "--months wants 1..36" in r.stderr, r.stderr
     assert pg.sql("SELECT count(*) FROM org_units", db=name).strip() == "0"
     assert pg.sql("SELECT to_regnamespace('gen') IS NULL", db=name).strip() == "t"
+    # sql/gen/ is embedded beside the migrations, not among them
+    numbered = sorted(f[:-4] for f in os.listdir(os.path.join(helpers.ROOT, "sql")) if f[0].isdigit())
+    applied = pg.sql("SELECT lpad(version::text, 4, '0') || '_' || name FROM schema_migrations ORDER BY version",
+                     db=name).split()
+    assert applied == numbered
 
 
 def test_refuses_a_database_with_data_and_a_role_that_is_no_superuser(pg, workdir, fast):
