@@ -21,10 +21,11 @@ COMMON_SRC := $(sort $(wildcard common/*.c))
 SERVER_SRC := $(sort $(wildcard server/*.c server/pages/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=build/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=build/%.o) build/sql_embed.o build/openapi_embed.o \
-              build/pages_static_embed.o
+              build/pages_static_embed.o build/gen_sql_embed.o
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 SQL_FILES  := $(sort $(wildcard sql/[0-9]*.sql))
+GEN_SQL    := $(sort $(wildcard sql/gen/*.sql))
 
 .PHONY: all run test test-unit test-integration test-e2e test-asan bench asan fuzz format check clean deps
 
@@ -66,7 +67,19 @@ build/pages_static_embed.c: $(PAGE_STATIC) scripts/embed-text.sh
 		sh scripts/embed-text.sh page_static_$$(basename $$f | tr '.-' '__') $$f || exit 1; \
 	done > $@.tmp && mv $@.tmp $@
 
-build/sql_embed.o build/openapi_embed.o build/pages_static_embed.o: build/%.o: build/%.c
+# The SQL of `volunteerd gen-data` and `seed-demo` (sql/gen/NAME.sql becomes the string
+# gen_sql_NAME, server/gendata.c runs them).  They are not migrations: SQL_FILES above takes
+# only sql/[0-9]*.sql, and migrate.c knows only migrations_embedded.
+build/gen_sql_files.list: FORCE
+	@mkdir -p build
+	@echo '$(GEN_SQL)' | cmp -s - $@ || echo '$(GEN_SQL)' > $@
+build/gen_sql_embed.c: $(GEN_SQL) build/gen_sql_files.list scripts/embed-text.sh
+	@mkdir -p build
+	for f in $(GEN_SQL); do \
+		sh scripts/embed-text.sh gen_sql_$$(basename $$f .sql) $$f || exit 1; \
+	done > $@.tmp && mv $@.tmp $@
+
+build/sql_embed.o build/openapi_embed.o build/pages_static_embed.o build/gen_sql_embed.o: build/%.o: build/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 build/tests/test_%: tests/unit/test_%.c $(COMMON_OBJ)
@@ -108,7 +121,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 asan: build/asan/volunteerd
 
 build/asan/volunteerd: $(COMMON_SRC) $(SERVER_SRC) build/sql_embed.c build/openapi_embed.c \
-                       build/pages_static_embed.c
+                       build/pages_static_embed.c build/gen_sql_embed.c
 	@mkdir -p build/asan
 	$(CC) $(filter-out -MMD -MP -O2 $(HARDEN),$(CFLAGS)) $(ASAN_FLAGS) -DVD_VERSION='"$(VERSION)-asan"' -o $@ $^ $(LDLIBS)
 

@@ -17,7 +17,7 @@
 # 127.0.0.1 and a free port, tuned modestly for a 2-core / 24 GiB machine: shared_buffers 2GB,
 # effective_cache_size 12GB, work_mem 64MB, maintenance_work_mem 1GB, max_wal_size 16GB,
 # checkpoint_timeout 30min, jit off; durability settings stay at their defaults (fsync and
-# synchronous_commit on). Then: migrate, scripts/gen-data.sh, create-admin, `volunteerd serve`
+# synchronous_commit on). Then: migrate, create-admin, `volunteerd gen-data`, `volunteerd serve`
 # (2 workers, HTTP only), an event happening now whose sign-ups are checked in and out through
 # the API in the background, the two reports timed (p50/p95/p99 over BENCH_REQUESTS each), and
 # the same figures by a plain GROUP BY over the ledger in psql. The table goes to stdout and
@@ -128,7 +128,7 @@ else
 	printf '%s\n' "$ADMIN_PASSWORD" | "$BIN" create-admin --login admin --password-stdin >"$DIR/admin.log" 2>&1 ||
 		{ cat "$DIR/admin.log" >&2; exit 1; }
 	GEN_START=$(date +%s)
-	run_job bash "$ROOT/scripts/gen-data.sh" --scale "$SCALE" --seed "$SEED"
+	run_job "$BIN" gen-data --scale "$SCALE" --seed "$SEED"
 	GEN_SECONDS=$(($(date +%s) - GEN_START))
 	if [ -n "$KEEP" ]; then
 		(umask 077 && printf '%s\n' "$ADMIN_PASSWORD" >"$KEEP/admin-password")

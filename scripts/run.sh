@@ -87,13 +87,19 @@ fi
 "$BIN" migrate
 
 # 4b. A small demo district (DESIGN §7) the first time, in the private database only: a real
-#     database is never filled with made-up people.  gen-data needs the cluster's superuser,
-#     which the private cluster has.
-if [ -n "${private_db:-}" ] && [ -z "${VOLUNTEERD_NO_DEMO:-}" ] &&
-	[ "$(psql "$DATABASE_URL" -XAtc 'SELECT count(*) FROM org_units' 2>/dev/null)" = "0" ]; then
-	echo "run: loading a small demo district (VOLUNTEERD_NO_DEMO=1 skips this)"
-	bash scripts/gen-data.sh --scale 0.002 --seed 1 --database-url "$DATABASE_URL" >"$VAR/demo.log" 2>&1 ||
+#     database is never filled with made-up people.  seed-demo needs the cluster's superuser,
+#     which the private cluster has; with --if-empty it does nothing (and prints nothing) once
+#     the database holds data.
+if [ -n "${private_db:-}" ] && [ -z "${VOLUNTEERD_NO_DEMO:-}" ]; then
+	if demo_out=$("$BIN" seed-demo --if-empty 2>&1); then
+		if [ -n "$demo_out" ]; then
+			printf '%s\n' "$demo_out" >"$VAR/demo.log"
+			echo "run: loaded a small demo district ($VAR/demo.log; VOLUNTEERD_NO_DEMO=1 skips this)"
+		fi
+	else
+		printf '%s\n' "$demo_out" >"$VAR/demo.log"
 		echo "run: the demo district could not be loaded (see $VAR/demo.log); continuing without it"
+	fi
 fi
 
 # 5. The first admin, only once: with --if-missing the binary prints nothing when the login

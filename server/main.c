@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "config.h"
 #include "err.h"
+#include "gendata.h"
 #include "log.h"
 #include "master.h"
 #include "version.h"
@@ -23,6 +24,18 @@ static void usage(FILE *to)
 	            "                             generated password as the last line\n"
 	            "      [--password-stdin]     read the password from standard input instead\n"
 	            "      [--if-missing]         do nothing (exit 0) when the login exists\n"
+	            "  gen-data                   generate a city district's data (superuser;\n"
+	            "                             the database must hold no district yet)\n"
+	            "      [--scale N]            1 = 146,000 volunteers (default 1)\n"
+	            "      [--seed S]             0..999999999: same seed, same rows (default 1)\n"
+	            "      [--months M]           whole months generated, 1..36 (default 12)\n"
+	            "      [--end-month YYYY-MM]  the month after them (default: the current)\n"
+	            "      [--via-triggers]       write the ledger through the triggers (slow)\n"
+	            "      [--verify]             recompute the per-day ledger and rollups\n"
+	            "  seed-demo                  load the small demo district (gen-data --scale\n"
+	            "                             0.002 --seed 1) into an empty database\n"
+	            "      [--if-empty]           do nothing (exit 0) when it holds data\n"
+	            "      gen-data and seed-demo also take [--database-url URL]\n"
 	            "\n"
 	            "options:\n"
 	            "  --config FILE              read `KEY = value` settings (environment wins)\n"
@@ -47,7 +60,10 @@ static int bad_usage(const char *fmt, const char *arg)
 int main(int argc, char **argv)
 {
 	const char *config_file = NULL, *command = NULL, *login = NULL;
-	int password_stdin = 0, if_missing = 0;
+	int password_stdin = 0, if_missing = 0, r;
+	struct gendata_opts gen;
+	char msg[128];
+	gendata_opts_init(&gen);
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -69,6 +85,9 @@ int main(int argc, char **argv)
 			password_stdin = 1;
 		} else if (!strcmp(a, "--if-missing")) {
 			if_missing = 1;
+		} else if ((r = gendata_option(&gen, argc, argv, &i, msg, sizeof msg)) != 0) {
+			if (r < 0)
+				return bad_usage("%s", msg);
 		} else if (a[0] == '-') {
 			return bad_usage("unknown option %s", a);
 		} else if (!command) {
@@ -81,9 +100,12 @@ int main(int argc, char **argv)
 		return bad_usage("%s", "no command given");
 	int is_serve = !strcmp(command, "serve"), is_migrate = !strcmp(command, "migrate");
 	int is_admin = !strcmp(command, "create-admin");
-	if (!is_serve && !is_migrate && !is_admin)
+	int is_gen = !strcmp(command, "gen-data"), is_demo = !strcmp(command, "seed-demo");
+	if (!is_serve && !is_migrate && !is_admin && !is_gen && !is_demo)
 		return bad_usage("unknown command %s", command);
 	if ((login || password_stdin || if_missing) && !is_admin)
+		return bad_usage("%s takes no such option", command);
+	if (gen.given & ~(is_gen ? GENDATA_OPTS_GEN_DATA : is_demo ? GENDATA_OPTS_SEED_DEMO : 0u))
 		return bad_usage("%s takes no such option", command);
 	if (is_admin && !login)
 		return bad_usage("%s", "create-admin needs --login NAME");
@@ -101,8 +123,15 @@ int main(int argc, char **argv)
 	if (log_level_parse(cfg.log_level, &lvl) == 0)
 		log_set_level(lvl);
 
+	if (gen.database_url) /* fits: gendata_option checked its length */
+		snprintf(cfg.database_url, sizeof cfg.database_url, "%s", gen.database_url);
+
 	if (is_migrate)
 		return cli_migrate(&cfg);
+	if (is_gen)
+		return gendata_run(&cfg, &gen);
+	if (is_demo)
+		return gendata_seed_demo(&cfg, &gen);
 	if (is_admin)
 		return cli_create_admin(&cfg, login, password_stdin, if_missing);
 	return master_run(&cfg);

@@ -1,6 +1,7 @@
-"""scripts/gen-data.sh at a small scale: deterministic, within every constraint, the ledger's
+"""`volunteerd gen-data` at a small scale: deterministic, within every constraint, the ledger's
 per-day split and rollups exactly what the triggers produce, and (with 0007) the monthly
-report equal to a plain GROUP BY over the ledger.
+report equal to a plain GROUP BY over the ledger; its arguments checked (exit 2), a database
+that holds data or a connection that is no superuser's refused (exit 1).
 
 Two months ending with 2024-11-30, a Saturday: the Saturday night patrol (22:00-00:30) crosses
 both midnight and the month's end.
@@ -12,7 +13,7 @@ import pytest
 
 import helpers
 
-GEN = os.path.join(helpers.ROOT, "scripts", "gen-data.sh")
+GEN_SH = os.path.join(helpers.ROOT, "scripts", "gen-data.sh")
 ARGS = ["--scale", "0.002", "--seed", "5", "--months", "2", "--end-month", "2024-12"]
 PW = "Gen-data-admin-1"
 
@@ -46,8 +47,8 @@ TABLES = {
 }
 
 
-def gen(url, *extra, timeout=120):
-    r = helpers.run(["bash", GEN, *ARGS, *extra, "--database-url", url], timeout=timeout)
+def gen(srv, *extra, timeout=120):
+    r = srv.cmd(["gen-data", *ARGS, *extra], timeout=timeout)
     assert r.returncode == 0, f"gen-data failed:\n{r.stdout}\n{r.stderr}"
     return r.stdout
 
@@ -77,7 +78,11 @@ def _generate(pg, workdir, *extra):
     srv = helpers.Server(url, workdir, tls=False)
     srv.migrate()
     srv.create_admin("admin", PW)
-    gen(url, *extra)
+    out = gen(srv, *extra)
+    # a line per phase with its time, the rows it printed after it
+    assert "gen-data: setup " in out and " partitions added " in out, out
+    assert ("ledger-via-triggers" in out) == ("--via-triggers" in extra), out
+    assert "gen-data: total " in out.splitlines()[-1], out
     return name
 
 
@@ -222,3 +227,70 @@ def test_gen_data_monthly_report_equals_a_plain_group_by(pg, fast):
         got = {r["id"]: (r["approved_minutes"], r["pending_minutes"], r["volunteers"]) for r in rep["rows"]
                if r["approved_minutes"] or r["pending_minutes"]}
         assert got == plain, (month, "team")
+
+
+# Bad arguments: exit 2 with the usage, before any connection.
+BAD = [
+    (("gen-data", "--scale", "x"), "--scale wants a positive number"),
+    (("gen-data", "--scale", "-1"), "--scale wants a positive number"),
+    (("gen-data", "--scale", "1."), "--scale wants a positive number"),
+    (("gen-data", "--scale"), "--scale needs a value"),
+    (("gen-data", "--seed", "1234567890"), "--seed wants an integer"),
+    (("gen-data", "--seed", "1e3"), "--seed wants an integer"),
+    (("gen-data", "--months", "0"), "--months wants 1..36"),
+    (("gen-data", "--months", "37"), "--months wants 1..36"),
+    (("gen-data", "--end-month", "2024-13"), "--end-month wants YYYY-MM"),
+    (("gen-data", "--end-month", "2024-1"), "--end-month wants YYYY-MM"),
+    (("gen-data", "--if-empty"), "gen-data takes no such option"),
+    (("gen-data", "--frobnicate"), "unknown option --frobnicate"),
+    (("seed-demo", "--scale", "1"), "seed-demo takes no such option"),
+    (("seed-demo", "--via-triggers"), "seed-demo takes no such option"),
+    (("migrate", "--verify"), "migrate takes no such option"),
+]
+
+
+def test_bad_arguments_exit_2_before_touching_the_database(pg, workdir):
+    name = f"gen_bad_{os.getpid()}_{secrets.token_hex(4)}"
+    srv = helpers.Server(pg.create_db(name), workdir, tls=False)
+    srv.migrate()
+    for args, message in BAD:
+        r = srv.cmd(list(args), timeout=30)
+        assert r.returncode == 2, (args, r.returncode, r.stdout, r.stderr)
+        assert message in r.stderr and "usage: volunteerd" in r.stderr, (args, r.stderr)
+        assert r.stdout == "", args
+    # the script's callers get the same
+    r = helpers.run(["bash", GEN_SH, "--months", "0"], env=srv.env)
+    assert r.returncode == 2 and "--months wants 1..36" in r.stderr, r.stderr
+    assert pg.sql("SELECT count(*) FROM org_units", db=name).strip() == "0"
+    assert pg.sql("SELECT to_regnamespace('gen') IS NULL", db=name).strip() == "t"
+    # sql/gen/ is embedded beside the migrations, not among them
+    numbered = sorted(f[:-4] for f in os.listdir(os.path.join(helpers.ROOT, "sql")) if f[0].isdigit())
+    applied = pg.sql("SELECT lpad(version::text, 4, '0') || '_' || name FROM schema_migrations ORDER BY version",
+                     db=name).split()
+    assert applied == numbered
+
+
+def test_refuses_a_database_with_data_and_a_role_that_is_no_superuser(pg, workdir, fast):
+    srv = helpers.Server(pg.url(fast), workdir, tls=False)
+    before = checksums(pg, fast)
+    r = srv.cmd(["gen-data", *ARGS], timeout=60)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "already holds org units, volunteers or events" in r.stderr, r.stderr
+    assert r.stdout == ""
+    assert checksums(pg, fast) == before
+
+    # An empty migrated database, reached as a role that may read everything but is no
+    # superuser (--database-url wins over DATABASE_URL, which names the full database):
+    # refused before anything is written, saying why.
+    name = f"gen_plain_{os.getpid()}_{secrets.token_hex(4)}"
+    helpers.Server(pg.create_db(name), workdir, tls=False).migrate()
+    pg.sql("DO $$ BEGIN CREATE ROLE gen_plain LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; "
+           "GRANT pg_read_all_data TO gen_plain", db="postgres")
+    plain = f"postgresql://gen_plain@/{name}?host={pg.dir}&port={pg.port}"
+    for cmd in (["gen-data", *ARGS], ["seed-demo"]):
+        r = srv.cmd([*cmd, "--database-url", plain], timeout=60)
+        assert r.returncode == 1, (cmd, r.stdout, r.stderr)
+        assert "superuser" in r.stderr and "session_replication_role" in r.stderr, r.stderr
+        assert r.stdout == ""
+    assert pg.sql("SELECT count(*) FROM org_units", db=name).strip() == "0"
+    assert pg.sql("SELECT to_regnamespace('gen') IS NULL", db=name).strip() == "t"

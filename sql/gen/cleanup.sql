@@ -1,0 +1,2 @@
+-- gen-data, phase cleanup: the scratch schema.
+DROP SCHEMA gen CASCADE;
