@@ -16,6 +16,7 @@
 #include "db.h"
 #include "monotime.h"
 #include "router.h"
+#include "throttle.h"
 
 #define MAX_ROUTES  256
 #define MAX_WORKERS 64
@@ -48,6 +49,7 @@ struct metrics {
 	struct worker_slot workers[MAX_WORKERS];
 	uint64_t session_revocations;           /* sessions.c: log-outs committed, server-wide */
 	uint64_t purged[METRICS_PURGED_TABLES]; /* jobs.c: rows the retention job deleted */
+	struct throttle code_throttle; /* h_attendance.c: wrong check-in codes per account */
 };
 
 struct metrics *metrics_new(int nworkers)
@@ -92,6 +94,11 @@ void metrics_session_revoked(struct metrics *m)
 uint64_t metrics_session_revocations(struct metrics *m)
 {
 	return __atomic_load_n(&m->session_revocations, __ATOMIC_ACQUIRE);
+}
+
+struct throttle *metrics_code_throttle(struct metrics *m)
+{
+	return &m->code_throttle;
 }
 
 void metrics_purged(struct metrics *m, enum metrics_purged table, uint64_t rows)
