@@ -62,6 +62,8 @@ static const struct config_key config_keys[] = {
         {"VOLUNTEERD_LOG_LEVEL", CONFIG_LEVEL, OFF(log_level), 0, STRMAX(log_level), "info"},
         {"VOLUNTEERD_PUBLIC_URL", CONFIG_STR, OFF(public_url), 0, STRMAX(public_url), ""},
         {"VOLUNTEERD_JOB_INTERVAL", CONFIG_INT, OFF(job_interval_s), 1, 86400, "60"},
+        {"VOLUNTEERD_CODE_TRIES", CONFIG_INT, OFF(code_tries), 1, 1000, "10"},
+        {"VOLUNTEERD_CODE_WINDOW", CONFIG_INT, OFF(code_window_s), 1, 86400, "600"},
 };
 
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])

@@ -37,6 +37,9 @@ struct config {
 	char log_level[16];          /* VOLUNTEERD_LOG_LEVEL: debug|info|warn|error, default info */
 	char public_url[256]; /* VOLUNTEERD_PUBLIC_URL, default "" (used to build checkin_url) */
 	int job_interval_s;   /* VOLUNTEERD_JOB_INTERVAL, default 60 (forgotten check-outs) */
+	int code_tries;       /* VOLUNTEERD_CODE_TRIES, default 10: wrong check-in codes ... */
+	int code_window_s;    /* VOLUNTEERD_CODE_WINDOW, default 600: ... an account may send in
+	                         this many seconds before its check-ins with a code get 429 */
 };
 
 /* Fill cfg with the defaults above; cannot fail. */

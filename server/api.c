@@ -64,6 +64,8 @@ static void api_finish(void *arg, const char *json, size_t len, const struct err
 		return;
 	}
 	if (e->code != APP_OK) {
+		if (r->api_refused)
+			r->api_refused(r, e);
 		reply_error(r, e);
 		return;
 	}

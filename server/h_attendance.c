@@ -5,17 +5,33 @@
  * input and the one thing only the server can: whether a rotating check-in code or QR token
  * is genuine (the key never leaves the process).  Arguments for the database are built here
  * from checked fields only, so a client cannot smuggle in `code_ok`.
+ *
+ * Wrong codes are throttled per account (common/checkin_code.c: a 6-digit code, static or
+ * rotating, could otherwise be guessed online).  Every refusal of a call that carried a code
+ * as a wrong code (403 naming "code", whether C or SQL found it wrong) counts in a table the
+ * workers share (metrics_code_throttle); a call with a code from an account over the limit
+ * gets 429 with Retry-After before it is queued.  A correct check-in pays one look at that
+ * table: no statement, lock or allocation.  When the session is not cached yet (the group
+ * commit would resolve it), the account is unknown before the call; then, only while some
+ * account is blocked, the session is resolved first.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api.h"
 #include "checkin_code.h"
 #include "handlers.h"
+#include "config.h"
 #include "json.h"
+#include "metrics.h"
+#include "monotime.h"
 #include "reply.h"
 #include "req.h"
 #include "secret.h"
+#include "sessions.h"
+#include "throttle.h"
 #include "validate.h"
 #include "worker.h"
 
@@ -49,6 +65,103 @@ static int code_genuine(struct req *r, long long event_id, const char *code)
 		return checkin_code_verify(r->w->secrets->checkin, event_id, now, code);
 	return checkin_token_verify(r->w->secrets->checkin, code, now, &token_event, NULL) == 0 &&
 	       token_event == event_id;
+}
+
+/* Seconds account must wait before its next call with a code (0: none). */
+static uint32_t code_wait(struct req *r, long long account)
+{
+	const struct config *c = r->w->cfg;
+	return throttle_wait(metrics_code_throttle(r->w->metrics), (uint64_t)account,
+	                     mono_ms() / 1000, (uint32_t)c->code_window_s, (uint32_t)c->code_tries);
+}
+
+static void code_throttled(struct req *r, uint32_t wait)
+{
+	char s[16];
+	snprintf(s, sizeof s, "%u", wait);
+	reply_header(r, "Retry-After", s);
+	reply_problem(r, APP_ETHROTTLED, "code",
+	              "too many wrong check-in codes; try again in %u seconds", wait);
+}
+
+/* api.c's r->api_refused for a call with a code: a wrong code counts against the account
+ * (known by now: the group commit has resolved a pending session). */
+static void code_refused(struct req *r, const struct err *e)
+{
+	const struct config *c = r->w->cfg;
+	if (e->code == APP_EFORBIDDEN && !strcmp(e->field, "code") && r->account_id > 0)
+		throttle_fail(metrics_code_throttle(r->w->metrics), (uint64_t)r->account_id,
+		              mono_ms() / 1000, (uint32_t)c->code_window_s,
+		              (uint32_t)c->code_tries);
+}
+
+/* A call with a code waiting for its session (r->hstate), while some account is blocked. */
+struct code_gate {
+	cJSON *args;
+	const char *fn;
+	int status;
+};
+
+static void code_gate_free(void *p)
+{
+	struct code_gate *g = p;
+	cJSON_Delete(g->args);
+	free(g);
+}
+
+static void code_gate_resolved(void *arg, long long account, long long volunteer,
+                               const struct err *e)
+{
+	struct req *r = arg;
+	struct code_gate *g = r->hstate;
+	r->account_id = account;
+	r->volunteer_id = volunteer;
+	if (e->code != APP_OK) {
+		reply_error(r, e);
+		return;
+	}
+	if (!account) {
+		reply_problem(r, APP_EUNAUTH, NULL,
+		              "log in first: the session is missing or expired");
+		return;
+	}
+	uint32_t wait = code_wait(r, account);
+	if (wait) {
+		code_throttled(r, wait);
+		return;
+	}
+	cJSON *args = g->args;
+	g->args = NULL;
+	api_call_batched(r, g->fn, args, g->status);
+}
+
+/* The call, or 429 for an account over the wrong-code limit (see the top of the file). */
+static void submit_with_code(struct req *r, const char *fn, cJSON *args, int status)
+{
+	r->api_refused = code_refused;
+	if (r->account_id) {
+		uint32_t wait = code_wait(r, r->account_id);
+		if (wait) {
+			cJSON_Delete(args);
+			code_throttled(r, wait);
+			return;
+		}
+	} else if (r->session_pending &&
+	           throttle_any(metrics_code_throttle(r->w->metrics), mono_ms() / 1000)) {
+		struct code_gate *g = calloc(1, sizeof *g);
+		if (!g) {
+			cJSON_Delete(args);
+			reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+			return;
+		}
+		*g = (struct code_gate){args, fn, status};
+		r->hstate = g;
+		r->hstate_free = code_gate_free;
+		r->session_pending = 0; /* resolved here, not by the group commit */
+		sessions_resolve(r->w->sessions, r->session_hash, code_gate_resolved, r);
+		return;
+	}
+	api_call_batched(r, fn, args, status);
 }
 
 /* Shared by check-in and check-out: {volunteer_id?, code?}. */
@@ -97,8 +210,12 @@ void attendance_submit(struct req *r, long long event_id, const char *fn, int st
 		format_rfc3339(at, 0, when);
 		cJSON_AddStringToObject(args, "at", when);
 	}
+	int has_code = code != NULL; /* (code lives in body) */
 	cJSON_Delete(body);
-	api_call_batched(r, fn, args, status); /* group commit: batch.c */
+	if (has_code)
+		submit_with_code(r, fn, args, status);
+	else
+		api_call_batched(r, fn, args, status); /* group commit: batch.c */
 }
 
 void h_checkin(struct req *r)

@@ -1,7 +1,8 @@
 /*
  * jobs.h: the server's own periodic work, run from worker 0 of each server: closing
- * forgotten check-outs (every VOLUNTEERD_JOB_INTERVAL seconds) and adding the ledger's
- * monthly partitions (daily).  The database makes each safe with several servers.
+ * forgotten check-outs and purging expired rows (every VOLUNTEERD_JOB_INTERVAL seconds) and
+ * adding the ledger's monthly partitions (daily).  The database makes each safe with several
+ * servers.
  */
 #ifndef VD_JOBS_H
 #define VD_JOBS_H

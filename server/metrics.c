@@ -16,6 +16,7 @@
 #include "db.h"
 #include "monotime.h"
 #include "router.h"
+#include "throttle.h"
 
 #define MAX_ROUTES  256
 #define MAX_WORKERS 64
@@ -46,7 +47,9 @@ struct metrics {
 	uint64_t hist_sum_us[MAX_ROUTES + 1];
 	uint64_t worker_restarts;
 	struct worker_slot workers[MAX_WORKERS];
-	uint64_t session_revocations; /* sessions.c: log-outs committed, server-wide */
+	uint64_t session_revocations;           /* sessions.c: log-outs committed, server-wide */
+	uint64_t purged[METRICS_PURGED_TABLES]; /* jobs.c: rows the retention job deleted */
+	struct throttle code_throttle; /* h_attendance.c: wrong check-in codes per account */
 };
 
 struct metrics *metrics_new(int nworkers)
@@ -91,6 +94,17 @@ void metrics_session_revoked(struct metrics *m)
 uint64_t metrics_session_revocations(struct metrics *m)
 {
 	return __atomic_load_n(&m->session_revocations, __ATOMIC_ACQUIRE);
+}
+
+struct throttle *metrics_code_throttle(struct metrics *m)
+{
+	return &m->code_throttle;
+}
+
+void metrics_purged(struct metrics *m, enum metrics_purged table, uint64_t rows)
+{
+	if ((unsigned)table < METRICS_PURGED_TABLES)
+		add(&m->purged[table], rows);
 }
 
 void metrics_request(struct metrics *m, int route_index, int status, uint64_t dur_us)
@@ -280,6 +294,14 @@ void metrics_render(struct metrics *m, struct evbuffer *out)
 		evbuffer_add_printf(out, "volunteerd_worker_loop_age_seconds{worker=\"%d\"} %.3f\n",
 		                    i, age);
 	}
+	static const char *const purged_tables[METRICS_PURGED_TABLES] = {
+	        "idempotency_keys", "sessions", "login_attempts"};
+	evbuffer_add_printf(out, "# HELP volunteerd_purged_rows_total Expired rows deleted by the "
+	                         "retention job, by table.\n"
+	                         "# TYPE volunteerd_purged_rows_total counter\n");
+	for (int i = 0; i < METRICS_PURGED_TABLES; i++)
+		evbuffer_add_printf(out, "volunteerd_purged_rows_total{table=\"%s\"} %llu\n",
+		                    purged_tables[i], (unsigned long long)get(&m->purged[i]));
 	evbuffer_add_printf(
 	        out,
 	        "# HELP volunteerd_worker_restarts_total Workers restarted after dying.\n"

@@ -34,6 +34,17 @@ void metrics_worker_batching(struct metrics *m, int worker, uint64_t batches, ui
  * region is the only memory the workers share, hence this counter lives here. */
 void metrics_session_revoked(struct metrics *m);
 uint64_t metrics_session_revocations(struct metrics *m);
+/* The wrong check-in code throttle (common/throttle.h, h_attendance.c), kept here because
+ * the shared region is the only memory the workers share: a limit for the whole server. */
+struct throttle *metrics_code_throttle(struct metrics *m);
+/* The retention job's deletions (jobs.c), by table: counted server-wide. */
+enum metrics_purged {
+	METRICS_PURGED_IDEMPOTENCY_KEYS,
+	METRICS_PURGED_SESSIONS,
+	METRICS_PURGED_LOGIN_ATTEMPTS,
+	METRICS_PURGED_TABLES
+};
+void metrics_purged(struct metrics *m, enum metrics_purged table, uint64_t rows);
 /* Append the Prometheus text exposition of everything to out. */
 void metrics_render(struct metrics *m, struct evbuffer *out);
 

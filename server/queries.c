@@ -33,6 +33,11 @@ const char Q_AUTO_CHECKOUT[] = "SELECT auto_checkout_run()";
 /* Fold the report journal into the report totals (one runner at a time; 0007). */
 const char Q_ROLLUPS_COMPACT[] = "SELECT rollups_compact()";
 
+/* Retention (0021): one bounded run of the purge; $1 the session idle limit in minutes, $2
+ * the most rows deleted from each table. */
+const char Q_RETENTION_PURGE[] =
+        "SELECT keys_purged, sessions_purged, attempts_purged FROM retention_purge($1, $2)";
+
 const char Q_SCHEMA_VERSION[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
 
 const char Q_ADMIN_EXISTS[] = "SELECT id FROM accounts WHERE lower(login) = lower($1)";

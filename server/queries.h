@@ -11,6 +11,7 @@ extern const char Q_MIGRATIONS_RECORD[];
 extern const char Q_SCHEMA_VERSION[];
 extern const char Q_AUTO_CHECKOUT[];
 extern const char Q_ROLLUPS_COMPACT[];
+extern const char Q_RETENTION_PURGE[];
 extern const char Q_SETTINGS_TZ[];
 extern const char Q_PARTITIONS_ENSURE[];
 extern const char Q_ADMIN_EXISTS[];

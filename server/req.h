@@ -52,6 +52,9 @@ struct req {
 	/* api.c and reply_error: when set (by a page), the API's result or error goes here
 	 * instead of a JSON reply; see api_then_fn in api.h. */
 	void (*api_then)(struct req *r, struct cJSON *result, const struct err *e);
+	/* api.c: when set, told of the call's error before it is answered (h_attendance.c
+	 * counts wrong check-in codes with it). */
+	void (*api_refused)(struct req *r, const struct err *e);
 	const char *idem_key; /* a page's one-time form token, used as the Idempotency-Key;
 	                         borrowed from pstate */
 	void *hstate;         /* handler state, freed with hstate_free */

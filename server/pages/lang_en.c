@@ -264,4 +264,6 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_ERR_PERIOD] = "The end date cannot be before the start date.",
         [MSG_ERR_ERASE_STAFF] = "Your account still holds staff roles: ask an administrator to "
                                 "revoke them, then close the account.",
+        [MSG_ERR_CODE_THROTTLED] = "Too many wrong check-in codes. Wait a few minutes, then "
+                                   "scan the poster again or ask the coordinator.",
 };

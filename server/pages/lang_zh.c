@@ -253,4 +253,5 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_ERR_NO_HOURS] = "这段时间内没有已确认的服务时长，无法开具证明。",
         [MSG_ERR_PERIOD] = "截止日期不能早于起始日期。",
         [MSG_ERR_ERASE_STAFF] = "您的账号仍有工作人员角色，请先请管理员撤销，再注销账号。",
+        [MSG_ERR_CODE_THROTTLED] = "签到码错误次数过多，请几分钟后再扫码，或请协调员帮您签到。",
 };

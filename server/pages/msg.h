@@ -250,9 +250,10 @@ enum msg {
 	MSG_CERT_ISSUED_ON,
 	MSG_CERT_VERIFY,
 	MSG_CERT_QR_LABEL,
-	MSG_ERR_NO_HOURS,    /* no approved hours in the certificate's period */
-	MSG_ERR_PERIOD,      /* the period ends before it starts */
-	MSG_ERR_ERASE_STAFF, /* closing an account that still holds staff roles */
+	MSG_ERR_NO_HOURS,       /* no approved hours in the certificate's period */
+	MSG_ERR_PERIOD,         /* the period ends before it starts */
+	MSG_ERR_ERASE_STAFF,    /* closing an account that still holds staff roles */
+	MSG_ERR_CODE_THROTTLED, /* too many wrong check-in codes: 429 until the window ends */
 	MSG_COUNT
 };
 

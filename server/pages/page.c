@@ -416,6 +416,7 @@ static const struct {
 	const char *needle;
 	enum msg id;
 } known[] = {
+        {"too many wrong check-in codes", MSG_ERR_CODE_THROTTLED},
         {"wrong or expired check-in code", MSG_ERR_BAD_CODE},
         {"check-in code is required", MSG_ERR_CODE_REQUIRED},
         {"already checked in at this event", MSG_ERR_ALREADY_IN},

@@ -1,0 +1,43 @@
+/*
+ * throttle.h: counts of failures per key (an account id) in fixed windows, in a table of
+ * fixed size that several processes may share (it holds no pointer and no lock: every field
+ * is read and written with atomic operations, so it may live in a MAP_SHARED region).
+ *
+ * A key's window starts at its first failure and lasts window_s seconds; a key with `limit`
+ * failures in its window waits until the window ends.  Times are whole seconds of one clock
+ * that every process sharing the table reads alike (CLOCK_MONOTONIC is system-wide).
+ *
+ * Bounded: THROTTLE_SLOTS slots, a key looked for in THROTTLE_PROBE neighbouring ones.  A key
+ * whose neighbourhood is full of live windows takes the oldest one's slot, so many keys
+ * failing at once can make a window forget failures (it never blocks a key wrongly).  Two
+ * processes counting the same key at the same instant may both claim a slot; the wait is the
+ * longest of them, so that race can lose a count, never add a block.
+ */
+#ifndef VD_THROTTLE_H
+#define VD_THROTTLE_H
+
+#include <stdint.h>
+
+#define THROTTLE_SLOTS 4096 /* a power of two */
+#define THROTTLE_PROBE 8
+
+struct throttle_slot {
+	uint64_t key;   /* 0: never used */
+	uint64_t state; /* window start (s) << THROTTLE_COUNT_BITS | failures */
+};
+
+struct throttle {
+	struct throttle_slot slots[THROTTLE_SLOTS];
+	uint64_t blocked_until; /* the latest end of a window that reached its limit */
+};
+
+/* Count one failure of key (> 0) at now_s; the caller owns t (zeroed memory is empty). */
+void throttle_fail(struct throttle *t, uint64_t key, uint64_t now_s, uint32_t window_s,
+                   uint32_t limit);
+/* Seconds until key may try again (0: now): its window has `limit` failures and ends then. */
+uint32_t throttle_wait(const struct throttle *t, uint64_t key, uint64_t now_s, uint32_t window_s,
+                       uint32_t limit);
+/* Whether any key may be waiting at now_s (one load: the caller's cheap first question). */
+int throttle_any(const struct throttle *t, uint64_t now_s);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * test_throttle.c: a key is blocked after `limit` failures until its window ends, and not
+ * before; another key is not; a window that has ended starts again; the table stays bounded
+ * when more keys fail than it holds, and then never blocks a key that did not fail enough.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "throttle.h"
+
+#define WINDOW 600
+#define LIMIT  10
+
+static struct throttle *fresh(void)
+{
+	struct throttle *t = calloc(1, sizeof *t);
+	assert_non_null(t);
+	return t;
+}
+
+static void test_blocks_after_limit(void **state)
+{
+	(void)state;
+	struct throttle *t = fresh();
+	uint64_t now = 1000;
+	assert_false(throttle_any(t, now));
+	for (int i = 0; i < LIMIT - 1; i++) {
+		throttle_fail(t, 42, now + (uint64_t)i, WINDOW, LIMIT);
+		assert_int_equal(throttle_wait(t, 42, now + (uint64_t)i, WINDOW, LIMIT), 0);
+	}
+	assert_false(throttle_any(t, now + 9));
+	throttle_fail(t, 42, now + 9, WINDOW, LIMIT); /* the 10th, 9 s after the first */
+	assert_int_equal(throttle_wait(t, 42, now + 9, WINDOW, LIMIT), WINDOW - 9);
+	assert_true(throttle_any(t, now + 9));
+	assert_int_equal(throttle_wait(t, 43, now + 9, WINDOW, LIMIT), 0); /* another account */
+	assert_int_equal(throttle_wait(t, 42, now + WINDOW - 1, WINDOW, LIMIT), 1);
+	assert_int_equal(throttle_wait(t, 42, now + WINDOW, WINDOW, LIMIT), 0); /* over */
+	assert_false(throttle_any(t, now + WINDOW));
+	/* a failure after the window starts a new one */
+	throttle_fail(t, 42, now + WINDOW, WINDOW, LIMIT);
+	assert_int_equal(throttle_wait(t, 42, now + WINDOW, WINDOW, LIMIT), 0);
+	free(t);
+}
+
+static void test_old_failures_do_not_count(void **state)
+{
+	(void)state;
+	struct throttle *t = fresh();
+	for (int i = 0; i < LIMIT - 1; i++)
+		throttle_fail(t, 7, 100, WINDOW, LIMIT);
+	throttle_fail(t, 7, 100 + WINDOW, WINDOW, LIMIT); /* the window had ended */
+	assert_int_equal(throttle_wait(t, 7, 100 + WINDOW, WINDOW, LIMIT), 0);
+	free(t);
+}
+
+static void test_bounded_and_never_wrong(void **state)
+{
+	(void)state;
+	struct throttle *t = fresh();
+	/* far more keys than slots, each failing once: none is blocked */
+	for (uint64_t k = 1; k <= 5 * THROTTLE_SLOTS; k++)
+		throttle_fail(t, k, 100, WINDOW, LIMIT);
+	for (uint64_t k = 1; k <= 5 * THROTTLE_SLOTS; k++)
+		assert_int_equal(throttle_wait(t, k, 100, WINDOW, LIMIT), 0);
+	/* a key that does fail enough is still caught among them */
+	for (int i = 0; i < LIMIT; i++)
+		throttle_fail(t, 999999, 101, WINDOW, LIMIT);
+	assert_int_equal(throttle_wait(t, 999999, 101, WINDOW, LIMIT), WINDOW);
+	free(t);
+}
+
+static void test_zero_key_ignored(void **state)
+{
+	(void)state;
+	struct throttle *t = fresh();
+	for (int i = 0; i < 2 * LIMIT; i++)
+		throttle_fail(t, 0, 100, WINDOW, LIMIT);
+	assert_false(throttle_any(t, 100));
+	free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_blocks_after_limit),
+	        cmocka_unit_test(test_old_failures_do_not_count),
+	        cmocka_unit_test(test_bounded_and_never_wrong),
+	        cmocka_unit_test(test_zero_key_ignored),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
