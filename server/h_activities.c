@@ -125,11 +125,11 @@ void activities_create_body(struct req *r, cJSON *body)
 {
 	static const char *const keys[] = {"team_id",    "org_unit_id", "title",     "category",
 	                                   "location",   "capacity",    "starts_at", "ends_at",
-	                                   "recurrence", NULL};
+	                                   "recurrence", "policy_id",   NULL};
 	struct err e;
 	const char *title, *category, *location, *starts, *ends;
 	const cJSON *rec;
-	long long team, unit, capacity, t0, t1;
+	long long team, unit, capacity, t0, t1, policy;
 	if (json_check_keys(body, keys, &e) < 0 ||
 	    json_get_int(body, "team_id", 1, 1, MAX_ID, &team, NULL, &e) < 0 ||
 	    json_get_int(body, "org_unit_id", 1, 1, MAX_ID, &unit, NULL, &e) < 0 ||
@@ -139,7 +139,8 @@ void activities_create_body(struct req *r, cJSON *body)
 	    json_get_int(body, "capacity", 0, 1, MAX_CAPACITY, &capacity, NULL, &e) < 0 ||
 	    json_get_str(body, "starts_at", 0, 40, &starts, &e) < 0 ||
 	    json_get_str(body, "ends_at", 0, 40, &ends, &e) < 0 ||
-	    json_get_object(body, "recurrence", 0, &rec, &e) < 0)
+	    json_get_object(body, "recurrence", 0, &rec, &e) < 0 ||
+	    json_get_int(body, "policy_id", 0, 1, MAX_ID, &policy, NULL, &e) < 0)
 		goto invalid;
 	if (rec) {
 		if (starts || ends) {

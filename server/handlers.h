@@ -155,6 +155,12 @@ void h_reports_close(struct req *r);
 void corrections_create_body(struct req *r, cJSON *body);
 void h_correction_requests_create(struct req *r);
 
+/* h_policies.c */
+void h_hour_policies_list(struct req *r);
+void h_hour_policies_create(struct req *r);
+void h_hour_policies_get(struct req *r);
+void h_hour_policies_update(struct req *r);
+
 /* pages (server/pages/; the infrastructure is described in server/pages/page.h) */
 void h_page_root(struct req *r);
 void h_page_static(struct req *r);

@@ -112,6 +112,7 @@ static const struct {
         {"volunteers_phone_key", "phone"},
         {"volunteers_id_number_hmac_key", "id_number"},
         {"org_units_code_key", "code"},
+        {"hour_policies_owner_name_key", "name"},
 };
 
 const char *queries_constraint_field(const char *constraint)

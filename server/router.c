@@ -74,6 +74,10 @@ static const struct route routes[] = {
         {M_GET, "/api/v1/reports/volunteers", h_reports_volunteers, AUTH_USER, 0},
         {M_GET, "/api/v1/reports/party-members", h_reports_party_members, AUTH_USER, 0},
         {M_POST, "/api/v1/correction-requests", h_correction_requests_create, AUTH_USER, 0},
+        {M_GET, "/api/v1/hour-policies", h_hour_policies_list, AUTH_USER, 0},
+        {M_POST, "/api/v1/hour-policies", h_hour_policies_create, AUTH_USER, 0},
+        {M_GET, "/api/v1/hour-policies/{id}", h_hour_policies_get, AUTH_USER, 0},
+        {M_PATCH, "/api/v1/hour-policies/{id}", h_hour_policies_update, AUTH_USER, 0},
         /* pages (server/pages/page.h) */
         {M_GET, "/", h_page_root, AUTH_PUBLIC, 0},
         {M_GET, "/static/{name}", h_page_static, AUTH_PUBLIC, 0},

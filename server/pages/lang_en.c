@@ -266,4 +266,17 @@ const char *const lang_en[MSG_COUNT] = {
                                 "revoke them, then close the account.",
         [MSG_ERR_CODE_THROTTLED] = "Too many wrong check-in codes. Wait a few minutes, then "
                                    "scan the poster again or ask the coordinator.",
+        [MSG_POLICY] = "Hour policy",
+        [MSG_POLICY_HINT] = "The policy sets rounding, approval, the check-in window and whether "
+                            "the check-in code is fixed or rotating.",
+        [MSG_POLICY_GLOBAL] = "global",
+        [MSG_POLICY_MANUAL] = "manual approval",
+        [MSG_POLICY_STATIC] = "fixed code",
+        [MSG_POSTER_SCREEN] =
+                "This page is for a screen that stays on: the QR code and the code change every 45 "
+                "seconds and the page reloads itself (also without JavaScript). A printed copy "
+                "stops working within two minutes; to put up a printed poster, give the activity "
+                "an hour policy with a fixed code.",
+        [MSG_POSTER_PRINTABLE] = "This event's check-in code is fixed: this poster may be printed "
+                                 "and put up. Scan the QR code, then type the code above.",
 };

@@ -254,4 +254,14 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_ERR_PERIOD] = "截止日期不能早于起始日期。",
         [MSG_ERR_ERASE_STAFF] = "您的账号仍有工作人员角色，请先请管理员撤销，再注销账号。",
         [MSG_ERR_CODE_THROTTLED] = "签到码错误次数过多，请几分钟后再扫码，或请协调员帮您签到。",
+        [MSG_POLICY] = "工时规则",
+        [MSG_POLICY_HINT] = "计时取整、审核方式、签到时段和签到码（固定或滚动）都由规则决定。",
+        [MSG_POLICY_GLOBAL] = "全局",
+        [MSG_POLICY_MANUAL] = "人工审核",
+        [MSG_POLICY_STATIC] = "固定签到码",
+        [MSG_POSTER_SCREEN] = "本页供一直亮着的屏幕展示：二维码和签到码每45秒更换一次，页面会自动刷"
+                              "新（无需JavaScript）。打印出来的海报约两分钟后即失效；如需张贴打印海"
+                              "报，请为活动选用“固定签到码”的工时规则。",
+        [MSG_POSTER_PRINTABLE] =
+                "本活动的签到码固定不变，此海报可以打印张贴。扫码后输入上面的签到码即可签到。",
 };

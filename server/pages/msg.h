@@ -254,6 +254,13 @@ enum msg {
 	MSG_ERR_PERIOD,         /* the period ends before it starts */
 	MSG_ERR_ERASE_STAFF,    /* closing an account that still holds staff roles */
 	MSG_ERR_CODE_THROTTLED, /* too many wrong check-in codes: 429 until the window ends */
+	MSG_POLICY,             /* the hour policy of a new activity (console) */
+	MSG_POLICY_HINT,
+	MSG_POLICY_GLOBAL,    /* a policy without an owner unit */
+	MSG_POLICY_MANUAL,    /* its approval mode is manual */
+	MSG_POLICY_STATIC,    /* its check-in code is fixed */
+	MSG_POSTER_SCREEN,    /* a rotating code's poster: for a screen that stays on */
+	MSG_POSTER_PRINTABLE, /* a fixed code's poster: may be printed */
 	MSG_COUNT
 };
 

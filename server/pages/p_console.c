@@ -3,7 +3,9 @@
  *
  *   GET  /console                      today's and upcoming events in scope, the pending
  *                                      entries with bulk approval, a form that creates a
- *                                      weekly activity (api.page_console, sql/0010);
+ *                                      weekly activity (api.page_console, sql/0010) on an
+ *                                      hour policy the coordinator sees
+ *                                      (api.page_console_policies, sql/0022);
  *   POST /console                      action=approve (ids) -> api.hours_approve_bulk,
  *                                      action=create -> activities_create_body (the API's
  *                                      own checks and api.activity_create);
@@ -14,10 +16,14 @@
  *                                      action=walkin the volunteer is found first by phone,
  *                                      volunteer number or ID number (api.page_walkin,
  *                                      sql/0016);
- *   GET  /console/events/{id}/poster   the printable QR poster: the event's rotating URL
- *                                      token as an SVG QR code and the 6-digit code, derived
- *                                      by activities_add_checkin as for GET /events/{id};
- *                                      console.js refetches it every 30 s.
+ *   GET  /console/events/{id}/poster   the QR poster.  A rotating code (the default
+ *                                      policy): the event's URL token as an SVG QR code and
+ *                                      the 6-digit code, derived by activities_add_checkin as
+ *                                      for GET /events/{id}, for a screen that stays on:
+ *                                      console.js refetches it every 30 s, and without
+ *                                      JavaScript the page reloads when the code's 45-s slot
+ *                                      turns.  A fixed code (a static_code policy): the code
+ *                                      and the permanent /checkin/{event id}, printable.
  *
  * Anonymous visitors are sent to the log-in form of /me (next=/console); a volunteer
  * without a staff role gets the 403 page (the SQL functions decide, as for the API).  Every
@@ -28,7 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "checkin_code.h"
+#include "config.h"
 #include "handlers.h"
 #include "idnum.h"
 #include "json.h"
@@ -49,7 +58,15 @@ struct con {
 	enum msg err_msg;
 	int status;
 	char action[12];
+	cJSON *console; /* GET /console: api.page_console's answer while the policies load */
 };
+
+static void con_free(void *data)
+{
+	struct con *c = data;
+	cJSON_Delete(c->console);
+	free(c);
+}
 
 /* A path id: digits only, 1..2^53. */
 static long long parse_id(const char *s)
@@ -74,7 +91,7 @@ static struct page *begin(struct req *r, const char *login_next)
 		page_redirect(p, login_next);
 		return NULL;
 	}
-	struct con *c = page_data_new(p, sizeof *c, NULL);
+	struct con *c = page_data_new(p, sizeof *c, con_free);
 	if (!c)
 		return NULL;
 	if (r->nparams > 0) {
@@ -255,6 +272,8 @@ static const char *field_err(struct page *p, const char *name)
 		f += 11;
 	if (!strcmp(f, "team_id") || !strcmp(f, "org_unit_id"))
 		f = "team";
+	if (!strcmp(f, "policy_id"))
+		f = "policy";
 	if (strcmp(f, name) != 0)
 		return NULL;
 	enum msg id = page_err_msg(&c->err, &extra);
@@ -283,7 +302,53 @@ static int day_checked(struct page *p, const char *day)
 	return 0;
 }
 
-static void create_section(struct page *p, const cJSON *d)
+/* The hour policies the coordinator may choose (api.page_console_policies), the default
+ * policy (1) preselected unless the form comes back with another. */
+static void policy_select(struct page *p, const cJSON *policies)
+{
+	const cJSON *pol;
+	const char *sel = refill(p, "policy"), *err = field_err(p, "policy");
+	html_raw(&p->out, "<div class=\"field\"><label for=\"f-policy\">");
+	page_msg(p, MSG_POLICY);
+	html_raw(&p->out, "</label><select id=\"f-policy\" name=\"policy\" "
+	                  "aria-describedby=\"h-policy");
+	html_raw(&p->out, err ? " e-policy\" aria-invalid=\"true\">" : "\">");
+	cJSON_ArrayForEach(pol, policies)
+	{
+		long long id = json_num(pol, "id");
+		char v[24];
+		snprintf(v, sizeof v, "%lld", id);
+		html_rawf(&p->out, "<option value=\"%lld\"%s>", id,
+		          (sel ? !strcmp(sel, v) : id == 1) ? " selected" : "");
+		page_text(p, json_str(pol, "name"));
+		html_raw(&p->out, " · ");
+		if (json_str(pol, "unit"))
+			page_text(p, json_str(pol, "unit"));
+		else
+			page_msg(p, MSG_POLICY_GLOBAL);
+		if (json_str(pol, "approval_mode") &&
+		    !strcmp(json_str(pol, "approval_mode"), "manual")) {
+			html_raw(&p->out, " · ");
+			page_msg(p, MSG_POLICY_MANUAL);
+		}
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pol, "static_code"))) {
+			html_raw(&p->out, " · ");
+			page_msg(p, MSG_POLICY_STATIC);
+		}
+		html_raw(&p->out, "</option>");
+	}
+	html_raw(&p->out, "</select><p class=\"hint\" id=\"h-policy\">");
+	page_msg(p, MSG_POLICY_HINT);
+	html_raw(&p->out, "</p>");
+	if (err) {
+		html_raw(&p->out, "<p class=\"err\" id=\"e-policy\">");
+		page_text(p, err);
+		html_raw(&p->out, "</p>");
+	}
+	html_raw(&p->out, "</div>");
+}
+
+static void create_section(struct page *p, const cJSON *d, const cJSON *policies)
 {
 	static const char *const days[] = {"MO", "TU", "WE", "TH", "FR", "SA", "SU"};
 	const cJSON *teams = cJSON_GetObjectItemCaseSensitive(d, "teams"), *t;
@@ -324,6 +389,7 @@ static void create_section(struct page *p, const cJSON *d)
 		html_raw(&p->out, "</p>");
 	}
 	html_raw(&p->out, "</div>");
+	policy_select(p, policies);
 	page_input(p, "text", "title", MSG_ACTIVITY, refill(p, "title"), -1, field_err(p, "title"),
 	           "required maxlength=\"200\"");
 	page_input(p, "text", "category", MSG_CATEGORY, refill(p, "category"), MSG_OPTIONAL,
@@ -365,10 +431,11 @@ static void create_section(struct page *p, const cJSON *d)
 	html_raw(&p->out, "</button></form></section>\n");
 }
 
-static void console_loaded(struct req *r, cJSON *result, const struct err *e)
+static void console_policies_loaded(struct req *r, cJSON *policies, const struct err *e)
 {
 	struct page *p = page_of(r);
 	struct con *c = p->data;
+	cJSON *result = c->console;
 	if (e->code != APP_OK) {
 		page_fail(p, e);
 		return;
@@ -392,10 +459,29 @@ static void console_loaded(struct req *r, cJSON *result, const struct err *e)
 	errors(p);
 	events_section(p, result);
 	pending_section(p, result);
-	create_section(p, result);
+	create_section(p, result, policies);
 	page_end(p);
-	cJSON_Delete(result);
+	cJSON_Delete(policies);
 	page_send(p, c->status ? c->status : 200);
+}
+
+/* api.page_console's answer is kept (freed with the page) while the policies load. */
+static void console_loaded(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct con *c = p->data;
+	if (e->code != APP_OK) {
+		page_fail(p, e);
+		return;
+	}
+	cJSON_Delete(c->console);
+	c->console = result;
+	cJSON *args = cJSON_CreateObject();
+	if (!args) {
+		oom(r);
+		return;
+	}
+	page_read(p, "page_console_policies", args, console_policies_loaded);
 }
 
 static void console_load(struct page *p)
@@ -523,6 +609,14 @@ static void create(struct page *p)
 	    add_str(p, body, "title", 1) < 0 || add_str(p, body, "category", 0) < 0 ||
 	    add_str(p, body, "location", 0) < 0)
 		goto oom;
+	const char *pol = page_field(p, "policy");
+	if (pol && *pol) {
+		long long n = parse_id(pol);
+		/* not a number: the text goes, for the API's message naming policy_id */
+		if (n ? !cJSON_AddNumberToObject(body, "policy_id", (double)n)
+		      : !cJSON_AddStringToObject(body, "policy_id", pol))
+			goto oom;
+	}
 	if (cap && *cap) {
 		long long n = parse_id(cap);
 		/* a capacity that is not a number goes as the text, for the API's message */
@@ -889,6 +983,18 @@ void h_page_roster_post(struct req *r)
 
 /* ---- GET /console/events/{id}/poster ------------------------------------------------ */
 
+/* The poster's permanent URL of a fixed-code event: /checkin/{event id}, where the page asks
+ * for the code printed beside it (the rotating URL token would expire on paper). */
+static int fixed_url(struct req *r, const cJSON *ev, char *url, size_t size)
+{
+	const char *base = r->w->cfg->public_url;
+	size_t n = strlen(base);
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	int len = snprintf(url, size, "%.*s/checkin/%lld", (int)n, base, json_num(ev, "id"));
+	return len < 0 || (size_t)len >= size ? -1 : 0;
+}
+
 static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
 {
 	struct page *p = page_of(r);
@@ -896,20 +1002,36 @@ static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
 		page_fail(p, e);
 		return;
 	}
-	if (activities_add_checkin(r, result) < 0) {
+	/* a fixed code (the event's hour policy has static_code) makes a printable poster */
+	const cJSON *mark = cJSON_GetObjectItemCaseSensitive(result, "_checkin");
+	int fixed = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(mark, "static"));
+	char permanent[sizeof r->w->cfg->public_url + 48];
+	if (activities_add_checkin(r, result) < 0 ||
+	    (fixed && fixed_url(r, result, permanent, sizeof permanent) < 0)) {
 		cJSON_Delete(result);
 		oom(r);
 		return;
 	}
-	const char *url = json_str(result, "checkin_url"), *code = json_str(result, "checkin_code");
+	const char *url = fixed ? permanent : json_str(result, "checkin_url"),
+	           *code = json_str(result, "checkin_code");
+	/* A rotating code: without JavaScript the page reloads just after the code's slot turns
+	 * (console.js refetches the poster instead). */
+	if (!fixed)
+		p->refresh_s = CHECKIN_SLOT_SECONDS -
+		               (int)((long long)time(NULL) % CHECKIN_SLOT_SECONDS) + 1;
 	staff_start(p, MSG_POSTER, 0);
 	html_raw(&p->out, "<p class=\"row-actions noprint\"><a href=\"/console\">");
 	page_msg(p, MSG_BACK_CONSOLE);
-	html_raw(&p->out, "</a><button type=\"button\" id=\"print\" hidden>");
-	page_msg(p, MSG_PRINT);
-	html_raw(&p->out,
-	         "</button></p>\n<section class=\"poster\" id=\"poster\" data-refresh=\"30\" "
-	         "aria-labelledby=\"poster-title\"><h2 id=\"poster-title\">");
+	html_raw(&p->out, "</a>");
+	if (fixed) {
+		html_raw(&p->out, "<button type=\"button\" id=\"print\" hidden>");
+		page_msg(p, MSG_PRINT);
+		html_raw(&p->out, "</button>");
+	}
+	html_raw(&p->out, "</p>\n<section class=\"poster\" id=\"poster\"");
+	if (!fixed)
+		html_raw(&p->out, " data-refresh=\"30\"");
+	html_raw(&p->out, " aria-labelledby=\"poster-title\"><h2 id=\"poster-title\">");
 	page_text(p, json_str(result, "title"));
 	html_raw(&p->out, "</h2><p>");
 	page_text(p, json_str(result, "starts"));
@@ -931,8 +1053,9 @@ static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
 	page_text(p, code);
 	html_raw(&p->out, "</p><p class=\"url\">");
 	page_text(p, url);
-	html_raw(&p->out, "</p><p class=\"hint noprint\">");
-	page_msg(p, MSG_POSTER_REFRESH);
+	html_raw(&p->out, fixed ? "</p><p class=\"hint\" id=\"poster-use\" data-use=\"print\">"
+	                        : "</p><p class=\"hint\" id=\"poster-use\" data-use=\"screen\">");
+	page_msg(p, fixed ? MSG_POSTER_PRINTABLE : MSG_POSTER_SCREEN);
 	html_raw(&p->out, "</p></section>\n");
 	page_end(p);
 	cJSON_Delete(result);

@@ -378,7 +378,12 @@ void page_start(struct page *p, enum msg title)
 	page_static_url(h, "icon.svg");
 	html_raw(h, "\"><script src=\"");
 	page_static_url(h, "app.js");
-	html_raw(h, "\" defer></script></head>\n<body><a class=\"skip\" href=\"#main\">");
+	html_raw(h, "\" defer></script>");
+	/* only without JavaScript: with it, the page's own script refreshes what changes */
+	if (p->refresh_s > 0)
+		html_rawf(h, "<noscript><meta http-equiv=\"refresh\" content=\"%d\"></noscript>",
+		          p->refresh_s);
+	html_raw(h, "</head>\n<body><a class=\"skip\" href=\"#main\">");
 	page_msg(p, MSG_SKIP);
 	html_raw(h, "</a><header><a class=\"brand\" href=\"/me\">");
 	page_msg(p, MSG_SITE);

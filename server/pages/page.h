@@ -99,6 +99,8 @@ struct page {
 	void (*then)(struct req *r, cJSON *result, const struct err *e);
 	void *data; /* the page's own state */
 	void (*data_free)(void *data);
+	int refresh_s; /* > 0: page_start asks a browser without JavaScript to reload after this
+	                * many seconds (<noscript><meta http-equiv=refresh>) */
 };
 
 #define T(p, id) ((p)->msg[(id)])

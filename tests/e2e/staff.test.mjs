@@ -1,7 +1,7 @@
 // Browser tests of the staff pages (issue 7), in Debian's chromium at 360 px: a coordinator's
-// roster check-in and check-out, a walk-in found by phone, bulk approval, the QR poster (its refresh included), an
-// admin's report with its charts and the XLSX download, and axe on /console, the roster, the
-// poster and /admin.  Each test leaves a screenshot in build/e2e/.
+// roster check-in and check-out, a walk-in found by phone, bulk approval, the QR poster (its refresh included, also
+// without JavaScript), an admin's report with its charts and the XLSX download, and axe on
+// /console, the roster, the poster and /admin.  Each test leaves a screenshot in build/e2e/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -147,6 +147,29 @@ test('the QR poster: an SVG code, the 6-digit code in large type, refreshed on s
     await page.emulateMedia({ media: 'print' });
     assert.equal(await page.locator('header').isVisible(), false);
     await shot(page, 'console-poster-print');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('without JavaScript the rotating-code poster reloads itself when the code turns', async () => {
+  const eventId = stack.events[2];
+  const { ctx, page } = await staffPage(stack.coordinator, '/console', { javaScriptEnabled: false });
+  try {
+    await page.goto(stack.base + `/console/events/${eventId}/poster`);
+    await page.locator('#poster svg.qr').waitFor();
+    assert.match(await page.locator('#code').textContent(), /^\d{6}$/);
+    assert.match(await page.locator('#poster-use').textContent(), /一直亮着的屏幕/);
+    assert.equal(await page.locator('#print').count(), 0); // not for printing
+    // the next 45-second slot starts within 46 s: the browser reloads the page by itself
+    const reload = page.waitForRequest((req) => req.isNavigationRequest() && req.url().endsWith('/poster'),
+      { timeout: 50000 });
+    const first = await page.locator('#poster .url').textContent();
+    await reload;
+    await page.locator('#poster svg.qr').waitFor();
+    assert.notEqual(await page.locator('#poster .url').textContent(), first); // a new slot's token
+    assert.match(await page.locator('#code').textContent(), /^\d{6}$/);
+    await shot(page, 'console-poster-nojs');
   } finally {
     await ctx.close();
   }

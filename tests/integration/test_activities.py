@@ -11,6 +11,7 @@ import concurrent.futures
 import datetime as dt
 import re
 import secrets
+import time
 
 import pytest
 
@@ -172,10 +173,20 @@ def test_checkin_code_only_for_staff_in_scope(w):
 def test_static_code_policy(w, pg):
     a = one_off(w)
     ev = event_of(w, a)
-    pol = int(one(pg, f"INSERT INTO hour_policies (name, static_code) VALUES ('static-{w.sfx}', true) RETURNING id"))
-    pg.sql(f"UPDATE activities SET policy_id = {pol} WHERE id = {a['id']}")
     code = one(pg, f"SELECT checkin_code FROM events WHERE id = {ev['id']}")
-    assert w.co_a.ok("GET", f"/events/{ev['id']}")["checkin_code"] == code
+    # a rotating code (the default policy) is derived, not the stored one; a 1 in 10^6 clash
+    # with the stored code is ruled out by asking in two slots
+    if w.co_a.ok("GET", f"/events/{ev['id']}")["checkin_code"] == code:
+        time.sleep(46)
+        assert w.co_a.ok("GET", f"/events/{ev['id']}")["checkin_code"] != code
+    # the system administrator makes a global static-code policy; it fixes the code at once
+    pol = w.admin.ok("POST", "/hour-policies", {"name": f"static-{w.sfx}", "static_code": True}, want=201)
+    assert pol["static_code"] is True and pol["org_unit_id"] is None
+    a2 = one_off(w, policy_id=pol["id"])
+    assert a2["policy_id"] == pol["id"]
+    ev2 = event_of(w, a2)
+    code2 = one(pg, f"SELECT checkin_code FROM events WHERE id = {ev2['id']}")
+    assert w.co_a.ok("GET", f"/events/{ev2['id']}")["checkin_code"] == code2
 
 
 def test_weekly_two_weeks_tue_fri(w):

@@ -4,8 +4,8 @@ approval, corrections, self-reports, idempotency and a randomized comparison wit
 The shared server and database are shared with other test files, so this module builds its
 own small district (random codes): district D, community A, grid G under A, team T of A, a
 coordinator of A.  Volunteers are inserted with SQL; accounts and roles go through the API.
-Hour policies are rows inserted with SQL (there is no policy endpoint yet) and activities are
-pointed at them with UPDATE activities SET policy_id.  Times that the API cannot produce (an
+Hour policies are made through POST /hour-policies (owned by district D, so the coordinators
+below it may use them) and chosen with policy_id on POST /activities.  Times that the API cannot produce (an
 attendance that began 44 minutes ago, an event on a fixed day three days back that is still
 open) are set with SQL on the rows, never on the ledger: the ledger is always written by the
 server.
@@ -146,11 +146,10 @@ def w(server, pg):
 
 
 def policy(w, **f):
+    """An hour policy of district D with the rules f (the rest as DESIGN §3); its id."""
     w.npol += 1
-    cols = ["name"] + list(f)
-    vals = [q(f"att-{w.sfx}-{w.npol}")] + [q(v) if isinstance(v, str) else
-                                           ("NULL" if v is None else str(v).lower()) for v in f.values()]
-    return int(one(w.pg, f"INSERT INTO hour_policies ({', '.join(cols)}) VALUES ({', '.join(vals)}) RETURNING id"))
+    return w.admin.ok("POST", "/hour-policies", dict(f, name=f"att-{w.sfx}-{w.npol}", org_unit_id=w.d),
+                      want=201)["id"]
 
 
 def event(w, start, end, pol=None, capacity=None, unit=None):
@@ -159,9 +158,10 @@ def event(w, start, end, pol=None, capacity=None, unit=None):
             "location": "路口", "starts_at": start.isoformat(), "ends_at": end.isoformat()}
     if capacity:
         body["capacity"] = capacity
-    a = w.co.ok("POST", "/activities", body, want=201)
     if pol:
-        w.pg.sql(f"UPDATE activities SET policy_id = {pol} WHERE id = {a['id']}")
+        body["policy_id"] = pol
+    a = w.co.ok("POST", "/activities", body, want=201)
+    assert a["policy_id"] == (pol or 1), a
     items = w.co.ok("GET", f"/activities/{a['id']}/events")["items"]
     assert len(items) == 1
     return items[0]

@@ -196,6 +196,16 @@ EXPECT = {
     # correction requests (0009): only a volunteer, only about their own record
     ("POST /correction-requests", "own"):             (401, 201, 403, 403, 403, 403),
     ("POST /correction-requests", "other"):           (401, 404, 403, 403, 403, 403),
+    # hour policies (0022): the target is owned by the side's community; staff see the policies
+    # on their grants' branch of the tree, an admin over the owner changes them
+    ("GET /hour-policies", "own"):                    (401, 403, SEEN, SEEN, SEEN, SEEN),
+    ("GET /hour-policies", "other"):                  (401, 403, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
+    ("POST /hour-policies", "own"):                   (401, 403, 404, 403, 201, 201),
+    ("POST /hour-policies", "other"):                 (401, 403, 404, 404, 404, 404),
+    ("GET /hour-policies/{id}", "own"):               (401, 403, 200, 200, 200, 200),
+    ("GET /hour-policies/{id}", "other"):             (401, 403, 404, 404, 404, 404),
+    ("PATCH /hour-policies/{id}", "own"):             (401, 403, 403, 403, 200, 200),
+    ("PATCH /hour-policies/{id}", "other"):           (401, 403, 404, 404, 404, 404),
 }
 
 
@@ -266,6 +276,8 @@ def w(server):
             "location": "社区", "capacity": 1000, "starts_at": iso(start),
             "ends_at": iso(start + dt.timedelta(hours=6))}, want=201)["id"]
         d["cev"] = sa.ok("GET", f"/activities/{cact}/events")["items"][0]["id"]
+        d["policy"] = sa.ok("POST", "/hour-policies", {"name": f"mx-{s}-{x.sfx}", "org_unit_id": d["unit"]},
+                            want=201)["id"]
     # X, Y, Z are the sides' teams; the volunteer actor is vA
     x.X = x.side["A"]["team"]
     x.vA = x.side["A"]["vol"]
@@ -702,6 +714,23 @@ def s_correction_request(w, actor, side):
     return "POST", "/correction-requests", {"entry_id": entry, "message": "时间不对"}, None, None
 
 
+def s_policy_list(w, actor, side):
+    return "GET", "/hour-policies?limit=500", None, seen_in(w.side[side]["policy"]), None
+
+
+def s_policy_create(w, actor, side):
+    return "POST", "/hour-policies", {"name": f"mx-p-{secrets.token_hex(5)}",
+                                      "org_unit_id": w.side[side]["unit"]}, None, None
+
+
+def s_policy_get(w, actor, side):
+    return "GET", f"/hour-policies/{w.side[side]['policy']}", None, None, None
+
+
+def s_policy_patch(w, actor, side):
+    return "PATCH", f"/hour-policies/{w.side[side]['policy']}", {"min_credit_minutes": 0}, None, None
+
+
 SETUP = {
     "POST /session": s_session_post,
     "POST /me/password": s_password,
@@ -762,6 +791,10 @@ SETUP = {
     "POST /hours/{id}/reject": s_reject,
     "POST /hours/approve": s_bulk,
     "POST /correction-requests": s_correction_request,
+    "GET /hour-policies": s_policy_list,
+    "POST /hour-policies": s_policy_create,
+    "GET /hour-policies/{id}": s_policy_get,
+    "PATCH /hour-policies/{id}": s_policy_patch,
 }
 
 

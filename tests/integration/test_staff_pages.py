@@ -318,6 +318,86 @@ def test_qr_poster(server, world):
     assert ev["checkin_url"].split("/checkin/")[0] in html
 
 
+def test_qr_poster_of_a_rotating_code_reloads_itself_without_javascript(server, world):
+    """The default policy rotates the code every 45 s: the poster says it is for a screen that
+    stays on, and a browser without JavaScript reloads it just after the code's slot turns
+    (<noscript><meta http-equiv="refresh">: with JavaScript, console.js swaps the poster in)."""
+    b = Browser(server, world["login_a"], "Coord-pass-123")
+    html = check_page(b.get(f"/console/events/{world['ev_a']['id']}/poster"))
+    head = html[:html.index("</head>")]
+    m = re.search(r'<noscript><meta http-equiv="refresh" content="(\d+)"></noscript>', head)
+    assert m and 2 <= int(m.group(1)) <= 46, head
+    assert 'data-use="screen"' in html and 'id="print"' not in html
+    assert "一直亮着的屏幕" in html and "45" in html
+    # the console itself does not reload
+    assert 'http-equiv="refresh"' not in check_page(b.get("/console"))
+
+
+def test_qr_poster_of_a_fixed_code_is_printable(server, world):
+    """A static-code policy: the poster shows the fixed code, a QR code of the event's
+    permanent check-in URL (no rotating token), no refresh, and says it may be printed."""
+    pol = world["admin"].ok("POST", "/hour-policies", {"name": "固定码" + world["tag"], "static_code": True},
+                            want=201)
+    now = dt.datetime.now(TZ).replace(microsecond=0)
+    act = world["co_a"].ok("POST", "/activities", {
+        "team_id": world["co_a"].ok("GET", f"/events/{world['ev_a']['id']}")["team_id"],
+        "org_unit_id": world["comm_a"]["id"], "title": "固定码岗", "policy_id": pol["id"],
+        "starts_at": (now - dt.timedelta(minutes=5)).isoformat(),
+        "ends_at": (now + dt.timedelta(hours=1)).isoformat()}, want=201)
+    ev = world["co_a"].ok("GET", f"/activities/{act['id']}/events")["items"][0]
+    b = Browser(server, world["login_a"], "Coord-pass-123")
+    html = check_page(b.get(f"/console/events/{ev['id']}/poster"))
+    assert re.search(r'id="code">(\d{6})<', html).group(1) == ev["checkin_code"]
+    url = re.search(r'<p class="url">([^<]+)</p>', html).group(1)
+    assert url.endswith(f"/checkin/{ev['id']}"), url
+    assert 'http-equiv="refresh"' not in html and "data-refresh" not in html
+    assert 'data-use="print"' in html and 'id="print"' in html and "可以打印" in html
+    # the permanent URL asks for the printed code, which checks the volunteer in
+    assert 'name="code"' in check_page(Browser(server).get(f"/checkin/{ev['id']}"))
+    v = Browser(server, world["vol3"]["phone"], "Vol-pass-" + world["tag"])
+    html = check_page(v.get(f"/checkin/{ev['id']}"))
+    form = html[html.index('<form method="post"'):]
+    r = v.post(f"/checkin/{ev['id']}", {"_t": tokens(form)[0], "action": "checkin",
+                                         "code": ev["checkin_code"]})
+    assert r.status_code == 303, r.text[:500]
+    assert 'name="action" value="checkout"' in check_page(v.get(r.headers["Location"]))
+
+
+def test_console_offers_the_hour_policies_in_scope(server, world):
+    admin = world["admin"]
+    mine = admin.ok("POST", "/hour-policies", {"name": evil("审核规则"), "org_unit_id": world["sub"]["id"],
+                                               "approval_mode": "manual"}, want=201)
+    theirs = admin.ok("POST", "/hour-policies", {"name": "乙规则" + world["tag"],
+                                                 "org_unit_id": world["comm_b"]["id"]}, want=201)
+    b = Browser(server, world["login_a"], "Coord-pass-123")
+    html = check_page(b.get("/console"))
+    sel = html[html.index('<select id="f-policy" name="policy"'):]
+    sel = sel[:sel.index("</select>")]
+    assert '<option value="1" selected>' in sel
+    assert f'<option value="{mine["id"]}">审核规则{ESCAPED} · 街道{ESCAPED} · 人工审核</option>' in sel
+    assert f'value="{theirs["id"]}"' not in sel
+    assert '<label for="f-policy">' in html
+    # a weekly activity on the chosen policy
+    tok = tokens(html[html.index('id="new"'):])[0]
+    team = re.search(r'<option value="(\d+:\d+)"', html).group(1)
+    today = dt.datetime.now(TZ).date()
+    base = [("_t", tok), ("action", "create"), ("team", team), ("title", "规则周活动" + world["tag"]),
+            ("from", today.isoformat()), ("until", (today + dt.timedelta(days=6)).isoformat()),
+            ("start_time", "09:00"), ("end_time", "10:00"), ("byday", "MO"), ("byday", "TH")]
+    # a policy the coordinator does not see: 422 shown next to the select, the choice kept
+    html = check_page(b.post("/console", base + [("policy", str(theirs["id"]))]), status=422)
+    assert 'id="e-policy"' in html and 'aria-invalid="true"' in html
+    assert f'<option value="{theirs["id"]}"' not in html
+    tok = tokens(html[html.index('id="new"'):])[0]
+    base[0] = ("_t", tok)
+    r = b.post("/console", base + [("policy", str(mine["id"]))])
+    assert r.status_code == 303, r.text[:500]
+    evs = world["co_a"].ok("GET", f"/events?org_unit_id={world['comm_a']['id']}&limit=500")["items"]
+    acts = {e["activity_id"] for e in evs if e["title"] == "规则周活动" + world["tag"]}
+    assert len(acts) == 1
+    assert world["co_a"].ok("GET", f"/activities/{acts.pop()}")["policy_id"] == mine["id"]
+
+
 def test_admin_report_drill_down_and_downloads(server, world):
     admin = Browser(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
     month = dt.datetime.now(TZ).strftime("%Y-%m")

@@ -1,6 +1,7 @@
 /* volunteerd /console: small enhancements; every page works without this file.
- *  - the QR poster (#poster[data-refresh]) refetches itself every N seconds and swaps in the
- *    new QR code and 6-digit code (the token rotates on the server);
+ *  - the QR poster of a rotating code (#poster[data-refresh]) refetches itself every N seconds
+ *    and swaps in the new QR code and 6-digit code (the token rotates on the server); without
+ *    this file the page reloads itself (<noscript><meta http-equiv="refresh">);
  *  - "select all" for the pending approvals;
  *  - the poster's print button. */
 (function () {
