@@ -64,7 +64,7 @@ static void spawn(struct child *kid, const struct config *cfg, const struct secr
 		_exit(worker_run(cfg, sec, index, m));
 	}
 	if (pid < 0)
-		log_msg(LOG_ERROR, "fork_failed", "worker=%d error=\"%s\"", index, strerror(errno));
+		log_msg(LOG_ERROR, "fork_failed", "worker=%d error=%s", index, strerror(errno));
 	kid->pid = pid;
 }
 
@@ -129,7 +129,7 @@ static int check_setup(const struct config *cfg, struct secrets *sec)
 	if (rc < 0)
 		goto fail;
 	if (rc > 0) /* unreachable now: start anyway, /readyz says so, the pool reconnects */
-		log_msg(LOG_WARN, "db_unreachable_at_start", "reason=\"%s\"", e.detail);
+		log_msg(LOG_WARN, "db_unreachable_at_start", "reason=%s", e.detail);
 	return 0;
 fail:
 	fprintf(stderr, "volunteerd: %s%s%s\n", e.field[0] ? e.field : "", e.field[0] ? ": " : "",
