@@ -4,7 +4,8 @@
  * The parent serves nothing itself.  It checks what would make every worker fail (ports,
  * certificate, schema), maps the shared metrics, forks N workers and then only waits for
  * signals: SIGCHLD restarts a dead worker (with a pause if it died young, so a crash loop
- * does not spin), SIGHUP is forwarded, SIGTERM/SIGINT drain the workers and exit 0.
+ * does not spin), SIGHUP is forwarded, SIGTERM/SIGINT drain the workers and exit 0; a second
+ * SIGTERM/SIGINT during the drain kills them (SIGKILL) and exits at once.
  * Signals are taken synchronously with sigtimedwait, so no handler races exist here.
  *
  * Under systemd (Type=notify) it also says READY=1 once every worker listens, STOPPING=1 when
@@ -184,11 +185,16 @@ int master_run(const struct config *cfg)
 		int sig = sigtimedwait(&set, &info, &tick);
 		time_t now = time(NULL);
 
-		if (sig == SIGTERM || sig == SIGINT) {
-			if (!stopping) {
-				log_msg(LOG_INFO, "serve_stop", "signal=%d", sig);
-				sd_notify(0, "STOPPING=1\nSTATUS=draining");
-			}
+		if ((sig == SIGTERM || sig == SIGINT) && stopping) {
+			/* A second one: the operator will not wait for the drain. */
+			log_msg(LOG_WARN, "serve_stop_now", "signal=%d", sig);
+			for (int i = 0; i < n; i++)
+				if (kids[i].pid > 0)
+					kill(kids[i].pid, SIGKILL);
+			kill_at = 0;
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			log_msg(LOG_INFO, "serve_stop", "signal=%d", sig);
+			sd_notify(0, "STOPPING=1\nSTATUS=draining");
 			stopping = 1;
 			kill_at = now + cfg->shutdown_grace_s + 5;
 			for (int i = 0; i < n; i++)
