@@ -42,9 +42,7 @@ cJSON *api_body(struct req *r)
 	 * Content-Type at all is accepted, for simple clients. */
 	const char *ct = req_header(r, "Content-Type");
 	if (ct && !json_media_type(ct)) {
-		reply_problem(r, APP_EMEDIATYPE, NULL,
-		              "the body must be JSON (Content-Type: "
-		              "application/json)");
+		reply_problem(r, APP_EMEDIATYPE, NULL, "the body must be application/json");
 		return NULL;
 	}
 	cJSON *body = json_parse_object(r->body, r->body_len, &e);
