@@ -145,6 +145,8 @@ format:
 
 check:
 	clang-format --dry-run --Werror common/*.[ch] server/*.[ch] server/pages/*.[ch] tests/unit/*.[ch]
+	@# log_msg quotes every %s itself: a value quoted again in the format would break logfmt.
+	@! grep -n -A2 'log_msg(' common/*.c server/*.c server/pages/*.c | grep -F '\"%s'
 
 clean:
 	rm -rf build

@@ -23,6 +23,8 @@ static const struct {
         [APP_ETHROTTLED] = {429, "Too Many Requests", "urn:volunteerd:problem:throttled"},
         [APP_EUNAVAILABLE] = {503, "Service Unavailable", "urn:volunteerd:problem:unavailable"},
         [APP_EINTERNAL] = {500, "Internal Server Error", "urn:volunteerd:problem:internal"},
+        [APP_EMEDIATYPE] = {415, "Unsupported Media Type",
+                            "urn:volunteerd:problem:unsupported-media-type"},
 };
 
 static int valid_code(enum app_err code)

@@ -23,6 +23,7 @@ enum app_err {
 	APP_ETHROTTLED,   /* 429: too many attempts */
 	APP_EUNAVAILABLE, /* 503: overloaded, draining or database down */
 	APP_EINTERNAL,    /* 500: a bug */
+	APP_EMEDIATYPE,   /* 415: a body whose Content-Type is not the one expected */
 	APP_ERR_COUNT
 };
 

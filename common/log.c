@@ -10,9 +10,12 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,6 +162,115 @@ static void log_write(const char *buf, size_t len)
 	}
 }
 
+/* Append the text of one conversion (spec, e.g. "%lld", with the value taken from ap) to out at
+ * *o, bounded by cap; *o may go past cap, like vsnprintf's return, to tell of truncation.  Every
+ * %s value goes through log_quote, so no value can break the logfmt line whatever its text. */
+static void log_one(char *out, size_t cap, size_t *o, const char *spec, char conv, const char *len,
+                    va_list *ap)
+{
+	char tmp[1], q[LOG_LINE_MAX];
+	int n = 0;
+	size_t room = *o < cap ? cap - *o : 0;
+	char *dst = room ? out + *o : tmp;
+	size_t dn = room ? room : 1;
+	switch (conv) {
+	case 's': {
+		log_quote(q, sizeof q, va_arg(*ap, const char *));
+		n = snprintf(dst, dn, "%s", q);
+		break;
+	}
+	case 'd':
+	case 'i':
+		if (!strcmp(len, "ll"))
+			n = snprintf(dst, dn, spec, va_arg(*ap, long long));
+		else if (!strcmp(len, "l"))
+			n = snprintf(dst, dn, spec, va_arg(*ap, long));
+		else if (!strcmp(len, "z"))
+			n = snprintf(dst, dn, spec, va_arg(*ap, ssize_t));
+		else if (!strcmp(len, "j"))
+			n = snprintf(dst, dn, spec, va_arg(*ap, intmax_t));
+		else if (!strcmp(len, "t"))
+			n = snprintf(dst, dn, spec, va_arg(*ap, ptrdiff_t));
+		else
+			n = snprintf(dst, dn, spec, va_arg(*ap, int));
+		break;
+	case 'u':
+	case 'x':
+	case 'X':
+	case 'o':
+		if (!strcmp(len, "ll"))
+			n = snprintf(dst, dn, spec, va_arg(*ap, unsigned long long));
+		else if (!strcmp(len, "l"))
+			n = snprintf(dst, dn, spec, va_arg(*ap, unsigned long));
+		else if (!strcmp(len, "z"))
+			n = snprintf(dst, dn, spec, va_arg(*ap, size_t));
+		else if (!strcmp(len, "j"))
+			n = snprintf(dst, dn, spec, va_arg(*ap, uintmax_t));
+		else if (!strcmp(len, "t"))
+			n = snprintf(dst, dn, spec, va_arg(*ap, ptrdiff_t));
+		else
+			n = snprintf(dst, dn, spec, va_arg(*ap, unsigned));
+		break;
+	case 'c':
+		n = snprintf(dst, dn, spec, va_arg(*ap, int));
+		break;
+	case 'e':
+	case 'E':
+	case 'f':
+	case 'F':
+	case 'g':
+	case 'G':
+	case 'a':
+	case 'A':
+		if (!strcmp(len, "L"))
+			n = snprintf(dst, dn, spec, va_arg(*ap, long double));
+		else
+			n = snprintf(dst, dn, spec, va_arg(*ap, double));
+		break;
+	case 'p':
+		n = snprintf(dst, dn, spec, va_arg(*ap, void *));
+		break;
+	default: /* '%' and anything unknown: the spec's own text */
+		n = snprintf(dst, dn, "%s", conv == '%' ? "%" : spec);
+	}
+	if (n > 0)
+		*o += (size_t)n;
+}
+
+/* vsnprintf for log lines: the printf conversions the compiler has checked (no '*', no %n),
+ * with every %s quoted by log_quote.  Returns the length the whole text would have. */
+static size_t log_format(char *out, size_t cap, const char *fmt, va_list ap)
+{
+	va_list args;
+	size_t o = 0;
+	va_copy(args, ap);
+	for (const char *f = fmt; *f;) {
+		if (*f != '%') {
+			if (o + 1 < cap)
+				out[o] = *f;
+			o++, f++;
+			continue;
+		}
+		char spec[32], len[3] = "";
+		size_t k = 0;
+		spec[k++] = *f++;
+		while (*f && strchr("-+ #0123456789.", *f) && k < sizeof spec - 4)
+			spec[k++] = *f++;
+		while (*f && strchr("hlLqjzt", *f) && strlen(len) < 2) {
+			len[strlen(len)] = *f;
+			spec[k++] = *f++;
+		}
+		char conv = *f ? *f++ : '%';
+		spec[k++] = conv;
+		spec[k] = '\0';
+		log_one(out, cap, &o, spec, conv, len, &args);
+	}
+	va_end(args);
+	if (cap)
+		out[o < cap ? o : cap - 1] = '\0';
+	return o;
+}
+
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 {
 	char line[LOG_LINE_MAX], ev[128], ts[32];
@@ -184,12 +296,10 @@ void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 		size_t start = len;
 		va_list ap;
 		va_start(ap, fmt);
-		n = vsnprintf(line + len, cap - len, fmt, ap);
+		size_t m = log_format(line + len, cap - len, fmt, ap);
 		va_end(ap);
-		if (n > 0) {
-			truncated = (size_t)n >= cap - len;
-			len += truncated ? cap - len - 1 : (size_t)n;
-		}
+		truncated = m >= cap - len;
+		len += truncated ? cap - len - 1 : m;
 		for (size_t i = start; i < len; i++)
 			if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 				line[i] = ' ';

@@ -339,9 +339,9 @@ int password_acceptable(const char *s)
 	if (!s)
 		return 0;
 	size_t len = strlen(s);
-	/* 128 code points take at most 512 bytes; skip the scan of anything longer. */
-	if (len < 10 || len > 512 || !valid_utf8(s, len))
+	/* Skip the scan of anything too long to be PASSWORD_MAX_CHARS code points. */
+	if (len < PASSWORD_MIN_CHARS || len > PASSWORD_MAX_BYTES || !valid_utf8(s, len))
 		return 0;
 	size_t n = utf8_chars(s);
-	return n >= 10 && n <= 128;
+	return n >= PASSWORD_MIN_CHARS && n <= PASSWORD_MAX_CHARS;
 }

@@ -45,7 +45,14 @@ int valid_login(const char *s);
 int valid_org_kind(const char *s);
 /* MO TU WE TH FR SA SU -> 1..7 (MO = 1); 0 when invalid. */
 int valid_weekday(const char *s);
-/* 10..128 characters (code points) of valid UTF-8. */
+/* The one password limit: 10..PASSWORD_MAX_CHARS characters (code points) of UTF-8, so at
+ * most PASSWORD_MAX_BYTES bytes.  Every path (registration, log-in, change, accounts, the CLI)
+ * keeps the whole password in a PASSWORD_BUF buffer: none may cut it shorter. */
+#define PASSWORD_MIN_CHARS 10
+#define PASSWORD_MAX_CHARS 128
+#define PASSWORD_MAX_BYTES (4 * PASSWORD_MAX_CHARS)
+#define PASSWORD_BUF       (PASSWORD_MAX_BYTES + 1)
+/* PASSWORD_MIN_CHARS..PASSWORD_MAX_CHARS characters (code points) of valid UTF-8. */
 int password_acceptable(const char *s);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (m 1..12, d 1..31, not checked). */

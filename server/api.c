@@ -9,6 +9,7 @@
 #include <event2/http.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth.h"
 #include "batch.h"
@@ -21,9 +22,29 @@
 #include "secret.h"
 #include "worker.h"
 
+/* A Content-Type that names JSON: application/json or any type/subtype+json, with or without
+ * parameters. */
+static int json_media_type(const char *ct)
+{
+	size_t n = strcspn(ct, "; \t");
+	if (n == 16 && !strncasecmp(ct, "application/json", 16))
+		return 1;
+	const char *slash = memchr(ct, '/', n);
+	return slash && slash > ct && n - (size_t)(slash - ct) > 6 &&
+	       !strncasecmp(ct + n - 5, "+json", 5);
+}
+
 cJSON *api_body(struct req *r)
 {
 	struct err e;
+	/* A body labelled as something else (text/plain, a form) is refused, not parsed: a
+	 * browser sends those across sites without asking, JSON it does not (log-in CSRF).  No
+	 * Content-Type at all is accepted, for simple clients. */
+	const char *ct = req_header(r, "Content-Type");
+	if (ct && !json_media_type(ct)) {
+		reply_problem(r, APP_EMEDIATYPE, NULL, "the body must be application/json");
+		return NULL;
+	}
 	cJSON *body = json_parse_object(r->body, r->body_len, &e);
 	if (!body)
 		reply_error(r, &e);

@@ -161,10 +161,17 @@ static void reply_no_session(struct req *r)
 	reply_problem(r, APP_EUNAUTH, NULL, "log in first: the session is missing or expired");
 }
 
-/* A cookie-authenticated unsafe request from another site: 403, and 1. */
+/* An unsafe request from another site: 403, and 1.  A cookie session's must show our origin
+ * (Origin or Referer).  An anonymous one is refused when its Origin names another site: a
+ * browser's cross-site form or fetch, e.g. a log-in that would plant the attacker's session
+ * (log-in CSRF); clients that send no Origin (scripts, curl) pass, as a Bearer token does. */
 static int refused_cross_site(struct req *r)
 {
-	if (!r->via_cookie || !is_unsafe(r) || same_origin(r))
+	if (!is_unsafe(r) || same_origin(r))
+		return 0;
+	int cookie_session = r->via_cookie && (r->account_id || r->session_pending);
+	int anonymous = !r->account_id && !r->session_pending;
+	if (!cookie_session && !(anonymous && req_header(r, "Origin")))
 		return 0;
 	reply_problem(r, APP_EFORBIDDEN, NULL,
 	              "cross-site request refused: Origin does not match this site");
@@ -184,7 +191,7 @@ static void resolved(void *arg, long long account, long long volunteer, const st
 		reply_no_session(r);
 		return;
 	}
-	if (r->account_id && refused_cross_site(r))
+	if (refused_cross_site(r))
 		return;
 	r->route->handler(r);
 }
@@ -237,7 +244,8 @@ void auth_dispatch(struct req *r)
 			reply_problem(r, APP_EUNAUTH, NULL, "log in first");
 			return;
 		}
-		r->route->handler(r);
+		if (!refused_cross_site(r))
+			r->route->handler(r);
 		return;
 	}
 	/* Through the worker's session cache and batched look-ups (sessions.c). */

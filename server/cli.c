@@ -29,9 +29,12 @@ int cli_migrate(const struct config *cfg)
 	return 0;
 }
 
+/* One line of stdin into buf; -1 when there is none or it does not fit (never cut short). */
 static int read_password(char *buf, size_t n)
 {
 	if (!fgets(buf, (int)n, stdin))
+		return -1;
+	if (!strchr(buf, '\n') && !feof(stdin))
 		return -1;
 	buf[strcspn(buf, "\r\n")] = '\0';
 	return 0;
@@ -40,7 +43,7 @@ static int read_password(char *buf, size_t n)
 int cli_create_admin(const struct config *cfg, const char *login, int password_stdin,
                      int if_missing)
 {
-	char pw[160], hash[PASSWORD_HASH_MAX];
+	char pw[PASSWORD_BUF + 2], hash[PASSWORD_HASH_MAX]; /* + CR LF */
 	struct err e;
 	int rc = 1;
 

@@ -32,6 +32,7 @@ struct slot {
 	struct dbconn *conn;
 	uint64_t next_attempt_ms;
 	int backoff_ms;
+	int up; /* counted in connected: it has said UP and not DOWN since */
 };
 
 struct db_pool {
@@ -172,7 +173,9 @@ static void on_conn(struct dbconn *c, enum dbconn_event ev, struct db_job *job, 
 			s = &p->slots[i];
 	switch (ev) {
 	case DBCONN_EV_UP:
-		p->connected++;
+		if (!s->up)
+			p->connected++;
+		s->up = 1;
 		if (p->down)
 			log_msg(LOG_INFO, "db_up", "connected=%d", p->connected);
 		p->down = 0;
@@ -187,9 +190,11 @@ static void on_conn(struct dbconn *c, enum dbconn_event ev, struct db_job *job, 
 		dispatch(p);
 		break;
 	case DBCONN_EV_DOWN:
-		/* DOWN follows UP (a lost connection) or CONNECTING (a failed attempt). */
-		if (s->next_attempt_ms == 0)
+		/* DOWN follows UP (a lost connection) or CONNECTING (a failed attempt): only the
+		 * first was counted as connected. */
+		if (s->up)
 			p->connected--;
+		s->up = 0;
 		s->next_attempt_ms = mono_ms() + (uint64_t)s->backoff_ms;
 		s->backoff_ms = s->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS
 		                                                      : s->backoff_ms * 2;
@@ -220,7 +225,7 @@ static void dispatch(struct db_pool *p)
 
 static void start_connect(struct slot *s)
 {
-	s->next_attempt_ms = 0; /* 0 marks "attempt in progress or up" */
+	s->next_attempt_ms = 0; /* 0 marks "attempt in progress or up": the tick leaves it */
 	dbconn_connect(s->conn);
 }
 

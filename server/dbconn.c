@@ -112,7 +112,7 @@ static void fail(struct dbconn *c, const char *why)
 	for (char *p = msg; *p; p++)
 		if (*p == '\n')
 			*p = ' ';
-	log_msg(LOG_WARN, "db_down", "state=%d reason=\"%s\"", (int)c->state, msg);
+	log_msg(LOG_WARN, "db_down", "state=%d reason=%s", (int)c->state, msg);
 	c->job = NULL;
 	close_pg(c);
 	if (job) {
@@ -128,8 +128,7 @@ static void on_notice(void *arg, const PGresult *res)
 	(void)arg;
 	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
-	log_msg(LOG_DEBUG, "db_notice", "severity=%s message=\"%s\"", sev ? sev : "?",
-	        msg ? msg : "");
+	log_msg(LOG_DEBUG, "db_notice", "severity=%s message=%s", sev ? sev : "?", msg ? msg : "");
 }
 
 static void step_connect(struct dbconn *c)
@@ -386,8 +385,7 @@ void dbconn_connect(struct dbconn *c)
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		/* Report from the timer, not from here: callers expect no re-entrant callback. */
 		if (c->pg) {
-			log_msg(LOG_WARN, "db_connect_failed", "reason=\"%s\"",
-			        PQerrorMessage(c->pg));
+			log_msg(LOG_WARN, "db_connect_failed", "reason=%s", PQerrorMessage(c->pg));
 			PQfinish(c->pg);
 			c->pg = NULL;
 		}
@@ -494,7 +492,7 @@ void db_error_from_fields(const char *st, const char *msg, const char *col, cons
 	if (code == APP_EINTERNAL || code == APP_EUNAVAILABLE) {
 		/* Keep server internals out of the answer, but in the log. */
 		log_msg(code == APP_EINTERNAL ? LOG_ERROR : LOG_WARN, "db_error",
-		        "sqlstate=%s message=\"%s\"", st ? st : "-", msg ? msg : "-");
+		        "sqlstate=%s message=%s", st ? st : "-", msg ? msg : "-");
 		err_set(err, code, NULL,
 		        code == APP_EINTERNAL ? "database error" : "database busy or unavailable");
 		return;

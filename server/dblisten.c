@@ -72,7 +72,7 @@ static void on_conn(struct dbconn *c, enum dbconn_event ev, struct db_job *job, 
 			l->backoff_ms = LISTEN_BACKOFF_MIN_MS;
 			set_listening(l, 1);
 		} else {
-			log_msg(LOG_WARN, "db_listen_failed", "reason=\"%s\"", e->detail);
+			log_msg(LOG_WARN, "db_listen_failed", "reason=%s", e->detail);
 			if (dbconn_state(c) == DBCONN_IDLE)
 				retry_later(l); /* send LISTEN again on the same connection */
 		}

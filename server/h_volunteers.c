@@ -27,12 +27,11 @@
 #include "validate.h"
 #include "worker.h"
 
-#define ID_MAX       ((1LL << 53) - 1)
-#define SKILLS_MAX   20 /* items */
-#define SKILL_CHARS  32
-#define NAME_CHARS   50
-#define WORK_CHARS   200
-#define PASSWORD_MAX 128
+#define ID_MAX      ((1LL << 53) - 1)
+#define SKILLS_MAX  20 /* items */
+#define SKILL_CHARS 32
+#define NAME_CHARS  50
+#define WORK_CHARS  200
 
 /* A write waiting for its password hash: owns args until api_call takes them. */
 struct vol_write {
@@ -41,7 +40,7 @@ struct vol_write {
 	cJSON *args;
 	const char *fn; /* static */
 	int status;
-	char password[PASSWORD_MAX * 4 + 1]; /* 128 code points of UTF-8 */
+	char password[PASSWORD_BUF];
 	char hash[PASSWORD_HASH_MAX];
 	int failed;
 };
@@ -177,7 +176,7 @@ static int check_body(const cJSON *body, int patch, const char **password, struc
 	    json_get_str(body, "work_unit", 0, WORK_CHARS, &work_unit, e) < 0 ||
 	    json_get_bool(body, "party_member", 0, &flag, NULL, e) < 0 ||
 	    json_get_array(body, "skills", 0, SKILLS_MAX, &skills, e) < 0 ||
-	    json_get_str(body, "password", 0, PASSWORD_MAX, password, e) < 0 ||
+	    json_get_str(body, "password", 0, PASSWORD_MAX_CHARS, password, e) < 0 ||
 	    json_get_str(body, "status", 0, 9, &status, e) < 0)
 		return -1;
 	if (phone && !valid_phone(phone))
@@ -329,7 +328,7 @@ static void volunteer_write_body(struct req *r, cJSON *body, int patch)
 {
 	struct err e;
 	const char *password = NULL;
-	char pw[PASSWORD_MAX * 4 + 1] = "";
+	char pw[PASSWORD_BUF] = "";
 	if (check_body_all(body, patch, &password, &e) < 0) {
 		json_wipe_str(body, "id_number");
 		json_wipe_str(body, "password");

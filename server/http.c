@@ -322,7 +322,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
 	struct worker *w = arg;
 	int e = EVUTIL_SOCKET_ERROR();
-	log_msg(LOG_WARN, "accept_error", "worker=%d error=\"%s\"", w->index,
+	log_msg(LOG_WARN, "accept_error", "worker=%d error=%s", w->index,
 	        evutil_socket_error_to_string(e));
 	evconnlistener_disable(lev);
 	struct timeval tv = {0, 100000};

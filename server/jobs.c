@@ -48,7 +48,7 @@ static void checkout_done(struct db_job *job, const struct db_result *res, const
 	struct jobs *j = job->arg;
 	j->checkout_running = 0;
 	if (e->code != APP_OK)
-		log_msg(LOG_WARN, "auto_checkout_failed", "reason=\"%s\"", e->detail);
+		log_msg(LOG_WARN, "auto_checkout_failed", "reason=%s", e->detail);
 	else if (db_result_int(res, 0, 0, 0) > 0)
 		log_msg(LOG_INFO, "auto_checkout", "closed=%lld", db_result_int(res, 0, 0, 0));
 	maybe_free(j);
@@ -60,7 +60,7 @@ static void partitions_done(struct db_job *job, const struct db_result *res, con
 	(void)res;
 	j->partitions_running = 0;
 	if (e->code != APP_OK)
-		log_msg(LOG_WARN, "partitions_failed", "reason=\"%s\"", e->detail);
+		log_msg(LOG_WARN, "partitions_failed", "reason=%s", e->detail);
 	else
 		j->partitions_at = time(NULL);
 	maybe_free(j);
@@ -73,7 +73,7 @@ static void compact_done(struct db_job *job, const struct db_result *res, const 
 	(void)res;
 	j->compact_running = 0;
 	if (e->code != APP_OK)
-		log_msg(LOG_WARN, "rollups_compact_failed", "reason=\"%s\"", e->detail);
+		log_msg(LOG_WARN, "rollups_compact_failed", "reason=%s", e->detail);
 	maybe_free(j);
 }
 

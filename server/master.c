@@ -4,7 +4,8 @@
  * The parent serves nothing itself.  It checks what would make every worker fail (ports,
  * certificate, schema), maps the shared metrics, forks N workers and then only waits for
  * signals: SIGCHLD restarts a dead worker (with a pause if it died young, so a crash loop
- * does not spin), SIGHUP is forwarded, SIGTERM/SIGINT drain the workers and exit 0.
+ * does not spin), SIGHUP is forwarded, SIGTERM/SIGINT drain the workers and exit 0; a second
+ * SIGTERM/SIGINT during the drain kills them (SIGKILL) and exits at once.
  * Signals are taken synchronously with sigtimedwait, so no handler races exist here.
  *
  * Under systemd (Type=notify) it also says READY=1 once every worker listens, STOPPING=1 when
@@ -64,7 +65,7 @@ static void spawn(struct child *kid, const struct config *cfg, const struct secr
 		_exit(worker_run(cfg, sec, index, m));
 	}
 	if (pid < 0)
-		log_msg(LOG_ERROR, "fork_failed", "worker=%d error=\"%s\"", index, strerror(errno));
+		log_msg(LOG_ERROR, "fork_failed", "worker=%d error=%s", index, strerror(errno));
 	kid->pid = pid;
 }
 
@@ -129,7 +130,7 @@ static int check_setup(const struct config *cfg, struct secrets *sec)
 	if (rc < 0)
 		goto fail;
 	if (rc > 0) /* unreachable now: start anyway, /readyz says so, the pool reconnects */
-		log_msg(LOG_WARN, "db_unreachable_at_start", "reason=\"%s\"", e.detail);
+		log_msg(LOG_WARN, "db_unreachable_at_start", "reason=%s", e.detail);
 	return 0;
 fail:
 	fprintf(stderr, "volunteerd: %s%s%s\n", e.field[0] ? e.field : "", e.field[0] ? ": " : "",
@@ -184,11 +185,16 @@ int master_run(const struct config *cfg)
 		int sig = sigtimedwait(&set, &info, &tick);
 		time_t now = time(NULL);
 
-		if (sig == SIGTERM || sig == SIGINT) {
-			if (!stopping) {
-				log_msg(LOG_INFO, "serve_stop", "signal=%d", sig);
-				sd_notify(0, "STOPPING=1\nSTATUS=draining");
-			}
+		if ((sig == SIGTERM || sig == SIGINT) && stopping) {
+			/* A second one: the operator will not wait for the drain. */
+			log_msg(LOG_WARN, "serve_stop_now", "signal=%d", sig);
+			for (int i = 0; i < n; i++)
+				if (kids[i].pid > 0)
+					kill(kids[i].pid, SIGKILL);
+			kill_at = 0;
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			log_msg(LOG_INFO, "serve_stop", "signal=%d", sig);
+			sd_notify(0, "STOPPING=1\nSTATUS=draining");
 			stopping = 1;
 			kill_at = now + cfg->shutdown_grace_s + 5;
 			for (int i = 0; i < n; i++)

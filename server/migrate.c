@@ -207,6 +207,20 @@ out:
 	return rc;
 }
 
+/* Warn, once per setting, when the database may lose committed writes in a crash (R33):
+ * fsync, synchronous_commit or full_page_writes off.  Only a warning: a test or bench
+ * cluster runs so on purpose.  Returns how many are off. */
+static int warn_durability(PGconn *pg)
+{
+	PGresult *res = PQexec(pg, Q_DURABILITY_OFF);
+	int n = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
+	for (int i = 0; i < n; i++)
+		log_msg(LOG_WARN, "db_durability_off", "setting=%s hint=%s", PQgetvalue(res, i, 0),
+		        "committed writes may be lost in a crash: turn it on in postgresql.conf");
+	PQclear(res);
+	return n;
+}
+
 int migrate_check(const struct config *cfg, struct err *err)
 {
 	int applied_max = 0;
@@ -228,6 +242,8 @@ int migrate_check(const struct config *cfg, struct err *err)
 		             "migrate` first",
 		             applied_max, migrate_latest());
 	}
+	if (rc == 0)
+		warn_durability(pg);
 	PQfinish(pg);
 	return rc;
 }

@@ -11,7 +11,9 @@ struct err;
 /* Apply the embedded migrations that are missing, each in its own transaction, under an
  * advisory lock.  Refuses (-1) when an applied migration's checksum differs. */
 int migrate_run(const struct config *cfg, struct err *err);
-/* 0: schema current; -1: outdated or tampered (err says how); 1: database unreachable. */
+/* 0: schema current; -1: outdated or tampered (err says how); 1: database unreachable.
+ * When current, also logs db_durability_off for each of fsync, synchronous_commit and
+ * full_page_writes that is off. */
 int migrate_check(const struct config *cfg, struct err *err);
 /* The highest embedded version. */
 int migrate_latest(void);

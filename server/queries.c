@@ -24,6 +24,12 @@ const char Q_SETTINGS_TZ[] =
         "INSERT INTO app_settings (key, value) VALUES ('time_zone', $1)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()"
         " WHERE app_settings.value <> excluded.value";
+
+/* The settings without which a committed write may not survive a crash (R33): those off. */
+const char Q_DURABILITY_OFF[] =
+        "SELECT name FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit',"
+        " 'full_page_writes') AND setting = 'off' ORDER BY name";
+
 const char Q_PARTITIONS_ENSURE[] =
         "SELECT hour_entry_days_ensure(current_date - 31, current_date + 400)";
 

@@ -2,9 +2,9 @@
  * reply.c: the only place that sends a response, and the end of every request.
  *
  * Every reply gets an explicit Content-Type with its charset, X-Request-Id, nosniff and
- * no-store; 503 gets Retry-After; a worker that is draining adds Connection: close.
- * After sending: the access log line, the metrics, worker bookkeeping, then the req is
- * freed.  A second reply on the same req is a bug: it is logged and ignored.
+ * no-store; over HTTPS, Strict-Transport-Security; 503 gets Retry-After; a worker that is draining
+ * adds Connection: close. After sending: the access log line, the metrics, worker bookkeeping, then
+ * the req is freed.  A second reply on the same req is a bug: it is logged and ignored.
  */
 #include "reply.h"
 
@@ -83,6 +83,9 @@ void reply_buffer(struct req *r, int status, const char *ctype, struct evbuffer 
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "X-Request-Id", r->rid);
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	/* Browsers heed it over HTTPS only; a year, this host only (no includeSubDomains). */
+	if (r->tls)
+		evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
 	if (!evhttp_find_header(h, "Cache-Control"))
 		evhttp_add_header(h, "Cache-Control", "no-store");
 	if (status == 503 && !evhttp_find_header(h, "Retry-After"))

@@ -101,8 +101,7 @@ static void reload_tls(struct worker *w)
 		return;
 	SSL_CTX *fresh = tls_ctx_new(w->cfg, &e);
 	if (!fresh) {
-		log_msg(LOG_ERROR, "tls_reload_failed", "worker=%d reason=\"%s\"", w->index,
-		        e.detail);
+		log_msg(LOG_ERROR, "tls_reload_failed", "worker=%d reason=%s", w->index, e.detail);
 		return;
 	}
 	SSL_CTX_free(w->tls); /* open connections hold their own reference */
@@ -157,7 +156,7 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
 	if (!w.base)
 		goto out;
 	if (cfg->https_port && !(w.tls = tls_ctx_new(cfg, &e))) {
-		log_msg(LOG_ERROR, "worker_failed", "worker=%d reason=\"%s\"", index, e.detail);
+		log_msg(LOG_ERROR, "worker_failed", "worker=%d reason=%s", index, e.detail);
 		goto out;
 	}
 	w.db = db_pool_new(w.base, cfg);
@@ -171,7 +170,7 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
 	    password_generate(unknowable, 32) < 0 || password_hash(unknowable, w.dummy_hash) < 0)
 		goto out;
 	if (http_start(&w, &e) < 0) {
-		log_msg(LOG_ERROR, "worker_failed", "worker=%d reason=\"%s\"", index, e.detail);
+		log_msg(LOG_ERROR, "worker_failed", "worker=%d reason=%s", index, e.detail);
 		goto out;
 	}
 	const int signums[3] = {SIGTERM, SIGINT, SIGHUP};

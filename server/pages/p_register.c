@@ -18,6 +18,7 @@
 #include "page.h"
 #include "reply.h"
 #include "req.h"
+#include "validate.h"
 
 #define MAX_ERRS (1 + ERR_MORE_MAX) /* what volunteers_check can name */
 
@@ -26,7 +27,7 @@ struct reg {
 	int nerr;
 	int status;
 	char phone[24];
-	char password[520];
+	char password[PASSWORD_BUF];
 };
 
 static void reg_free(void *v)

@@ -119,19 +119,22 @@ static void test_msg_line(void **state)
 	(void)state;
 	int saved;
 	FILE *tmp;
-	char q[64], expect[128];
+	char expect[160];
 	capture_begin(&saved, &tmp);
 	log_set_level(LOG_INFO);
-	log_msg(LOG_INFO, "http.listen", "port=%d name=%s", 8080, log_quote(q, sizeof q, "a b"));
+	log_msg(LOG_INFO, "http.listen", "port=%d name=%s", 8080, "a b");
 	log_msg(LOG_DEBUG, "hidden", "x=1");
 	log_msg(LOG_ERROR, "no.fields", NULL);
 	log_msg(LOG_WARN, "ctl", "v=%s", "a\nb\rc");
+	log_msg(LOG_WARN, "quotes", "reason=%s n=%zu x=%5.1f%% p=%s",
+	        "connection to server at \"127.0.0.1\", port 1 failed", (size_t)7, 2.25, "plain");
 	char *out = capture_end(saved, tmp);
 
-	/* Three lines: the debug one is filtered out. */
+	/* Four lines: the debug one is filtered out. */
 	char *l1 = out, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
-	assert_non_null(strchr(l3, '\n'));
-	assert_string_equal(strchr(l3, '\n') + 1, "");
+	char *l4 = strchr(l3, '\n') + 1;
+	assert_non_null(strchr(l4, '\n'));
+	assert_string_equal(strchr(l4, '\n') + 1, "");
 	assert_null(strstr(out, "hidden"));
 
 	/* ts=YYYY-MM-DDTHH:MM:SS.mmmZ */
@@ -148,9 +151,16 @@ static void test_msg_line(void **state)
 	snprintf(expect, sizeof expect, " level=error pid=%ld event=no.fields\n", (long)getpid());
 	assert_memory_equal(l2 + 27, expect, strlen(expect));
 
-	/* Raw control characters from a careless caller cannot split the line. */
-	snprintf(expect, sizeof expect, " level=warn pid=%ld event=ctl v=a b c\n", (long)getpid());
+	/* Every %s is quoted and escaped by log_msg itself: control characters and quotes in a
+	 * value cannot split the line or end the value early. */
+	snprintf(expect, sizeof expect, " level=warn pid=%ld event=ctl v=\"a\\nb\\rc\"\n",
+	         (long)getpid());
 	assert_memory_equal(l3 + 27, expect, strlen(expect));
+	snprintf(expect, sizeof expect,
+	         " level=warn pid=%ld event=quotes reason=\"connection to server at "
+	         "\\\"127.0.0.1\\\", port 1 failed\" n=7 x=  2.2%% p=plain\n",
+	         (long)getpid());
+	assert_memory_equal(l4 + 27, expect, strlen(expect));
 	free(out);
 }
 
