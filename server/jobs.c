@@ -95,7 +95,7 @@ static void purge_done(struct db_job *job, const struct db_result *res, const st
 	struct jobs *j = job->arg;
 	j->purge_running = 0;
 	if (e->code != APP_OK) {
-		log_msg(LOG_WARN, "purge_failed", "reason=\"%s\"", e->detail);
+		log_msg(LOG_WARN, "purge_failed", "reason=%s", e->detail);
 		maybe_free(j);
 		return;
 	}
