@@ -323,7 +323,7 @@ BEGIN
         END IF;
         RETURN report_volunteers_teams(m, under, report_team_set(actor, unit, team), team);
     END IF;
-    RETURN report_volunteers_area(actor, args);
+    RETURN report_volunteers_area(actor, args) || jsonb_build_object('scope', 'area');
 END $$;
 
 -- 0007's GET /reports/party-members, renamed: the new one refuses team grants alone first.
