@@ -32,10 +32,11 @@
 -- A team view is always live: a month close certifies an area's reports, not a team's.
 --
 -- Cost: the monthly team view reads the rollups' (root or X, team) keys (report_figures), the
--- teams' rows of monthly_volunteer_totals for the month (index on (month, team_id)) for
--- distinct volunteers, report_unit_counts and the month's joins of the teams; the volunteers
--- team view finds the events of the teams' volunteers through their entries of the month
--- (index on hour_entries (volunteer_id, started_at)), never a scan of a month's partition.
+-- teams' rows of monthly_volunteer_totals for the month (index on (month, team_id)) for the
+-- distinct volunteers over several teams, report_unit_counts and the month's joins of the
+-- teams; the volunteers team view finds the events of the teams' volunteers through their
+-- own entries of the month (the exclusion index of hour_entries on (volunteer, credited
+-- range)), never a scan of a month's partition or of the ledger.
 
 -- Does the actor hold a coordinator (or admin) grant on a team?
 CREATE FUNCTION report_has_team_grant(actor bigint) RETURNS boolean
@@ -104,6 +105,8 @@ DECLARE
     lo text := coalesce(under.path, '/');
     hi text := CASE WHEN under.id IS NULL THEN '0' ELSE left(under.path, -1) || '0' END;
     roots bigint[];
+    multi boolean;
+    everyone bigint;
     result jsonb;
 BEGIN
     IF under.id IS NULL THEN
@@ -111,21 +114,33 @@ BEGIN
     ELSE
         roots := ARRAY[under.id];
     END IF;
+    multi := cardinality(roots) > 1;
+    -- Distinct volunteers do not add up over teams (nor over roots): over several teams they
+    -- are counted from the teams' monthly rows of monthly_volunteer_totals (the rows the
+    -- rollups' counts come from; the path test only with `under`).
+    IF cardinality(ids) > 1 THEN
+        SELECT count(DISTINCT t.volunteer_id) INTO everyone
+          FROM monthly_volunteer_totals t
+         WHERE t.month = m AND t.team_id = ANY (ids) AND t.approved_minutes > 0
+           AND (under.id IS NULL
+                OR EXISTS (SELECT 1 FROM org_units u
+                            WHERE u.id = CASE WHEN dim = 'service' THEN t.org_unit_id ELSE t.home_org_unit_id END
+                              AND u.path >= lo AND u.path < hi));
+    END IF;
     WITH figs AS (
         -- each root's key holds the team's figures in that root's tree
         SELECT f.team_id, sum(f.approved_minutes) AS approved_minutes,
-               sum(f.pending_minutes) AS pending_minutes
+               sum(f.pending_minutes) AS pending_minutes, sum(f.volunteers) AS volunteers
           FROM report_figures(m, dim, roots, true) f
          WHERE f.team_id = ANY (ids)
          GROUP BY 1
     ), vol AS (
-        -- distinct volunteers do not add up over roots or teams: count them from the
-        -- volunteers' monthly rows of these teams (the rows the rollups' counts come from)
-        SELECT t.team_id, t.volunteer_id
+        -- per team over several roots (a team that served in two trees): from the monthly
+        -- rows, as above; with one root the key's own count is exact
+        SELECT t.team_id, count(DISTINCT t.volunteer_id) AS n
           FROM monthly_volunteer_totals t
-          JOIN org_units u ON u.id = CASE WHEN dim = 'service' THEN t.org_unit_id ELSE t.home_org_unit_id END
-         WHERE t.month = m AND t.team_id = ANY (ids) AND t.approved_minutes > 0
-           AND u.path >= lo AND u.path < hi
+         WHERE multi AND t.month = m AND t.team_id = ANY (ids) AND t.approved_minutes > 0
+         GROUP BY 1
     ), ev AS (
         SELECT c.team_id AS key, sum(c.events) AS n
           FROM report_unit_counts c JOIN org_units u ON u.id = c.org_unit_id
@@ -158,13 +173,14 @@ BEGIN
          WHERE a <> 0 OR p <> 0
     ), rows_ AS (
         SELECT t.id, t.name, t.kind,
-               (SELECT count(DISTINCT v.volunteer_id) FROM vol v WHERE v.team_id = t.id) AS volunteers,
+               CASE WHEN multi THEN coalesce(vol.n, 0) ELSE coalesce(f.volunteers, 0) END AS volunteers,
                coalesce(f.approved_minutes, 0) AS approved_minutes,
                coalesce(f.pending_minutes, 0) AS pending_minutes,
                coalesce(ev.n, 0) AS events, coalesce(nv.n, 0) AS new_volunteers,
                a.adjustments
           FROM teams t
           LEFT JOIN figs f ON f.team_id = t.id
+          LEFT JOIN vol ON vol.team_id = t.id
           LEFT JOIN ev ON ev.key = t.id
           LEFT JOIN nv ON nv.key = t.id
           LEFT JOIN adj a ON a.key = t.id
@@ -181,7 +197,7 @@ BEGIN
                    FROM rows_ r), '[]'::jsonb),
         'totals', (SELECT jsonb_strip_nulls(jsonb_build_object(
                      'id', under.id, 'name', under.name, 'kind', under.kind, 'code', under.code,
-                     'volunteers', (SELECT count(DISTINCT v.volunteer_id) FROM vol v),
+                     'volunteers', coalesce(everyone, sum(r.volunteers), 0),
                      'approved_minutes', coalesce(sum(r.approved_minutes), 0),
                      'pending_minutes', coalesce(sum(r.pending_minutes), 0),
                      'approved_hours', report_hours(coalesce(sum(r.approved_minutes), 0)),
@@ -256,17 +272,25 @@ BEGIN
          GROUP BY 1
         HAVING sum(t.approved_minutes) <> 0 OR sum(t.pending_minutes) <> 0
     ), served AS (
-        -- the events these volunteers served for these teams in the month, through their own
-        -- entries of the month (not a scan of the month's ledger)
-        SELECT DISTINCT d.volunteer_id, d.event_id
+        -- the events these volunteers served for these teams in the month: each volunteer's
+        -- live entries that overlap the month, found by the index of hour_entries_no_overlap
+        -- (volunteer, credited range), not by a scan of the month's ledger.  An entry inside
+        -- the month counts when it has minutes; one across its start or end when its days in
+        -- the month have (hour_entry_days by its key), as 0007's count from the days does.
+        SELECT DISTINCT x.volunteer_id, h.event_id
           FROM mins x
-          JOIN hour_entries h ON h.volunteer_id = x.volunteer_id AND h.started_at < m_to
-                             AND h.ended_at > m_from AND h.status IN ('approved', 'pending')
-                             AND h.team_id = ANY (ids)
-          JOIN hour_entry_days d ON d.entry_id = h.id AND d.day >= m AND d.day < (m + interval '1 month')::date
-          JOIN org_units u ON u.id = d.org_unit_id
-         WHERE d.status IN ('approved', 'pending') AND d.minutes > 0 AND d.team_id = ANY (ids)
-           AND u.path >= lo AND u.path < hi
+         CROSS JOIN LATERAL (
+                SELECT h.id, h.event_id, h.started_at, h.ended_at, h.minutes, h.org_unit_id
+                  FROM hour_entries h
+                 WHERE h.volunteer_id = x.volunteer_id
+                   AND tstzrange(h.started_at, h.ended_at) && tstzrange(m_from, m_to)
+                   AND h.status IN ('pending', 'approved') AND h.team_id = ANY (ids)) h
+          JOIN org_units u ON u.id = h.org_unit_id
+         WHERE u.path >= lo AND u.path < hi
+           AND CASE WHEN h.started_at >= m_from AND h.ended_at <= m_to THEN h.minutes > 0
+                    ELSE EXISTS (SELECT 1 FROM hour_entry_days d
+                                  WHERE d.entry_id = h.id AND d.day >= m
+                                    AND d.day < (m + interval '1 month')::date AND d.minutes > 0) END
     ), evs AS (
         SELECT volunteer_id, count(*) AS n FROM served GROUP BY 1
     ), rows_ AS (

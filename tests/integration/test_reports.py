@@ -677,3 +677,51 @@ def test_coordinator_with_both_kinds_of_grants(w, tw):
     # area-only staff see what they saw before
     assert report(w.coord, m, "team")["scope"] == "area"
     assert w.coord.status("GET", f"/reports/monthly?month={m}&by=team&under={w.S1}") == 404
+
+
+def test_a_team_that_served_in_two_trees(server):
+    """A team owned in one tree that also served in another (the practice-centre tree, say):
+    its leader's row holds both, and a volunteer who served in both counts once."""
+    a = Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
+    tag = secrets.token_hex(3)
+    now = dt.datetime.now(TZ).replace(microsecond=0)
+    start = now - dt.timedelta(hours=3)
+    if month_of(start) != month_of(now):
+        pytest.skip("too close to the start of a month for this scenario")
+    r1 = a.ok("POST", "/org-units", {"kind": "district", "code": f"TR1-{tag}", "name": "一树"}, want=201)["id"]
+    r2 = a.ok("POST", "/org-units", {"kind": "center", "code": f"TR2-{tag}", "name": "二树"}, want=201)["id"]
+    team = a.ok("POST", "/teams", {"name": f"两树队{tag}", "org_unit_id": r1}, want=201)["id"]
+    vols = []
+    for i in range(2):
+        phone = "13" + "".join(secrets.choice("0123456789") for _ in range(9))
+        vols.append(a.ok("POST", "/volunteers", {"name": f"两树志愿者{i}", "phone": phone, "org_unit_id": r1},
+                         want=201)["id"])
+
+    def served(unit, v, begin, minutes):
+        act = a.ok("POST", "/activities", {"team_id": team, "org_unit_id": unit, "title": "两树", "category": "环境",
+                                          "location": "门口", "capacity": 5, "starts_at": iso(start),
+                                          "ends_at": iso(start + dt.timedelta(hours=2))}, want=201)
+        ev = a.ok("GET", f"/activities/{act['id']}/events")["items"][0]
+        e = a.ok("POST", "/hours", {"volunteer_id": v, "event_id": ev["id"], "reason": "补录",
+                                    "started_at": iso(begin), "ended_at": iso(begin + dt.timedelta(minutes=minutes))},
+                 want=201)
+        a.ok("POST", f"/hours/{e['id']}/approve", {})
+
+    served(r1, vols[0], start, 30)
+    served(r2, vols[0], start + dt.timedelta(minutes=40), 20)
+    served(r2, vols[1], start, 50)
+    acc = a.ok("POST", "/accounts", {"login": f"rtwo-{tag}", "password": "Coord-pass-123"}, want=201)
+    a.ok("POST", f"/accounts/{acc['id']}/roles", {"role": "coordinator", "team_id": team}, want=201)
+    lead = Api(server, f"rtwo-{tag}", "Coord-pass-123")
+    m = month_of(now)
+    (row,) = report(lead, m, "team")["rows"]
+    assert (row["approved_minutes"], row["volunteers"], row["events"]) == (100, 2, 3)
+    assert report(lead, m, "team")["totals"]["volunteers"] == 2
+    # under the tree that owns it: that tree's part, the administrator's row there
+    (mine,) = report(lead, m, "team", under=r1)["rows"]
+    theirs = {r["id"]: r for r in report(a, m, "team", under=r1)["rows"]}[team]
+    assert mine == theirs and (mine["approved_minutes"], mine["volunteers"]) == (30, 1)
+    # the other tree owns none of the leader's teams: 404, though the team served there
+    assert lead.status("GET", f"/reports/monthly?month={m}&by=team&under={r2}") == 404
+    theirs = {r["id"]: r for r in report(a, m, "team", under=r2)["rows"]}[team]
+    assert (theirs["approved_minutes"], theirs["volunteers"]) == (70, 2)
