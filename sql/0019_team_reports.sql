@@ -284,7 +284,8 @@ BEGIN
                   FROM hour_entries h
                  WHERE h.volunteer_id = x.volunteer_id
                    AND tstzrange(h.started_at, h.ended_at) && tstzrange(m_from, m_to)
-                   AND h.status IN ('pending', 'approved') AND h.team_id = ANY (ids)) h
+                   AND h.status IN ('pending', 'approved') AND h.team_id = ANY (ids)
+                OFFSET 0) h  -- kept a probe per volunteer: not merged into a scan of the month
           JOIN org_units u ON u.id = h.org_unit_id
          WHERE u.path >= lo AND u.path < hi
            AND CASE WHEN h.started_at >= m_from AND h.ended_at <= m_to THEN h.minutes > 0
