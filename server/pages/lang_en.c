@@ -221,6 +221,7 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_MONTH_CLOSED] = "This month is closed (a stored snapshot).",
         [MSG_DRILL_UP] = "Up",
         [MSG_EVENTS_MORE] = "events; the first 20 are shown here.",
+        [MSG_MY_TEAMS] = "My teams",
         [MSG_MY_CERTS] = "My service certificates",
         [MSG_CERTS_TITLE] = "Service certificates",
         [MSG_CERTS_INTRO] = "A certificate states your approved service hours, for a period you "

@@ -213,6 +213,7 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_MONTH_CLOSED] = "本月已结账（快照）。",
         [MSG_DRILL_UP] = "上级",
         [MSG_EVENTS_MORE] = "场活动，此处显示最早的 20 场。",
+        [MSG_MY_TEAMS] = "我的服务队",
         [MSG_MY_CERTS] = "我的服务证明",
         [MSG_CERTS_TITLE] = "服务证明",
         [MSG_CERTS_INTRO] = "证明根据您已确认的服务时长开具：可选择时段，不填则为全部记录。打印后可"

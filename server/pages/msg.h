@@ -213,6 +213,7 @@ enum msg {
 	MSG_MONTH_CLOSED,
 	MSG_DRILL_UP,
 	MSG_EVENTS_MORE,
+	MSG_MY_TEAMS, /* the report of one's teams (grants on teams) */
 	/* certificates (p_certificate.c) */
 	MSG_MY_CERTS,
 	MSG_CERTS_TITLE,

@@ -5,8 +5,11 @@
  * hours by unit and a 12-month trend, and CSV / Excel downloads (links to the API's
  * GET /api/v1/reports/monthly, which the session cookie authorizes).
  *
- * Data: api.page_admin (sql/0010_console.sql), which is api.report_monthly (same scope
- * checks: a volunteer gets 403, a unit outside scope 404) plus the trend and the path.  The
+ * Data: api.page_admin (sql/0010_console.sql, 0019_team_reports.sql), which is
+ * api.report_monthly (same scope checks: a volunteer gets 403, a unit outside scope 404) plus
+ * the trend and the path.  A coordinator whose grants are all on teams gets the report of
+ * their teams (the answer's "scope" is "teams", "under" may be null) and no choice "by area",
+ * which would be 403 for them (0019).  The
  * charts are drawn by admin.js with uPlot (embedded static files, no CDN) from the two
  * tables, which stay on the page as the accessible form of the same figures.
  */
@@ -23,7 +26,6 @@
 
 struct adm {
 	char month[8]; /* YYYY-MM or "" (the current month) */
-	int by_team;
 };
 
 static int valid_month(const char *m)
@@ -44,12 +46,14 @@ static int has_id(const cJSON *arr, long long id)
 	return 0;
 }
 
-/* href of the report under unit (by area, or by team). */
+/* href of the report under unit (by area, or by team); unit 0: no under (a teams view). */
 static void report_href(struct page *p, const char *month, long long unit, int by_team)
 {
 	html_raw(&p->out, "/admin?month=");
 	html_url_component(&p->out, month);
-	html_rawf(&p->out, "&amp;by=%s&amp;under=%lld", by_team ? "team" : "org_unit", unit);
+	html_rawf(&p->out, "&amp;by=%s", by_team ? "team" : "org_unit");
+	if (unit > 0)
+		html_rawf(&p->out, "&amp;under=%lld", unit);
 }
 
 static void th(struct page *p, enum msg id, int numeric)
@@ -74,11 +78,21 @@ static void figures(struct page *p, const cJSON *row)
 	}
 }
 
-static void filters(struct page *p, const char *month, int by_team, long long under)
+/* The month and grouping form; without `area` (grants on teams only) grouping is by team. */
+static void filters(struct page *p, const char *month, int by_team, long long under, int area)
 {
 	html_raw(&p->out, "<form method=\"get\" action=\"/admin\" class=\"filters noprint\">");
 	page_input(p, "month", "month", MSG_MONTH, month, -1, NULL,
 	           "required pattern=\"[0-9]{4}-[0-9]{2}\"");
+	if (under > 0)
+		html_rawf(&p->out, "<input type=\"hidden\" name=\"under\" value=\"%lld\">", under);
+	if (!area) {
+		html_raw(&p->out, "<input type=\"hidden\" name=\"by\" value=\"team\">"
+		                  "<div class=\"field\"><button type=\"submit\">");
+		page_msg(p, MSG_SHOW);
+		html_raw(&p->out, "</button></div></form>\n");
+		return;
+	}
 	html_raw(&p->out, "<div class=\"field\"><label for=\"f-by\">");
 	page_msg(p, MSG_BY);
 	html_raw(&p->out, "</label><select id=\"f-by\" name=\"by\"><option value=\"org_unit\"");
@@ -87,17 +101,13 @@ static void filters(struct page *p, const char *month, int by_team, long long un
 	html_raw(&p->out, by_team ? "</option><option value=\"team\" selected>"
 	                          : "</option><option value=\"team\">");
 	page_msg(p, MSG_BY_TEAM);
-	html_rawf(&p->out,
-	          "</option></select></div><input type=\"hidden\" name=\"under\" value=\"%lld\">"
-	          "<div class=\"field\"><button type=\"submit\">",
-	          under);
+	html_raw(&p->out, "</option></select></div><div class=\"field\"><button type=\"submit\">");
 	page_msg(p, MSG_SHOW);
 	html_raw(&p->out, "</button></div></form>\n");
 }
 
 static void render(struct page *p, const cJSON *d)
 {
-	struct adm *a = p->data;
 	const cJSON *rep = cJSON_GetObjectItemCaseSensitive(d, "report");
 	const cJSON *rows = cJSON_GetObjectItemCaseSensitive(rep, "rows"), *row;
 	const cJSON *totals = cJSON_GetObjectItemCaseSensitive(rep, "totals");
@@ -106,7 +116,11 @@ static void render(struct page *p, const cJSON *d)
 	const cJSON *trend = cJSON_GetObjectItemCaseSensitive(d, "trend"), *t;
 	const char *month = json_str(rep, "month") ? json_str(rep, "month") : "";
 	long long under = json_num(rep, "under");
-	int by_team = a->by_team, n = 0;
+	const char *by = json_str(rep, "by");
+	int by_team = by && !strcmp(by, "team"), n = 0;
+	int area = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(d, "area"));
+	const char *scope = json_str(rep, "scope");
+	int teams_view = scope && !strcmp(scope, "teams");
 
 	page_start(p, MSG_ADMIN_TITLE);
 	html_raw(&p->out, "<link rel=\"stylesheet\" href=\"");
@@ -141,8 +155,16 @@ static void render(struct page *p, const cJSON *d)
 			html_raw(&p->out, "</a></li>");
 		}
 	}
+	if (teams_view && under > 0) {
+		/* a part of one's teams: the way back to all of them */
+		html_raw(&p->out, "<li><a href=\"");
+		report_href(p, month, 0, 1);
+		html_raw(&p->out, "\">");
+		page_msg(p, MSG_MY_TEAMS);
+		html_raw(&p->out, "</a></li>");
+	}
 	html_raw(&p->out, "</ol>\n");
-	filters(p, month, by_team, under);
+	filters(p, month, by_team, under, area);
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rep, "closed")))
 		page_notice(p, MSG_MONTH_CLOSED);
 
@@ -152,8 +174,10 @@ static void render(struct page *p, const cJSON *d)
 		html_raw(&p->out, i ? "<a id=\"dl-xlsx\" href=\"" : "<a id=\"dl-csv\" href=\"");
 		html_raw(&p->out, "/api/v1/reports/monthly?month=");
 		html_url_component(&p->out, month);
-		html_rawf(&p->out, "&amp;by=%s&amp;under=%lld&amp;format=%s\" download>",
-		          by_team ? "team" : "org_unit", under, i ? "xlsx" : "csv");
+		html_rawf(&p->out, "&amp;by=%s", by_team ? "team" : "org_unit");
+		if (under > 0)
+			html_rawf(&p->out, "&amp;under=%lld", under);
+		html_rawf(&p->out, "&amp;format=%s\" download>", i ? "xlsx" : "csv");
 		page_msg(p, i ? MSG_DOWNLOAD_XLSX : MSG_DOWNLOAD_CSV);
 		html_raw(&p->out, "</a>");
 	}
@@ -161,7 +185,10 @@ static void render(struct page *p, const cJSON *d)
 
 	/* the report table (also the bar chart's data) */
 	html_raw(&p->out, "<div class=\"tbl\" tabindex=\"0\"><table id=\"units\"><caption>");
-	page_text(p, json_str(rep, "under_name"));
+	if (json_str(rep, "under_name"))
+		page_text(p, json_str(rep, "under_name"));
+	else
+		page_msg(p, MSG_MY_TEAMS);
 	html_raw(&p->out, " · ");
 	page_text(p, month);
 	html_raw(&p->out, " · ");
@@ -292,11 +319,11 @@ void h_page_admin(struct req *r)
 		page_fail(p, &e);
 		return;
 	}
-	a->by_team = by && !strcmp(by, "team");
 	if (month && *month)
 		snprintf(a->month, sizeof a->month, "%s", month);
+	/* without `by` the database picks: by area, or by team for grants on teams only */
 	if ((a->month[0] && !cJSON_AddStringToObject(args, "month", a->month)) ||
-	    !cJSON_AddStringToObject(args, "by", a->by_team ? "team" : "org_unit") ||
+	    (by && *by && !cJSON_AddStringToObject(args, "by", by)) ||
 	    (ul > 0 && !cJSON_AddNumberToObject(args, "under", (double)atoll(under)))) {
 		cJSON_Delete(args);
 		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");

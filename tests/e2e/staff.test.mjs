@@ -224,3 +224,29 @@ test('axe and language: /console and /admin in English', async () => {
     await ctx.close();
   }
 });
+
+test('a team leader sees their team in /admin, with its chart and downloads, and axe is clean', async () => {
+  // a coordinator whose only grant is on the team (sql/0019_team_reports.sql)
+  const admin = await new Api(stack.base).login(stack.admin.login, stack.admin.password);
+  const team = (await admin.ok('GET', `/teams?org_unit_id=${stack.community}`)).items[0];
+  const login = `lead-${stack.tag}`;
+  const acc = await admin.ok('POST', '/accounts', { login, password: 'Lead-pass-123' });
+  await admin.ok('POST', `/accounts/${acc.id}/roles`, { role: 'coordinator', team_id: team.id });
+  const { ctx, page } = await staffPage({ login, password: 'Lead-pass-123' }, '/admin');
+  try {
+    await page.locator('#units').waitFor();
+    await page.locator('#chart-trend canvas').waitFor();
+    assert.equal(await page.locator('#units tbody tr').count(), 1);
+    assert.equal(await page.locator('#units tbody th').textContent(), team.name);
+    assert.equal(await page.locator('#trend tbody tr').count(), 12);
+    assert.equal(await page.locator('#f-by').count(), 0); // by area would be 403 for them
+    assert.deepEqual(await axe(page), []);
+    await shot(page, 'admin-team-leader');
+    const href = await page.getByRole('link', { name: '下载 Excel' }).getAttribute('href');
+    const resp = await page.request.get(stack.base + href);
+    assert.equal(resp.status(), 200);
+    assert.equal(resp.headers()['content-type'], 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+  } finally {
+    await ctx.close();
+  }
+});

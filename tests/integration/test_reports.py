@@ -475,3 +475,253 @@ def test_event_and_registration_counts_follow_every_change(server, pg):
     kept = json.loads(pg.sql(table))
     pg.sql("SELECT report_counts_rebuild()")
     assert json.loads(pg.sql(table)) == kept
+
+
+# --------------------------------------------------------------------------------------------
+# Coordinators whose grant is on a team (sql/0019_team_reports.sql).  The fixture is used only
+# by the tests below, so it is built after the tests above and changes none of their figures.
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tw(w):
+    """A sub-team of T0 owned in C1 (a grant on T0 covers it) with an approved and a pending
+    entry this month; team leaders of T0 and of T1; a coordinator of C0 who also leads T1."""
+    x = World()
+    a, tag = w.admin, secrets.token_hex(3)
+    before = w.now - dt.timedelta(hours=2)
+    if month_of(before) != month_of(w.now):
+        pytest.skip("too close to the start of a month for this scenario")
+    x.T0c = a.ok("POST", "/teams", {"name": f"二社区分队{tag}", "org_unit_id": w.C1, "parent_team_id": w.T0},
+                 want=201)["id"]
+    act = a.ok("POST", "/activities", {"team_id": x.T0c, "org_unit_id": w.G1, "title": "分队值守", "category": "环境",
+                                      "location": "路口", "capacity": 20, "starts_at": iso(before),
+                                      "ends_at": iso(before + dt.timedelta(hours=1))}, want=201)
+    ev = a.ok("GET", f"/activities/{act['id']}/events")["items"][0]
+    phone = "13" + "".join(secrets.choice("0123456789") for _ in range(9))
+    x.extra = a.ok("POST", "/volunteers", {"name": "分队志愿者", "phone": phone, "org_unit_id": w.C1}, want=201)["id"]
+    e = a.ok("POST", "/hours", {"volunteer_id": w.vols[2], "event_id": ev["id"], "reason": "补录",
+                                "started_at": iso(before), "ended_at": iso(before + dt.timedelta(minutes=45))},
+             want=201)
+    a.ok("POST", f"/hours/{e['id']}/approve", {})
+    a.ok("POST", "/hours", {"volunteer_id": x.extra, "event_id": ev["id"], "reason": "补录",
+                            "started_at": iso(before), "ended_at": iso(before + dt.timedelta(minutes=30))}, want=201)
+
+    def staff(name, *grants):
+        acc = a.ok("POST", "/accounts", {"login": f"{name}-{tag}", "password": "Coord-pass-123"}, want=201)
+        for g in grants:
+            a.ok("POST", f"/accounts/{acc['id']}/roles", {"role": "coordinator", **g}, want=201)
+        return Api(w.admin.server, f"{name}-{tag}", "Coord-pass-123")
+
+    x.lead0 = staff("rlead0", {"team_id": w.T0})
+    x.lead1 = staff("rlead1", {"team_id": w.T1})
+    x.mixed = staff("rmixed", {"org_unit_id": w.C0}, {"team_id": w.T1})
+    x.vols = w.vols + [x.extra]
+    return x
+
+
+def team_expected(w, tw, month, dim, teams, under=None):
+    """Per team (approved, pending, volunteers) and the distinct volunteers over all of them,
+    computed here from the entries (as `expected` does for areas)."""
+    rows = {t: {"approved_minutes": 0, "pending_minutes": 0, "vols": set()} for t in teams}
+    everyone = set()
+    for v in tw.vols:
+        for e in w.admin.ok("GET", f"/volunteers/{v}/hours")["entries"]:
+            if e["status"] not in ("approved", "pending") or e["team_id"] not in rows:
+                continue
+            unit = e["org_unit_id"] if dim == "service" else e["home_org_unit_id"]
+            if under is not None and under not in ancestors(w, unit):
+                continue
+            for day, mins in day_split(e):
+                if day.strftime("%Y-%m") != month or mins == 0:
+                    continue
+                rows[e["team_id"]][e["status"] + "_minutes"] += mins
+                if e["status"] == "approved":
+                    rows[e["team_id"]]["vols"].add(e["volunteer_id"])
+                    everyone.add(e["volunteer_id"])
+    return rows, everyone
+
+
+def check_teams(w, tw, rep, month, dim, teams, under=None):
+    rows, everyone = team_expected(w, tw, month, dim, teams, under)
+    assert rep["by"] == "team" and rep["scope"] == "teams" and rep["under"] == under
+    assert sorted(r["id"] for r in rep["rows"]) == sorted(teams) == sorted(rep["teams"])
+    for r in rep["rows"]:
+        e = rows[r["id"]]
+        assert {"id", "name", "kind", "volunteers", "approved_minutes", "pending_minutes",
+                "approved_hours", "events", "new_volunteers"} <= set(r)
+        assert (r["approved_minutes"], r["pending_minutes"], r["volunteers"]) == \
+               (e["approved_minutes"], e["pending_minutes"], len(e["vols"])), (month, dim, r, e)
+    t = rep["totals"]
+    for k in ("approved_minutes", "pending_minutes", "events", "new_volunteers"):
+        assert t[k] == sum(r[k] for r in rep["rows"]), k
+    assert t["volunteers"] == len(everyone)
+    assert t["approved_hours"] == f"{t['approved_minutes'] / 60:.2f}"
+
+
+def test_team_leader_sees_exactly_their_teams(w, tw):
+    """No `under`: one row per team the grant covers (T0 and its sub-team T0c, owned in another
+    community), each with all its figures, equal to the administrator's rows for those teams."""
+    this = month_of(w.now)
+    for m in months(w):
+        for dim in ("service", "residence"):
+            rep = report(tw.lead0, m, "team", dim)
+            check_teams(w, tw, rep, m, dim, [w.T0, tw.T0c])
+            # the administrator's rows: under D (whose report of CLM is the closed snapshot,
+            # taken before a correction of T0's: live under S0 then, where T0 and T0c serve)
+            under = w.S0 if m == w.CLM else w.D
+            if m == w.CLM and dim == "residence":
+                continue  # homes in S1: S0's residence rows hold only part of the teams
+            admin = {r["id"]: r for r in report(w.admin, m, "team", dim, under)["rows"]}
+            for r in rep["rows"]:
+                assert r == admin[r["id"]], (m, dim)
+    # this month holds the sub-team's entries: 45 approved, 30 pending, one event
+    sub = {r["id"]: r for r in report(tw.lead0, this, "team", "service")["rows"]}[tw.T0c]
+    assert (sub["approved_minutes"], sub["pending_minutes"], sub["volunteers"], sub["events"]) == (45, 30, 1, 1)
+    # T1's leader sees T1 only
+    rep = report(tw.lead1, w.M1, "team", "service")
+    check_teams(w, tw, rep, w.M1, "service", [w.T1])
+    assert rep["rows"][0]["approved_minutes"] == 90 + 120
+
+
+def test_team_leader_under_a_unit_gets_their_teams_owned_there(w, tw):
+    m = month_of(w.now)
+    for under, teams in ((w.C0, [w.T0]), (w.C1, [tw.T0c]), (w.S0, [w.T0, tw.T0c]), (w.D, [w.T0, tw.T0c])):
+        for dim in ("service", "residence"):
+            rep = report(tw.lead0, m, "team", dim, under)
+            check_teams(w, tw, rep, m, dim, teams, under)
+            admin = {r["id"]: r for r in report(w.admin, m, "team", dim, under)["rows"]}
+            assert [admin[t] for t in sorted(teams)] == sorted(rep["rows"], key=lambda r: r["id"])
+            assert rep["totals"]["id"] == under
+    # none of the leader's teams is owned there (or no such unit): 404, as out of scope
+    for under in (w.C2, w.S1, w.G0, 999999999):
+        r = tw.lead0.req("GET", f"/reports/monthly?month={m}&by=team&under={under}")
+        assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/problem+json")
+
+
+def test_team_leader_is_refused_area_totals_and_other_teams(w, tw):
+    m = month_of(w.now)
+    # by area: an area's totals hold other teams' figures; 403 with or without under
+    for q in (f"month={m}", f"month={m}&by=org_unit", f"month={m}&by=org_unit&under={w.C0}",
+              f"month={m}&by=org_unit&under={w.D}"):
+        r = tw.lead0.req("GET", f"/reports/monthly?{q}")
+        assert r.status_code == 403, (q, r.text)
+        assert r.json()["errors"][0]["field"] == "by"
+    for q in (f"quarter=2026-Q1", f"quarter=2026-Q1&under={w.C0}"):
+        assert tw.lead0.status("GET", f"/reports/party-members?{q}") == 403
+    # another team's figures: not listed, and 404 when named
+    assert w.T1 not in [r["id"] for r in report(tw.lead0, m, "team")["rows"]]
+    assert tw.lead0.status("GET", f"/reports/volunteers?month={m}&team_id={w.T1}") == 404
+    assert tw.lead0.status("GET", f"/reports/volunteers?month={m}&team_id=999999999") == 404
+    assert tw.lead1.status("GET", f"/reports/monthly?month={m}&by=team&under={w.C0}") == 404
+    assert tw.lead0.status("POST", f"/reports/monthly/{w.M1}/close?under={w.C0}") == 403
+    # the team view's exports follow it
+    r = tw.lead0.req("GET", f"/reports/monthly?month={m}&by=team&format=csv")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/csv; charset=utf-8"
+    lines = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"), newline="")))
+    rep = report(tw.lead0, m, "team")
+    assert lines[0][:2] == ["编号", "志愿服务队"]
+    assert [int(x[0]) for x in lines[1:-1]] == [row["id"] for row in rep["rows"]]
+    assert lines[-1][1] == "合计" and int(lines[-1][4]) == rep["totals"]["approved_minutes"]
+    assert tw.lead0.status("GET", f"/reports/monthly?month={m}&by=org_unit&format=csv") == 403
+
+
+def test_team_leader_xlsx_follows_the_json(w, tw):
+    openpyxl = pytest.importorskip("openpyxl")
+    m = month_of(w.now)
+    rep = report(tw.lead0, m, "team")
+    r = tw.lead0.req("GET", f"/reports/monthly?month={m}&by=team&format=xlsx")
+    assert r.status_code == 200, r.text[:200]
+    rows = list(openpyxl.load_workbook(io.BytesIO(r.content), read_only=True).active.iter_rows(values_only=True))
+    col = {h: i for i, h in enumerate(rows[1])}
+    assert [line[col["编号"]] for line in rows[2:-1]] == [row["id"] for row in rep["rows"]]
+    assert rows[-1][col["已审核时长（分钟）"]] == rep["totals"]["approved_minutes"]
+
+
+def test_team_leader_volunteers_report(w, tw):
+    for m in months(w):
+        mine = w.admin.ok("GET", f"/reports/volunteers?month={m}&under={w.D}&team_id={w.T0}")
+        got = tw.lead0.ok("GET", f"/reports/volunteers?month={m}&team_id={w.T0}")
+        assert got["scope"] == "teams" and got["team_id"] == w.T0 and got["under"] is None
+        assert got["rows"] == mine["rows"] and got["totals"] == mine["totals"], m
+        # under a unit where the team is owned: the same rows as the administrator's there
+        got = tw.lead0.ok("GET", f"/reports/volunteers?month={m}&team_id={w.T0}&under={w.C0}")
+        assert got["rows"] == w.admin.ok("GET", f"/reports/volunteers?month={m}&under={w.C0}&team_id={w.T0}")["rows"]
+    m = month_of(w.now)
+    # without team_id: every covered team's volunteers, the minutes summed over the teams
+    both = tw.lead0.ok("GET", f"/reports/volunteers?month={m}")
+    want = {}
+    for t in (w.T0, tw.T0c):
+        for r in w.admin.ok("GET", f"/reports/volunteers?month={m}&under={w.D}&team_id={t}")["rows"]:
+            want[r["id"]] = want.get(r["id"], 0) + r["approved_minutes"]
+    assert {r["id"]: r["approved_minutes"] for r in both["rows"]} == want
+    assert tw.extra in want and w.vols[2] in want
+    assert tw.lead0.status("GET", f"/reports/volunteers?month={m}&team_id={w.T0}&under={w.C2}") == 404
+    r = tw.lead0.req("GET", f"/reports/volunteers?month={m}&team_id={tw.T0c}&format=csv")
+    assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf")
+
+
+def test_coordinator_with_both_kinds_of_grants(w, tw):
+    """Area C0 and team T1: by team without under, the teams of both grants (T0 is owned in
+    C0; T1 by grant), each whole; the area reports stay those of C0; under a unit outside C0,
+    the covered teams owned there."""
+    m = w.M1
+    rep = report(tw.mixed, m, "team")
+    check_teams(w, tw, rep, m, "service", [w.T0, w.T1])
+    area = report(tw.mixed, m)
+    assert area["under"] == w.C0 and area["scope"] == "area"  # its own area by default, as before
+    assert report(tw.mixed, m, "team", under=w.C0)["scope"] == "area"  # the area report in its area
+    s1 = report(tw.mixed, m, "team", under=w.S1)
+    assert s1["scope"] == "teams" and [r["id"] for r in s1["rows"]] == [w.T1]
+    assert tw.mixed.status("GET", f"/reports/monthly?month={m}&by=org_unit&under={w.S1}") == 404
+    assert tw.mixed.ok("GET", f"/reports/party-members?quarter=2026-Q1")["under"] == w.C0
+    # area-only staff see what they saw before
+    assert report(w.coord, m, "team")["scope"] == "area"
+    assert w.coord.status("GET", f"/reports/monthly?month={m}&by=team&under={w.S1}") == 404
+
+
+def test_a_team_that_served_in_two_trees(server):
+    """A team owned in one tree that also served in another (the practice-centre tree, say):
+    its leader's row holds both, and a volunteer who served in both counts once."""
+    a = Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
+    tag = secrets.token_hex(3)
+    now = dt.datetime.now(TZ).replace(microsecond=0)
+    start = now - dt.timedelta(hours=3)
+    if month_of(start) != month_of(now):
+        pytest.skip("too close to the start of a month for this scenario")
+    r1 = a.ok("POST", "/org-units", {"kind": "district", "code": f"TR1-{tag}", "name": "一树"}, want=201)["id"]
+    r2 = a.ok("POST", "/org-units", {"kind": "center", "code": f"TR2-{tag}", "name": "二树"}, want=201)["id"]
+    team = a.ok("POST", "/teams", {"name": f"两树队{tag}", "org_unit_id": r1}, want=201)["id"]
+    vols = []
+    for i in range(2):
+        phone = "13" + "".join(secrets.choice("0123456789") for _ in range(9))
+        vols.append(a.ok("POST", "/volunteers", {"name": f"两树志愿者{i}", "phone": phone, "org_unit_id": r1},
+                         want=201)["id"])
+
+    def served(unit, v, begin, minutes):
+        act = a.ok("POST", "/activities", {"team_id": team, "org_unit_id": unit, "title": "两树", "category": "环境",
+                                          "location": "门口", "capacity": 5, "starts_at": iso(start),
+                                          "ends_at": iso(start + dt.timedelta(hours=2))}, want=201)
+        ev = a.ok("GET", f"/activities/{act['id']}/events")["items"][0]
+        e = a.ok("POST", "/hours", {"volunteer_id": v, "event_id": ev["id"], "reason": "补录",
+                                    "started_at": iso(begin), "ended_at": iso(begin + dt.timedelta(minutes=minutes))},
+                 want=201)
+        a.ok("POST", f"/hours/{e['id']}/approve", {})
+
+    served(r1, vols[0], start, 30)
+    served(r2, vols[0], start + dt.timedelta(minutes=40), 20)
+    served(r2, vols[1], start, 50)
+    acc = a.ok("POST", "/accounts", {"login": f"rtwo-{tag}", "password": "Coord-pass-123"}, want=201)
+    a.ok("POST", f"/accounts/{acc['id']}/roles", {"role": "coordinator", "team_id": team}, want=201)
+    lead = Api(server, f"rtwo-{tag}", "Coord-pass-123")
+    m = month_of(now)
+    (row,) = report(lead, m, "team")["rows"]
+    assert (row["approved_minutes"], row["volunteers"], row["events"]) == (100, 2, 3)
+    assert report(lead, m, "team")["totals"]["volunteers"] == 2
+    # under the tree that owns it: that tree's part, the administrator's row there
+    (mine,) = report(lead, m, "team", under=r1)["rows"]
+    theirs = {r["id"]: r for r in report(a, m, "team", under=r1)["rows"]}[team]
+    assert mine == theirs and (mine["approved_minutes"], mine["volunteers"]) == (30, 1)
+    # the other tree owns none of the leader's teams: 404, though the team served there
+    assert lead.status("GET", f"/reports/monthly?month={m}&by=team&under={r2}") == 404
+    theirs = {r["id"]: r for r in report(a, m, "team", under=r2)["rows"]}[team]
+    assert (theirs["approved_minutes"], theirs["volunteers"]) == (70, 2)

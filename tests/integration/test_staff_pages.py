@@ -482,3 +482,42 @@ def test_a_full_console_stays_under_30_kb(server, world):
     print(f"full /console: {len(html.encode())} bytes")
     assert html.count('name="id"') == 30 and html.count("data-event=") == 20
     assert "(60)" in html and "35 " in html
+
+
+def test_admin_page_for_a_team_leader(server, world):
+    """A coordinator whose only grant is on a team (sql/0019_team_reports.sql): /admin shows
+    the monthly report of their team, with the same figures as the API's team view and the
+    downloads of that view, and no choice by area (which is 403 for them)."""
+    admin, tag = world["admin"], world["tag"]
+    team_a = world["ev_a"]["team_id"]
+    acc = admin.ok("POST", "/accounts", {"login": f"stl-{tag}", "password": "Coord-pass-123"}, want=201)
+    admin.ok("POST", f"/accounts/{acc['id']}/roles", {"role": "coordinator", "team_id": team_a}, want=201)
+    api = Api(server, f"stl-{tag}", "Coord-pass-123")
+    b = Browser(server, f"stl-{tag}", "Coord-pass-123")
+    month = dt.datetime.now(TZ).strftime("%Y-%m")
+    rep = api.ok("GET", f"/reports/monthly?month={month}&by=team")
+    assert [r["id"] for r in rep["rows"]] == [team_a] and rep["rows"][0]["events"] >= 2
+    html = check_page(b.get("/admin"))
+    assert "我的服务队" in html and "队" + ESCAPED in html and "乙队" not in html
+    assert 'id="f-by"' not in html and 'name="by" value="team"' in html
+    row = rep["rows"][0]
+    assert (f'<td class="n">{row["volunteers"]}</td><td class="n">{row["approved_hours"]}</td>'
+            f'<td class="n">{row["pending_hours"]}</td><td class="n">{row["events"]}</td>') in html
+    assert html.count("<tr data-label=") == 1 + 12  # the team, and the 12-month trend
+    url = re.search(r'id="dl-csv" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "under=" not in url and "by=team" in url
+    r = b.get(url)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    assert r.content.decode("utf-8-sig").splitlines()[1].startswith(f"{team_a},")
+    url = re.search(r'id="dl-xlsx" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    r = b.get(url)
+    assert r.status_code == 200 and r.headers["Content-Type"] == XLSX
+    # under their team's community: the same team; anywhere else 404; by area 403
+    html = check_page(b.get(f"/admin?by=team&month={month}&under={world['comm_a']['id']}"))
+    assert "队" + ESCAPED in html and "社区甲" + ESCAPED in html and "乙队" not in html
+    assert 'href="/admin?month=' in html and "我的服务队" in html  # the way back to all their teams
+    check_page(b.get(f"/admin?by=team&under={world['comm_b']['id']}"), status=404)
+    check_page(b.get("/admin?by=org_unit"), status=403)
+    # English too
+    html = check_page(b.get("/admin?lang=en"))
+    assert "My teams" in html
