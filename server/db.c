@@ -147,6 +147,7 @@ static void on_fail_ev(evutil_socket_t fd, short what, void *arg)
 }
 
 static void dispatch(struct db_pool *p);
+static void start_connect(struct slot *s);
 
 static int job_timeout_ms(const struct db_pool *p)
 {
@@ -188,6 +189,15 @@ static void on_conn(struct dbconn *c, enum dbconn_event ev, struct db_job *job, 
 			p->timeouts++;
 		complete(p, job, (const struct db_result *)res, e);
 		dispatch(p);
+		break;
+	case DBCONN_EV_RECYCLED:
+		/* Closed on purpose, the database answering: connect again at once, and let the
+		 * queue wait for it (bounded by the queue's wait) rather than fail it as if the
+		 * database were gone, which it would when every connection recycles together. */
+		if (s->up)
+			p->connected--;
+		s->up = 0;
+		start_connect(s);
 		break;
 	case DBCONN_EV_DOWN:
 		/* DOWN follows UP (a lost connection) or CONNECTING (a failed attempt): only the

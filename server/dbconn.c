@@ -179,8 +179,9 @@ static void finish_job(struct dbconn *c)
 	struct db_job *job = c->job;
 	PGresult *res = c->res;
 	struct err e;
-	int reuse = PQtransactionStatus(c->pg) == PQTRANS_IDLE &&
-	            PQstatus(c->pg) == CONNECTION_OK && !c->stale;
+	int healthy =
+	        PQtransactionStatus(c->pg) == PQTRANS_IDLE && PQstatus(c->pg) == CONNECTION_OK;
+	int reuse = healthy && !c->stale;
 
 	c->job = NULL;
 	c->res = NULL;
@@ -200,7 +201,7 @@ static void finish_job(struct dbconn *c)
 	if (res)
 		PQclear(res);
 	if (!reuse)
-		c->cb(c, DBCONN_EV_DOWN, NULL, NULL, NULL, c->arg);
+		c->cb(c, healthy ? DBCONN_EV_RECYCLED : DBCONN_EV_DOWN, NULL, NULL, NULL, c->arg);
 }
 
 static int send_job(struct dbconn *c);

@@ -27,7 +27,9 @@ enum dbconn_event {
 	DBCONN_EV_UP,   /* connected: now IDLE */
 	DBCONN_EV_DOWN, /* connect failed or connection lost: now DOWN (job, if any, reported first)
 	                 */
-	DBCONN_EV_RESULT, /* the job finished: res (may be NULL) and err; now IDLE or DOWN */
+	DBCONN_EV_RESULT,   /* the job finished: res (may be NULL) and err; now IDLE or DOWN */
+	DBCONN_EV_RECYCLED, /* closed on purpose after its job (its prepared statements went
+	                     * stale), the database being fine: now DOWN, to connect again */
 };
 
 /* res is borrowed for the duration of the call; job is the one given to dbconn_run. */

@@ -77,6 +77,7 @@ static void on_conn(struct dbconn *c, enum dbconn_event ev, struct db_job *job, 
 				retry_later(l); /* send LISTEN again on the same connection */
 		}
 		break;
+	case DBCONN_EV_RECYCLED: /* not expected of LISTEN; handled as a loss */
 	case DBCONN_EV_DOWN:
 		set_listening(l, 0);
 		retry_later(l);
