@@ -74,6 +74,12 @@ static const struct route routes[] = {
         {M_GET, "/api/v1/reports/volunteers", h_reports_volunteers, AUTH_USER, 0},
         {M_GET, "/api/v1/reports/party-members", h_reports_party_members, AUTH_USER, 0},
         {M_POST, "/api/v1/correction-requests", h_correction_requests_create, AUTH_USER, 0},
+        {M_GET, "/api/v1/correction-requests", h_correction_requests_list, AUTH_USER, 0},
+        {M_POST, "/api/v1/correction-requests/{id}/resolve", h_correction_requests_resolve,
+         AUTH_USER, 0},
+        /* the console's page of one entry (p_console.c), with the pages below */
+        {M_GET, "/console/entries/{id}", h_page_entry, AUTH_OPTIONAL, 0},
+        {M_POST, "/console/entries/{id}", h_page_entry_post, AUTH_OPTIONAL, 8192},
         /* pages (server/pages/page.h) */
         {M_GET, "/", h_page_root, AUTH_PUBLIC, 0},
         {M_GET, "/static/{name}", h_page_static, AUTH_PUBLIC, 0},
