@@ -79,7 +79,7 @@ static const struct route routes[] = {
          AUTH_USER, 0},
         /* the console's page of one entry (p_console.c), with the pages below */
         {M_GET, "/console/entries/{id}", h_page_entry, AUTH_OPTIONAL, 0},
-        {M_POST, "/console/entries/{id}", h_page_entry_post, AUTH_OPTIONAL, 8192},
+        {M_POST, "/console/entries/{id}", h_page_entry_post, AUTH_OPTIONAL, 32768},
         /* pages (server/pages/page.h) */
         {M_GET, "/", h_page_root, AUTH_PUBLIC, 0},
         {M_GET, "/static/{name}", h_page_static, AUTH_PUBLIC, 0},
