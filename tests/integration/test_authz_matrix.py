@@ -196,6 +196,12 @@ EXPECT = {
     # correction requests (0009): only a volunteer, only about their own record
     ("POST /correction-requests", "own"):             (401, 201, 403, 403, 403, 403),
     ("POST /correction-requests", "other"):           (401, 404, 403, 403, 403, 403),
+    # their resolution (0020): staff over the request's event, as approving its hours; the
+    # list shows a volunteer their own and staff the requests of their events
+    ("GET /correction-requests", "own"):              (401, SEEN, SEEN, SEEN, SEEN, SEEN),
+    ("GET /correction-requests", "other"):            (401, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
+    ("POST /correction-requests/{id}/resolve", "own"): (401, 403, 200, 200, 200, 200),
+    ("POST /correction-requests/{id}/resolve", "other"): (401, 404, 404, 404, 404, 404),
 }
 
 
@@ -702,6 +708,35 @@ def s_correction_request(w, actor, side):
     return "POST", "/correction-requests", {"entry_id": entry, "message": "时间不对"}, None, None
 
 
+def open_request(w, actor, side):
+    """A fresh open correction request: the volunteer actor's own on side A (about a fresh
+    self-report), else one of a fresh volunteer with a login on the side."""
+    if actor in ("anon", "vol") and side == "A":
+        entry = report_hours(w, "A", None, w.api["vol"])["id"]
+        api = w.api["vol"]
+    else:
+        d = w.side[side]
+        v = w.sa.ok("POST", "/volunteers", {"name": "报错者", "phone": phone(), "org_unit_id": d["unit"],
+                                            "password": PW}, want=201)
+        start = d["cstart"] + dt.timedelta(minutes=5)
+        entry = w.sa.ok("POST", "/hours", {"volunteer_id": v["id"], "event_id": d["cev"],
+                                           "started_at": iso(start), "ended_at": iso(start + dt.timedelta(minutes=30)),
+                                           "reason": "补录"}, want=201)["id"]
+        api = Api(w.server, v["phone"], PW)
+    return api.ok("POST", "/correction-requests", {"entry_id": entry, "message": "时间不对"}, want=201)["id"]
+
+
+def s_correction_list(w, actor, side):
+    target = open_request(w, actor, side)
+    return "GET", "/correction-requests?status=open&limit=500", None, seen_in(target), None
+
+
+def s_correction_resolve(w, actor, side):
+    target = open_request(w, actor, side)
+    return "POST", f"/correction-requests/{target}/resolve", {"resolution": "declined", "note": "核实无误"}, \
+        None, None
+
+
 SETUP = {
     "POST /session": s_session_post,
     "POST /me/password": s_password,
@@ -762,6 +797,8 @@ SETUP = {
     "POST /hours/{id}/reject": s_reject,
     "POST /hours/approve": s_bulk,
     "POST /correction-requests": s_correction_request,
+    "GET /correction-requests": s_correction_list,
+    "POST /correction-requests/{id}/resolve": s_correction_resolve,
 }
 
 
