@@ -184,7 +184,8 @@ LANGUAGE sql STABLE AS $$
       FROM me_data_before_resolutions(actor, args) d
 $$;
 
--- GET /console: also the oldest 10 open requests over the actor's events, and their count.
+-- GET /console: also the oldest 5 open requests over the actor's events (each comes with a form:
+-- the page stays within its 30 KB budget next to 20 events and 30 pending entries), and their count.
 ALTER FUNCTION api.page_console(bigint, jsonb) RENAME TO page_console_before_requests;
 ALTER FUNCTION api.page_console_before_requests(bigint, jsonb) SET SCHEMA public;
 CREATE FUNCTION api.page_console(actor bigint, args jsonb) RETURNS jsonb
@@ -210,7 +211,7 @@ BEGIN
               FROM (SELECT * FROM correction_requests c
                      WHERE c.status = 'open'
                        AND correction_request_level(actor, c) >= role_level('coordinator')
-                     ORDER BY c.id LIMIT 10) c
+                     ORDER BY c.id LIMIT 5) c
               JOIN volunteers v ON v.id = c.volunteer_id), '[]'::jsonb),
         'requests_total', (SELECT count(*) FROM correction_requests c
                             WHERE c.status = 'open'

@@ -266,7 +266,7 @@ const char *const lang_en[MSG_COUNT] = {
                                 "revoke them, then close the account.",
         [MSG_REQS_TITLE] = "Correction requests",
         [MSG_NO_REQS] = "No open correction requests.",
-        [MSG_REQS_MORE] = "open; the oldest 10 are shown here.",
+        [MSG_REQS_MORE] = "open; the oldest 5 are shown here.",
         [MSG_REQ_ABOUT] = "The entry",
         [MSG_RESOLVE] = "Resolve this request",
         [MSG_RESOLUTION] = "Outcome",

@@ -216,3 +216,20 @@ def test_correct_the_times_from_the_entry_page_then_resolve_as_corrected(server,
     assert r.status_code in (303, 409)  # the same token is the stored answer
     html = check_page(b.get(f"/console/entries/{eid}"))
     assert f'data-request="{req["id"]}"' not in html
+
+
+def test_the_console_shows_the_oldest_five_and_the_count(server, pw_):
+    co, ev = pw_["B"]["co"], pw_["B"]["event"]
+    made = []
+    for j in range(6):
+        start = pw_["now"] - dt.timedelta(hours=1) + dt.timedelta(minutes=2 * j)
+        e = co.ok("POST", "/hours", {"volunteer_id": pw_["vol"]["id"], "event_id": ev["id"],
+                                     "started_at": start.isoformat(),
+                                     "ended_at": (start + dt.timedelta(minutes=1)).isoformat(), "reason": "补录"},
+                  want=201)
+        made.append(pw_["vol_api"].ok("POST", "/correction-requests", {"entry_id": e["id"], "message": f"第{j}条"},
+                                      want=201)["id"])
+    html = check_page(Browser(server, pw_["B"]["login"], PW).get("/console"))
+    assert re.search(r'id="h-requests">更正申请 \(6\)</h2>', html)
+    shown = [int(x) for x in re.findall(r'<li data-request="(\d+)"', html)]
+    assert shown == made[:5] and "条待处理，此处显示最早的 5 条。" in html
