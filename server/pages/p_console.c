@@ -2,8 +2,9 @@
  * p_console.c: the coordinator's console (DESIGN §5, issue 7).
  *
  *   GET  /console                      today's and upcoming events in scope, the pending
- *                                      entries with bulk approval, a form that creates a
- *                                      weekly activity (api.page_console, sql/0010);
+ *                                      entries with bulk approval, the oldest open correction
+ *                                      requests with a form each (sql/0020), a form that
+ *                                      creates a weekly activity (api.page_console, sql/0010);
  *   POST /console                      action=approve (ids) -> api.hours_approve_bulk,
  *                                      action=create -> activities_create_body (the API's
  *                                      own checks and api.activity_create),
