@@ -154,6 +154,12 @@ void h_reports_close(struct req *r);
  * (taken); replies like the API, or through r->api_then. */
 void corrections_create_body(struct req *r, cJSON *body);
 void h_correction_requests_create(struct req *r);
+void h_correction_requests_list(struct req *r);
+void h_correction_requests_resolve(struct req *r);
+/* p_console.c: /console/entries/{id}, one entry for a coordinator (reject it, correct its
+ * attendance's times, resolve the requests about it) */
+void h_page_entry(struct req *r);
+void h_page_entry_post(struct req *r);
 
 /* h_policies.c */
 void h_hour_policies_list(struct req *r);

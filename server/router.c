@@ -78,6 +78,12 @@ static const struct route routes[] = {
         {M_POST, "/api/v1/hour-policies", h_hour_policies_create, AUTH_USER, 0},
         {M_GET, "/api/v1/hour-policies/{id}", h_hour_policies_get, AUTH_USER, 0},
         {M_PATCH, "/api/v1/hour-policies/{id}", h_hour_policies_update, AUTH_USER, 0},
+        {M_GET, "/api/v1/correction-requests", h_correction_requests_list, AUTH_USER, 0},
+        {M_POST, "/api/v1/correction-requests/{id}/resolve", h_correction_requests_resolve,
+         AUTH_USER, 0},
+        /* the console's page of one entry (p_console.c), with the pages below */
+        {M_GET, "/console/entries/{id}", h_page_entry, AUTH_OPTIONAL, 0},
+        {M_POST, "/console/entries/{id}", h_page_entry_post, AUTH_OPTIONAL, 32768},
         /* pages (server/pages/page.h) */
         {M_GET, "/", h_page_root, AUTH_PUBLIC, 0},
         {M_GET, "/static/{name}", h_page_static, AUTH_PUBLIC, 0},

@@ -262,6 +262,43 @@ enum msg {
 	MSG_POLICY_STATIC,    /* its check-in code is fixed */
 	MSG_POSTER_SCREEN,    /* a rotating code's poster: for a screen that stays on */
 	MSG_POSTER_PRINTABLE, /* a fixed code's poster: may be printed */
+	/* correction requests and one entry on the console (p_console.c, sql/0020) */
+	MSG_REQS_TITLE, /* /console: the open correction requests */
+	MSG_NO_REQS,
+	MSG_REQS_MORE,
+	MSG_REQ_ABOUT,
+	MSG_RESOLVE,
+	MSG_RESOLUTION,
+	MSG_RES_CORRECTED,
+	MSG_RES_DECLINED,
+	MSG_NOTE,
+	MSG_NOTE_HINT,
+	MSG_SAVE,
+	MSG_DONE_RESOLVED,
+	MSG_ERR_NOTE,
+	MSG_ERR_RESOLVED,
+	MSG_DETAILS,     /* a link to /console/entries/{id} */
+	MSG_ENTRY_TITLE, /* /console/entries/{id} */
+	MSG_ENTRY_REASON,
+	MSG_DECISION_REASON,
+	MSG_REPLACED,
+	MSG_AUTO_OUT,
+	MSG_APPROVE,
+	MSG_DONE_APPROVED_ONE,
+	MSG_REJECT,
+	MSG_REJECT_REASON,
+	MSG_DONE_REJECTED,
+	MSG_CORRECT_TIMES,
+	MSG_CORRECT_HINT,
+	MSG_FIX_IN_AT,
+	MSG_FIX_OUT_AT,
+	MSG_CORRECT_REASON,
+	MSG_DONE_CORRECTED,
+	MSG_ERR_NO_CHANGE,
+	MSG_ERR_OUT_BEFORE_IN,
+	MSG_ERR_FUTURE,
+	MSG_ERR_DECIDED,
+	MSG_REQ_NOTE, /* /me: before the note of a resolved request */
 	MSG_COUNT
 };
 

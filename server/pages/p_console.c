@@ -2,13 +2,24 @@
  * p_console.c: the coordinator's console (DESIGN §5, issue 7).
  *
  *   GET  /console                      today's and upcoming events in scope, the pending
- *                                      entries with bulk approval, a form that creates a
- *                                      weekly activity (api.page_console, sql/0010) on an
- *                                      hour policy the coordinator sees
+ *                                      entries with bulk approval, the oldest open correction
+ *                                      requests with a form each (sql/0020), a form that
+ *                                      creates a weekly activity (api.page_console, sql/0010)
+ *                                      on an hour policy the coordinator sees
  *                                      (api.page_console_policies, sql/0022);
  *   POST /console                      action=approve (ids) -> api.hours_approve_bulk,
  *                                      action=create -> activities_create_body (the API's
- *                                      own checks and api.activity_create);
+ *                                      own checks and api.activity_create),
+ *                                      action=resolve (request_id, resolution, note) ->
+ *                                      api.correction_request_resolve (sql/0020);
+ *   GET  /console/entries/{id}         one entry (api.page_entry, sql/0020): its attendance,
+ *                                      the open correction requests about it;
+ *   POST /console/entries/{id}         action=approve -> api.hours_approve, action=reject
+ *                                      (reason) -> api.hours_reject, action=correct
+ *                                      (check_in, check_out, reason: local times) ->
+ *                                      api.page_attendance_correct, which is
+ *                                      api.attendance_correct (PATCH /attendance/{id}) on
+ *                                      the entry's attendance, action=resolve as on /console;
  *   GET  /console/events/{id}          the live roster (api.page_roster, which is
  *                                      api.event_attendance with local times);
  *   POST /console/events/{id}          roster check-in / check-out of one volunteer through
@@ -27,8 +38,9 @@
  *
  * Anonymous visitors are sent to the log-in form of /me (next=/console); a volunteer
  * without a staff role gets the 403 page (the SQL functions decide, as for the API).  Every
- * POST carries a one-time form token (purpose PAGE_P_CONSOLE or PAGE_P_ROSTER, subject the
- * event) that is also the write's Idempotency-Key, and answers 303 on success.
+ * POST carries a one-time form token (purpose PAGE_P_CONSOLE, subject 0 or the entry, or
+ * PAGE_P_ROSTER, subject the event) that is also the write's Idempotency-Key, and answers 303
+ * on success.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -52,8 +64,8 @@
 #define MAX_BULK 1000 /* ids per approval, as POST /hours/approve */
 
 struct con {
-	long long event_id;
-	int has_err; /* 1: err (an API error), 2: err_msg (a page-level message) */
+	long long event_id; /* the path's id: the event, or the entry of /console/entries/{id} */
+	int has_err;        /* 1: err (an API error), 2: err_msg (a page-level message) */
 	struct err err;
 	enum msg err_msg;
 	int status;
@@ -82,7 +94,7 @@ static void oom(struct req *r)
 	reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
 }
 
-static struct page *begin(struct req *r, const char *login_next)
+static struct page *begin(struct req *r, const char *login_next, const char *what)
 {
 	struct page *p = page_new(r);
 	if (!p)
@@ -98,7 +110,7 @@ static struct page *begin(struct req *r, const char *login_next)
 		c->event_id = parse_id(r->params[0]);
 		if (!c->event_id) {
 			struct err e;
-			err_set(&e, APP_ENOTFOUND, NULL, "event not found");
+			err_set(&e, APP_ENOTFOUND, NULL, "%s not found", what);
 			page_fail(p, &e);
 			return NULL;
 		}
@@ -251,13 +263,201 @@ static void pending_section(struct page *p, const cJSON *d)
 		page_text(p, json_str(h, "title"));
 		html_raw(&p->out, "<br><span class=\"hint\">");
 		page_text(p, json_str(h, "started"));
-		html_raw(&p->out, "</span></td><td class=\"n\">");
+		html_rawf(&p->out, "</span> <a href=\"/console/entries/%lld\">", id);
+		page_msg(p, MSG_DETAILS);
+		html_raw(&p->out, "</a></td><td class=\"n\">");
 		page_text(p, json_str(h, "hours"));
 		html_raw(&p->out, "</td></tr>");
 	}
 	html_raw(&p->out, "</tbody></table></div><button type=\"submit\">");
 	page_msg(p, MSG_APPROVE_SELECTED);
 	html_raw(&p->out, "</button></form></section>\n");
+}
+
+/* ---- correction requests (sql/0020) ------------------------------------------------- */
+
+/* The inline error of field `name` of the `action` form after a failed POST (for request
+ * `subject` when the form is one of several), or NULL. */
+static const char *form_err(struct page *p, const char *action, const char *name, long long subject)
+{
+	struct con *c = p->data;
+	const char *extra;
+	if (c->has_err != 1 || strcmp(c->action, action) != 0 || strcmp(c->err.field, name) != 0)
+		return NULL;
+	if (subject && parse_id(page_field(p, "request_id")) != subject)
+		return NULL;
+	enum msg id = page_err_msg(&c->err, &extra);
+	return id == MSG_ERR_INVALID || id == MSG_ERR_CONFLICT ? c->err.detail : T(p, id);
+}
+
+/* A form field's value again after a failed POST of the same action (and request). */
+static const char *form_again(struct page *p, const char *action, const char *name,
+                              long long subject)
+{
+	struct con *c = p->data;
+	if (!c->has_err || strcmp(c->action, action) != 0)
+		return NULL;
+	if (subject && parse_id(page_field(p, "request_id")) != subject)
+		return NULL;
+	return page_field(p, name);
+}
+
+static void inline_err(struct page *p, const char *id, const char *err)
+{
+	if (!err)
+		return;
+	html_rawf(&p->out, "<p class=\"err\" id=\"%s\">", id);
+	page_text(p, err);
+	html_raw(&p->out, "</p>");
+}
+
+/* A labelled <textarea> with ids f-<id> (and h-<id>, e-<id> for its hint and error). */
+static void text_area(struct page *p, const char *id, const char *name, enum msg label, int hint,
+                      const char *value, const char *err, int required, int maxlen)
+{
+	html_rawf(&p->out, "<div class=\"field\"><label for=\"f-%s\">", id);
+	page_msg(p, label);
+	html_rawf(&p->out,
+	          "</label><textarea id=\"f-%s\" name=\"%s\" rows=\"2\" maxlength=\"%d\"%s", id,
+	          name, maxlen, required ? " required" : "");
+	if (hint >= 0 || err)
+		html_rawf(&p->out, " aria-describedby=\"%s%s%s%s\"", hint >= 0 ? "h-" : "",
+		          hint >= 0 ? id : "", err ? (hint >= 0 ? " e-" : "e-") : "",
+		          err ? id : "");
+	if (err)
+		html_raw(&p->out, " aria-invalid=\"true\"");
+	html_raw(&p->out, ">");
+	if (value)
+		page_text(p, value);
+	html_raw(&p->out, "</textarea>");
+	if (hint >= 0) {
+		html_rawf(&p->out, "<p class=\"hint\" id=\"h-%s\">", id);
+		page_msg(p, (enum msg)hint);
+		html_raw(&p->out, "</p>");
+	}
+	if (err) {
+		char eid[48];
+		snprintf(eid, sizeof eid, "e-%s", id);
+		inline_err(p, eid, err);
+	}
+	html_raw(&p->out, "</div>");
+}
+
+/* The form that resolves request `rid`, posted to `url` with a token for `subject`; inside a
+ * <details> that stays open after a failed attempt. */
+static void resolve_form(struct page *p, const char *url, long long subject, long long rid)
+{
+	const char *res = form_again(p, "resolve", "resolution", rid);
+	const char *rerr = form_err(p, "resolve", "resolution", rid);
+	char id[32], eid[40];
+	html_rawf(&p->out, "<details%s><summary>",
+	          form_again(p, "resolve", "note", rid) ? " open" : "");
+	page_msg(p, MSG_RESOLVE);
+	html_raw(&p->out, "</summary>");
+	page_form_open(p, url, PAGE_P_CONSOLE, subject, 0, 0);
+	html_rawf(&p->out,
+	          "<input type=\"hidden\" name=\"action\" value=\"resolve\">"
+	          "<input type=\"hidden\" name=\"request_id\" value=\"%lld\">"
+	          "<fieldset class=\"radios\"%s><legend>",
+	          rid, rerr ? " aria-describedby=\"e-res-" : "");
+	if (rerr)
+		html_rawf(&p->out, "%lld\"", rid);
+	page_msg(p, MSG_RESOLUTION);
+	html_rawf(&p->out,
+	          "</legend><label><input type=\"radio\" name=\"resolution\" value=\"corrected\" "
+	          "required%s>",
+	          res && !strcmp(res, "corrected") ? " checked" : "");
+	page_msg(p, MSG_RES_CORRECTED);
+	html_rawf(&p->out,
+	          "</label><label><input type=\"radio\" name=\"resolution\" "
+	          "value=\"declined\"%s>",
+	          res && !strcmp(res, "declined") ? " checked" : "");
+	page_msg(p, MSG_RES_DECLINED);
+	html_raw(&p->out, "</label>");
+	snprintf(eid, sizeof eid, "e-res-%lld", rid);
+	inline_err(p, eid, rerr);
+	html_raw(&p->out, "</fieldset>");
+	snprintf(id, sizeof id, "note-%lld", rid);
+	text_area(p, id, "note", MSG_NOTE, MSG_NOTE_HINT, form_again(p, "resolve", "note", rid),
+	          form_err(p, "resolve", "note", rid), 0, 2000);
+	html_raw(&p->out, "<button type=\"submit\">");
+	page_msg(p, MSG_SAVE);
+	html_raw(&p->out, "</button></form></details>");
+}
+
+/* An entry's status as a coloured tag in the page's language. */
+static void entry_tag(struct page *p, const char *status)
+{
+	const char *s = status ? status : "pending";
+	html_raw(&p->out, " <span class=\"tag ");
+	page_text(p, s);
+	html_raw(&p->out, "\">");
+	page_msg(p, !strcmp(s, "approved")   ? MSG_STATUS_APPROVED
+	            : !strcmp(s, "rejected") ? MSG_STATUS_REJECTED
+	            : !strcmp(s, "void")     ? MSG_STATUS_VOID
+	                                     : MSG_STATUS_PENDING);
+	html_raw(&p->out, "</span>");
+}
+
+/* The open correction requests over the actor's events, each with its resolve form. */
+static void requests_section(struct page *p, const cJSON *d)
+{
+	const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(d, "requests"), *q;
+	long long total = json_num(d, "requests_total");
+	html_raw(&p->out,
+	         "<section aria-labelledby=\"h-requests\" id=\"requests\"><h2 id=\"h-requests\">");
+	page_msg(p, MSG_REQS_TITLE);
+	html_rawf(&p->out, " (%lld)</h2>", total);
+	if (cJSON_GetArraySize(reqs) == 0) {
+		html_raw(&p->out, "<p>");
+		page_msg(p, MSG_NO_REQS);
+		html_raw(&p->out, "</p></section>\n");
+		return;
+	}
+	if (total > cJSON_GetArraySize(reqs)) {
+		html_rawf(&p->out, "<p class=\"hint\">%lld ", total);
+		page_msg(p, MSG_REQS_MORE);
+		html_raw(&p->out, "</p>");
+	}
+	html_raw(&p->out, "<ul class=\"requests\" id=\"request-list\">");
+	cJSON_ArrayForEach(q, reqs)
+	{
+		long long id = json_num(q, "id"), entry = json_num(q, "entry_id");
+		const cJSON *h = cJSON_GetObjectItemCaseSensitive(q, "entry");
+		html_rawf(&p->out, "<li data-request=\"%lld\"><strong>", id);
+		page_text(p, json_str(q, "volunteer"));
+		html_raw(&p->out, "</strong> · ");
+		page_text(p, json_str(q, "title"));
+		html_raw(&p->out, "<br><span class=\"hint\">");
+		page_text(p, json_str(q, "created"));
+		html_raw(&p->out, "</span><blockquote>");
+		page_text(p, json_str(q, "message"));
+		html_raw(&p->out, "</blockquote>");
+		if (cJSON_IsObject(h)) {
+			page_msg(p, MSG_REQ_ABOUT);
+			html_raw(&p->out, ": ");
+			page_text(p, json_str(h, "started"));
+			html_raw(&p->out, "–");
+			page_text(p, json_str(h, "ended"));
+			html_raw(&p->out, " · ");
+			page_text(p, json_str(h, "hours"));
+			html_raw(&p->out, " ");
+			page_msg(p, MSG_HOURS_UNIT);
+			entry_tag(p, json_str(h, "status"));
+			html_rawf(&p->out, " <a href=\"/console/entries/%lld\">", entry);
+			page_msg(p, MSG_DETAILS);
+			html_raw(&p->out, "</a>");
+		} else if (json_num(q, "event_id")) {
+			html_rawf(&p->out, "<a href=\"/console/events/%lld\">",
+			          json_num(q, "event_id"));
+			page_msg(p, MSG_ROSTER);
+			html_raw(&p->out, "</a> ");
+			page_text(p, json_str(q, "event_starts"));
+		}
+		resolve_form(p, "/console", 0, id);
+		html_raw(&p->out, "</li>");
+	}
+	html_raw(&p->out, "</ul></section>\n");
 }
 
 /* The error text of one field of the create form, or NULL. */
@@ -444,6 +644,8 @@ static void console_policies_loaded(struct req *r, cJSON *policies, const struct
 	staff_start(p, MSG_CONSOLE_TITLE, 1);
 	if (done && !strcmp(done, "created")) {
 		page_notice(p, MSG_DONE_CREATED);
+	} else if (done && !strcmp(done, "resolved")) {
+		page_notice(p, MSG_DONE_RESOLVED);
 	} else if (done && !strcmp(done, "approved")) {
 		long long n = parse_id(page_query(p, "n")), f = parse_id(page_query(p, "f"));
 		html_raw(&p->out, "<div class=\"notice\" role=\"status\"><p>");
@@ -459,6 +661,7 @@ static void console_policies_loaded(struct req *r, cJSON *policies, const struct
 	errors(p);
 	events_section(p, result);
 	pending_section(p, result);
+	requests_section(p, result);
 	create_section(p, result, policies);
 	page_end(p);
 	cJSON_Delete(policies);
@@ -496,7 +699,7 @@ static void console_load(struct page *p)
 
 void h_page_console(struct req *r)
 {
-	struct page *p = begin(r, "/me?next=%2Fconsole");
+	struct page *p = begin(r, "/me?next=%2Fconsole", "event");
 	if (p)
 		console_load(p);
 }
@@ -647,9 +850,54 @@ oom:
 	oom(p->r);
 }
 
+static void entry_load(struct page *p);
+
+static void resolved(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct con *c = p->data;
+	cJSON_Delete(result);
+	if (e->code != APP_OK) {
+		c->has_err = 1;
+		c->err = *e;
+		c->status = app_err_status(e->code);
+		if (c->event_id)
+			entry_load(p);
+		else
+			console_load(p);
+		return;
+	}
+	char url[80];
+	if (c->event_id)
+		snprintf(url, sizeof url, "/console/entries/%lld?done=resolved#requests",
+		         c->event_id);
+	else
+		snprintf(url, sizeof url, "/console?done=resolved#requests");
+	page_redirect(p, url);
+}
+
+/* The resolve form (on /console or an entry's page) through api.correction_request_resolve. */
+static void resolve(struct page *p)
+{
+	struct con *c = p->data;
+	long long rid = parse_id(page_field(p, "request_id"));
+	if (!rid) {
+		fail_form(p, MSG_ERR_FORM, 422, c->event_id ? entry_load : console_load);
+		return;
+	}
+	cJSON *body = cJSON_CreateObject();
+	if (!body || !cJSON_AddNumberToObject(body, "id", (double)rid) ||
+	    add_str(p, body, "resolution", 0) < 0 || add_str(p, body, "note", 0) < 0) {
+		cJSON_Delete(body);
+		oom(p->r);
+		return;
+	}
+	page_write(p, "correction_request_resolve", body, resolved);
+}
+
 void h_page_console_post(struct req *r)
 {
-	struct page *p = begin(r, "/me?next=%2Fconsole");
+	struct page *p = begin(r, "/me?next=%2Fconsole", "event");
 	if (!p)
 		return;
 	struct con *c = p->data;
@@ -665,6 +913,8 @@ void h_page_console_post(struct req *r)
 		approve(p);
 	else if (action && !strcmp(action, "create"))
 		create(p);
+	else if (action && !strcmp(action, "resolve"))
+		resolve(p);
 	else
 		fail_form(p, MSG_ERR_FORM, 422, console_load);
 }
@@ -833,6 +1083,15 @@ static void roster_loaded(struct req *r, cJSON *result, const struct err *e)
 			roster_button(p, vid, "out", MSG_ROSTER_OUT, name);
 		else if (!cancelled && state && strcmp(state, "done") != 0)
 			roster_button(p, vid, "in", MSG_ROSTER_IN, name);
+		long long eid = json_num(
+		        cJSON_GetObjectItemCaseSensitive(
+		                cJSON_GetObjectItemCaseSensitive(it, "attendance"), "entry"),
+		        "id");
+		if (eid) { /* reject it, or correct the times (a forgotten check-out) */
+			html_rawf(&p->out, "<a href=\"/console/entries/%lld\">", eid);
+			page_msg(p, MSG_DETAILS);
+			html_raw(&p->out, "</a>");
+		}
 		html_raw(&p->out, "</td></tr>");
 	}
 	if (cJSON_GetArraySize(items) > 0)
@@ -858,7 +1117,7 @@ static void roster_load(struct page *p)
 
 void h_page_roster(struct req *r)
 {
-	struct page *p = begin(r, "/me?next=%2Fconsole");
+	struct page *p = begin(r, "/me?next=%2Fconsole", "event");
 	if (p)
 		roster_load(p);
 }
@@ -944,7 +1203,7 @@ static void walkin_found(struct req *r, cJSON *result, const struct err *e)
 
 void h_page_roster_post(struct req *r)
 {
-	struct page *p = begin(r, "/me?next=%2Fconsole");
+	struct page *p = begin(r, "/me?next=%2Fconsole", "event");
 	if (!p)
 		return;
 	struct con *c = p->data;
@@ -979,6 +1238,272 @@ void h_page_roster_post(struct req *r)
 		return;
 	}
 	page_read(p, "page_walkin", args, walkin_found);
+}
+
+/* ---- GET/POST /console/entries/{id}: one entry -------------------------------------- */
+
+static void entry_load(struct page *p);
+
+static void dl_row(struct page *p, enum msg label, const char *value)
+{
+	if (!value)
+		return;
+	html_raw(&p->out, "<dt>");
+	page_msg(p, label);
+	html_raw(&p->out, "</dt><dd>");
+	page_text(p, value);
+	html_raw(&p->out, "</dd>");
+}
+
+static void entry_card(struct page *p, const cJSON *d)
+{
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(d, "entry");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, "volunteer");
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(d, "event"), *f;
+	html_raw(&p->out, "<section class=\"card\" id=\"entry\"><h2>");
+	page_text(p, json_str(ev, "title"));
+	html_raw(&p->out, "</h2><dl><dt>");
+	page_msg(p, MSG_VOLUNTEER);
+	html_raw(&p->out, "</dt><dd>");
+	page_text(p, json_str(v, "name"));
+	html_raw(&p->out, " · ");
+	page_text(p, json_str(v, "volunteer_no"));
+	html_raw(&p->out, "</dd><dt>");
+	page_msg(p, MSG_TIME);
+	html_raw(&p->out, "</dt><dd>");
+	page_text(p, json_str(h, "started"));
+	html_raw(&p->out, "–");
+	page_text(p, json_str(h, "ended"));
+	html_raw(&p->out, " · <span id=\"entry-hours\">");
+	page_text(p, json_str(h, "hours"));
+	html_raw(&p->out, "</span> ");
+	page_msg(p, MSG_HOURS_UNIT);
+	html_raw(&p->out, "</dd><dt>");
+	page_msg(p, MSG_STATUS);
+	html_raw(&p->out, "</dt><dd id=\"entry-status\">");
+	entry_tag(p, json_str(h, "status"));
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(h, "flags"))
+	{
+		if (cJSON_IsString(f) && !strcmp(f->valuestring, "auto_checkout")) {
+			html_raw(&p->out, " <span class=\"tag pending\">");
+			page_msg(p, MSG_AUTO_OUT);
+			html_raw(&p->out, "</span>");
+		}
+	}
+	html_raw(&p->out, "</dd>");
+	dl_row(p, MSG_ENTRY_REASON, json_str(h, "reason"));
+	dl_row(p, MSG_DECISION_REASON, json_str(h, "decision_reason"));
+	html_raw(&p->out, "</dl><p class=\"row-actions\">");
+	if (json_num(h, "replaced_by")) {
+		html_rawf(&p->out, "<a href=\"/console/entries/%lld\" id=\"replaced-by\">",
+		          json_num(h, "replaced_by"));
+		page_msg(p, MSG_REPLACED);
+		html_raw(&p->out, "</a>");
+	}
+	html_rawf(&p->out, "<a href=\"/console/events/%lld\">", json_num(ev, "id"));
+	page_msg(p, MSG_ROSTER);
+	html_raw(&p->out, "</a></p></section>\n");
+}
+
+static void entry_decide_section(struct page *p, const char *url, long long eid)
+{
+	html_raw(&p->out,
+	         "<section aria-labelledby=\"h-decide\" id=\"decide\"><h2 id=\"h-decide\">");
+	page_msg(p, MSG_PENDING_TITLE);
+	html_raw(&p->out, "</h2>");
+	page_form_open(p, url, PAGE_P_CONSOLE, eid, 0, 0);
+	html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"approve\">"
+	                  "<button type=\"submit\">");
+	page_msg(p, MSG_APPROVE);
+	html_raw(&p->out, "</button></form>");
+	page_form_open(p, url, PAGE_P_CONSOLE, eid, 0, 0);
+	html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"reject\">");
+	text_area(p, "reason", "reason", MSG_REJECT_REASON, -1,
+	          form_again(p, "reject", "reason", 0), form_err(p, "reject", "reason", 0), 1,
+	          1000);
+	html_raw(&p->out, "<button type=\"submit\" class=\"second\">");
+	page_msg(p, MSG_REJECT);
+	html_raw(&p->out, "</button></form></section>\n");
+}
+
+static void entry_correct_section(struct page *p, const char *url, long long eid, const cJSON *t)
+{
+	const char *in = form_again(p, "correct", "check_in", 0);
+	const char *out = form_again(p, "correct", "check_out", 0);
+	html_raw(&p->out,
+	         "<section aria-labelledby=\"h-correct\" id=\"correct\"><h2 id=\"h-correct\">");
+	page_msg(p, MSG_CORRECT_TIMES);
+	html_raw(&p->out, "</h2><p class=\"hint\">");
+	page_msg(p, MSG_CORRECT_HINT);
+	html_raw(&p->out, "</p>");
+	page_form_open(p, url, PAGE_P_CONSOLE, eid, 0, 0);
+	html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"correct\">"
+	                  "<div class=\"grid2\">");
+	page_input(p, "datetime-local", "check_in", MSG_FIX_IN_AT,
+	           in ? in : json_str(t, "check_in"), -1, form_err(p, "correct", "check_in_at", 0),
+	           "required");
+	page_input(p, "datetime-local", "check_out", MSG_FIX_OUT_AT,
+	           out ? out : json_str(t, "check_out"), -1,
+	           form_err(p, "correct", "check_out_at", 0), "required");
+	html_raw(&p->out, "</div>");
+	text_area(p, "creason", "reason", MSG_CORRECT_REASON, -1,
+	          form_again(p, "correct", "reason", 0), form_err(p, "correct", "reason", 0), 1,
+	          1000);
+	html_raw(&p->out, "<button type=\"submit\">");
+	page_msg(p, MSG_SAVE);
+	html_raw(&p->out, "</button></form></section>\n");
+}
+
+static void entry_loaded(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct con *c = p->data;
+	if (e->code != APP_OK) {
+		page_fail(p, e);
+		return;
+	}
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(result, "entry");
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(result, "attendance");
+	const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(result, "requests"), *q;
+	const char *done = page_query(p, "done"), *st = json_str(h, "status");
+	char url[48];
+	snprintf(url, sizeof url, "/console/entries/%lld", c->event_id);
+	staff_start(p, MSG_ENTRY_TITLE, 1);
+	if (done && !strcmp(done, "approved"))
+		page_notice(p, MSG_DONE_APPROVED_ONE);
+	else if (done && !strcmp(done, "rejected"))
+		page_notice(p, MSG_DONE_REJECTED);
+	else if (done && !strcmp(done, "corrected"))
+		page_notice(p, MSG_DONE_CORRECTED);
+	else if (done && !strcmp(done, "resolved"))
+		page_notice(p, MSG_DONE_RESOLVED);
+	errors(p);
+	entry_card(p, result);
+	if (cJSON_GetArraySize(reqs) > 0) {
+		html_raw(&p->out, "<section aria-labelledby=\"h-requests\" id=\"requests\">"
+		                  "<h2 id=\"h-requests\">");
+		page_msg(p, MSG_REQS_TITLE);
+		html_raw(&p->out, "</h2><ul class=\"requests\" id=\"request-list\">");
+		cJSON_ArrayForEach(q, reqs)
+		{
+			html_rawf(&p->out, "<li data-request=\"%lld\"><span class=\"hint\">",
+			          json_num(q, "id"));
+			page_text(p, json_str(q, "created"));
+			html_raw(&p->out, "</span><blockquote>");
+			page_text(p, json_str(q, "message"));
+			html_raw(&p->out, "</blockquote>");
+			resolve_form(p, url, c->event_id, json_num(q, "id"));
+			html_raw(&p->out, "</li>");
+		}
+		html_raw(&p->out, "</ul></section>\n");
+	}
+	if (st && !strcmp(st, "pending"))
+		entry_decide_section(p, url, c->event_id);
+	if (cJSON_IsObject(t) && !json_num(h, "replaced_by") && st && strcmp(st, "void") != 0)
+		entry_correct_section(p, url, c->event_id, t);
+	html_raw(&p->out, "<p><a href=\"/console\">");
+	page_msg(p, MSG_BACK_CONSOLE);
+	html_raw(&p->out, "</a></p>");
+	page_end(p);
+	cJSON_Delete(result);
+	page_send(p, c->status ? c->status : 200);
+}
+
+static void entry_load(struct page *p)
+{
+	struct con *c = p->data;
+	cJSON *args = cJSON_CreateObject();
+	if (!args || !cJSON_AddNumberToObject(args, "entry_id", (double)c->event_id)) {
+		cJSON_Delete(args);
+		oom(p->r);
+		return;
+	}
+	page_read(p, "page_entry", args, entry_loaded);
+}
+
+void h_page_entry(struct req *r)
+{
+	struct page *p = begin(r, "/me?next=%2Fconsole", "hour entry");
+	if (p)
+		entry_load(p);
+}
+
+/* After a write of the entry page: back to the page (the new entry's after a correction). */
+static void entry_written(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct con *c = p->data;
+	if (e->code != APP_OK) {
+		cJSON_Delete(result);
+		c->has_err = 1;
+		c->err = *e;
+		c->status = app_err_status(e->code);
+		entry_load(p);
+		return;
+	}
+	long long id = c->event_id;
+	const char *done = "approved";
+	if (!strcmp(c->action, "correct")) {
+		long long fresh = json_num(cJSON_GetObjectItemCaseSensitive(result, "entry"), "id");
+		id = fresh ? fresh : id;
+		done = "corrected";
+	} else if (!strcmp(c->action, "reject")) {
+		done = "rejected";
+	} else if (!strcmp(c->action, "resolve")) {
+		done = "resolved";
+	}
+	cJSON_Delete(result);
+	char url[96];
+	snprintf(url, sizeof url, "/console/entries/%lld?done=%s%s", id, done,
+	         !strcmp(done, "resolved") ? "#requests" : "");
+	page_redirect(p, url);
+}
+
+void h_page_entry_post(struct req *r)
+{
+	struct page *p = begin(r, "/me?next=%2Fconsole", "hour entry");
+	if (!p)
+		return;
+	struct con *c = p->data;
+	const char *action = page_field(p, "action");
+	struct err e;
+	const char *s;
+	int flags;
+	if (action)
+		snprintf(c->action, sizeof c->action, "%s", action);
+	if (page_form_check(p, PAGE_P_CONSOLE, c->event_id, &flags) < 0 || !action) {
+		fail_form(p, MSG_ERR_FORM, 403, entry_load);
+		return;
+	}
+	if (!strcmp(action, "resolve")) {
+		resolve(p);
+		return;
+	}
+	int reject = !strcmp(action, "reject"), correct = !strcmp(action, "correct");
+	if (!reject && !correct && strcmp(action, "approve") != 0) {
+		fail_form(p, MSG_ERR_FORM, 422, entry_load);
+		return;
+	}
+	cJSON *body = cJSON_CreateObject();
+	if (!body || !cJSON_AddNumberToObject(body, "entry_id", (double)c->event_id) ||
+	    ((reject || correct) && add_str(p, body, "reason", 1) < 0) ||
+	    (correct &&
+	     (add_str(p, body, "check_in", 0) < 0 || add_str(p, body, "check_out", 0) < 0))) {
+		cJSON_Delete(body);
+		oom(r);
+		return;
+	}
+	/* the API's own check of a reason (required, at most 1000 characters), naming it */
+	if ((reject || correct) && json_get_str(body, "reason", 1, 1000, &s, &e) < 0) {
+		cJSON_Delete(body);
+		entry_written(r, NULL, &e);
+		return;
+	}
+	page_write(p,
+	           reject    ? "hours_reject"
+	           : correct ? "page_attendance_correct"
+	                     : "hours_approve",
+	           body, entry_written);
 }
 
 /* ---- GET /console/events/{id}/poster ------------------------------------------------ */
@@ -1064,7 +1589,7 @@ static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
 
 void h_page_poster(struct req *r)
 {
-	struct page *p = begin(r, "/me?next=%2Fconsole");
+	struct page *p = begin(r, "/me?next=%2Fconsole", "event");
 	if (!p)
 		return;
 	struct con *c = p->data;

@@ -383,18 +383,26 @@ static void render(struct page *p, const cJSON *d)
 			html_raw(&p->out, "</h2><ul id=\"requests\">");
 			cJSON_ArrayForEach(q, reqs)
 			{
-				const char *st = json_str(q, "status");
-				html_raw(&p->out, "<li>");
+				/* the outcome (sql/0020): open, or resolved as corrected or
+				 * declined */
+				const char *res = json_str(q, "resolution");
+				int corrected = res && !strcmp(res, "corrected");
+				int declined = res && !strcmp(res, "declined");
+				html_rawf(&p->out, "<li data-request=\"%lld\">", json_num(q, "id"));
 				page_text(p, json_str(q, "created"));
-				html_raw(&p->out, " <span class=\"tag\">");
-				page_msg(p, st && !strcmp(st, "resolved")   ? MSG_REQ_RESOLVED
-				            : st && !strcmp(st, "rejected") ? MSG_REQ_REJECTED
-				                                            : MSG_REQ_OPEN);
+				html_raw(&p->out, corrected  ? " <span class=\"tag approved\">"
+				                  : declined ? " <span class=\"tag rejected\">"
+				                             : " <span class=\"tag\">");
+				page_msg(p, corrected  ? MSG_REQ_RESOLVED
+				            : declined ? MSG_REQ_REJECTED
+				                       : MSG_REQ_OPEN);
 				html_raw(&p->out, "</span> ");
 				page_text(p, json_str(q, "message"));
-				if (json_str(q, "resolution")) {
-					html_raw(&p->out, " — ");
-					page_text(p, json_str(q, "resolution"));
+				if (json_str(q, "note")) {
+					html_raw(&p->out, "<br><span class=\"hint\">");
+					page_msg(p, MSG_REQ_NOTE);
+					html_raw(&p->out, "</span> ");
+					page_text(p, json_str(q, "note"));
 				}
 				html_raw(&p->out, "</li>");
 			}

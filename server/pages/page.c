@@ -444,6 +444,12 @@ static const struct {
         {"no approved service hours in this period", MSG_ERR_NO_HOURS},
         {"to must not be before from", MSG_ERR_PERIOD},
         {"holds staff roles", MSG_ERR_ERASE_STAFF},
+        {"neither time was changed", MSG_ERR_NO_CHANGE},
+        {"check-out is before check-in", MSG_ERR_OUT_BEFORE_IN},
+        {"is in the future", MSG_ERR_FUTURE},
+        {"say why the request is declined", MSG_ERR_NOTE},
+        {"this correction request was resolved", MSG_ERR_RESOLVED},
+        {"the entry is already", MSG_ERR_DECIDED},
 };
 
 enum msg page_err_msg(const struct err *e, const char **extra)

@@ -250,3 +250,62 @@ test('a team leader sees their team in /admin, with its chart and downloads, and
     await ctx.close();
   }
 });
+
+test('with JavaScript off, a coordinator corrects a reported check-in and resolves the request', async () => {
+  const eventId = stack.events[0];
+  const v = await volunteer(stack, '褚更正');
+  await coord.ok('POST', `/events/${eventId}/check-ins`, { volunteer_id: v.id });
+  const att = await coord.ok('POST', `/events/${eventId}/check-outs`, { volunteer_id: v.id });
+  const req = await v.api.ok('POST', '/correction-requests', { entry_id: att.entry.id, message: '我提前到岗了' });
+  // axe and the 360 px fit need a page that runs scripts: the console and the entry's page first
+  const look = await staffPage(stack.coordinator, '/console');
+  try {
+    const fits = async (page) => {
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 360, `${page.url()} fits a 360 px screen (${width} px)`);
+    };
+    await look.page.locator(`li[data-request="${req.id}"]`).getByText('我提前到岗了').waitFor();
+    assert.deepEqual(await axe(look.page), []);
+    await fits(look.page);
+    await look.page.goto(stack.base + `/console/entries/${att.entry.id}`);
+    await look.page.locator('#correct').waitFor();
+    assert.deepEqual(await axe(look.page), []);
+    await fits(look.page);
+    await shot(look.page, 'console-entry');
+  } finally {
+    await look.ctx.close();
+  }
+  const { ctx, page } = await staffPage(stack.coordinator, '/console', { javaScriptEnabled: false });
+  try {
+    const item = page.locator(`li[data-request="${req.id}"]`);
+    await item.getByRole('link', { name: '详情' }).click();
+    await page.locator('#correct').waitFor();
+    // one minute earlier than the check-in recorded (the form holds local times, UTC+8)
+    const shown = await page.locator('#f-check_in').inputValue();
+    const earlier = new Date(new Date(shown + ':00+08:00').getTime() - 60000 + 8 * 3600000)
+      .toISOString().slice(0, 16);
+    await page.locator('#f-check_in').fill(earlier);
+    await page.locator('#f-creason').fill('志愿者反映提前到岗');
+    await page.locator('#correct').getByRole('button', { name: '提交' }).click();
+    await page.getByText('时间已更正，新记录已生成。').waitFor();
+    const h = await coord.ok('GET', `/volunteers/${v.id}/hours`);
+    const fresh = h.entries.find((e) => e.corrects === att.entry.id);
+    assert.ok(fresh && fresh.flags.includes('correction'), JSON.stringify(h.entries));
+    assert.equal(h.entries.find((e) => e.id === att.entry.id).status, 'void');
+
+    await page.goto(stack.base + '/console');
+    await item.locator('summary').click(); // <details> opens without JavaScript
+    await item.getByLabel('已更正记录').check();
+    await item.getByLabel('给志愿者的说明').fill('已按您反映的时间更正');
+    await item.getByRole('button', { name: '提交' }).click();
+    await page.getByText('更正申请已处理').waitFor();
+    assert.equal(await page.locator(`li[data-request="${req.id}"]`).count(), 0);
+    const mine = await v.api.ok('GET', '/correction-requests');
+    const r = mine.items.find((x) => x.id === req.id);
+    assert.equal(r.resolution, 'corrected');
+    assert.equal(r.resolved_entry_id, fresh.id);
+    await shot(page, 'console-request-resolved');
+  } finally {
+    await ctx.close();
+  }
+});

@@ -220,6 +220,12 @@ EXPECT = {
     ("GET /reports/party-members", "other"):          (401, 403, 403, 404, 404, 404),
     ("POST /reports/monthly/{month}/close", "own"):   (401, 403, 403, 403, 201, 201),
     ("POST /reports/monthly/{month}/close", "other"): (401, 403, 403, 403, 404, 404),
+    # their resolution (0020): staff over the request's event, as approving its hours; the
+    # list shows a volunteer their own and staff the requests of their events
+    ("GET /correction-requests", "own"):              (401, SEEN, SEEN, SEEN, SEEN, SEEN),
+    ("GET /correction-requests", "other"):            (401, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
+    ("POST /correction-requests/{id}/resolve", "own"): (401, 403, 200, 200, 200, 200),
+    ("POST /correction-requests/{id}/resolve", "other"): (401, 404, 404, 404, 404, 404),
 }
 
 
@@ -772,6 +778,35 @@ def s_report_close(w, actor, side):
     return "POST", f"/reports/monthly/{month}/close?under={w.side[side]['unit']}", None, None, None
 
 
+def open_request(w, actor, side):
+    """A fresh open correction request: the volunteer actor's own on side A (about a fresh
+    self-report), else one of a fresh volunteer with a login on the side."""
+    if actor in ("anon", "vol") and side == "A":
+        entry = report_hours(w, "A", None, w.api["vol"])["id"]
+        api = w.api["vol"]
+    else:
+        d = w.side[side]
+        v = w.sa.ok("POST", "/volunteers", {"name": "报错者", "phone": phone(), "org_unit_id": d["unit"],
+                                            "password": PW}, want=201)
+        start = d["cstart"] + dt.timedelta(minutes=5)
+        entry = w.sa.ok("POST", "/hours", {"volunteer_id": v["id"], "event_id": d["cev"],
+                                           "started_at": iso(start), "ended_at": iso(start + dt.timedelta(minutes=30)),
+                                           "reason": "补录"}, want=201)["id"]
+        api = Api(w.server, v["phone"], PW)
+    return api.ok("POST", "/correction-requests", {"entry_id": entry, "message": "时间不对"}, want=201)["id"]
+
+
+def s_correction_list(w, actor, side):
+    target = open_request(w, actor, side)
+    return "GET", "/correction-requests?status=open&limit=500", None, seen_in(target), None
+
+
+def s_correction_resolve(w, actor, side):
+    target = open_request(w, actor, side)
+    return "POST", f"/correction-requests/{target}/resolve", {"resolution": "declined", "note": "核实无误"}, \
+        None, None
+
+
 SETUP = {
     "POST /session": s_session_post,
     "POST /me/password": s_password,
@@ -841,6 +876,8 @@ SETUP = {
     "GET /reports/volunteers": s_report_volunteers,
     "GET /reports/party-members": s_report_party,
     "POST /reports/monthly/{month}/close": s_report_close,
+    "GET /correction-requests": s_correction_list,
+    "POST /correction-requests/{id}/resolve": s_correction_resolve,
 }
 
 
