@@ -1,4 +1,5 @@
--- 0024_erased_volunteers.sql: an erased volunteer (0018) takes no new service.
+-- 0024_erased_volunteers.sql: an erased volunteer (0018) takes no new service, and their
+-- correction requests lose their words.
 --
 -- Erasure keeps the record's service under its volunteer number and freezes the record, but a
 -- coordinator could still check the number in at an event, backfill hours for it or enrol it
@@ -36,3 +37,26 @@ CREATE TRIGGER hour_entries_not_erased BEFORE INSERT ON hour_entries
 
 CREATE TRIGGER team_members_not_erased BEFORE INSERT ON team_members
     FOR EACH ROW EXECUTE FUNCTION refuse_erased_volunteer();
+
+-- The volunteer's own words in their correction requests (0009), and the organizer's notes
+-- to them (0020), go with the rest of their personal data, from the requests and from the
+-- audit trail's snapshots of them; what was asked about, and when, stays.  Run by the erasure
+-- itself (0018's last UPDATE of the record), while it lets the audit trail be changed.
+CREATE FUNCTION erase_correction_requests() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE correction_requests
+       SET message = '（已应本人要求删除）',
+           note = CASE WHEN note IS NULL THEN NULL ELSE '（已应本人要求删除）' END
+     WHERE volunteer_id = NEW.id;
+    -- (the table's columns old and new named through its alias: in a trigger OLD and NEW are
+    -- the row being changed)
+    UPDATE audit_log l SET old = l.old - ARRAY['message', 'note'], new = l.new - ARRAY['message', 'note']
+     WHERE l.entity = 'correction_request'
+       AND l.entity_id IN (SELECT c.id FROM correction_requests c WHERE c.volunteer_id = NEW.id);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER volunteers_erased_requests AFTER UPDATE OF status ON volunteers
+    FOR EACH ROW WHEN (NEW.status = 'erased' AND OLD.status <> 'erased')
+    EXECUTE FUNCTION erase_correction_requests();

@@ -103,7 +103,10 @@ def personal_traces(w, v, body):
          WHERE concat(old::text, new::text, host(ip)) LIKE ANY (ARRAY['%{body['name']}%', '%{body['phone']}%',
                 '%{v['id_number']}%', '%{address(v)}%', '%{body['work_unit']}%'])
         UNION ALL SELECT 'audit-ip', l.id FROM audit_log l JOIN accounts a ON a.id = l.account_id
-         WHERE a.volunteer_id = {vid} AND l.ip IS NOT NULL""").splitlines()
+         WHERE a.volunteer_id = {vid} AND l.ip IS NOT NULL
+        UNION ALL SELECT 'correction request', id FROM correction_requests
+         WHERE volunteer_id = {vid} AND concat(message, note) LIKE ANY (ARRAY['%{body['name']}%',
+                '%{body['phone']}%'])""").splitlines()
 
 
 def test_an_administrator_erases_the_personal_data_and_the_hours_stay(w):
@@ -116,6 +119,12 @@ def test_an_administrator_erases_the_personal_data_and_the_hours_stay(w):
                                                              "org_unit_id": w.A}, want=201)["id"]
     assert w.coord.ok("POST", f"/events/{w.future}/signups", {"volunteer_id": waiting},
                       want=201)["status"] == "waitlisted"
+    # a correction request in their own words, declined with a note that names them
+    entry = me.ok("GET", f"/volunteers/{v['id']}/hours")["entries"][0]
+    req = me.ok("POST", "/correction-requests", {"entry_id": entry["id"],
+                                                 "message": f"我是{body['name']}，电话{body['phone']}"}, want=201)
+    w.coord.ok("POST", f"/correction-requests/{req['id']}/resolve",
+               {"resolution": "declined", "note": f"{body['name']}您好，记录无误"})
     before = figures(w, v["id"])
 
     r = w.admin.req("DELETE", f"/volunteers/{v['id']}")
