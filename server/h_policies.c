@@ -66,26 +66,28 @@ static int policy_fields(const cJSON *body, int create, struct err *e)
 	return 0;
 }
 
+/* The body's keys: the owner (set once, at creation), then the rules a PATCH may change. */
+static const char *const policy_keys[] = {"org_unit_id",
+                                          "name",
+                                          "rounding_minutes",
+                                          "min_credit_minutes",
+                                          "daily_cap_minutes",
+                                          "checkin_open_before_minutes",
+                                          "checkin_close_after_start_minutes",
+                                          "checkout_grace_minutes",
+                                          "approval_mode",
+                                          "walk_ins_allowed",
+                                          "static_code",
+                                          NULL};
+
 void h_hour_policies_create(struct req *r)
 {
-	static const char *const keys[] = {"name",
-	                                   "org_unit_id",
-	                                   "rounding_minutes",
-	                                   "min_credit_minutes",
-	                                   "daily_cap_minutes",
-	                                   "checkin_open_before_minutes",
-	                                   "checkin_close_after_start_minutes",
-	                                   "checkout_grace_minutes",
-	                                   "approval_mode",
-	                                   "walk_ins_allowed",
-	                                   "static_code",
-	                                   NULL};
 	struct err e;
 	long long unit;
 	cJSON *body = api_body(r);
 	if (!body)
 		return;
-	if (json_check_keys(body, keys, &e) < 0 ||
+	if (json_check_keys(body, policy_keys, &e) < 0 ||
 	    json_get_int(body, "org_unit_id", 0, 1, ID_MAX, &unit, NULL, &e) < 0 ||
 	    policy_fields(body, 1, &e) < 0) {
 		cJSON_Delete(body);
@@ -109,22 +111,11 @@ void h_hour_policies_get(struct req *r)
 
 void h_hour_policies_update(struct req *r)
 {
-	static const char *const keys[] = {"name",
-	                                   "rounding_minutes",
-	                                   "min_credit_minutes",
-	                                   "daily_cap_minutes",
-	                                   "checkin_open_before_minutes",
-	                                   "checkin_close_after_start_minutes",
-	                                   "checkout_grace_minutes",
-	                                   "approval_mode",
-	                                   "walk_ins_allowed",
-	                                   "static_code",
-	                                   NULL};
 	struct err e;
 	cJSON *body = api_body(r);
 	if (!body)
 		return;
-	if (json_check_keys(body, keys, &e) < 0 || policy_fields(body, 0, &e) < 0)
+	if (json_check_keys(body, policy_keys + 1, &e) < 0 || policy_fields(body, 0, &e) < 0)
 		goto invalid;
 	if (cJSON_GetArraySize(body) == 0) {
 		err_set(&e, APP_EINVALID, "name", "give at least one field to change");

@@ -102,25 +102,6 @@ static void xlsx_work(struct offload_task *t)
 	s->path[0] = '\0';
 }
 
-static void xlsx_done(struct offload_task *t, int ran)
-{
-	struct report_req *s = t->arg;
-	struct req *r = s->r;
-	if (!ran) {
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "busy writing exports; try again");
-		return;
-	}
-	if (s->failed) {
-		reply_error(r, &s->e);
-		return;
-	}
-	disposition(r, s->report, s->kind, "xlsx");
-	int fd = s->fd;
-	s->fd = -1;
-	reply_file(r, 200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", fd,
-	           s->size);
-}
-
 static void csv_work(struct offload_task *t)
 {
 	struct report_req *s = t->arg;
@@ -129,7 +110,8 @@ static void csv_work(struct offload_task *t)
 		s->failed = err_set(&s->e, APP_EUNAVAILABLE, NULL, "cannot build the CSV");
 }
 
-static void csv_done(struct offload_task *t, int ran)
+/* An export built off the loop (or refused: the pool was full), back on the loop: send it. */
+static void export_done(struct offload_task *t, int ran)
 {
 	struct report_req *s = t->arg;
 	struct req *r = s->r;
@@ -141,8 +123,16 @@ static void csv_done(struct offload_task *t, int ran)
 		reply_error(r, &s->e);
 		return;
 	}
-	disposition(r, s->report, s->kind, "csv");
-	reply_raw(r, 200, "text/csv; charset=utf-8", s->csv.data, s->csv.len);
+	if (s->format == FMT_CSV) {
+		disposition(r, s->report, s->kind, "csv");
+		reply_raw(r, 200, "text/csv; charset=utf-8", s->csv.data, s->csv.len);
+		return;
+	}
+	disposition(r, s->report, s->kind, "xlsx");
+	int fd = s->fd;
+	s->fd = -1;
+	reply_file(r, 200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", fd,
+	           s->size);
 }
 
 /* The answer is in: reply it in the format asked for. */
@@ -160,9 +150,9 @@ static int report_post(struct req *r, cJSON **result)
 	s->report = *result; /* taken: freed with the state */
 	*result = NULL;
 	s->task.arg = s;
+	s->task.done = export_done;
 	if (s->format == FMT_CSV) {
 		s->task.work = csv_work;
-		s->task.done = csv_done;
 		offload_submit(r->w->offload, &s->task);
 		return -1;
 	}
@@ -179,7 +169,6 @@ static int report_post(struct req *r, cJSON **result)
 	snprintf(s->title, sizeof s->title, "%s %s %s", under ? under : "", period ? period : "",
 	         what[s->kind]);
 	s->task.work = xlsx_work;
-	s->task.done = xlsx_done;
 	offload_submit(r->w->offload, &s->task);
 	return -1;
 }
