@@ -29,20 +29,10 @@ int certificate_path(const char *number, const char *code, char *out, size_t n)
 
 int certificate_url(struct req *r, const char *number, const char *code, char *out, size_t n)
 {
-	const char *base = r->w->cfg->public_url, *host = req_header(r, "Host");
 	char path[128];
-	size_t len = strlen(base);
-	while (len > 0 && base[len - 1] == '/')
-		len--;
 	if (certificate_path(number, code, path, sizeof path) < 0)
 		return -1;
-	int w;
-	if (len > 0)
-		w = snprintf(out, n, "%.*s%s", (int)len, base, path);
-	else /* no public URL configured: the address this request came to */
-		w = snprintf(out, n, "%s://%s%s", r->tls ? "https" : "http",
-		             host ? host : "localhost", path);
-	return w > 0 && (size_t)w < n ? 0 : -1;
+	return req_public_link(r, path, out, n);
 }
 
 /* `url` added to one certificate; -1 when it does not fit. */

@@ -469,3 +469,18 @@ const char *req_header(const struct req *r, const char *name)
 {
 	return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
 }
+
+int req_public_link(const struct req *r, const char *path, char *out, size_t n)
+{
+	const char *base = r->w->cfg->public_url, *host = req_header(r, "Host");
+	size_t len = strlen(base);
+	while (len > 0 && base[len - 1] == '/')
+		len--;
+	int w;
+	if (len > 0)
+		w = snprintf(out, n, "%.*s%s", (int)len, base, path);
+	else
+		w = snprintf(out, n, "%s://%s%s", r->tls ? "https" : "http",
+		             host ? host : "localhost", path);
+	return w > 0 && (size_t)w < n ? 0 : -1;
+}

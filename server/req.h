@@ -72,5 +72,9 @@ const char *req_query(struct req *r, const char *name);
 long long req_param_id(const struct req *r, int i);
 /* A request header, or NULL. */
 const char *req_header(const struct req *r, const char *name);
+/* The absolute link to path (which starts with '/'): after VOLUNTEERD_PUBLIC_URL, or else the
+ * scheme and Host this request came to, so that a QR code or a printed link opens on a phone.
+ * 0, or -1 when it does not fit in n. */
+int req_public_link(const struct req *r, const char *path, char *out, size_t n);
 
 #endif

@@ -1508,16 +1508,20 @@ void h_page_entry_post(struct req *r)
 
 /* ---- GET /console/events/{id}/poster ------------------------------------------------ */
 
-/* The poster's permanent URL of a fixed-code event: /checkin/{event id}, where the page asks
- * for the code printed beside it (the rotating URL token would expire on paper). */
-static int fixed_url(struct req *r, const cJSON *ev, char *url, size_t size)
+/* The poster's link: the permanent /checkin/{event id} of a fixed-code event, where the page
+ * asks for the code printed beside it (the rotating URL token would expire on paper), else
+ * the API's checkin_url; absolute either way (req_public_link), since a phone scans it. */
+static int poster_url(struct req *r, const cJSON *ev, int fixed, char *url, size_t size)
 {
-	const char *base = r->w->cfg->public_url;
-	size_t n = strlen(base);
-	while (n > 0 && base[n - 1] == '/')
-		n--;
-	int len = snprintf(url, size, "%.*s/checkin/%lld", (int)n, base, json_num(ev, "id"));
-	return len < 0 || (size_t)len >= size ? -1 : 0;
+	char path[96];
+	const char *given = json_str(ev, "checkin_url");
+	if (fixed)
+		snprintf(path, sizeof path, "/checkin/%lld", json_num(ev, "id"));
+	else if (!given)
+		return -1;
+	if (!fixed && given[0] != '/') /* VOLUNTEERD_PUBLIC_URL made it absolute already */
+		return snprintf(url, size, "%s", given) < (int)size ? 0 : -1;
+	return req_public_link(r, fixed ? path : given, url, size);
 }
 
 static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
@@ -1530,15 +1534,14 @@ static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
 	/* a fixed code (the event's hour policy has static_code) makes a printable poster */
 	const cJSON *mark = cJSON_GetObjectItemCaseSensitive(result, "_checkin");
 	int fixed = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(mark, "static"));
-	char permanent[sizeof r->w->cfg->public_url + 48];
+	char url[sizeof r->w->cfg->public_url + 320];
 	if (activities_add_checkin(r, result) < 0 ||
-	    (fixed && fixed_url(r, result, permanent, sizeof permanent) < 0)) {
+	    poster_url(r, result, fixed, url, sizeof url) < 0) {
 		cJSON_Delete(result);
 		oom(r);
 		return;
 	}
-	const char *url = fixed ? permanent : json_str(result, "checkin_url"),
-	           *code = json_str(result, "checkin_code");
+	const char *code = json_str(result, "checkin_code");
 	/* A rotating code: without JavaScript the page reloads just after the code's slot turns
 	 * (console.js refetches the poster instead). */
 	if (!fixed)
@@ -1567,7 +1570,7 @@ static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
 	html_raw(&p->out, "</p><p><strong>");
 	page_msg(p, MSG_POSTER_SCAN);
 	html_raw(&p->out, "</strong></p>");
-	if (!url || qrsvg_render(&p->out, url, T(p, MSG_QR_LABEL)) < 0) {
+	if (qrsvg_render(&p->out, url, T(p, MSG_QR_LABEL)) < 0) {
 		cJSON_Delete(result);
 		oom(r);
 		return;
