@@ -157,6 +157,16 @@ static void fail_form(struct page *p, enum msg id, int status, void (*load)(stru
 	load(p);
 }
 
+/* The same for a refusal by the API: the page again, with e shown and its status. */
+static void fail_api(struct page *p, const struct err *e, void (*load)(struct page *))
+{
+	struct con *c = p->data;
+	c->has_err = 1;
+	c->err = *e;
+	c->status = app_err_status(e->code);
+	load(p);
+}
+
 /* ---- GET /console ------------------------------------------------------------------- */
 
 static void events_section(struct page *p, const cJSON *d)
@@ -709,12 +719,8 @@ void h_page_console(struct req *r)
 static void approved(struct req *r, cJSON *result, const struct err *e)
 {
 	struct page *p = page_of(r);
-	struct con *c = p->data;
 	if (e->code != APP_OK) {
-		c->has_err = 1;
-		c->err = *e;
-		c->status = app_err_status(e->code);
-		console_load(p);
+		fail_api(p, e, console_load);
 		return;
 	}
 	char url[96];
@@ -764,13 +770,9 @@ static void approve(struct page *p)
 static void created(struct req *r, cJSON *result, const struct err *e)
 {
 	struct page *p = page_of(r);
-	struct con *c = p->data;
 	cJSON_Delete(result);
 	if (e->code != APP_OK) {
-		c->has_err = 1;
-		c->err = *e;
-		c->status = app_err_status(e->code);
-		console_load(p);
+		fail_api(p, e, console_load);
 		return;
 	}
 	page_redirect(p, "/console?done=created");
@@ -858,13 +860,7 @@ static void resolved(struct req *r, cJSON *result, const struct err *e)
 	struct con *c = p->data;
 	cJSON_Delete(result);
 	if (e->code != APP_OK) {
-		c->has_err = 1;
-		c->err = *e;
-		c->status = app_err_status(e->code);
-		if (c->event_id)
-			entry_load(p);
-		else
-			console_load(p);
+		fail_api(p, e, c->event_id ? entry_load : console_load);
 		return;
 	}
 	char url[80];
@@ -1103,16 +1099,23 @@ static void roster_loaded(struct req *r, cJSON *result, const struct err *e)
 	page_send(p, c->status ? c->status : 200);
 }
 
-static void roster_load(struct page *p)
+/* Read fn with the path's id as {key: id}: the roster, an entry, a poster. */
+static void read_by_id(struct page *p, const char *fn, const char *key,
+                       void (*then)(struct req *r, cJSON *result, const struct err *e))
 {
 	struct con *c = p->data;
 	cJSON *args = cJSON_CreateObject();
-	if (!args || !cJSON_AddNumberToObject(args, "event_id", (double)c->event_id)) {
+	if (!args || !cJSON_AddNumberToObject(args, key, (double)c->event_id)) {
 		cJSON_Delete(args);
 		oom(p->r);
 		return;
 	}
-	page_read(p, "page_roster", args, roster_loaded);
+	page_read(p, fn, args, then);
+}
+
+static void roster_load(struct page *p)
+{
+	read_by_id(p, "page_roster", "event_id", roster_loaded);
 }
 
 void h_page_roster(struct req *r)
@@ -1128,10 +1131,7 @@ static void roster_written(struct req *r, cJSON *result, const struct err *e)
 	struct con *c = p->data;
 	cJSON_Delete(result);
 	if (e->code != APP_OK) {
-		c->has_err = 1;
-		c->err = *e;
-		c->status = app_err_status(e->code);
-		roster_load(p);
+		fail_api(p, e, roster_load);
 		return;
 	}
 	char url[80];
@@ -1411,14 +1411,7 @@ static void entry_loaded(struct req *r, cJSON *result, const struct err *e)
 
 static void entry_load(struct page *p)
 {
-	struct con *c = p->data;
-	cJSON *args = cJSON_CreateObject();
-	if (!args || !cJSON_AddNumberToObject(args, "entry_id", (double)c->event_id)) {
-		cJSON_Delete(args);
-		oom(p->r);
-		return;
-	}
-	page_read(p, "page_entry", args, entry_loaded);
+	read_by_id(p, "page_entry", "entry_id", entry_loaded);
 }
 
 void h_page_entry(struct req *r)
@@ -1435,10 +1428,7 @@ static void entry_written(struct req *r, cJSON *result, const struct err *e)
 	struct con *c = p->data;
 	if (e->code != APP_OK) {
 		cJSON_Delete(result);
-		c->has_err = 1;
-		c->err = *e;
-		c->status = app_err_status(e->code);
-		entry_load(p);
+		fail_api(p, e, entry_load);
 		return;
 	}
 	long long id = c->event_id;
@@ -1593,14 +1583,6 @@ static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
 void h_page_poster(struct req *r)
 {
 	struct page *p = begin(r, "/me?next=%2Fconsole", "event");
-	if (!p)
-		return;
-	struct con *c = p->data;
-	cJSON *args = cJSON_CreateObject();
-	if (!args || !cJSON_AddNumberToObject(args, "event_id", (double)c->event_id)) {
-		cJSON_Delete(args);
-		oom(r);
-		return;
-	}
-	page_read(p, "page_poster", args, poster_loaded);
+	if (p)
+		read_by_id(p, "page_poster", "event_id", poster_loaded);
 }
