@@ -194,7 +194,11 @@ void h_activities_get(struct req *r)
 	api_call_path(r, "activity_get", ids, NULL, 200, NULL);
 }
 
-/* Turn the database's `_checkin` marker of one event into checkin_code and checkin_url. */
+/* Turn the database's `_checkin` marker of one event into checkin_code and checkin_url.  The
+ * URL is absolute (req_public_link), since it is meant for a QR code: the rotating token's
+ * link, or for a fixed-code event the permanent /checkin/{event id}, which a printed poster
+ * can carry (the page then asks for the code printed beside it).  A Host header too long for
+ * the buffer leaves the path alone. */
 int activities_add_checkin(struct req *r, cJSON *ev)
 {
 	const cJSON *mark = cJSON_GetObjectItemCaseSensitive(ev, "_checkin");
@@ -206,19 +210,20 @@ int activities_add_checkin(struct req *r, cJSON *ev)
 	long long event_id = (long long)id->valuedouble;
 	long long slot = checkin_slot((long long)time(NULL));
 	const cJSON *fixed = cJSON_GetObjectItemCaseSensitive(mark, "static");
-	char code[CHECKIN_CODE_LEN + 1], token[CHECKIN_TOKEN_LEN + 1],
-	        url[sizeof r->w->cfg->public_url + 64];
-	if (cJSON_IsString(fixed) && fixed->valuestring)
+	char code[CHECKIN_CODE_LEN + 1], path[CHECKIN_TOKEN_LEN + 32],
+	        url[sizeof r->w->cfg->public_url + 320];
+	if (cJSON_IsString(fixed) && fixed->valuestring) {
 		snprintf(code, sizeof code, "%s", fixed->valuestring);
-	else if (checkin_code(r->w->secrets->checkin, event_id, slot, code) < 0)
-		return -1;
-	if (checkin_token(r->w->secrets->checkin, event_id, slot, token) < 0)
-		return -1;
-	const char *base = r->w->cfg->public_url;
-	size_t n = strlen(base);
-	while (n > 0 && base[n - 1] == '/')
-		n--;
-	snprintf(url, sizeof url, "%.*s/checkin/%s", (int)n, base, token);
+		snprintf(path, sizeof path, "/checkin/%lld", event_id);
+	} else {
+		char token[CHECKIN_TOKEN_LEN + 1];
+		if (checkin_code(r->w->secrets->checkin, event_id, slot, code) < 0 ||
+		    checkin_token(r->w->secrets->checkin, event_id, slot, token) < 0)
+			return -1;
+		snprintf(path, sizeof path, "/checkin/%s", token);
+	}
+	if (req_public_link(r, path, url, sizeof url) < 0)
+		snprintf(url, sizeof url, "%s", path);
 	cJSON_DeleteItemFromObjectCaseSensitive(ev, "_checkin");
 	if (!cJSON_AddStringToObject(ev, "checkin_code", code) ||
 	    !cJSON_AddStringToObject(ev, "checkin_url", url))

@@ -1498,22 +1498,6 @@ void h_page_entry_post(struct req *r)
 
 /* ---- GET /console/events/{id}/poster ------------------------------------------------ */
 
-/* The poster's link: the permanent /checkin/{event id} of a fixed-code event, where the page
- * asks for the code printed beside it (the rotating URL token would expire on paper), else
- * the API's checkin_url; absolute either way (req_public_link), since a phone scans it. */
-static int poster_url(struct req *r, const cJSON *ev, int fixed, char *url, size_t size)
-{
-	char path[96];
-	const char *given = json_str(ev, "checkin_url");
-	if (fixed)
-		snprintf(path, sizeof path, "/checkin/%lld", json_num(ev, "id"));
-	else if (!given)
-		return -1;
-	if (!fixed && given[0] != '/') /* VOLUNTEERD_PUBLIC_URL made it absolute already */
-		return snprintf(url, size, "%s", given) < (int)size ? 0 : -1;
-	return req_public_link(r, fixed ? path : given, url, size);
-}
-
 static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
 {
 	struct page *p = page_of(r);
@@ -1524,13 +1508,13 @@ static void poster_loaded(struct req *r, cJSON *result, const struct err *e)
 	/* a fixed code (the event's hour policy has static_code) makes a printable poster */
 	const cJSON *mark = cJSON_GetObjectItemCaseSensitive(result, "_checkin");
 	int fixed = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(mark, "static"));
-	char url[sizeof r->w->cfg->public_url + 320];
-	if (activities_add_checkin(r, result) < 0 ||
-	    poster_url(r, result, fixed, url, sizeof url) < 0) {
+	/* the link is absolute, and a fixed code's is the permanent one (activities_add_checkin) */
+	if (activities_add_checkin(r, result) < 0 || !json_str(result, "checkin_url")) {
 		cJSON_Delete(result);
 		oom(r);
 		return;
 	}
+	const char *url = json_str(result, "checkin_url");
 	const char *code = json_str(result, "checkin_code");
 	/* A rotating code: without JavaScript the page reloads just after the code's slot turns
 	 * (console.js refetches the poster instead). */

@@ -144,8 +144,10 @@ def test_one_off_activity_and_its_event(w):
     assert got["starts_at"].endswith("+08:00"), got["starts_at"]  # shown in the deployment's zone
     assert (got["status"], got["capacity"], got["confirmed"], got["waitlisted"]) == ("scheduled", 5, 0, 0)
     assert re.fullmatch(r"[0-9]{6}", got["checkin_code"]), got["checkin_code"]
-    # No VOLUNTEERD_PUBLIC_URL in the tests: a relative URL with a 32-character token.
-    assert re.fullmatch(r"/checkin/[A-Za-z0-9_-]{32}", got["checkin_url"]), got["checkin_url"]
+    # No VOLUNTEERD_PUBLIC_URL in the tests: the scheme and Host it was asked at (a QR code of
+    # a bare path opens nothing on a phone), and a 32-character token.
+    origin = w.co_a.base[: -len("/api/v1")]
+    assert re.fullmatch(re.escape(origin) + r"/checkin/[A-Za-z0-9_-]{32}", got["checkin_url"]), got["checkin_url"]
     assert "_checkin" not in got
 
 
@@ -186,7 +188,10 @@ def test_static_code_policy(w, pg):
     assert a2["policy_id"] == pol["id"]
     ev2 = event_of(w, a2)
     code2 = one(pg, f"SELECT checkin_code FROM events WHERE id = {ev2['id']}")
-    assert w.co_a.ok("GET", f"/events/{ev2['id']}")["checkin_code"] == code2
+    got2 = w.co_a.ok("GET", f"/events/{ev2['id']}")
+    assert got2["checkin_code"] == code2
+    # a fixed code's link is the permanent one, which a printed poster can carry
+    assert got2["checkin_url"] == w.co_a.base[: -len("/api/v1")] + f"/checkin/{ev2['id']}"
 
 
 def test_weekly_two_weeks_tue_fri(w):
@@ -553,3 +558,13 @@ def test_fifty_parallel_signups_capacity_ten(w, pg):
     assert one(pg, f"SELECT status FROM signups WHERE event_id = {ev['id']} AND volunteer_id = {first_wait}") == "confirmed"
     got = w.co_a.ok("GET", f"/events/{ev['id']}")
     assert (got["confirmed"], got["waitlisted"]) == (10, 39)
+
+
+def test_checkin_url_under_public_url(w, pg, make_server):
+    """With VOLUNTEERD_PUBLIC_URL the link is built on it, whatever Host the request came
+    with: what an operator behind a proxy sets."""
+    ev = event_of(w, one_off(w))
+    srv = make_server(pg.url(), tls=False, env={"VOLUNTEERD_PUBLIC_URL": "https://vol.example.org"})
+    srv.start()
+    got = Api(srv, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD).ok("GET", f"/events/{ev['id']}")
+    assert re.fullmatch(r"https://vol\.example\.org/checkin/[A-Za-z0-9_-]{32}", got["checkin_url"]), got
