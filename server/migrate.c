@@ -208,15 +208,19 @@ out:
 }
 
 /* Warn, once per setting, when the database may lose committed writes in a crash (R33):
- * fsync, synchronous_commit or full_page_writes off.  Only a warning: a test or bench
- * cluster runs so on purpose.  Returns how many are off. */
+ * fsync, synchronous_commit or full_page_writes off, or data_sync_retry on.  Only a warning: a test
+ * or bench cluster runs so on purpose.  Returns how many are off. */
 static int warn_durability(PGconn *pg)
 {
 	PGresult *res = PQexec(pg, Q_DURABILITY_OFF);
 	int n = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
 	for (int i = 0; i < n; i++)
 		log_msg(LOG_WARN, "db_durability_off", "setting=%s hint=%s", PQgetvalue(res, i, 0),
-		        "committed writes may be lost in a crash: turn it on in postgresql.conf");
+		        strcmp(PQgetvalue(res, i, 0), "data_sync_retry") == 0
+		                ? "a failed fsync may lose committed writes: turn it off in "
+		                  "postgresql.conf"
+		                : "committed writes may be lost in a crash: turn it on in "
+		                  "postgresql.conf");
 	PQclear(res);
 	return n;
 }

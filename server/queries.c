@@ -25,10 +25,13 @@ const char Q_SETTINGS_TZ[] =
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()"
         " WHERE app_settings.value <> excluded.value";
 
-/* The settings without which a committed write may not survive a crash (R33): those off. */
+/* The settings without which a committed write may not survive a crash (R33): those off,
+ * and data_sync_retry on (PostgreSQL then retries a failed fsync, whose data the kernel may
+ * have dropped, instead of stopping and recovering from the WAL). */
 const char Q_DURABILITY_OFF[] =
-        "SELECT name FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit',"
-        " 'full_page_writes') AND setting = 'off' ORDER BY name";
+        "SELECT name FROM pg_settings WHERE (name IN ('fsync', 'synchronous_commit',"
+        " 'full_page_writes') AND setting = 'off') OR (name = 'data_sync_retry' AND setting = 'on')"
+        " ORDER BY name";
 
 const char Q_PARTITIONS_ENSURE[] =
         "SELECT hour_entry_days_ensure(current_date - 31, current_date + 400)";

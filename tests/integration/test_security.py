@@ -263,14 +263,16 @@ def test_log_lines_with_quoted_values_parse_as_logfmt(own_pg, make_server):
 def test_durability_settings_off_are_warned_at_start(own_pg, make_server):
     own_pg.sql("ALTER SYSTEM SET fsync = off", db="postgres")
     own_pg.sql("ALTER SYSTEM SET synchronous_commit = off", db="postgres")
-    own_pg.sql("SELECT pg_reload_conf()", db="postgres")
-    assert wait_until(lambda: own_pg.sql("SHOW fsync").strip() == "off", 5)
+    own_pg.sql("ALTER SYSTEM SET data_sync_retry = on", db="postgres")  # read at start only
+    own_pg.stop()
+    own_pg.start()
+    assert own_pg.sql("SHOW fsync").strip() == "off"
     srv = make_server(own_pg.url(), tls=False, workers=1)
     srv.migrate()
     srv.start()  # a warning, not a refusal
     assert srv.get("/readyz").status_code == 200
     warned = [parse_logfmt(l) for l in srv.log_text().splitlines() if "event=db_durability_off" in l]
-    assert sorted(w["setting"] for w in warned) == ["fsync", "synchronous_commit"], warned
+    assert sorted(w["setting"] for w in warned) == ["data_sync_retry", "fsync", "synchronous_commit"], warned
     assert all(w["level"] == "warn" for w in warned)
 
 
