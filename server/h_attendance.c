@@ -228,16 +228,12 @@ void h_checkout(struct req *r)
 	attendance_call(r, "checkout", 200);
 }
 
+/* The roster a page at a time; the SQL checks limit, cursor and state (422 naming each). */
 void h_event_attendance(struct req *r)
 {
-	cJSON *args = cJSON_CreateObject();
-	if (!args) {
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
-		return;
-	}
-	if (api_path_id(r, args, 0, "event_id") < 0)
-		return;
-	api_call(r, "event_attendance", args, 200);
+	static const char *const ids[] = {"event_id", NULL};
+	static const char *const keys[] = {"limit", "cursor", "state", NULL};
+	api_call_path(r, "event_attendance", ids, keys, 200, NULL);
 }
 
 /* An optional RFC 3339 time (with its offset), checked here so the message names the field. */

@@ -158,6 +158,10 @@ enum msg {
 	MSG_DONE_ROSTER_IN,
 	MSG_DONE_ROSTER_OUT,
 	MSG_NO_ROSTER,
+	MSG_NO_ROSTER_HERE, /* a filtered or later page of the roster that is empty */
+	MSG_ROSTER_ALL,
+	MSG_ROSTER_FIRST,
+	MSG_ROSTER_NEXT,
 	MSG_WALKIN,
 	MSG_WALKIN_WHO,
 	MSG_WALKIN_HINT,

@@ -21,12 +21,16 @@
  *                                      api.attendance_correct (PATCH /attendance/{id}) on
  *                                      the entry's attendance, action=resolve as on /console;
  *   GET  /console/events/{id}          the live roster (api.page_roster, which is
- *                                      api.event_attendance with local times);
+ *                                      api.event_attendance with local times), a page of
+ *                                      ROSTER_ROWS at a time (?cursor= from its "next page"
+ *                                      link), all or of one state (?state=, the counts'
+ *                                      links), with the counts of the whole event;
  *   POST /console/events/{id}          roster check-in / check-out of one volunteer through
  *                                      attendance_submit, exactly the API's path; with
  *                                      action=walkin the volunteer is found first by phone,
  *                                      volunteer number or ID number (api.page_walkin,
- *                                      sql/0016);
+ *                                      sql/0016); the forms post to the page's own address
+ *                                      (its ?state= and ?cursor=), and come back to it;
  *   GET  /console/events/{id}/poster   the QR poster.  A rotating code (the default
  *                                      policy): the event's URL token as an SVG QR code and
  *                                      the 6-digit code, derived by activities_add_checkin as
@@ -48,6 +52,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api.h"
 #include "checkin_code.h"
 #include "config.h"
 #include "handlers.h"
@@ -62,6 +67,9 @@
 #include "worker.h"
 
 #define MAX_BULK 1000 /* ids per approval, as POST /hours/approve */
+/* Rows of a roster page: each carries a form with its token, so a page of long names must
+ * stay within the 30 KB budget (test_roster.py measures the worst). */
+#define ROSTER_ROWS 25
 
 struct con {
 	long long event_id; /* the path's id: the event, or the entry of /console/entries/{id} */
@@ -917,6 +925,56 @@ void h_page_console_post(struct req *r)
 
 /* ---- GET/POST /console/events/{id}: the roster --------------------------------------- */
 
+/* The roster's states, as api.event_attendance names them, and the filter of the query when
+ * it is one of them (NULL: the whole roster). */
+static const char *const roster_states[] = {"signed_up", "on_post", "done", "missing", NULL};
+
+static const char *view_state(struct page *p)
+{
+	const char *s = page_query(p, "state");
+	for (int i = 0; s && roster_states[i]; i++)
+		if (!strcmp(s, roster_states[i]))
+			return roster_states[i];
+	return NULL;
+}
+
+/* The roster's address for a view: state (or NULL), cursor (a volunteer id, or 0) and, after
+ * a write, done ("in" or "out", or NULL).  Only our constants and numbers: no escaping needed
+ * in a URL (in HTML the & still is: page_text). */
+static void roster_url(const struct page *p, char *out, size_t n, const char *state,
+                       long long cursor, const char *done)
+{
+	const struct con *c = p->data;
+	char cur[24];
+	snprintf(cur, sizeof cur, "%lld", cursor);
+	const char *const keys[] = {"done", "state", "cursor"};
+	const char *const values[] = {done, state, cursor > 0 ? cur : NULL};
+	size_t len = (size_t)snprintf(out, n, "/console/events/%lld", c->event_id);
+	char sep = '?';
+	for (int i = 0; i < 3; i++) {
+		if (!values[i] || len >= n)
+			continue;
+		len += (size_t)snprintf(out + len, n - len, "%c%s=%s", sep, keys[i], values[i]);
+		sep = '&';
+	}
+}
+
+/* The address of the roster page being shown (its filter and cursor), for its forms. */
+static void roster_here(struct page *p, char *out, size_t n, const char *done)
+{
+	roster_url(p, out, n, view_state(p), parse_id(page_query(p, "cursor")), done);
+}
+
+/* <a href="url"> with the url escaped for the attribute, and attrs (our own markup). */
+static void link_open(struct page *p, const char *url, const char *attrs)
+{
+	html_raw(&p->out, "<a href=\"");
+	page_text(p, url);
+	html_raw(&p->out, "\"");
+	html_raw(&p->out, attrs);
+	html_raw(&p->out, ">");
+}
+
 static enum msg state_msg(const char *s)
 {
 	if (s && !strcmp(s, "on_post"))
@@ -945,20 +1003,52 @@ static void event_card(struct page *p, const cJSON *ev)
 	html_raw(&p->out, "</dd></dl></section>\n");
 }
 
-static void count(struct page *p, enum msg label, const cJSON *counts, const char *key)
+/* One of the counts, a link to the list it counts: filter is the state it lists, NULL for
+ * the sign-ups (the whole roster: everyone signed up, and the walk-ins). */
+static void count(struct page *p, enum msg label, const cJSON *counts, const char *key,
+                  const char *filter)
 {
-	html_rawf(&p->out, "<div><span class=\"num\" id=\"n-%s\">%lld</span>", key,
+	char url[96];
+	const char *shown = view_state(p);
+	int current = filter ? shown && !strcmp(shown, filter) : !shown;
+	roster_url(p, url, sizeof url, filter, 0, NULL);
+	link_open(p, url, current ? " aria-current=\"page\"" : "");
+	html_rawf(&p->out, "<span class=\"num\" id=\"n-%s\">%lld</span>", key,
 	          json_num(counts, key));
 	page_msg(p, label);
-	html_raw(&p->out, "</div>");
+	html_raw(&p->out, "</a>");
+}
+
+/* After the table: back to the first page, on to the next (next_cursor), in the same filter. */
+static void roster_pager(struct page *p, const cJSON *result)
+{
+	const char *next = json_str(result, "next_cursor");
+	long long cursor = parse_id(page_query(p, "cursor"));
+	char url[96];
+	if (!cursor && !next)
+		return;
+	html_raw(&p->out, "<p class=\"row-actions\" id=\"pager\">");
+	if (cursor) {
+		roster_url(p, url, sizeof url, view_state(p), 0, NULL);
+		link_open(p, url, "");
+		page_msg(p, MSG_ROSTER_FIRST);
+		html_raw(&p->out, "</a>");
+	}
+	if (next) {
+		roster_url(p, url, sizeof url, view_state(p), parse_id(next), NULL);
+		link_open(p, url, " rel=\"next\"");
+		page_msg(p, MSG_ROSTER_NEXT);
+		html_raw(&p->out, "</a>");
+	}
+	html_raw(&p->out, "</p>\n");
 }
 
 static void roster_button(struct page *p, long long volunteer, const char *action, enum msg label,
                           const char *name)
 {
 	struct con *c = p->data;
-	char url[48];
-	snprintf(url, sizeof url, "/console/events/%lld", c->event_id);
+	char url[96];
+	roster_here(p, url, sizeof url, NULL);
 	page_form_open(p, url, PAGE_P_ROSTER, c->event_id, 0, 0);
 	html_rawf(&p->out,
 	          "<input type=\"hidden\" name=\"action\" value=\"%s\">"
@@ -982,8 +1072,8 @@ static void walkin_section(struct page *p)
 	const char *err = NULL, *extra;
 	if (again && c->has_err == 1 && !strcmp(c->err.field, "who"))
 		err = T(p, page_err_msg(&c->err, &extra));
-	char url[48];
-	snprintf(url, sizeof url, "/console/events/%lld", c->event_id);
+	char url[96];
+	roster_here(p, url, sizeof url, NULL);
 	html_raw(&p->out,
 	         "<section aria-labelledby=\"h-walkin\" id=\"walkin\"><h2 id=\"h-walkin\">");
 	page_msg(p, MSG_WALKIN);
@@ -1018,19 +1108,26 @@ static void roster_loaded(struct req *r, cJSON *result, const struct err *e)
 		page_notice(p, MSG_DONE_ROSTER_OUT);
 	errors(p);
 	event_card(p, ev);
+	int whole = !view_state(p) && !parse_id(page_query(p, "cursor"));
 	html_raw(&p->out, "<div class=\"counts\">");
-	count(p, MSG_ST_SIGNED_UP, counts, "signed_up");
-	count(p, MSG_ST_ON_POST, counts, "on_post");
-	count(p, MSG_ST_DONE, counts, "done");
-	count(p, MSG_ST_MISSING, counts, "missing");
+	count(p, MSG_ST_SIGNED_UP, counts, "signed_up", NULL);
+	count(p, MSG_ST_ON_POST, counts, "on_post", "on_post");
+	count(p, MSG_ST_DONE, counts, "done", "done");
+	count(p, MSG_ST_MISSING, counts, "missing", "missing");
 	html_rawf(&p->out,
 	          "</div><p class=\"row-actions\"><a href=\"/console/events/%lld/poster\">",
 	          c->event_id);
 	page_msg(p, MSG_POSTER);
-	html_raw(&p->out, "</a></p>\n");
+	html_raw(&p->out, "</a>");
+	if (!whole) {
+		html_rawf(&p->out, "<a href=\"/console/events/%lld\">", c->event_id);
+		page_msg(p, MSG_ROSTER_ALL);
+		html_raw(&p->out, "</a>");
+	}
+	html_raw(&p->out, "</p>\n");
 	if (cJSON_GetArraySize(items) == 0) {
 		html_raw(&p->out, "<p>");
-		page_msg(p, MSG_NO_ROSTER);
+		page_msg(p, whole ? MSG_NO_ROSTER : MSG_NO_ROSTER_HERE);
 		html_raw(&p->out, "</p>");
 	} else {
 		html_raw(&p->out,
@@ -1092,6 +1189,7 @@ static void roster_loaded(struct req *r, cJSON *result, const struct err *e)
 	}
 	if (cJSON_GetArraySize(items) > 0)
 		html_raw(&p->out, "</tbody></table></div>\n");
+	roster_pager(p, result);
 	if (!cancelled)
 		walkin_section(p);
 	page_end(p);
@@ -1099,23 +1197,43 @@ static void roster_loaded(struct req *r, cJSON *result, const struct err *e)
 	page_send(p, c->status ? c->status : 200);
 }
 
-/* Read fn with the path's id as {key: id}: the roster, an entry, a poster. */
-static void read_by_id(struct page *p, const char *fn, const char *key,
-                       void (*then)(struct req *r, cJSON *result, const struct err *e))
+/* {key: the path's id}, or NULL after replying 503. */
+static cJSON *id_args(struct page *p, const char *key)
 {
 	struct con *c = p->data;
 	cJSON *args = cJSON_CreateObject();
 	if (!args || !cJSON_AddNumberToObject(args, key, (double)c->event_id)) {
 		cJSON_Delete(args);
 		oom(p->r);
-		return;
+		return NULL;
 	}
-	page_read(p, fn, args, then);
+	return args;
 }
 
+/* Read fn with the path's id as {key: id}: an entry, a poster. */
+static void read_by_id(struct page *p, const char *fn, const char *key,
+                       void (*then)(struct req *r, cJSON *result, const struct err *e))
+{
+	cJSON *args = id_args(p, key);
+	if (args)
+		page_read(p, fn, args, then);
+}
+
+/* A page of the roster: the query's state and cursor as they are (the SQL checks them, as for
+ * the API: a bad one is the 422 page naming it). */
 static void roster_load(struct page *p)
 {
-	read_by_id(p, "page_roster", "event_id", roster_loaded);
+	static const char *const view[] = {"state", "cursor", NULL};
+	cJSON *args = id_args(p, "event_id");
+	if (!args)
+		return;
+	if (!cJSON_AddNumberToObject(args, "limit", ROSTER_ROWS)) {
+		cJSON_Delete(args);
+		oom(p->r);
+		return;
+	}
+	api_query_args(p->r, args, view);
+	page_read(p, "page_roster", args, roster_loaded);
 }
 
 void h_page_roster(struct req *r)
@@ -1134,9 +1252,8 @@ static void roster_written(struct req *r, cJSON *result, const struct err *e)
 		fail_api(p, e, roster_load);
 		return;
 	}
-	char url[80];
-	snprintf(url, sizeof url, "/console/events/%lld?done=%s", c->event_id,
-	         strcmp(c->action, "out") ? "in" : "out");
+	char url[112];
+	roster_here(p, url, sizeof url, strcmp(c->action, "out") ? "in" : "out");
 	page_redirect(p, url);
 }
 
