@@ -110,6 +110,13 @@ const char Q_SESSION_RESOLVE_MANY[] = "SELECT i, account_id, volunteer_id, valid
 /* The session caches' invalidations (payloads: sql/0008_batch.sql). */
 const char Q_SESSIONS_LISTEN[] = "LISTEN vd_sessions";
 
+/* Before an ID number is encrypted (sql/0026): $1 its blind index under the previous key in hex
+ * (NULL when no rotation is under way), $2 the volunteer's id (NULL for a registration) ->
+ * (the id to encrypt for, reserved for a registration; whether another volunteer holds the
+ * number under the previous key). */
+const char Q_ID_NUMBER_PREPARE[] = "SELECT volunteer_id, taken FROM "
+                                   "id_number_prepare(decode($1, 'hex'), $2::bigint)";
+
 static const struct {
 	const char *constraint;
 	const char *field;

@@ -31,6 +31,7 @@ extern const char Q_API_CALL[];
 extern const char Q_API_CALL_BATCH[];
 extern const char Q_SESSION_RESOLVE_MANY[];
 extern const char Q_SESSIONS_LISTEN[];
+extern const char Q_ID_NUMBER_PREPARE[];
 
 /* The request field a constraint protects (e.g. "phone" for volunteers_phone_key), or
  * NULL when the constraint is not about one field. */
