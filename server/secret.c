@@ -43,6 +43,28 @@ void secret_hex(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+int secret_unhex(const char *hex, uint8_t *out, size_t max)
+{
+	size_t n = strlen(hex);
+	if (n % 2 || n / 2 > max)
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return (int)(n / 2);
+}
+
 static void derive(const uint8_t *master, size_t len, const char *label, uint8_t out[32])
 {
 	unsigned int n = 32;

@@ -40,5 +40,8 @@ void secret_sha256(const void *data, size_t len, uint8_t out[32]);
 int secret_random(void *buf, size_t len);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void secret_hex(const uint8_t *in, size_t len, char *out);
+/* The bytes of hex digits (either case) into out; their number, or -1 when hex is not an
+ * even number of hex digits or holds more than max bytes. */
+int secret_unhex(const char *hex, uint8_t *out, size_t max);
 
 #endif

@@ -68,3 +68,26 @@ LANGUAGE sql AS $$
            EXISTS (SELECT 1 FROM volunteers v
                     WHERE v.id_number_hmac = previous_index AND v.id IS DISTINCT FROM volunteer)
 $$;
+
+-- `volunteerd rekey-ids`: whether a stored form is to be rewritten, being the older form or
+-- made by another key than the one whose prefix (format and key id) is given.
+CREATE FUNCTION id_number_enc_stale(enc bytea, prefix bytea) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT id_number_enc_volunteer(enc) IS NULL
+           OR substring(enc FROM 1 FOR octet_length(prefix)) <> prefix
+$$;
+
+-- `volunteerd rekey-ids`: one volunteer's ID number rewritten under the current key (the
+-- server decrypted the stored form and made the new one and its blind index; the batch's
+-- SELECT ... FOR UPDATE holds the row).  False, and nothing written, when another volunteer
+-- holds that index already: two rows with one number, which only a server that did not yet
+-- have the new key could have written during the rotation; settled by hand.
+CREATE FUNCTION id_number_rekey(vid bigint, enc bytea, hmac bytea) RETURNS boolean
+LANGUAGE sql AS $$
+    WITH w AS (
+        UPDATE volunteers v SET id_number_enc = enc, id_number_hmac = hmac
+         WHERE v.id = vid
+           AND NOT EXISTS (SELECT 1 FROM volunteers o WHERE o.id_number_hmac = hmac AND o.id <> vid)
+        RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM w)
+$$;
