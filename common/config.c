@@ -46,6 +46,8 @@ static const struct config_key config_keys[] = {
         {"VOLUNTEERD_WORKERS", CONFIG_INT, OFF(workers), 0, 64, "0"},
         {"VOLUNTEERD_TZ", CONFIG_STR, OFF(tz), 0, STRMAX(tz), "Asia/Shanghai"},
         {"VOLUNTEERD_SECRET_FILE", CONFIG_STR, OFF(secret_file), 0, STRMAX(secret_file), ""},
+        {"VOLUNTEERD_SECRET_FILE_PREVIOUS", CONFIG_STR, OFF(secret_file_previous), 0,
+         STRMAX(secret_file_previous), ""},
         {"VOLUNTEERD_DB_POOL", CONFIG_INT, OFF(db_pool_size), 1, 64, "4"},
         {"VOLUNTEERD_DB_QUEUE", CONFIG_INT, OFF(db_queue_max), 1, 1000000, "1024"},
         {"VOLUNTEERD_DB_QUEUE_WAIT_MS", CONFIG_INT, OFF(db_queue_wait_ms), 1, 600000, "1000"},

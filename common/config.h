@@ -40,6 +40,9 @@ struct config {
 	int code_tries;       /* VOLUNTEERD_CODE_TRIES, default 10: wrong check-in codes ... */
 	int code_window_s;    /* VOLUNTEERD_CODE_WINDOW, default 600: ... an account may send in
 	                         this many seconds before its check-ins with a code get 429 */
+	/* VOLUNTEERD_SECRET_FILE_PREVIOUS, default "": during a key rotation only, the secret
+	 * file used before VOLUNTEERD_SECRET_FILE (server/secret.h) */
+	char secret_file_previous[512];
 };
 
 /* Fill cfg with the defaults above; cannot fail. */

@@ -1,9 +1,10 @@
 /*
  * idnum.c: AES-256-GCM and HMAC-SHA256 over the citizen ID number (see idnum.h).
  *
- * The stored form is nonce || ciphertext || tag.  A fixed associated-data label binds the
- * ciphertext to its purpose, so that a blob made for something else under the same key
- * never decrypts as an ID number.  The clear number never leaves the caller's buffers: no
+ * The associated data is a label and, in the current form, the stored header (format, key
+ * id, volunteer id): the label keeps a blob made for something else under the same key from
+ * decrypting as an ID number, the header keeps a ciphertext on its own volunteer's row and
+ * makes the key id unforgeable.  The clear number never leaves the caller's buffers: no
  * logging here, and every error path zeroes its outputs.
  */
 #include "idnum.h"
@@ -17,7 +18,9 @@
 
 #include "validate.h"
 
-static const unsigned char AAD[] = "volunteerd:id_number:v1";
+static const unsigned char LABEL_V1[] = "volunteerd:id_number:v1"; /* the older form */
+static const unsigned char LABEL_V2[] = "volunteerd:id_number:v2";
+#define AAD_V2_LEN (sizeof LABEL_V2 - 1 + IDNUM_HEADER_LEN)
 
 void idnum_wipe(void *p, size_t n)
 {
@@ -35,7 +38,9 @@ int idnum_normalize(const char *s, char out[IDNUM_LEN + 1])
 	return 0;
 }
 
-int idnum_encrypt(const uint8_t key[32], const char id[IDNUM_LEN + 1], uint8_t out[IDNUM_ENC_LEN])
+/* nonce || ciphertext || tag of id into out (IDNUM_ENC_V1_LEN bytes). */
+static int seal(const uint8_t key[32], const uint8_t *aad, size_t aad_len,
+                const char id[IDNUM_LEN + 1], uint8_t *out)
 {
 	int ok = 0, len = 0, fin = 0;
 	EVP_CIPHER_CTX *ctx = NULL;
@@ -45,7 +50,7 @@ int idnum_encrypt(const uint8_t key[32], const char id[IDNUM_LEN + 1], uint8_t o
 	if (!ctx || EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, IDNUM_NONCE_LEN, NULL) != 1 ||
 	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, out) != 1 ||
-	    EVP_EncryptUpdate(ctx, NULL, &len, AAD, (int)sizeof AAD - 1) != 1 ||
+	    EVP_EncryptUpdate(ctx, NULL, &len, aad, (int)aad_len) != 1 ||
 	    EVP_EncryptUpdate(ctx, out + IDNUM_NONCE_LEN, &len, (const unsigned char *)id,
 	                      IDNUM_LEN) != 1 ||
 	    len != IDNUM_LEN || EVP_EncryptFinal_ex(ctx, out + IDNUM_NONCE_LEN + len, &fin) != 1 ||
@@ -57,24 +62,23 @@ int idnum_encrypt(const uint8_t key[32], const char id[IDNUM_LEN + 1], uint8_t o
 out:
 	EVP_CIPHER_CTX_free(ctx);
 	if (!ok)
-		idnum_wipe(out, IDNUM_ENC_LEN);
+		idnum_wipe(out, IDNUM_ENC_V1_LEN);
 	return ok ? 0 : -1;
 }
 
-int idnum_decrypt(const uint8_t key[32], const uint8_t *in, size_t len, char out[IDNUM_LEN + 1])
+/* Authenticate and decrypt nonce || ciphertext || tag (IDNUM_ENC_V1_LEN bytes) into out. */
+static int open_sealed(const uint8_t key[32], const uint8_t *aad, size_t aad_len, const uint8_t *in,
+                       char out[IDNUM_LEN + 1])
 {
 	int ok = 0, n = 0, fin = 0;
 	unsigned char tag[IDNUM_TAG_LEN];
 	EVP_CIPHER_CTX *ctx = NULL;
-	memset(out, 0, IDNUM_LEN + 1);
-	if (!in || len != IDNUM_ENC_LEN)
-		goto out;
 	memcpy(tag, in + IDNUM_NONCE_LEN + IDNUM_LEN, sizeof tag);
 	ctx = EVP_CIPHER_CTX_new();
 	if (!ctx || EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, IDNUM_NONCE_LEN, NULL) != 1 ||
 	    EVP_DecryptInit_ex(ctx, NULL, NULL, key, in) != 1 ||
-	    EVP_DecryptUpdate(ctx, NULL, &n, AAD, (int)sizeof AAD - 1) != 1 ||
+	    EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1 ||
 	    EVP_DecryptUpdate(ctx, (unsigned char *)out, &n, in + IDNUM_NONCE_LEN, IDNUM_LEN) !=
 	            1 ||
 	    n != IDNUM_LEN ||
@@ -88,6 +92,81 @@ out:
 		idnum_wipe(out, IDNUM_LEN + 1);
 	out[IDNUM_LEN] = '\0';
 	return ok ? 0 : -1;
+}
+
+void idnum_prefix(const struct idnum_key *key, uint8_t out[IDNUM_PREFIX_LEN])
+{
+	out[0] = IDNUM_FORMAT;
+	memcpy(out + 1, key->id, IDNUM_KEY_ID_LEN);
+}
+
+/* The header of key's stored form for volunteer_id. */
+static void header_make(const struct idnum_key *key, long long volunteer_id,
+                        uint8_t out[IDNUM_HEADER_LEN])
+{
+	idnum_prefix(key, out);
+	for (int i = 0; i < 8; i++)
+		out[IDNUM_PREFIX_LEN + i] = (uint8_t)((uint64_t)volunteer_id >> (56 - 8 * i));
+}
+
+/* The associated data of the current form: the label, then the header. */
+static void aad_v2(const uint8_t header[IDNUM_HEADER_LEN], uint8_t out[AAD_V2_LEN])
+{
+	memcpy(out, LABEL_V2, sizeof LABEL_V2 - 1);
+	memcpy(out + sizeof LABEL_V2 - 1, header, IDNUM_HEADER_LEN);
+}
+
+int idnum_encrypt(const struct idnum_key *key, long long volunteer_id, const char id[IDNUM_LEN + 1],
+                  uint8_t out[IDNUM_ENC_LEN])
+{
+	uint8_t aad[AAD_V2_LEN];
+	if (volunteer_id <= 0) {
+		memset(out, 0, IDNUM_ENC_LEN);
+		return -1;
+	}
+	header_make(key, volunteer_id, out);
+	aad_v2(out, aad);
+	if (seal(key->enc, aad, sizeof aad, id, out + IDNUM_HEADER_LEN) < 0) {
+		memset(out, 0, IDNUM_ENC_LEN);
+		return -1;
+	}
+	return 0;
+}
+
+/* The key of ring whose id the header names, or NULL. */
+static const struct idnum_key *key_named(const struct idnum_keyring *ring, const uint8_t *header)
+{
+	if (!memcmp(header + 1, ring->current.id, IDNUM_KEY_ID_LEN))
+		return &ring->current;
+	if (ring->has_previous && !memcmp(header + 1, ring->previous.id, IDNUM_KEY_ID_LEN))
+		return &ring->previous;
+	return NULL;
+}
+
+int idnum_decrypt(const struct idnum_keyring *ring, long long volunteer_id, const uint8_t *in,
+                  size_t len, char out[IDNUM_LEN + 1])
+{
+	memset(out, 0, IDNUM_LEN + 1);
+	if (!in)
+		return -1;
+	if (len == IDNUM_ENC_V1_LEN) { /* no key id: whichever key authenticates it */
+		const size_t n = sizeof LABEL_V1 - 1;
+		if (open_sealed(ring->current.enc, LABEL_V1, n, in, out) == 0)
+			return 0;
+		return ring->has_previous ? open_sealed(ring->previous.enc, LABEL_V1, n, in, out)
+		                          : -1;
+	}
+	if (len != IDNUM_ENC_LEN || in[0] != IDNUM_FORMAT || volunteer_id <= 0)
+		return -1;
+	const struct idnum_key *key = key_named(ring, in);
+	uint8_t expect[IDNUM_HEADER_LEN], aad[AAD_V2_LEN];
+	if (!key)
+		return -1;
+	header_make(key, volunteer_id, expect);
+	if (memcmp(in, expect, IDNUM_HEADER_LEN) != 0) /* another volunteer's */
+		return -1;
+	aad_v2(expect, aad);
+	return open_sealed(key->enc, aad, sizeof aad, in + IDNUM_HEADER_LEN, out);
 }
 
 int idnum_blind(const uint8_t key[32], const char id[IDNUM_LEN + 1], uint8_t out[IDNUM_HMAC_LEN])

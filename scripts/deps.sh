@@ -11,6 +11,7 @@ PACKAGES=(
 	libqrencode-dev libxlsxwriter-dev libsystemd-dev
 	postgresql postgresql-contrib openssl
 	python3 python3-pytest python3-requests python3-psycopg2 python3-openpyxl
+	python3-cryptography
 	chromium fonts-wqy-microhei
 	prometheus clang-format curl clang libclang-rt-14-dev
 )

@@ -11,5 +11,8 @@ int cli_create_admin(const struct config *cfg, const char *login, int password_s
                      int if_missing);
 /* `migrate`: exit code. */
 int cli_migrate(const struct config *cfg);
+/* `rekey-ids [--batch N]`: every ID number rewritten under the current key, batch rows per
+ * committed transaction; exit code 0 when none is left under another key or form. */
+int cli_rekey_ids(const struct config *cfg, int batch);
 
 #endif

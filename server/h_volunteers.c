@@ -5,21 +5,26 @@
  * then run one api.volunteer_* function (sql/0004_volunteers.sql; create is 0016's, which
  * adds team_id), which does scope, the change and the audit row in one transaction.
  *
- * Invariant: the ID number in clear never leaves this file's stack buffers.  It is checked,
- * normalized, encrypted (AES-256-GCM), indexed (HMAC-SHA256) and masked here; the database
- * gets only those three, error messages never quote it, and nothing here logs.  A password
- * likewise reaches the database only as an Argon2id hash, computed on the offload pool.
+ * Invariant: the ID number in clear never leaves this file's buffers (the request's
+ * struct vol_write, wiped once the number is encrypted, and when the request ends).  It is
+ * checked, normalized, encrypted (AES-256-GCM, bound to the volunteer's id: a registration
+ * reserves the id first, sql/0026_id_number_keys.sql), indexed (HMAC-SHA256) and masked
+ * here; the database gets only those three, error messages never quote it, and nothing here
+ * logs.  A password likewise reaches the database only as an Argon2id hash, computed on the
+ * offload pool.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "db.h"
 #include "handlers.h"
 #include "idnum.h"
 #include "json.h"
 #include "offload.h"
 #include "password.h"
+#include "queries.h"
 #include "reply.h"
 #include "req.h"
 #include "secret.h"
@@ -33,14 +38,20 @@
 #define NAME_CHARS  50
 #define WORK_CHARS  200
 
-/* A write waiting for its password hash: owns args until api_call takes them. */
+/* A write on its way to the database: owns args, and the ID number in clear (normalized) and
+ * the password, both wiped with it, until api_call takes args.  Its steps, each skipped when
+ * not needed: prepare (ask the database for what the encryption needs: a new volunteer's id,
+ * reserved, since the ciphertext is bound to it; during a key rotation, whether the previous
+ * key's blind index is taken), protect the ID number, hash the password (offload pool), call. */
 struct vol_write {
 	struct offload_task task;
 	struct req *r;
 	cJSON *args;
 	const char *fn; /* static */
 	int status;
-	char password[PASSWORD_BUF];
+	long long volunteer_id;        /* the path's (update) or the reserved one; 0 before */
+	char id_number[IDNUM_LEN + 1]; /* "" when the body gives none */
+	char password[PASSWORD_BUF];   /* "" when the body gives none */
 	char hash[PASSWORD_HASH_MAX];
 	int failed;
 };
@@ -48,6 +59,7 @@ struct vol_write {
 static void vol_write_free(void *p)
 {
 	struct vol_write *w = p;
+	idnum_wipe(w->id_number, sizeof w->id_number);
 	idnum_wipe(w->password, sizeof w->password);
 	cJSON_Delete(w->args);
 	free(w);
@@ -77,30 +89,19 @@ static void hash_done(struct offload_task *t, int ran)
 	api_call(r, w->fn, args, w->status);
 }
 
-/* Run fn with args (taken), hashing password first when there is one. */
-static void submit(struct req *r, const char *fn, cJSON *args, int status, const char *password)
+/* The last steps: hash the password when there is one, then run fn with args. */
+static void vol_write_call(struct vol_write *w)
 {
-	if (!password) {
-		api_call(r, fn, args, status);
+	if (!w->password[0]) {
+		cJSON *args = w->args;
+		w->args = NULL;
+		api_call(w->r, w->fn, args, w->status);
 		return;
 	}
-	struct vol_write *w = calloc(1, sizeof *w);
-	if (!w) {
-		cJSON_Delete(args);
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
-		return;
-	}
-	w->r = r;
-	w->args = args;
-	w->fn = fn;
-	w->status = status;
-	snprintf(w->password, sizeof w->password, "%s", password);
-	r->hstate = w;
-	r->hstate_free = vol_write_free;
 	w->task.work = hash_work;
 	w->task.done = hash_done;
 	w->task.arg = w;
-	offload_submit(r->w->offload, &w->task);
+	offload_submit(w->r->w->offload, &w->task);
 }
 
 /* A key that is present with JSON null. */
@@ -247,9 +248,9 @@ static int check_body_all(const cJSON *body, int patch, const char **password, s
 	return -1;
 }
 
-/* Replace id_number in args by its ciphertext, blind index and masked form (and, unless the
- * body gives them, the birth date and gender it encodes).  0, or -1 after replying 503. */
-static int protect_id_number(struct req *r, cJSON *args)
+/* Take the ID number out of args into w (normalized), or turn an explicit null (update) into
+ * id_number_clear.  0, or -1 when out of memory. */
+static int take_id_number(struct vol_write *w, cJSON *args)
 {
 	cJSON *it = cJSON_GetObjectItemCaseSensitive(args, "id_number");
 	if (!it)
@@ -258,16 +259,28 @@ static int protect_id_number(struct req *r, cJSON *args)
 		cJSON_DeleteItemFromObjectCaseSensitive(args, "id_number");
 		return cJSON_AddTrueToObject(args, "id_number_clear") ? 0 : -1;
 	}
-	char id[IDNUM_LEN + 1], masked[19], birth[11];
-	uint8_t enc[IDNUM_ENC_LEN], mac[IDNUM_HMAC_LEN];
-	char enc_hex[2 * IDNUM_ENC_LEN + 1], mac_hex[2 * IDNUM_HMAC_LEN + 1];
-	int rc = -1;
-	if (idnum_normalize(it->valuestring, id) < 0) /* checked before: cannot happen */
-		goto out;
+	idnum_normalize(it->valuestring, w->id_number); /* checked before: cannot fail */
 	json_wipe_str(args, "id_number");
 	cJSON_DeleteItemFromObjectCaseSensitive(args, "id_number");
-	const struct secrets *s = r->w->secrets;
-	if (idnum_encrypt(s->id_enc, id, enc) < 0 || idnum_blind(s->id_hmac, id, mac) < 0)
+	return 0;
+}
+
+/* Add the ID number's ciphertext (bound to w->volunteer_id), blind index and masked form to
+ * w->args (and, unless the body gives them, the birth date and gender it encodes), then wipe
+ * the number.  0, or -1. */
+static int protect_id_number(struct vol_write *w)
+{
+	const struct idnum_key *key = &w->r->w->secrets->id.current;
+	char masked[19], birth[11];
+	uint8_t enc[IDNUM_ENC_LEN], mac[IDNUM_HMAC_LEN];
+	char enc_hex[2 * IDNUM_ENC_LEN + 1], mac_hex[2 * IDNUM_HMAC_LEN + 1];
+	cJSON *args = w->args;
+	const char *id = w->id_number;
+	int rc = -1;
+	if (!id[0])
+		return 0;
+	if (idnum_encrypt(key, w->volunteer_id, id, enc) < 0 ||
+	    idnum_blind(key->index, id, mac) < 0)
 		goto out;
 	secret_hex(enc, sizeof enc, enc_hex);
 	secret_hex(mac, sizeof mac, mac_hex);
@@ -285,9 +298,71 @@ static int protect_id_number(struct req *r, cJSON *args)
 		goto out;
 	rc = 0;
 out:
-	idnum_wipe(id, sizeof id);
+	idnum_wipe(w->id_number, sizeof w->id_number);
 	idnum_wipe(birth, sizeof birth);
 	return rc;
+}
+
+/* Protect the ID number, then the last steps. */
+static void vol_write_protected(struct vol_write *w)
+{
+	if (protect_id_number(w) < 0) {
+		reply_problem(w->r, APP_EUNAVAILABLE, NULL,
+		              "cannot protect the ID number; try again");
+		return;
+	}
+	vol_write_call(w);
+}
+
+static void prepared(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct vol_write *w = job->arg;
+	if (e->code != APP_OK) {
+		reply_error(w->r, e);
+		return;
+	}
+	const char *taken = db_result_value(res, 0, 1);
+	if (taken && taken[0] == 't') { /* under the previous key: the same 409 as the index's */
+		reply_problem(w->r, APP_ECONFLICT, "id_number",
+		              "id_number already exists or overlaps");
+		return;
+	}
+	w->volunteer_id = db_result_int(res, 0, 0, 0);
+	vol_write_protected(w);
+}
+
+/* Ask the database what the encryption needs (Q_ID_NUMBER_PREPARE): a new volunteer's id, and
+ * during a rotation whether another volunteer holds the number under the previous key (the
+ * unique index sees only the current key's).  Without either need, go on at once. */
+static void vol_write_prepare(struct vol_write *w)
+{
+	const struct idnum_keyring *ring = &w->r->w->secrets->id;
+	struct req *r = w->r;
+	uint8_t mac[IDNUM_HMAC_LEN];
+	char hex[2 * IDNUM_HMAC_LEN + 1];
+	if (!w->id_number[0] || (w->volunteer_id && !ring->has_previous)) {
+		vol_write_protected(w);
+		return;
+	}
+	db_job_init(&r->job, Q_ID_NUMBER_PREPARE, prepared, w);
+	if (ring->has_previous) {
+		if (idnum_blind(ring->previous.index, w->id_number, mac) < 0) {
+			reply_problem(r, APP_EUNAVAILABLE, NULL, "cannot protect the ID number");
+			return;
+		}
+		secret_hex(mac, sizeof mac, hex);
+	}
+	int rc = db_job_param_copy(&r->job, 0, ring->has_previous ? hex : NULL);
+	if (w->volunteer_id)
+		rc |= db_job_param_int(&r->job, 1, w->volunteer_id);
+	else
+		db_job_param(&r->job, 1, NULL); /* a registration: its id is reserved now */
+	if (rc < 0) {
+		db_job_clear(&r->job);
+		api_oom(r);
+		return;
+	}
+	db_submit(r->w->db, &r->job);
 }
 
 /* Drop keys whose value is null: on create, null means "not given". */
@@ -310,6 +385,14 @@ int volunteers_check(const cJSON *body, struct err *e)
 
 static void volunteer_write_body(struct req *r, cJSON *body, int patch);
 
+/* Delete a body that may hold the ID number or a password in clear. */
+static void body_discard(cJSON *body)
+{
+	json_wipe_str(body, "id_number");
+	json_wipe_str(body, "password");
+	cJSON_Delete(body);
+}
+
 /* The common path of POST and PATCH: check, protect, hash, call. */
 static void volunteer_write(struct req *r, int patch)
 {
@@ -328,34 +411,39 @@ static void volunteer_write_body(struct req *r, cJSON *body, int patch)
 {
 	struct err e;
 	const char *password = NULL;
-	char pw[PASSWORD_BUF] = "";
 	if (check_body_all(body, patch, &password, &e) < 0) {
-		json_wipe_str(body, "id_number");
-		json_wipe_str(body, "password");
-		cJSON_Delete(body);
+		body_discard(body);
 		reply_error(r, &e);
 		return;
 	}
+	struct vol_write *w = calloc(1, sizeof *w);
+	if (!w) {
+		body_discard(body);
+		api_oom(r);
+		return;
+	}
+	w->r = r;
+	w->fn = patch ? "volunteer_update" : "volunteer_create";
+	w->status = patch ? 200 : 201;
+	r->hstate = w;
+	r->hstate_free = vol_write_free;
 	if (password) { /* the database gets only the hash */
-		snprintf(pw, sizeof pw, "%s", password);
+		snprintf(w->password, sizeof w->password, "%s", password);
 		json_wipe_str(body, "password");
 		cJSON_DeleteItemFromObjectCaseSensitive(body, "password");
 	}
 	if (!patch)
 		drop_nulls(body);
-	if (protect_id_number(r, body) < 0) {
-		idnum_wipe(pw, sizeof pw);
+	if (take_id_number(w, body) < 0) {
 		cJSON_Delete(body);
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "cannot protect the ID number; try again");
+		api_oom(r);
 		return;
 	}
-	if (patch && api_path_id(r, body, 0, "id") < 0) {
-		idnum_wipe(pw, sizeof pw);
+	if (patch && api_path_id(r, body, 0, "id") < 0) /* body deleted */
 		return;
-	}
-	submit(r, patch ? "volunteer_update" : "volunteer_create", body, patch ? 200 : 201,
-	       pw[0] ? pw : NULL);
-	idnum_wipe(pw, sizeof pw);
+	w->args = body;
+	w->volunteer_id = patch ? req_param_id(r, 0) : 0;
+	vol_write_prepare(w);
 }
 
 void h_volunteers_create(struct req *r)

@@ -3,6 +3,7 @@
  * over to the subcommand.  Exit codes: 0 ok, 1 failure, 2 usage.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -36,6 +37,10 @@ static void usage(FILE *to)
 	            "                             0.002 --seed 1) into an empty database\n"
 	            "      [--if-empty]           do nothing (exit 0) when it holds data\n"
 	            "      gen-data and seed-demo also take [--database-url URL]\n"
+	            "  rekey-ids                  re-encrypt every ID number under the current\n"
+	            "                             key (after a rotation, see README)\n"
+	            "      [--batch N]            rows per committed transaction, 1..10000\n"
+	            "                             (default 500)\n"
 	            "\n"
 	            "options:\n"
 	            "  --config FILE              read `KEY = value` settings (environment wins)\n"
@@ -60,7 +65,7 @@ static int bad_usage(const char *fmt, const char *arg)
 int main(int argc, char **argv)
 {
 	const char *config_file = NULL, *command = NULL, *login = NULL;
-	int password_stdin = 0, if_missing = 0, r;
+	int password_stdin = 0, if_missing = 0, batch = 0, r;
 	struct gendata_opts gen;
 	char msg[128];
 	gendata_opts_init(&gen);
@@ -85,6 +90,12 @@ int main(int argc, char **argv)
 			password_stdin = 1;
 		} else if (!strcmp(a, "--if-missing")) {
 			if_missing = 1;
+		} else if (!strcmp(a, "--batch")) {
+			char *end = NULL;
+			long n = ++i < argc ? strtol(argv[i], &end, 10) : 0;
+			if (!end || *end || n < 1 || n > 10000)
+				return bad_usage("%s needs a number from 1 to 10000", a);
+			batch = (int)n;
 		} else if ((r = gendata_option(&gen, argc, argv, &i, msg, sizeof msg)) != 0) {
 			if (r < 0)
 				return bad_usage("%s", msg);
@@ -101,9 +112,12 @@ int main(int argc, char **argv)
 	int is_serve = !strcmp(command, "serve"), is_migrate = !strcmp(command, "migrate");
 	int is_admin = !strcmp(command, "create-admin");
 	int is_gen = !strcmp(command, "gen-data"), is_demo = !strcmp(command, "seed-demo");
-	if (!is_serve && !is_migrate && !is_admin && !is_gen && !is_demo)
+	int is_rekey = !strcmp(command, "rekey-ids");
+	if (!is_serve && !is_migrate && !is_admin && !is_gen && !is_demo && !is_rekey)
 		return bad_usage("unknown command %s", command);
 	if ((login || password_stdin || if_missing) && !is_admin)
+		return bad_usage("%s takes no such option", command);
+	if (batch && !is_rekey)
 		return bad_usage("%s takes no such option", command);
 	if (gen.given & ~(is_gen ? GENDATA_OPTS_GEN_DATA : is_demo ? GENDATA_OPTS_SEED_DEMO : 0u))
 		return bad_usage("%s takes no such option", command);
@@ -134,5 +148,7 @@ int main(int argc, char **argv)
 		return gendata_seed_demo(&cfg, &gen);
 	if (is_admin)
 		return cli_create_admin(&cfg, login, password_stdin, if_missing);
+	if (is_rekey)
+		return cli_rekey_ids(&cfg, batch ? batch : 500);
 	return master_run(&cfg);
 }

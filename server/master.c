@@ -109,7 +109,7 @@ static int workers_all_up(const struct child *kids, int n)
 static int check_setup(const struct config *cfg, struct secrets *sec)
 {
 	struct err e;
-	if (secret_load(sec, cfg->secret_file, &e) < 0)
+	if (secret_load(sec, cfg->secret_file, cfg->secret_file_previous, &e) < 0)
 		goto fail;
 	int fd = http_bind_socket(cfg->bind, cfg->http_port, 0, &e);
 	if (fd < 0)

@@ -113,6 +113,35 @@ const char Q_SESSION_RESOLVE_MANY[] = "SELECT i, account_id, volunteer_id, valid
 /* The session caches' invalidations (payloads: sql/0008_batch.sql). */
 const char Q_SESSIONS_LISTEN[] = "LISTEN vd_sessions";
 
+/* Before an ID number is encrypted (sql/0026): $1 its blind index under the previous key in hex
+ * (NULL when no rotation is under way), $2 the volunteer's id (NULL for a registration) ->
+ * (the id to encrypt for, reserved for a registration; whether another volunteer holds the
+ * number under the previous key). */
+const char Q_ID_NUMBER_PREPARE[] = "SELECT volunteer_id, taken FROM "
+                                   "id_number_prepare(decode($1, 'hex'), $2::bigint)";
+
+/* `rekey-ids`, one batch in one transaction: $1 the last id done, $2 the current key's prefix
+ * of the stored form in hex, $3 the batch size -> (id, stored form in hex) of the next rows to
+ * rewrite (sql/0026), locked. */
+const char Q_REKEY_PENDING[] = "SELECT id, encode(id_number_enc, 'hex') FROM volunteers"
+                               " WHERE id > $1::bigint AND id_number_enc IS NOT NULL"
+                               " AND id_number_enc_stale(id_number_enc, decode($2, 'hex'))"
+                               " ORDER BY id LIMIT $3::int FOR UPDATE";
+
+/* $1 volunteer, $2 the new stored form in hex, $3 its blind index in hex -> false when
+ * another volunteer holds that index (nothing written). */
+const char Q_REKEY_WRITE[] = "SELECT id_number_rekey($1::bigint, decode($2, 'hex'), "
+                             "decode($3, 'hex'))";
+
+/* $1 the batch's key id, volunteer ids and count as JSON: one audit row per batch (no account:
+ * the command runs as the database role). */
+const char Q_REKEY_AUDIT[] = "SELECT audit('rekey', 'id_numbers', NULL, NULL, $1::jsonb)";
+
+/* $1 the current key's prefix in hex -> (ID numbers stored, how many of them to rewrite). */
+const char Q_REKEY_LEFT[] = "SELECT count(*), count(*) FILTER (WHERE "
+                            "id_number_enc_stale(id_number_enc, decode($1, 'hex')))"
+                            " FROM volunteers WHERE id_number_enc IS NOT NULL";
+
 static const struct {
 	const char *constraint;
 	const char *field;

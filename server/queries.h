@@ -31,6 +31,11 @@ extern const char Q_API_CALL[];
 extern const char Q_API_CALL_BATCH[];
 extern const char Q_SESSION_RESOLVE_MANY[];
 extern const char Q_SESSIONS_LISTEN[];
+extern const char Q_ID_NUMBER_PREPARE[];
+extern const char Q_REKEY_PENDING[];
+extern const char Q_REKEY_WRITE[];
+extern const char Q_REKEY_AUDIT[];
+extern const char Q_REKEY_LEFT[];
 
 /* The request field a constraint protects (e.g. "phone" for volunteers_phone_key), or
  * NULL when the constraint is not about one field. */

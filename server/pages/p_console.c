@@ -1295,7 +1295,7 @@ static int walkin_who(struct page *p, cJSON *args, const char *who)
 		rc = 1; /* too long for a phone or a volunteer number */
 	else if (rc < 0)
 		rc = cJSON_AddStringToObject(args, "who", typed) ? 0 : -1;
-	else if (idnum_blind(p->r->w->secrets->id_hmac, id, mac) < 0)
+	else if (idnum_blind(p->r->w->secrets->id.current.index, id, mac) < 0)
 		rc = -1;
 	else {
 		secret_hex(mac, sizeof mac, hex);

@@ -134,12 +134,12 @@ def test_self_registration_then_log_in(world):
     got = me.ok("GET", f"/volunteers/{v['id']}")
     assert got["id"] == v["id"] and got["id_number"] == v["id_number"]
 
-    # What is stored: ciphertext (nonce || 18 bytes || tag), a 32-byte index, the masked form;
-    # a password hash, never the password.
+    # What is stored: ciphertext (format, key id and volunteer id || nonce || 18 bytes || tag,
+    # test_id_keys.py), a 32-byte index, the masked form; a password hash, never the password.
     row = w.pg.sql(f"SELECT octet_length(id_number_enc), octet_length(id_number_hmac), "
                    f"id_number_masked, encode(id_number_enc, 'escape') LIKE '%{idn[6:14]}%' "
                    f"FROM volunteers WHERE id = {v['id']}").strip()
-    assert row == f"46|32|{v['id_number']}|f"
+    assert row == f"59|32|{v['id_number']}|f"
     hash_ = w.pg.sql(f"SELECT password_hash FROM accounts WHERE volunteer_id = {v['id']}").strip()
     assert hash_.startswith("$argon2id$") and password not in hash_
 

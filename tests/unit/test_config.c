@@ -82,6 +82,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.workers, 0);
 	assert_string_equal(c.tz, "Asia/Shanghai");
 	assert_string_equal(c.secret_file, "");
+	assert_string_equal(c.secret_file_previous, "");
 	assert_int_equal(c.db_pool_size, 4);
 	assert_int_equal(c.db_queue_max, 1024);
 	assert_int_equal(c.db_queue_wait_ms, 1000);
