@@ -40,6 +40,10 @@ struct config {
 	int code_tries;       /* VOLUNTEERD_CODE_TRIES, default 10: wrong check-in codes ... */
 	int code_window_s;    /* VOLUNTEERD_CODE_WINDOW, default 600: ... an account may send in
 	                         this many seconds before its check-ins with a code get 429 */
+	/* VOLUNTEERD_REGISTER_TRIES (default 100) anonymous registrations from one client address
+	 * in VOLUNTEERD_REGISTER_WINDOW seconds (default 600); the next gets 429 until then */
+	int register_tries;
+	int register_window_s;
 };
 
 /* Fill cfg with the defaults above; cannot fail. */

@@ -13,22 +13,29 @@
  * Self-registration (no login) with an ID number needs `consent_id_number: true`, the
  * separate consent to keep it (PIPL Art. 29; sql/0027_consent.sql records it with the
  * notice's version, VOLUNTEERS_ID_CONSENT_NOTICE).  Staff enter numbers from paper forms
- * without it: the database records their attestation.
+ * without it: the database records their attestation.  Self-registrations are throttled per
+ * client address (each may cost a hash and a row): VOLUNTEERD_REGISTER_TRIES in
+ * VOLUNTEERD_REGISTER_WINDOW seconds, counted in the table the workers share; then 429.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "auth.h"
+#include "config.h"
 #include "handlers.h"
 #include "idnum.h"
 #include "json.h"
+#include "metrics.h"
+#include "monotime.h"
 #include "offload.h"
 #include "password.h"
 #include "reply.h"
 #include "req.h"
 #include "secret.h"
 #include "sessions.h"
+#include "throttle.h"
 #include "validate.h"
 #include "worker.h"
 
@@ -334,6 +341,24 @@ void volunteers_discard_body(cJSON *body)
 	cJSON_Delete(body);
 }
 
+/* 1 after replying 429 when the caller's address has used its self-registrations for now (see
+ * the top of the file); otherwise this one is counted. */
+static int register_throttled(struct req *r)
+{
+	const struct config *c = r->w->cfg;
+	char ip[64];
+	auth_peer_ip(r, ip, sizeof ip);
+	uint32_t wait = throttle_take(metrics_register_throttle(r->w->metrics),
+	                              throttle_addr_key(ip), mono_ms() / 1000,
+	                              (uint32_t)c->register_window_s, (uint32_t)c->register_tries);
+	if (!wait)
+		return 0;
+	reply_retry_after(r, wait);
+	reply_problem(r, APP_ETHROTTLED, NULL,
+	              "too many registrations from this address; try again in %u seconds", wait);
+	return 1;
+}
+
 /* A self-registration's consent goes to the database with the version of the notice it
  * answered.  0, or -1 out of memory. */
 static int add_consent_notice(cJSON *body)
@@ -366,10 +391,14 @@ static void volunteer_write_body(struct req *r, cJSON *body, int patch)
 	struct err e;
 	const char *password = NULL;
 	char pw[PASSWORD_BUF] = "";
-	int self = !patch && !r->account_id; /* staff are not asked for the consent */
+	int self = !patch && !r->account_id; /* staff are neither asked nor throttled */
 	if (check_body_all(body, patch, self, &password, &e) < 0) {
 		volunteers_discard_body(body);
 		reply_error(r, &e);
+		return;
+	}
+	if (self && register_throttled(r)) {
+		volunteers_discard_body(body);
 		return;
 	}
 	if (self && add_consent_notice(body) < 0) {

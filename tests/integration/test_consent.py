@@ -8,14 +8,19 @@ throttle of anonymous registrations per client address (server/h_volunteers.c).
 * The volunteer sees the record on GET /me and /me, and withdraws it (PATCH with
   `id_number: null`, or the button on /me): the number goes, the record is closed, audited.
 * Erasure closes it and leaves nothing personal in it; the default exports carry no ID number.
+* Anonymous registrations from one address: VOLUNTEERD_REGISTER_TRIES per
+  VOLUNTEERD_REGISTER_WINDOW, then 429 with Retry-After, counted across the workers; staff are
+  not throttled.  (The shared server of conftest raises the limit; those tests have their own.)
 """
 import datetime as dt
 import json
 import re
 import secrets
+import time
 import types
 
 import pytest
+import requests
 
 import conftest
 from apiclient import Api, anonymous, make_staff, make_unit
@@ -245,3 +250,82 @@ def test_erasure_keeps_the_times_and_nothing_personal(w):
                     f"AND action LIKE 'id_consent_%' AND ip IS NULL").strip() == "2"
     assert w.pg.sql(f"SELECT count(*) FROM audit_log WHERE entity = 'volunteer' AND entity_id = {v['id']} "
                     f"AND ip IS NOT NULL AND action <> 'erase'").strip() == "0"  # (the erasure: the admin's)
+
+
+# --- the registration throttle ---------------------------------------------------------------------
+
+TRIES = 4
+WINDOW = 8
+
+
+@pytest.fixture
+def limited(make_server, fresh_db):
+    """A server of its own (two workers) with a low registration limit, and a unit to join."""
+    _, url = fresh_db()
+    srv = make_server(url, tls=False, workers=2,
+                      env={"VOLUNTEERD_REGISTER_TRIES": str(TRIES), "VOLUNTEERD_REGISTER_WINDOW": str(WINDOW)})
+    srv.migrate()
+    srv.create_admin("admin", PW)
+    srv.start()
+    admin = Api(srv, "admin", PW)
+    unit = make_unit(admin, None, "district", "thr-d", "区")
+    return srv, admin, unit
+
+
+def register_once(srv, unit, **extra):
+    """One anonymous registration on a connection of its own (any worker may take it); the answer
+    and the worker that gave it (its index, from the generated request id)."""
+    body = {"name": "限流", "phone": random_phone(), "org_unit_id": unit, "password": PW, **extra}
+    r = requests.post(srv.url("/api/v1/volunteers"), json=body, timeout=10)
+    return r, r.headers["X-Request-Id"].split("-")[1]
+
+
+def test_throttle_429_after_the_limit_shared_by_the_workers(limited):
+    srv, admin, unit = limited
+    ok, refused = [], {}
+    t0 = time.monotonic()
+    for _ in range(60):  # until both workers have refused one
+        r, worker = register_once(srv, unit)
+        if r.status_code == 201:
+            ok.append(worker)
+            continue
+        p = problem(r, 429)
+        assert "too many registrations" in p["detail"], p
+        refused[worker] = int(r.headers["Retry-After"])
+        if len(refused) == 2:
+            break
+    assert len(ok) == TRIES, ok
+    assert len(refused) == 2, f"one worker answered everything: {ok}, {refused}"
+    # each worker refused though at least one of them had not registered TRIES itself
+    assert min(ok.count(x) for x in refused) < TRIES
+    assert all(1 <= s <= WINDOW for s in refused.values()), refused
+    # the page says so in its language, with Retry-After
+    b = Browser(srv)
+    html = b.get("/register").text
+    r = b.post("/register", {"_t": token_of(html), "name": "页面", "phone": random_phone(), "password": PW,
+                             "org_unit_id": str(unit)})
+    assert r.status_code == 429 and "此网络刚才注册的人数过多" in r.text, r.text[:300]
+    assert 1 <= int(r.headers["Retry-After"]) <= WINDOW
+    # staff registering people are not throttled
+    for _ in range(2):
+        admin.ok("POST", "/volunteers", {"name": "登记", "phone": random_phone(), "org_unit_id": unit,
+                                         "password": PW, "id_number": random_id()}, want=201)
+    # only the registrations let through were stored
+    assert len(admin.ok("GET", f"/volunteers?org_unit_id={unit}&limit=500")["items"]) == TRIES + 2
+    # after the window, registrations go through again
+    time.sleep(max(0.0, WINDOW - (time.monotonic() - t0)) + 1.1)
+    r, _ = register_once(srv, unit)
+    assert r.status_code == 201, r.text[:300]
+
+
+def test_invalid_bodies_are_not_counted(limited):
+    """Refused before any hash or row (a 422), a registration does not use up the limit."""
+    srv, _, unit = limited
+    for _ in range(TRIES + 2):
+        r, _ = register_once(srv, unit, id_number=random_id())  # no consent: 422
+        problem(r, 422, "consent_id_number")
+    for _ in range(TRIES):
+        r, _ = register_once(srv, unit)
+        assert r.status_code == 201, r.text[:300]
+    r, _ = register_once(srv, unit)
+    problem(r, 429)
