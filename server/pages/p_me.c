@@ -199,6 +199,14 @@ static void erase_section(struct page *p)
 	html_raw(&p->out, "</button></form></details>\n");
 }
 
+/* A catalogue string, a space, and a value (escaped). */
+static void msg_value(struct page *p, enum msg label, const char *value)
+{
+	page_msg(p, label);
+	html_raw(&p->out, " ");
+	page_text(p, value);
+}
+
 /* The ID number (masked) and its consent, as recorded: given by the volunteer (when, which
  * notice) or entered by staff from a paper form, or withdrawn; and a form to withdraw it, which
  * deletes the number.  Nothing when there is neither a number nor a record. */
@@ -220,18 +228,13 @@ static void id_number_section(struct page *p, const cJSON *d)
 	if (!method || (masked && withdrawn)) {
 		page_msg(p, MSG_ID_CONSENT_NONE);
 	} else if (withdrawn) {
-		page_msg(p, MSG_ID_WITHDRAWN);
-		html_raw(&p->out, " ");
-		page_text(p, withdrawn);
+		msg_value(p, MSG_ID_WITHDRAWN, withdrawn);
 	} else {
-		page_msg(p, strcmp(method, "staff") ? MSG_ID_CONSENT_SELF : MSG_ID_CONSENT_STAFF);
-		html_raw(&p->out, " ");
-		page_text(p, json_str(c, "given"));
+		msg_value(p, strcmp(method, "staff") ? MSG_ID_CONSENT_SELF : MSG_ID_CONSENT_STAFF,
+		          json_str(c, "given"));
 		if (json_str(c, "notice_version")) {
 			html_raw(&p->out, " · ");
-			page_msg(p, MSG_ID_NOTICE_VERSION);
-			html_raw(&p->out, " ");
-			page_text(p, json_str(c, "notice_version"));
+			msg_value(p, MSG_ID_NOTICE_VERSION, json_str(c, "notice_version"));
 		}
 	}
 	html_raw(&p->out, "</p>");
@@ -566,20 +569,26 @@ static long long field_id(struct page *p, const char *key)
 	return atoll(v);
 }
 
+/* The page again, with a 400 for a form that is not one of ours. */
+static void bad_form(struct page *p)
+{
+	struct me *m = p->data;
+	err_set(&m->err, APP_EMALFORMED, NULL, "bad form");
+	m->has_err = 1;
+	m->status = 400;
+	load(p);
+}
+
 /* The volunteer withdraws the consent to keep their ID number: the API's PATCH of their own
  * record with the number removed. */
 static void withdraw_id_number(struct page *p)
 {
-	struct me *m = p->data;
 	cJSON *args = cJSON_CreateObject();
 	if (!args || !p->r->volunteer_id ||
 	    !cJSON_AddNumberToObject(args, "id", (double)p->r->volunteer_id) ||
 	    !cJSON_AddTrueToObject(args, "id_number_clear")) {
 		cJSON_Delete(args);
-		err_set(&m->err, APP_EMALFORMED, NULL, "bad form");
-		m->has_err = 1;
-		m->status = 400;
-		load(p);
+		bad_form(p);
 		return;
 	}
 	page_write(p, "volunteer_update", args, written);
@@ -670,10 +679,7 @@ void h_page_me_post(struct req *r)
 	cJSON *args = cJSON_CreateObject();
 	if (!args || subject <= 0) {
 		cJSON_Delete(args);
-		err_set(&m->err, APP_EMALFORMED, NULL, "bad form");
-		m->has_err = 1;
-		m->status = 400;
-		load(p);
+		bad_form(p);
 		return;
 	}
 	if (!strcmp(action, "correction")) {
@@ -686,10 +692,7 @@ void h_page_me_post(struct req *r)
 	}
 	if (strcmp(action, "signup") && strcmp(action, "cancel")) {
 		cJSON_Delete(args);
-		err_set(&m->err, APP_EMALFORMED, NULL, "bad form");
-		m->has_err = 1;
-		m->status = 400;
-		load(p);
+		bad_form(p);
 		return;
 	}
 	cJSON_AddNumberToObject(args, "event_id", (double)subject);

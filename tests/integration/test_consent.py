@@ -24,6 +24,7 @@ import requests
 
 import conftest
 from apiclient import Api, anonymous, make_staff, make_unit
+from test_code_throttle import problem
 from test_pages import Browser, check_page, token_of
 from test_volunteers import random_id, random_phone
 
@@ -48,15 +49,6 @@ def body_of(w, **fields):
     b = {"name": "同意" + secrets.token_hex(2), "phone": random_phone(), "org_unit_id": w.A, "password": PW}
     b.update(fields)
     return b
-
-
-def problem(r, status, field=None):
-    assert r.status_code == status, f"{r.status_code}, want {status}: {r.text[:300]}"
-    assert r.headers["Content-Type"].startswith("application/problem+json"), r.headers
-    p = r.json()
-    if field:
-        assert [e["field"] for e in p.get("errors", [])] == [field], p
-    return p
 
 
 def consents(w, vid):
