@@ -66,6 +66,8 @@ static const struct config_key config_keys[] = {
         {"VOLUNTEERD_JOB_INTERVAL", CONFIG_INT, OFF(job_interval_s), 1, 86400, "60"},
         {"VOLUNTEERD_CODE_TRIES", CONFIG_INT, OFF(code_tries), 1, 1000, "10"},
         {"VOLUNTEERD_CODE_WINDOW", CONFIG_INT, OFF(code_window_s), 1, 86400, "600"},
+        {"VOLUNTEERD_REGISTER_TRIES", CONFIG_INT, OFF(register_tries), 1, 1000000, "100"},
+        {"VOLUNTEERD_REGISTER_WINDOW", CONFIG_INT, OFF(register_window_s), 1, 86400, "600"},
 };
 
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])

@@ -43,6 +43,10 @@ struct config {
 	/* VOLUNTEERD_SECRET_FILE_PREVIOUS, default "": during a key rotation only, the secret
 	 * file used before VOLUNTEERD_SECRET_FILE (server/secret.h) */
 	char secret_file_previous[512];
+	/* VOLUNTEERD_REGISTER_TRIES (default 100) anonymous registrations from one client address
+	 * in VOLUNTEERD_REGISTER_WINDOW seconds (default 600); the next gets 429 until then */
+	int register_tries;
+	int register_window_s;
 };
 
 /* Fill cfg with the defaults above; cannot fail. */

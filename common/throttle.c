@@ -6,7 +6,9 @@
  */
 #include "throttle.h"
 
+#include <arpa/inet.h>
 #include <stddef.h>
+#include <string.h>
 
 #define THROTTLE_COUNT_BITS 20
 #define THROTTLE_COUNT_MAX  ((1u << THROTTLE_COUNT_BITS) - 1)
@@ -121,4 +123,38 @@ uint32_t throttle_wait(const struct throttle *t, uint64_t key, uint64_t now_s, u
 int throttle_any(const struct throttle *t, uint64_t now_s)
 {
 	return load(&t->blocked_until) > now_s;
+}
+
+uint32_t throttle_take(struct throttle *t, uint64_t key, uint64_t now_s, uint32_t window_s,
+                       uint32_t limit)
+{
+	uint32_t wait = throttle_wait(t, key, now_s, window_s, limit);
+	if (!wait)
+		throttle_fail(t, key, now_s, window_s, limit);
+	return wait;
+}
+
+#define ADDR_V4      (1ull << 63) /* IPv4 keys; IPv6 prefixes have this bit clear */
+#define ADDR_UNKNOWN 1ull
+
+static uint64_t v4_key(const unsigned char b[4])
+{
+	return ADDR_V4 | (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
+}
+
+uint64_t throttle_addr_key(const char *addr)
+{
+	static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	unsigned char a[16];
+	uint64_t prefix = 0;
+	if (inet_pton(AF_INET, addr, a) == 1)
+		return v4_key(a);
+	if (inet_pton(AF_INET6, addr, a) != 1)
+		return ADDR_UNKNOWN;
+	if (!memcmp(a, v4_mapped, sizeof v4_mapped))
+		return v4_key(a + 12);
+	for (int i = 0; i < 8; i++)
+		prefix = prefix << 8 | a[i];
+	prefix &= ~ADDR_V4;
+	return prefix > ADDR_UNKNOWN ? prefix : ADDR_UNKNOWN + 1; /* ::/64 */
 }

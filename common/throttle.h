@@ -1,7 +1,8 @@
 /*
- * throttle.h: counts of failures per key (an account id) in fixed windows, in a table of
- * fixed size that several processes may share (it holds no pointer and no lock: every field
- * is read and written with atomic operations, so it may live in a MAP_SHARED region).
+ * throttle.h: counts of failures per key (an account id, a client address) in fixed windows,
+ * in a table of fixed size that several processes may share (it holds no pointer and no lock:
+ * every field is read and written with atomic operations, so it may live in a MAP_SHARED
+ * region).  A rate limit counts every try as a "failure" (throttle_take).
  *
  * A key's window starts at its first failure and lasts window_s seconds; a key with `limit`
  * failures in its window waits until the window ends.  Times are whole seconds of one clock
@@ -39,5 +40,14 @@ uint32_t throttle_wait(const struct throttle *t, uint64_t key, uint64_t now_s, u
                        uint32_t limit);
 /* Whether any key may be waiting at now_s (one load: the caller's cheap first question). */
 int throttle_any(const struct throttle *t, uint64_t now_s);
+/* A rate limit: 0 when key may go ahead (the try is counted), else the seconds until its
+ * window ends (nothing counted).  Not one atomic step: processes taking the last try at the
+ * same instant may each go ahead, so up to one more per process gets through. */
+uint32_t throttle_take(struct throttle *t, uint64_t key, uint64_t now_s, uint32_t window_s,
+                       uint32_t limit);
+/* The key of a client address (numeric IPv4 or IPv6 text): an IPv4 address, or an IPv6
+ * address's /64 (what one subscriber is given, so that it counts as one client).  Never 0;
+ * text that is no address gets one key of its own. */
+uint64_t throttle_addr_key(const char *addr);
 
 #endif

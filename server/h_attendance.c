@@ -77,9 +77,7 @@ static uint32_t code_wait(struct req *r, long long account)
 
 static void code_throttled(struct req *r, uint32_t wait)
 {
-	char s[16];
-	snprintf(s, sizeof s, "%u", wait);
-	reply_header(r, "Retry-After", s);
+	reply_retry_after(r, wait);
 	reply_problem(r, APP_ETHROTTLED, "code",
 	              "too many wrong check-in codes; try again in %u seconds", wait);
 }

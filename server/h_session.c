@@ -144,9 +144,7 @@ static void verify_done(struct offload_task *t, int ran)
 
 void login_throttled(struct req *r, long long retry_after)
 {
-	char s[24];
-	snprintf(s, sizeof s, "%lld", retry_after);
-	reply_header(r, "Retry-After", s);
+	reply_retry_after(r, retry_after);
 	reply_problem(r, APP_ETHROTTLED, NULL, "too many failed log-ins; try again in %lld seconds",
 	              retry_after);
 }

@@ -12,16 +12,27 @@
  * here; the database gets only those three, error messages never quote it, and nothing here
  * logs.  A password likewise reaches the database only as an Argon2id hash, computed on the
  * offload pool.
+ *
+ * Self-registration (no login) with an ID number needs `consent_id_number: true`, the
+ * separate consent to keep it (PIPL Art. 29; sql/0027_consent.sql records it with the
+ * notice's version, VOLUNTEERS_ID_CONSENT_NOTICE).  Staff enter numbers from paper forms
+ * without it: the database records their attestation.  Self-registrations are throttled per
+ * client address (each may cost a hash and a row): VOLUNTEERD_REGISTER_TRIES in
+ * VOLUNTEERD_REGISTER_WINDOW seconds, counted in the table the workers share; then 429.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "auth.h"
+#include "config.h"
 #include "db.h"
 #include "handlers.h"
 #include "idnum.h"
 #include "json.h"
+#include "metrics.h"
+#include "monotime.h"
 #include "offload.h"
 #include "password.h"
 #include "queries.h"
@@ -29,6 +40,7 @@
 #include "req.h"
 #include "secret.h"
 #include "sessions.h"
+#include "throttle.h"
 #include "validate.h"
 #include "worker.h"
 
@@ -145,20 +157,23 @@ static int check_skills(const cJSON *skills, struct err *e)
 	return 0;
 }
 
-/* Check every field of a create (patch = 0) or update (patch = 1) body; on success *password
- * is the password or NULL (borrowed from body). */
-static int check_body(const cJSON *body, int patch, const char **password, struct err *e)
+/* Check every field of a create (patch = 0) or update (patch = 1) body, a self-registration's
+ * (self = 1) with its rule for the ID number; on success *password is the password or NULL
+ * (borrowed from body). */
+static int check_body(const cJSON *body, int patch, int self, const char **password, struct err *e)
 {
-	static const char *const create_keys[] = {
-	        "name",      "phone",        "org_unit_id", "id_number", "gender",  "birth_date",
-	        "work_unit", "party_member", "skills",      "password",  "team_id", NULL};
+	static const char *const create_keys[] = {"name",      "phone",        "org_unit_id",
+	                                          "id_number", "gender",       "birth_date",
+	                                          "work_unit", "party_member", "skills",
+	                                          "password",  "team_id",      "consent_id_number",
+	                                          NULL};
 	static const char *const patch_keys[] = {
 	        "name",      "phone",        "org_unit_id", "id_number", "gender", "birth_date",
 	        "work_unit", "party_member", "skills",      "password",  "status", NULL};
 	const char *name, *phone, *id_number, *gender, *birth_date, *work_unit, *status;
 	const cJSON *skills;
 	long long unit, team;
-	int flag, req = !patch;
+	int flag, consent = 0, req = !patch;
 
 	if (json_check_keys(body, patch ? patch_keys : create_keys, e) < 0)
 		return -1;
@@ -176,6 +191,7 @@ static int check_body(const cJSON *body, int patch, const char **password, struc
 	    json_get_str(body, "birth_date", 0, 10, &birth_date, e) < 0 ||
 	    json_get_str(body, "work_unit", 0, WORK_CHARS, &work_unit, e) < 0 ||
 	    json_get_bool(body, "party_member", 0, &flag, NULL, e) < 0 ||
+	    json_get_bool(body, "consent_id_number", 0, &consent, NULL, e) < 0 ||
 	    json_get_array(body, "skills", 0, SKILLS_MAX, &skills, e) < 0 ||
 	    json_get_str(body, "password", 0, PASSWORD_MAX_CHARS, password, e) < 0 ||
 	    json_get_str(body, "status", 0, 9, &status, e) < 0)
@@ -198,11 +214,18 @@ static int check_body(const cJSON *body, int patch, const char **password, struc
 		return err_set(e, APP_EINVALID, "password", "must be 10-128 characters");
 	if (status && strcmp(status, "active") && strcmp(status, "suspended"))
 		return err_set(e, APP_EINVALID, "status", "must be active or suspended");
+	/* last, so that check_body_all names the other fields first */
+	if (self && id_number && !consent)
+		return err_set(
+		        e, APP_EINVALID, "consent_id_number",
+		        "must be true to register with an ID number: keeping it needs its own, "
+		        "separate consent");
 	return 0;
 }
 
 /* Take field out of a copy of a body that check_body found at fault there, so that it can go on
- * to the fields after it: a required field of a create gets a valid stand-in (never stored). */
+ * to the fields after it: a required field of a create gets a valid stand-in (never stored), and
+ * so does an ID number, whose consent is checked last. */
 static void set_aside(cJSON *probe, const char *field, int patch)
 {
 	json_wipe_str(probe, field);
@@ -215,13 +238,16 @@ static void set_aside(cJSON *probe, const char *field, int patch)
 		cJSON_AddStringToObject(probe, "phone", "13800000000");
 	else if (!strcmp(field, "org_unit_id"))
 		cJSON_AddNumberToObject(probe, "org_unit_id", 1);
+	else if (!strcmp(field, "id_number"))
+		cJSON_AddStringToObject(probe, "id_number", "110105199001010010");
 }
 
 /* check_body, naming every field at fault: after the first (e), check_body runs again on a copy
  * with each faulty field set aside, and e->more gets the next one, until none is left. */
-static int check_body_all(const cJSON *body, int patch, const char **password, struct err *e)
+static int check_body_all(const cJSON *body, int patch, int self, const char **password,
+                          struct err *e)
 {
-	if (check_body(body, patch, password, e) == 0)
+	if (check_body(body, patch, self, password, e) == 0)
 		return 0;
 	if (e->code != APP_EINVALID || !e->field[0])
 		return -1;
@@ -231,8 +257,8 @@ static int check_body_all(const cJSON *body, int patch, const char **password, s
 		set_aside(probe, faulty, patch);
 		struct err next;
 		const char *unused;
-		if (check_body(probe, patch, &unused, &next) == 0 || next.code != APP_EINVALID ||
-		    !next.field[0])
+		if (check_body(probe, patch, self, &unused, &next) == 0 ||
+		    next.code != APP_EINVALID || !next.field[0])
 			break;
 		int before = e->n_more;
 		err_more(e, next.field, next.detail);
@@ -380,17 +406,46 @@ static void drop_nulls(cJSON *obj)
 int volunteers_check(const cJSON *body, struct err *e)
 {
 	const char *password = NULL;
-	return check_body_all(body, 0, &password, e);
+	return check_body_all(body, 0, 1, &password, e);
 }
 
 static void volunteer_write_body(struct req *r, cJSON *body, int patch);
 
 /* Delete a body that may hold the ID number or a password in clear. */
-static void body_discard(cJSON *body)
+void volunteers_discard_body(cJSON *body)
 {
 	json_wipe_str(body, "id_number");
 	json_wipe_str(body, "password");
 	cJSON_Delete(body);
+}
+
+/* 1 after replying 429 when the caller's address has used its self-registrations for now (see
+ * the top of the file); otherwise this one is counted. */
+static int register_throttled(struct req *r)
+{
+	const struct config *c = r->w->cfg;
+	char ip[64];
+	auth_peer_ip(r, ip, sizeof ip);
+	uint32_t wait = throttle_take(metrics_register_throttle(r->w->metrics),
+	                              throttle_addr_key(ip), mono_ms() / 1000,
+	                              (uint32_t)c->register_window_s, (uint32_t)c->register_tries);
+	if (!wait)
+		return 0;
+	reply_retry_after(r, wait);
+	reply_problem(r, APP_ETHROTTLED, NULL,
+	              "too many registrations from this address; try again in %u seconds", wait);
+	return 1;
+}
+
+/* A self-registration's consent goes to the database with the version of the notice it
+ * answered.  0, or -1 out of memory. */
+static int add_consent_notice(cJSON *body)
+{
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "consent_id_number")))
+		return 0;
+	return cJSON_AddStringToObject(body, "id_consent_notice", VOLUNTEERS_ID_CONSENT_NOTICE)
+	               ? 0
+	               : -1;
 }
 
 /* The common path of POST and PATCH: check, protect, hash, call. */
@@ -411,14 +466,24 @@ static void volunteer_write_body(struct req *r, cJSON *body, int patch)
 {
 	struct err e;
 	const char *password = NULL;
-	if (check_body_all(body, patch, &password, &e) < 0) {
-		body_discard(body);
+	int self = !patch && !r->account_id; /* staff are neither asked nor throttled */
+	if (check_body_all(body, patch, self, &password, &e) < 0) {
+		volunteers_discard_body(body);
 		reply_error(r, &e);
+		return;
+	}
+	if (self && register_throttled(r)) {
+		volunteers_discard_body(body);
+		return;
+	}
+	if (self && add_consent_notice(body) < 0) {
+		volunteers_discard_body(body);
+		api_oom(r);
 		return;
 	}
 	struct vol_write *w = calloc(1, sizeof *w);
 	if (!w) {
-		body_discard(body);
+		volunteers_discard_body(body);
 		api_oom(r);
 		return;
 	}

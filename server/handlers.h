@@ -85,9 +85,15 @@ void h_team_members_add(struct req *r);
 void h_team_members_remove(struct req *r);
 
 /* h_volunteers.c */
-/* The checks of a POST /volunteers body, without side effects: 0, or -1 with e naming the
- * first field at fault and, for a 422, every other one in e->more. */
+/* The version of the notice that a volunteer registering with an ID number agrees to (the
+ * pages' MSG_ID_CONSENT and MSG_ID_CONSENT_NOTICE, and consent_id_number in openapi.json):
+ * raise it when their words change.  sql/0027_consent.sql keeps it with the consent. */
+#define VOLUNTEERS_ID_CONSENT_NOTICE "1"
+/* The checks of a self-registration's POST /volunteers body, without side effects: 0, or -1
+ * with e naming the first field at fault and, for a 422, every other one in e->more. */
 int volunteers_check(const cJSON *body, struct err *e);
+/* Free such a body (taken), wiping its ID number and password first. */
+void volunteers_discard_body(cJSON *body);
 /* POST /volunteers with an already-parsed body (taken): the same checks, ID-number
  * protection, password hashing and api.volunteer_create; replies like the API, or through
  * r->api_then. */

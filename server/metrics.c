@@ -49,7 +49,8 @@ struct metrics {
 	struct worker_slot workers[MAX_WORKERS];
 	uint64_t session_revocations;           /* sessions.c: log-outs committed, server-wide */
 	uint64_t purged[METRICS_PURGED_TABLES]; /* jobs.c: rows the retention job deleted */
-	struct throttle code_throttle; /* h_attendance.c: wrong check-in codes per account */
+	struct throttle code_throttle;     /* h_attendance.c: wrong check-in codes per account */
+	struct throttle register_throttle; /* h_volunteers.c: registrations per client address */
 };
 
 struct metrics *metrics_new(int nworkers)
@@ -99,6 +100,11 @@ uint64_t metrics_session_revocations(struct metrics *m)
 struct throttle *metrics_code_throttle(struct metrics *m)
 {
 	return &m->code_throttle;
+}
+
+struct throttle *metrics_register_throttle(struct metrics *m)
+{
+	return &m->register_throttle;
 }
 
 void metrics_purged(struct metrics *m, enum metrics_purged table, uint64_t rows)

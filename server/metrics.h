@@ -37,6 +37,8 @@ uint64_t metrics_session_revocations(struct metrics *m);
 /* The wrong check-in code throttle (common/throttle.h, h_attendance.c), kept here because
  * the shared region is the only memory the workers share: a limit for the whole server. */
 struct throttle *metrics_code_throttle(struct metrics *m);
+/* The anonymous registration throttle (per client address, h_volunteers.c), likewise. */
+struct throttle *metrics_register_throttle(struct metrics *m);
 /* The retention job's deletions (jobs.c), by table: counted server-wide. */
 enum metrics_purged {
 	METRICS_PURGED_IDEMPOTENCY_KEYS,

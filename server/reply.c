@@ -31,6 +31,13 @@ void reply_header(struct req *r, const char *name, const char *value)
 	evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
 }
 
+void reply_retry_after(struct req *r, long long seconds)
+{
+	char s[24];
+	snprintf(s, sizeof s, "%lld", seconds);
+	reply_header(r, "Retry-After", s);
+}
+
 /* A TLS record holds at most 16 KB of data. */
 #define ONE_TLS_RECORD 16384
 

@@ -15,6 +15,8 @@ typedef struct cJSON cJSON;
 
 /* Add a response header before replying (copied). */
 void reply_header(struct req *r, const char *name, const char *value);
+/* Add Retry-After: seconds (a throttle's answer, before its 429). */
+void reply_retry_after(struct req *r, long long seconds);
 /* Send body (len bytes, copied) with content type ctype (which must name its charset). */
 void reply_raw(struct req *r, int status, const char *ctype, const char *body, size_t len);
 /* Send buf's contents (taken: emptied) with ctype. */

@@ -322,4 +322,29 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_ERR_FUTURE] = "The time cannot be in the future.",
         [MSG_ERR_DECIDED] = "This entry was already decided.",
         [MSG_REQ_NOTE] = "The organizer's note:",
+        [MSG_ID_NUMBER] = "Citizen ID number (optional)",
+        [MSG_ID_NUMBER_HINT] = "18 characters. You can register and serve without it.",
+        [MSG_ID_CONSENT] = "I separately agree that this service keeps my ID number",
+        [MSG_ID_CONSENT_NOTICE] =
+                "It is stored encrypted and shown only in part, and used only for certificates of "
+                "your service record and for the national volunteer registry. It is optional; you "
+                "can withdraw this consent at any time on My page, which deletes the number.",
+        [MSG_ERR_ID_CONSENT] =
+                "To give your ID number, tick the box to agree; otherwise leave the number out.",
+        [MSG_ERR_ID_NUMBER] =
+                "Enter an 18-character ID number with a valid birth date and check character.",
+        [MSG_ERR_ID_TAKEN] = "This ID number is already registered.",
+        [MSG_ERR_REGISTER_THROTTLED] =
+                "Too many people registered from this network just now. Try again in a few "
+                "minutes, or ask a coordinator to register you.",
+        [MSG_MY_ID_NUMBER] = "ID number",
+        [MSG_ID_CONSENT_SELF] = "You agreed to keeping it at",
+        [MSG_ID_CONSENT_STAFF] = "Entered by staff from your paper form at",
+        [MSG_ID_CONSENT_NONE] = "No consent was recorded when this number was entered.",
+        [MSG_ID_NOTICE_VERSION] = "notice version",
+        [MSG_ID_WITHDRAWN] = "You withdrew your consent and the number was deleted at",
+        [MSG_ID_WITHDRAW] = "Withdraw consent and delete my ID number",
+        [MSG_ID_WITHDRAW_HINT] =
+                "Certificates will no longer show it; to give it again, ask a coordinator.",
+        [MSG_DONE_ID_WITHDRAWN] = "Your consent is withdrawn and your ID number deleted.",
 };

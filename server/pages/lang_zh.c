@@ -306,4 +306,24 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_ERR_FUTURE] = "时间不能晚于现在。",
         [MSG_ERR_DECIDED] = "此记录已经审核过。",
         [MSG_REQ_NOTE] = "组织者说明：",
+        [MSG_ID_NUMBER] = "身份证号（选填）",
+        [MSG_ID_NUMBER_HINT] = "18 位。不填也可以注册和参加活动。",
+        [MSG_ID_CONSENT] = "我单独同意平台保存我的身份证号",
+        [MSG_ID_CONSENT_NOTICE] =
+                "身份证号加密保存、只显示部分号码，仅用于开具志愿服务记录证明和向全国志愿服务信息系"
+                "统报送。此项为选填；同意后可随时在“我的”页面撤回，撤回即删除。",
+        [MSG_ERR_ID_CONSENT] = "填写身份证号须勾选同意；不同意请清空身份证号。",
+        [MSG_ERR_ID_NUMBER] = "请输入 18 位身份证号（出生日期和校验位须正确）。",
+        [MSG_ERR_ID_TAKEN] = "此身份证号已注册。",
+        [MSG_ERR_REGISTER_THROTTLED] =
+                "此网络刚才注册的人数过多，请几分钟后再试，或请协调员为您登记。",
+        [MSG_MY_ID_NUMBER] = "身份证号",
+        [MSG_ID_CONSENT_SELF] = "您本人同意保存，时间：",
+        [MSG_ID_CONSENT_STAFF] = "工作人员按您的纸质登记表录入，时间：",
+        [MSG_ID_CONSENT_NONE] = "此号码录入时尚未记录同意。",
+        [MSG_ID_NOTICE_VERSION] = "告知版本",
+        [MSG_ID_WITHDRAWN] = "您已撤回同意，身份证号已删除，时间：",
+        [MSG_ID_WITHDRAW] = "撤回同意并删除身份证号",
+        [MSG_ID_WITHDRAW_HINT] = "删除后，证明上不再显示身份证号；如需再次提供，请联系协调员。",
+        [MSG_DONE_ID_WITHDRAWN] = "已撤回同意，身份证号已删除。",
 };

@@ -303,6 +303,25 @@ enum msg {
 	MSG_ERR_FUTURE,
 	MSG_ERR_DECIDED,
 	MSG_REQ_NOTE, /* /me: before the note of a resolved request */
+	/* The ID number's separate consent (p_register.c, p_me.c; sql/0027_consent.sql) */
+	MSG_ID_NUMBER, /* /register: the optional field */
+	MSG_ID_NUMBER_HINT,
+	MSG_ID_CONSENT,        /* /register: the separate consent's checkbox, unticked by default */
+	MSG_ID_CONSENT_NOTICE, /* what the number is for, that it is optional
+	                          (VOLUNTEERS_ID_CONSENT_NOTICE) */
+	MSG_ERR_ID_CONSENT,
+	MSG_ERR_ID_NUMBER,
+	MSG_ERR_ID_TAKEN,
+	MSG_ERR_REGISTER_THROTTLED,
+	MSG_MY_ID_NUMBER,     /* /me: the section on the ID number and its consent */
+	MSG_ID_CONSENT_SELF,  /* followed by the time and the notice's version */
+	MSG_ID_CONSENT_STAFF, /* followed by the time */
+	MSG_ID_CONSENT_NONE,  /* a number stored before consents were recorded */
+	MSG_ID_NOTICE_VERSION,
+	MSG_ID_WITHDRAWN, /* followed by the time */
+	MSG_ID_WITHDRAW,  /* the button */
+	MSG_ID_WITHDRAW_HINT,
+	MSG_DONE_ID_WITHDRAWN,
 	MSG_COUNT
 };
 

@@ -9,8 +9,10 @@
  * corrections_create_body (POST /correction-requests), the log-in flow of POST /session,
  * session_logout of DELETE /session, password_change_start and sessions_end_others of
  * POST /me/password and DELETE /me/sessions (the account section, for staff too), and
- * me_erase_start of POST /me/erase (closing the account, for volunteers).  Every POST
- * answers 303 to /me?done=... on success.
+ * me_erase_start of POST /me/erase (closing the account, for volunteers), and
+ * volunteer_update with id_number_clear, as PATCH /volunteers/{id} {"id_number": null}, to
+ * withdraw the consent to keep the ID number (sql/0027_consent.sql).  Every POST answers 303 to
+ * /me?done=... on success.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -197,6 +199,54 @@ static void erase_section(struct page *p)
 	html_raw(&p->out, "</button></form></details>\n");
 }
 
+/* A catalogue string, a space, and a value (escaped). */
+static void msg_value(struct page *p, enum msg label, const char *value)
+{
+	page_msg(p, label);
+	html_raw(&p->out, " ");
+	page_text(p, value);
+}
+
+/* The ID number (masked) and its consent, as recorded: given by the volunteer (when, which
+ * notice) or entered by staff from a paper form, or withdrawn; and a form to withdraw it, which
+ * deletes the number.  Nothing when there is neither a number nor a record. */
+static void id_number_section(struct page *p, const cJSON *d)
+{
+	const char *masked = json_str(d, "id_number");
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(d, "id_number_consent");
+	const char *method = json_str(c, "method"), *withdrawn = json_str(c, "withdrawn");
+	if (!masked && !cJSON_IsObject(c))
+		return;
+	html_raw(&p->out, "<section aria-labelledby=\"h-id\" id=\"id-number\"><h2 id=\"h-id\">");
+	page_msg(p, MSG_MY_ID_NUMBER);
+	html_raw(&p->out, "</h2><p id=\"id-consent\">");
+	if (masked) {
+		html_raw(&p->out, "<strong id=\"id-masked\">");
+		page_text(p, masked);
+		html_raw(&p->out, "</strong><br>");
+	}
+	if (!method || (masked && withdrawn)) {
+		page_msg(p, MSG_ID_CONSENT_NONE);
+	} else if (withdrawn) {
+		msg_value(p, MSG_ID_WITHDRAWN, withdrawn);
+	} else {
+		msg_value(p, strcmp(method, "staff") ? MSG_ID_CONSENT_SELF : MSG_ID_CONSENT_STAFF,
+		          json_str(c, "given"));
+		if (json_str(c, "notice_version")) {
+			html_raw(&p->out, " · ");
+			msg_value(p, MSG_ID_NOTICE_VERSION, json_str(c, "notice_version"));
+		}
+	}
+	html_raw(&p->out, "</p>");
+	if (masked) {
+		html_raw(&p->out, "<p class=\"hint\">");
+		page_msg(p, MSG_ID_WITHDRAW_HINT);
+		html_raw(&p->out, "</p>");
+		small_form(p, "withdraw_id", 0, "x", MSG_ID_WITHDRAW, 1);
+	}
+	html_raw(&p->out, "</section>\n");
+}
+
 /* Change the password (the other sessions end with it), or end the other sessions alone:
  * for volunteers and staff alike, since every account logs in here. */
 static void account_section(struct page *p, int volunteer)
@@ -233,11 +283,9 @@ static void render(struct page *p, const cJSON *d)
 	static const struct {
 		const char *key;
 		enum msg id;
-	} notes[] = {{"signup", MSG_DONE_SIGNUP},
-	             {"cancel", MSG_DONE_CANCEL},
-	             {"request", MSG_DONE_REQUEST},
-	             {"password", MSG_DONE_PASSWORD},
-	             {"others", MSG_DONE_OTHERS}};
+	} notes[] = {{"signup", MSG_DONE_SIGNUP},   {"cancel", MSG_DONE_CANCEL},
+	             {"request", MSG_DONE_REQUEST}, {"password", MSG_DONE_PASSWORD},
+	             {"others", MSG_DONE_OTHERS},   {"id", MSG_DONE_ID_WITHDRAWN}};
 	page_start(p, MSG_ME_TITLE);
 	for (size_t i = 0; done && i < sizeof notes / sizeof notes[0]; i++)
 		if (!strcmp(done, notes[i].key))
@@ -408,6 +456,7 @@ static void render(struct page *p, const cJSON *d)
 			}
 			html_raw(&p->out, "</ul>\n");
 		}
+		id_number_section(p, d);
 	}
 	account_section(p, cJSON_IsObject(v));
 	small_form(p, "logout", 0, "x", MSG_LOGOUT, 1);
@@ -470,6 +519,7 @@ static void written(struct req *r, cJSON *result, const struct err *e)
 		         : !strcmp(a, "cancel")        ? "cancel"
 		         : !strcmp(a, "password")      ? "password"
 		         : !strcmp(a, "logout_others") ? "others"
+		         : !strcmp(a, "withdraw_id")   ? "id"
 		                                       : "request");
 		page_redirect(p, url);
 		return;
@@ -517,6 +567,31 @@ static long long field_id(struct page *p, const char *key)
 	if (!v || !*v || strlen(v) > 15 || strspn(v, "0123456789") != strlen(v))
 		return 0;
 	return atoll(v);
+}
+
+/* The page again, with a 400 for a form that is not one of ours. */
+static void bad_form(struct page *p)
+{
+	struct me *m = p->data;
+	err_set(&m->err, APP_EMALFORMED, NULL, "bad form");
+	m->has_err = 1;
+	m->status = 400;
+	load(p);
+}
+
+/* The volunteer withdraws the consent to keep their ID number: the API's PATCH of their own
+ * record with the number removed. */
+static void withdraw_id_number(struct page *p)
+{
+	cJSON *args = cJSON_CreateObject();
+	if (!args || !p->r->volunteer_id ||
+	    !cJSON_AddNumberToObject(args, "id", (double)p->r->volunteer_id) ||
+	    !cJSON_AddTrueToObject(args, "id_number_clear")) {
+		cJSON_Delete(args);
+		bad_form(p);
+		return;
+	}
+	page_write(p, "volunteer_update", args, written);
 }
 
 void h_page_me_post(struct req *r)
@@ -584,6 +659,10 @@ void h_page_me_post(struct req *r)
 		erased(r, NULL, &e);
 		return;
 	}
+	if (!strcmp(action, "withdraw_id")) {
+		withdraw_id_number(p);
+		return;
+	}
 	if (!strcmp(action, "password")) {
 		const char *current = page_field(p, "current_password");
 		page_capture(p, written);
@@ -600,10 +679,7 @@ void h_page_me_post(struct req *r)
 	cJSON *args = cJSON_CreateObject();
 	if (!args || subject <= 0) {
 		cJSON_Delete(args);
-		err_set(&m->err, APP_EMALFORMED, NULL, "bad form");
-		m->has_err = 1;
-		m->status = 400;
-		load(p);
+		bad_form(p);
 		return;
 	}
 	if (!strcmp(action, "correction")) {
@@ -616,10 +692,7 @@ void h_page_me_post(struct req *r)
 	}
 	if (strcmp(action, "signup") && strcmp(action, "cancel")) {
 		cJSON_Delete(args);
-		err_set(&m->err, APP_EMALFORMED, NULL, "bad form");
-		m->has_err = 1;
-		m->status = 400;
-		load(p);
+		bad_form(p);
 		return;
 	}
 	cJSON_AddNumberToObject(args, "event_id", (double)subject);

@@ -8,6 +8,11 @@
  * checks the unit and the phone's uniqueness).
  * Success logs the new volunteer in with the API's log-in flow and answers 303 to `next`
  * (e.g. back to the check-in page that sent them here) or /me.
+ *
+ * The ID number is optional and comes with its own consent: a checkbox, unticked until the
+ * person ticks it, and a short notice of what the number is for (PIPL Art. 29; the API's
+ * consent_id_number).  A number without the tick is refused next to the box.  The API's
+ * throttle of registrations per address answers 429 here too, with a message that says so.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -54,17 +59,52 @@ static void add_error(struct reg *g, const struct err *e)
 		g->errs[g->nerr++] = *e;
 }
 
+static int is_inline(const char *const fields[], const char *field)
+{
+	for (int i = 0; fields[i]; i++)
+		if (!strcmp(fields[i], field))
+			return 1;
+	return 0;
+}
+
+/* The optional ID number, and beside it the separate consent to keep it with its notice. */
+static void id_number_fields(struct page *p)
+{
+	const char *err = field_error(p, "consent_id_number");
+	page_input(p, "text", "id_number", MSG_ID_NUMBER, page_field(p, "id_number"),
+	           MSG_ID_NUMBER_HINT, field_error(p, "id_number"),
+	           "maxlength=\"18\" autocomplete=\"off\" spellcheck=\"false\" "
+	           "autocapitalize=\"characters\"");
+	html_raw(&p->out, "<div class=\"field check\"><input id=\"f-consent_id_number\" "
+	                  "name=\"consent_id_number\" type=\"checkbox\" value=\"1\" "
+	                  "aria-describedby=\"h-consent_id_number");
+	html_raw(&p->out, err ? " e-consent_id_number\" aria-invalid=\"true\"" : "\"");
+	if (page_field(p, "consent_id_number"))
+		html_raw(&p->out, " checked");
+	html_raw(&p->out, "><label for=\"f-consent_id_number\">");
+	page_msg(p, MSG_ID_CONSENT);
+	html_raw(&p->out, "</label><p class=\"hint\" id=\"h-consent_id_number\">");
+	page_msg(p, MSG_ID_CONSENT_NOTICE);
+	html_raw(&p->out, "</p>");
+	if (err) {
+		html_raw(&p->out, "<p class=\"err\" id=\"e-consent_id_number\">");
+		page_text(p, err);
+		html_raw(&p->out, "</p>");
+	}
+	html_raw(&p->out, "</div>\n");
+}
+
 static void render(struct page *p, const cJSON *choices)
 {
 	struct reg *g = p->data;
 	const char *next = page_field(p, "next") ? page_field(p, "next") : page_query(p, "next");
 	const char *unit = page_field(p, "org_unit_id");
 	page_start(p, MSG_REGISTER_TITLE);
+	static const char *const inline_fields[] = {"name",        "phone",     "password",
+	                                            "org_unit_id", "id_number", "consent_id_number",
+	                                            "work_unit",   NULL};
 	for (int i = 0; i < g->nerr; i++) /* errors not about a field of this form */
-		if (strcmp(g->errs[i].field, "name") && strcmp(g->errs[i].field, "phone") &&
-		    strcmp(g->errs[i].field, "password") &&
-		    strcmp(g->errs[i].field, "org_unit_id") &&
-		    strcmp(g->errs[i].field, "work_unit"))
+		if (!is_inline(inline_fields, g->errs[i].field))
 			page_error_box(p, &g->errs[i]);
 	page_form_open(p, "/register", PAGE_P_REGISTER, 0, 0, 0);
 	if (next) {
@@ -116,6 +156,7 @@ static void render(struct page *p, const cJSON *choices)
 		html_raw(&p->out, "</p>");
 	}
 	html_raw(&p->out, "</div>\n");
+	id_number_fields(p);
 	html_raw(&p->out, "<div class=\"field\"><label for=\"f-work_unit\">");
 	page_msg(p, MSG_WORK_UNIT);
 	page_msg(p, MSG_OPTIONAL);
@@ -204,6 +245,11 @@ static cJSON *form_body(struct page *p)
 	}
 	if (page_field(p, "party_member"))
 		cJSON_AddTrueToObject(b, "party_member");
+	const char *id = page_field(p, "id_number");
+	if (id && *id)
+		cJSON_AddStringToObject(b, "id_number", id);
+	if (page_field(p, "consent_id_number"))
+		cJSON_AddTrueToObject(b, "consent_id_number");
 	return b;
 }
 
@@ -277,7 +323,7 @@ void h_page_register_post(struct req *r)
 	}
 	collect_errors(p, body);
 	if (g->nerr) {
-		cJSON_Delete(body);
+		volunteers_discard_body(body);
 		g->status = 422;
 		load(p);
 		return;

@@ -422,6 +422,8 @@ static const struct {
 	enum msg id;
 } known[] = {
         {"too many wrong check-in codes", MSG_ERR_CODE_THROTTLED},
+        {"too many registrations", MSG_ERR_REGISTER_THROTTLED},
+        {"separate consent", MSG_ERR_ID_CONSENT},
         {"wrong or expired check-in code", MSG_ERR_BAD_CODE},
         {"check-in code is required", MSG_ERR_CODE_REQUIRED},
         {"already checked in at this event", MSG_ERR_ALREADY_IN},
@@ -464,6 +466,8 @@ enum msg page_err_msg(const struct err *e, const char **extra)
 			return MSG_ERR_REQUIRED;
 		if (!strcmp(e->field, "phone"))
 			return status == 409 ? MSG_ERR_PHONE_TAKEN : MSG_ERR_PHONE;
+		if (!strcmp(e->field, "id_number"))
+			return status == 409 ? MSG_ERR_ID_TAKEN : MSG_ERR_ID_NUMBER;
 		if (!strcmp(e->field, "password") || !strcmp(e->field, "new_password"))
 			return MSG_ERR_PASSWORD;
 		if (!strcmp(e->field, "org_unit_id"))

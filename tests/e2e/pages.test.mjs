@@ -275,6 +275,8 @@ test('/register shows the API\'s validation inline, next to the field', async ()
 test('axe: no serious or critical violation on any volunteer page, in both languages', async () => {
   const eventId = stack.events[4];
   const v = await volunteer(stack, '周志愿', eventId);
+  // an ID number entered by staff, so that /me shows its section with the withdrawal form
+  await coord.ok('PATCH', `/volunteers/${v.id}`, { id_number: '32010219850612123X' });
   for (const locale of ['zh-CN', 'en']) {
     const ctx = await newContext(browser, { locale });
     const page = await ctx.newPage();
@@ -302,6 +304,7 @@ test('axe: no serious or critical violation on any volunteer page, in both langu
       await page.locator('input[name=password]').fill(v.password);
       await page.locator('form button').click();
       await page.locator('#me-name').waitFor();
+      await page.locator('#id-number').waitFor();
       await check('me');
       await page.goto(stack.base + (await checkinPath(coord, eventId)));
       await check('checkin-logged-in');

@@ -79,8 +79,11 @@ def pg(binary, workdir):
 
 @pytest.fixture(scope="session")
 def server(pg, workdir):
-    """The shared server: HTTP and HTTPS, two workers, on the session database."""
-    srv = helpers.Server(pg.url(), workdir, tls=True, workers=2)
+    """The shared server: HTTP and HTTPS, two workers, on the session database.  The suite
+    registers hundreds of volunteers from 127.0.0.1: the registration throttle is raised
+    (test_consent.py tests it on servers of its own)."""
+    srv = helpers.Server(pg.url(), workdir, tls=True, workers=2,
+                         env={"VOLUNTEERD_REGISTER_TRIES": "1000000"})
     _track(srv.cleanup)
     try:
         srv.start()

@@ -119,6 +119,9 @@ EXPECT = {
     ("PATCH /volunteers/{id}", "other"):              (401, 404, 404, 404, 404, 404),
     ("PATCH /volunteers/{id} staff-field", "own"):    (401, 403, 200, 200, 200, 200),
     ("PATCH /volunteers/{id} staff-field", "other"):  (401, 404, 404, 404, 404, 404),
+    # removing the ID number withdraws its consent (0027): the volunteer's own, as staff's
+    ("PATCH /volunteers/{id} id_number null", "own"): (401, 200, 200, 200, 200, 200),
+    ("PATCH /volunteers/{id} id_number null", "other"): (401, 404, 404, 404, 404, 404),
     # erasure of a volunteer's personal data: administrators only (a fresh member of the team)
     ("DELETE /volunteers/{id}", "own"):               (401, 404, 403, 403, 200, 200),
     ("DELETE /volunteers/{id}", "other"):             (401, 404, 404, 404, 404, 404),
@@ -518,6 +521,10 @@ def s_vol_patch_staff(w, actor, side):
     return "PATCH", f"/volunteers/{w.side[side]['vol']}", {"status": "active"}, None, None
 
 
+def s_vol_id_withdraw(w, actor, side):
+    return "PATCH", f"/volunteers/{w.side[side]['vol']}", {"id_number": None}, None, None
+
+
 def s_vol_erase(w, actor, side):
     d, v = w.side[side], fresh_volunteer(w, side)
     w.sa.ok("POST", f"/teams/{d['team']}/members", {"volunteer_id": v}, want=201)
@@ -833,6 +840,7 @@ SETUP = {
     "GET /volunteers/{id}": s_vol_get,
     "PATCH /volunteers/{id}": s_vol_patch,
     "PATCH /volunteers/{id} staff-field": s_vol_patch_staff,
+    "PATCH /volunteers/{id} id_number null": s_vol_id_withdraw,
     "DELETE /volunteers/{id}": s_vol_erase,
     "POST /volunteers/{id}/certificates": s_vol_cert,
     "POST /certificates/{id}/revoke": s_cert_revoke,

@@ -63,7 +63,7 @@ def served(w, vid, event, start, minutes, approve=True):
 
 def volunteer(w):
     body = {"name": "证明" + EVIL, "phone": random_phone(), "org_unit_id": w.A, "id_number": random_id(),
-            "password": PW}
+            "consent_id_number": True, "password": PW}
     v = anonymous(w.server).ok("POST", "/volunteers", body, want=201)
     return v, body, Api(w.server, body["phone"], PW)
 

@@ -66,7 +66,7 @@ def registered(w):
     """A self-registered volunteer with every personal field, a team membership, two hours of
     service (checked in and out by themselves, so their address is recorded) and a session."""
     body = {"name": "注销" + secrets.token_hex(2), "phone": random_phone(), "org_unit_id": w.A,
-            "id_number": random_id(), "gender": "female", "birth_date": "1990-05-06",
+            "id_number": random_id(), "consent_id_number": True, "gender": "female", "birth_date": "1990-05-06",
             "work_unit": "区图书馆" + secrets.token_hex(2), "skills": ["急救"], "password": PW}
     v = anonymous(w.server).ok("POST", "/volunteers", body, want=201)
     w.coord.ok("POST", f"/teams/{w.team}/members", {"volunteer_id": v["id"]}, want=201)

@@ -92,7 +92,8 @@ class Env:
     def register(self, number, want=201):
         r = anonymous(self.srv).req("POST", "/volunteers", {"name": "钥" + secrets.token_hex(2),
                                                            "phone": random_phone(),
-                                                           "org_unit_id": self.unit, "id_number": number})
+                                                           "org_unit_id": self.unit, "id_number": number,
+                                                           "consent_id_number": True})
         assert r.status_code == want, r.text
         assert number not in r.text and number.lower() not in r.text
         return r.json()

@@ -44,6 +44,7 @@ def test_a_district_over_http(server):
                 "password": f"Vol-pass-{i}-{tag}"}
         if i % 3 == 0:
             body["id_number"] = id_number(int(tag, 16) % 500 + i)
+            body["consent_id_number"] = True  # asked of those who register themselves
         who = Api(server) if i % 2 else admin
         v = who.ok("POST", "/volunteers", body, want=201)
         assert v["volunteer_no"] and "id_number" not in body or body["id_number"] not in str(v)

@@ -223,7 +223,8 @@ def test_walk_in_found_by_phone_or_volunteer_number(server, world):
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
     idn = seventeen + "10X98765432"[sum(int(d) * k for d, k in zip(seventeen, weights)) % 11]
     w3 = Api(server).ok("POST", "/volunteers", {"name": "孙", "phone": f"137{int(world['tag'], 16) % 100000000:08d}",
-                                                "org_unit_id": world["comm_b"]["id"], "id_number": idn}, want=201)
+                                                "org_unit_id": world["comm_b"]["id"], "id_number": idn,
+                                                "consent_id_number": True}, want=201)
     tok = walkin_form(check_page(b.get(path)))
     html = check_page(b.post(path, {"_t": tok, "action": "walkin", "who": "13900000000"}), status=422)
     assert 'value="13900000000"' in html and 'id="e-who"' in html and 'aria-invalid="true"' in html

@@ -103,7 +103,11 @@ def world(server, pg):
 
 
 def register(w, client=None, want=201, **fields):
+    """POST /volunteers (anonymous unless client); a self-registration with an ID number gives
+    the separate consent unless the test says otherwise (test_consent.py tests it)."""
     body = {"name": "张" + secrets.token_hex(3), "phone": random_phone(), "org_unit_id": w.a}
+    if client is None and isinstance(fields.get("id_number"), str):
+        body["consent_id_number"] = True
     body.update(fields)
     body = {k: v for k, v in body.items() if v is not ...}
     r = (client or w.anon).req("POST", "/volunteers", body)
@@ -222,6 +226,8 @@ def _bad_cases():
 @pytest.mark.parametrize("field,patch", _bad_cases(), ids=lambda x: x if isinstance(x, str) else None)
 def test_registration_validation(world, field, patch):
     body = {"name": "李四", "phone": random_phone(), "org_unit_id": world.a}
+    if isinstance(patch.get("id_number"), str):
+        body["consent_id_number"] = True  # the number's own rules, not its consent
     body.update(patch)
     body = {k: v for k, v in body.items() if v is not ...}
     r = world.anon.req("POST", "/volunteers", body)
@@ -250,14 +256,17 @@ def test_registration_names_every_bad_field(world):
     assert len({e["message"] for e in p["errors"]}) == len(p["errors"])
     assert bad_id not in r.text  # an error never quotes the number
 
-    # mended one by one, the others are still named, and a good body goes through
+    # mended one by one, the others are still named (the ID number's separate consent last),
+    # and a good body goes through
     body.pop("nickname")
     body["name"] = "李四"
     assert problem_fields(world.anon.req("POST", "/volunteers", body)) == [
-        "phone", "id_number", "gender", "birth_date", "skills", "password"]
+        "phone", "id_number", "gender", "birth_date", "skills", "password", "consent_id_number"]
     body.update(phone=random_phone(), id_number=random_id(), gender="male", skills=["急救"],
                 password="Pw-" + secrets.token_hex(8))
     body.pop("birth_date")
+    assert problem_fields(world.anon.req("POST", "/volunteers", body)) == ["consent_id_number"]
+    body["consent_id_number"] = True
     assert world.anon.req("POST", "/volunteers", body).status_code == 201
 
 
@@ -302,7 +311,8 @@ def test_duplicate_id_number_is_409_naming_id_number(world):
             break
     register(world, id_number=idn)
     r = world.anon.req("POST", "/volunteers", {"name": "冒名", "phone": random_phone(),
-                                               "org_unit_id": world.a, "id_number": idn.lower()})
+                                               "org_unit_id": world.a, "id_number": idn.lower(),
+                                               "consent_id_number": True})
     assert r.status_code == 409 and problem_fields(r) == ["id_number"], r.text
     assert idn not in r.text and idn.lower() not in r.text
 
@@ -319,7 +329,7 @@ def test_phone_taken_as_a_staff_login_is_409_phone(world):
 
 def test_idempotent_registration(world):
     body = {"name": "钱七", "phone": random_phone(), "org_unit_id": world.a,
-            "id_number": random_id(), "password": "Pw-" + secrets.token_hex(8)}
+            "id_number": random_id(), "consent_id_number": True, "password": "Pw-" + secrets.token_hex(8)}
     key = {"Idempotency-Key": "vt-" + secrets.token_hex(8)}
     r1 = world.anon.req("POST", "/volunteers", body, headers=key)
     r2 = world.anon.req("POST", "/volunteers", body, headers=key)
@@ -618,7 +628,9 @@ def test_staff_patch_in_scope(world):
     assert r.status_code == 409 and problem_fields(r) == ["phone"]
     # the audit trail has each change, with the number masked only
     trail = w.admin.ok("GET", f"/audit?entity=volunteer&entity_id={v['id']}&limit=50")["items"]
-    assert [e["action"] for e in reversed(trail)][:2] == ["create", "update"]
+    actions = [e["action"] for e in reversed(trail)]
+    assert [a for a in actions if not a.startswith("id_consent_")][:2] == ["create", "update"]
+    assert actions.count("id_consent_give") == 2  # registered with one, then staff's (0027)
     assert idn not in str(trail)
 
 
@@ -655,7 +667,7 @@ def test_canary_never_logged(world):
     canary_pw = "Canary-PW-" + secrets.token_hex(10)
     phone = random_phone()
     body = {"name": "金丝雀", "phone": phone, "org_unit_id": w.a, "id_number": canary_id,
-            "password": canary_pw}
+            "consent_id_number": True, "password": canary_pw}
     r = w.anon.req("POST", "/volunteers", body, headers={"Idempotency-Key": "canary-" + secrets.token_hex(4)})
     assert r.status_code == 201, r.text
     v = r.json()

@@ -2,6 +2,8 @@
  * test_throttle.c: a key is blocked after `limit` failures until its window ends, and not
  * before; another key is not; a window that has ended starts again; the table stays bounded
  * when more keys fail than it holds, and then never blocks a key that did not fail enough.
+ * As a rate limit (throttle_take): `limit` tries go ahead, the next waits for the window's
+ * end and is not counted.  Client addresses make keys: an IPv4 address, an IPv6 /64.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -84,6 +86,42 @@ static void test_zero_key_ignored(void **state)
 	free(t);
 }
 
+static void test_take_is_a_rate_limit(void **state)
+{
+	(void)state;
+	struct throttle *t = fresh();
+	uint64_t now = 5000;
+	for (int i = 0; i < LIMIT; i++)
+		assert_int_equal(throttle_take(t, 7, now + (uint64_t)i, WINDOW, LIMIT), 0);
+	assert_int_equal(throttle_take(t, 7, now + 20, WINDOW, LIMIT), WINDOW - 20);
+	assert_int_equal(throttle_take(t, 7, now + 30, WINDOW, LIMIT), WINDOW - 30);
+	assert_int_equal(throttle_take(t, 8, now + 30, WINDOW, LIMIT), 0); /* another client */
+	/* the window over, a new one starts with this try */
+	assert_int_equal(throttle_take(t, 7, now + WINDOW, WINDOW, LIMIT), 0);
+	for (int i = 1; i < LIMIT; i++)
+		assert_int_equal(throttle_take(t, 7, now + WINDOW, WINDOW, LIMIT), 0);
+	assert_int_equal(throttle_take(t, 7, now + WINDOW + 1, WINDOW, LIMIT), WINDOW - 1);
+	free(t);
+}
+
+static void test_addr_keys(void **state)
+{
+	(void)state;
+	uint64_t a = throttle_addr_key("203.0.113.7");
+	assert_true(a != 0);
+	assert_true(a == throttle_addr_key("203.0.113.7"));
+	assert_true(a == throttle_addr_key("::ffff:203.0.113.7")); /* an IPv4-mapped peer */
+	assert_true(a != throttle_addr_key("203.0.113.8"));
+	uint64_t b = throttle_addr_key("2001:db8:1:2::1");
+	assert_true(b != 0 && b != a);
+	assert_true(b == throttle_addr_key("2001:db8:1:2:ffff:ffff:ffff:ffff")); /* same /64 */
+	assert_true(b != throttle_addr_key("2001:db8:1:3::1"));
+	assert_true(throttle_addr_key("::1") != 0);
+	assert_true(throttle_addr_key("") != 0);
+	assert_true(throttle_addr_key("") == throttle_addr_key("not an address"));
+	assert_true(throttle_addr_key("") != a && throttle_addr_key("") != b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -91,6 +129,8 @@ int main(void)
 	        cmocka_unit_test(test_old_failures_do_not_count),
 	        cmocka_unit_test(test_bounded_and_never_wrong),
 	        cmocka_unit_test(test_zero_key_ignored),
+	        cmocka_unit_test(test_take_is_a_rate_limit),
+	        cmocka_unit_test(test_addr_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
