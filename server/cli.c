@@ -52,7 +52,7 @@ int cli_create_admin(const struct config *cfg, const char *login, int password_s
 		                "letters, digits and ._@-\n");
 		return 2;
 	}
-	if (migrate_check(cfg, &e) != 0) {
+	if (migrate_check(cfg, 0, &e) != 0) {
 		fprintf(stderr, "volunteerd create-admin: %s\n", e.detail);
 		return 1;
 	}
