@@ -38,6 +38,9 @@ struct config_key {
 
 static const struct config_key config_keys[] = {
         {"DATABASE_URL", CONFIG_STR, OFF(database_url), 0, STRMAX(database_url), ""},
+        {"VOLUNTEERD_MIGRATE_DATABASE_URL", CONFIG_STR, OFF(migrate_database_url), 0,
+         STRMAX(migrate_database_url), ""},
+        {"VOLUNTEERD_APP_ROLE", CONFIG_STR, OFF(app_role), 0, STRMAX(app_role), ""},
         {"VOLUNTEERD_BIND", CONFIG_STR, OFF(bind), 0, STRMAX(bind), "0.0.0.0"},
         {"VOLUNTEERD_HTTP_PORT", CONFIG_INT, OFF(http_port), 1, 65535, "8080"},
         {"VOLUNTEERD_HTTPS_PORT", CONFIG_INT, OFF(https_port), 0, 65535, "8443"},
@@ -356,7 +359,9 @@ void config_dump(const struct config *cfg, FILE *f)
 		const char *field = (const char *)cfg + k->offset;
 		if (k->type == CONFIG_INT) {
 			fprintf(f, "%s=%d\n", k->name, *(const int *)(const void *)field);
-		} else if (k->offset == offsetof(struct config, database_url) && field[0]) {
+		} else if ((k->offset == offsetof(struct config, database_url) ||
+		            k->offset == offsetof(struct config, migrate_database_url)) &&
+		           field[0]) {
 			/* It may hold a password, in any of libpq's two syntaxes. */
 			fprintf(f, "%s=***\n", k->name);
 		} else {

@@ -13,18 +13,22 @@
 #include "err.h"
 
 struct config {
-	char database_url[1024]; /* DATABASE_URL, verbatim to libpq; "" = libpq defaults */
-	char bind[64];           /* VOLUNTEERD_BIND, default "0.0.0.0" */
-	int http_port;           /* VOLUNTEERD_HTTP_PORT, default 8080, 1..65535 */
-	int https_port;          /* VOLUNTEERD_HTTPS_PORT, default 8443, 0 = off */
-	char tls_cert[512];      /* VOLUNTEERD_TLS_CERT, PEM path; required when https_port != 0 */
-	char tls_key[512];       /* VOLUNTEERD_TLS_KEY */
-	int workers;             /* VOLUNTEERD_WORKERS, default 0 = number of online cores; 0..64 */
-	char tz[64];             /* VOLUNTEERD_TZ, default "Asia/Shanghai" */
-	char secret_file[512];   /* VOLUNTEERD_SECRET_FILE */
-	int db_pool_size;        /* VOLUNTEERD_DB_POOL, default 4, 1..64 (connections per worker) */
-	int db_queue_max;        /* VOLUNTEERD_DB_QUEUE, default 1024 */
-	int db_queue_wait_ms;    /* VOLUNTEERD_DB_QUEUE_WAIT_MS, default 1000 */
+	char database_url[1024];         /* DATABASE_URL, verbatim to libpq; "" = libpq defaults */
+	char migrate_database_url[1024]; /* VOLUNTEERD_MIGRATE_DATABASE_URL: migrate's, when the
+	                                    server's role may not change the schema; "" = the above
+	                                  */
+	char app_role[64]; /* VOLUNTEERD_APP_ROLE: the role migrate grants the server's rights to */
+	char bind[64];     /* VOLUNTEERD_BIND, default "0.0.0.0" */
+	int http_port;     /* VOLUNTEERD_HTTP_PORT, default 8080, 1..65535 */
+	int https_port;    /* VOLUNTEERD_HTTPS_PORT, default 8443, 0 = off */
+	char tls_cert[512];    /* VOLUNTEERD_TLS_CERT, PEM path; required when https_port != 0 */
+	char tls_key[512];     /* VOLUNTEERD_TLS_KEY */
+	int workers;           /* VOLUNTEERD_WORKERS, default 0 = number of online cores; 0..64 */
+	char tz[64];           /* VOLUNTEERD_TZ, default "Asia/Shanghai" */
+	char secret_file[512]; /* VOLUNTEERD_SECRET_FILE */
+	int db_pool_size;      /* VOLUNTEERD_DB_POOL, default 4, 1..64 (connections per worker) */
+	int db_queue_max;      /* VOLUNTEERD_DB_QUEUE, default 1024 */
+	int db_queue_wait_ms;  /* VOLUNTEERD_DB_QUEUE_WAIT_MS, default 1000 */
 	int db_statement_timeout_ms; /* VOLUNTEERD_DB_STATEMENT_TIMEOUT_MS, default 5000 */
 	int db_prepare;              /* VOLUNTEERD_DB_PREPARE, default 1 (prepared statements) */
 	int max_body_bytes;          /* VOLUNTEERD_MAX_BODY, default 1048576 */

@@ -69,7 +69,7 @@ int cli_create_admin(const struct config *cfg, const char *login, int password_s
 		                "letters, digits and ._@-\n");
 		return 2;
 	}
-	if (migrate_check(cfg, &e) != 0) {
+	if (migrate_check(cfg, 0, &e) != 0) {
 		fprintf(stderr, "volunteerd create-admin: %s\n", e.detail);
 		return 1;
 	}
@@ -276,7 +276,7 @@ int cli_rekey_ids(const struct config *cfg, int batch)
 	struct err e;
 	int rc = 1;
 	if (secret_load(&sec, cfg->secret_file, cfg->secret_file_previous, &e) < 0 ||
-	    migrate_check(cfg, &e) != 0) {
+	    migrate_check(cfg, 0, &e) != 0) {
 		fprintf(stderr, "volunteerd rekey-ids: %s%s%s\n", e.field[0] ? e.field : "",
 		        e.field[0] ? ": " : "", e.detail);
 		goto out;

@@ -438,7 +438,7 @@ static int generate(const struct config *cfg, const struct gendata_opts *o, cons
 	memset(s, 0, sizeof s);
 	s[0].prog = s[1].prog = prog;
 	err_clear(&e);
-	if (migrate_check(cfg, &e) != 0) {
+	if (migrate_check(cfg, 0, &e) != 0) {
 		fprintf(stderr, "volunteerd %s: %s\n", prog, e.detail);
 		return 1;
 	}

@@ -126,7 +126,7 @@ static int check_setup(const struct config *cfg, struct secrets *sec)
 			goto fail;
 		SSL_CTX_free(ctx);
 	}
-	int rc = migrate_check(cfg, &e);
+	int rc = migrate_check(cfg, 1, &e);
 	if (rc < 0)
 		goto fail;
 	if (rc > 0) /* unreachable now: start anyway, /readyz says so, the pool reconnects */

@@ -54,13 +54,14 @@ static void quiet(void *arg, const char *message)
 	(void)message;
 }
 
-static PGconn *connect_db(const struct config *cfg, struct err *err)
+/* Connect to url; key names the setting it came from, for the error. */
+static PGconn *connect_db(const char *url, const char *key, struct err *err)
 {
 	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-	const char *vals[] = {cfg->database_url, "volunteerd-cli", "10", NULL};
+	const char *vals[] = {url, "volunteerd-cli", "10", NULL};
 	PGconn *pg = PQconnectdbParams(keys, vals, 1);
 	if (!pg || PQstatus(pg) != CONNECTION_OK) {
-		err_set(err, APP_EUNAVAILABLE, "DATABASE_URL", "cannot connect: %s",
+		err_set(err, APP_EUNAVAILABLE, key, "cannot connect: %s",
 		        pg ? PQerrorMessage(pg) : "out of memory");
 		PQfinish(pg);
 		return NULL;
@@ -153,9 +154,28 @@ static int verify_applied(PGconn *pg, int *applied_max, struct err *err)
 	return n;
 }
 
+/* Give VOLUNTEERD_APP_ROLE the server's rights (0028's app_role_grant), in one transaction. */
+static int grant_app_role(PGconn *pg, const char *role, struct err *err)
+{
+	const char *params[] = {role};
+	PGresult *res = PQexecParams(pg, Q_APP_ROLE_GRANT, 1, NULL, params, NULL, NULL, 0);
+	int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+		err_set(err, APP_EINVALID, "VOLUNTEERD_APP_ROLE", "%s",
+		        PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+		                ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+		                : PQresultErrorMessage(res));
+	PQclear(res);
+	if (ok)
+		log_msg(LOG_INFO, "app_role_granted", "role=%s", role);
+	return ok ? 0 : -1;
+}
+
 int migrate_run(const struct config *cfg, struct err *err)
 {
-	PGconn *pg = connect_db(cfg, err);
+	int own_url = cfg->migrate_database_url[0] != '\0';
+	PGconn *pg = connect_db(own_url ? cfg->migrate_database_url : cfg->database_url,
+	                        own_url ? "VOLUNTEERD_MIGRATE_DATABASE_URL" : "DATABASE_URL", err);
 	int rc = -1, applied_max = 0;
 	if (!pg)
 		return -1;
@@ -200,6 +220,8 @@ int migrate_run(const struct config *cfg, struct err *err)
 		if (!ok || exec_ok(pg, Q_PARTITIONS_ENSURE, err, "ledger partitions") < 0)
 			goto out;
 	}
+	if (cfg->app_role[0] && grant_app_role(pg, cfg->app_role, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	PQclear(PQexec(pg, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
@@ -225,10 +247,23 @@ static int warn_durability(PGconn *pg)
 	return n;
 }
 
-int migrate_check(const struct config *cfg, struct err *err)
+/* Warn when the server's role may change the schema (R31: it needs DML only): a superuser,
+ * the owner of the application's tables, or a role that may create objects in its schemas.
+ * Only a warning, as for durability: a development database runs as its owner. */
+static void warn_role(PGconn *pg)
+{
+	PGresult *res = PQexec(pg, Q_ROLE_BROAD);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    !PQgetisnull(res, 0, 0))
+		log_msg(LOG_WARN, "db_role_broad", "reason=%s hint=%s", PQgetvalue(res, 0, 0),
+		        "the server needs only DML: see VOLUNTEERD_APP_ROLE in the README");
+	PQclear(res);
+}
+
+int migrate_check(const struct config *cfg, int serving, struct err *err)
 {
 	int applied_max = 0;
-	PGconn *pg = connect_db(cfg, err);
+	PGconn *pg = connect_db(cfg->database_url, "DATABASE_URL", err);
 	if (!pg)
 		return 1;
 	int rc = 0;
@@ -246,8 +281,10 @@ int migrate_check(const struct config *cfg, struct err *err)
 		             "migrate` first",
 		             applied_max, migrate_latest());
 	}
-	if (rc == 0)
+	if (rc == 0 && serving) {
 		warn_durability(pg);
+		warn_role(pg);
+	}
 	PQfinish(pg);
 	return rc;
 }

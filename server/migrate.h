@@ -12,9 +12,10 @@ struct err;
  * advisory lock.  Refuses (-1) when an applied migration's checksum differs. */
 int migrate_run(const struct config *cfg, struct err *err);
 /* 0: schema current; -1: outdated or tampered (err says how); 1: database unreachable.
- * When current, also logs db_durability_off for each of fsync, synchronous_commit and
- * full_page_writes that is off. */
-int migrate_check(const struct config *cfg, struct err *err);
+ * When current and serving (`serve`, not the other subcommands, whose output scripts read),
+ * also logs db_durability_off for each of fsync, synchronous_commit and full_page_writes that
+ * is off, and db_role_broad when the role may change the schema. */
+int migrate_check(const struct config *cfg, int serving, struct err *err);
 /* The highest embedded version. */
 int migrate_latest(void);
 

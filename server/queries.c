@@ -33,6 +33,20 @@ const char Q_DURABILITY_OFF[] =
         " 'full_page_writes') AND setting = 'off') OR (name = 'data_sync_retry' AND setting = 'on')"
         " ORDER BY name";
 
+/* Why the server's role is broader than it needs (R31), or NULL: superuser, owner of the
+ * application's tables (or a member of their owner), or allowed to create in its schemas. */
+const char Q_ROLE_BROAD[] =
+        "SELECT CASE"
+        " WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN 'superuser'"
+        " WHEN EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        "  WHERE n.nspname IN ('public', 'api') AND c.relkind IN ('r', 'p')"
+        "  AND pg_has_role(c.relowner, 'USAGE')) THEN 'owns_tables'"
+        " WHEN has_schema_privilege('public', 'CREATE') OR has_schema_privilege('api', 'CREATE')"
+        " THEN 'may_create' END";
+
+/* migrate, with VOLUNTEERD_APP_ROLE: the server's rights to $1 (0028). */
+const char Q_APP_ROLE_GRANT[] = "SELECT app_role_grant($1)";
+
 const char Q_PARTITIONS_ENSURE[] =
         "SELECT hour_entry_days_ensure(current_date - 31, current_date + 400)";
 

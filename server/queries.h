@@ -14,6 +14,8 @@ extern const char Q_ROLLUPS_COMPACT[];
 extern const char Q_RETENTION_PURGE[];
 extern const char Q_SETTINGS_TZ[];
 extern const char Q_DURABILITY_OFF[];
+extern const char Q_ROLE_BROAD[];
+extern const char Q_APP_ROLE_GRANT[];
 extern const char Q_PARTITIONS_ENSURE[];
 extern const char Q_ADMIN_EXISTS[];
 extern const char Q_ADMIN_CREATE[];

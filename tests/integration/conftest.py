@@ -16,6 +16,9 @@ import pytest
 
 import helpers
 
+# The shared server connects as this role, which may change data but not the schema (R31);
+# migrate runs as the cluster's superuser and grants it the server's rights.
+APP_ROLE = "vd_app"
 ADMIN_LOGIN = "admin"
 ADMIN_PASSWORD = "Adm1n-" + secrets.token_urlsafe(12)
 
@@ -69,7 +72,8 @@ def pg(binary, workdir):
     _track(cluster.cleanup)
     try:
         cluster.init()
-        setup = helpers.Server(cluster.url(), workdir, tls=False)
+        cluster.sql(f"CREATE ROLE {APP_ROLE} LOGIN", db="postgres")
+        setup = helpers.Server(cluster.url(), workdir, tls=False, env={"VOLUNTEERD_APP_ROLE": APP_ROLE})
         setup.migrate()
         setup.create_admin(ADMIN_LOGIN, ADMIN_PASSWORD)
         yield cluster
@@ -79,11 +83,13 @@ def pg(binary, workdir):
 
 @pytest.fixture(scope="session")
 def server(pg, workdir):
-    """The shared server: HTTP and HTTPS, two workers, on the session database.  The suite
-    registers hundreds of volunteers from 127.0.0.1: the registration throttle is raised
-    (test_consent.py tests it on servers of its own)."""
-    srv = helpers.Server(pg.url(), workdir, tls=True, workers=2,
-                         env={"VOLUNTEERD_REGISTER_TRIES": "1000000"})
+    """The shared server: HTTP and HTTPS, two workers, on the session database, connected as
+    APP_ROLE (its migrate, as the superuser, as in production).  The suite registers hundreds
+    of volunteers from 127.0.0.1: the registration throttle is raised (test_consent.py tests it
+    on servers of its own)."""
+    srv = helpers.Server(pg.url(user=APP_ROLE), workdir, tls=True, workers=2,
+                         env={"VOLUNTEERD_MIGRATE_DATABASE_URL": pg.url(), "VOLUNTEERD_APP_ROLE": APP_ROLE,
+                              "VOLUNTEERD_REGISTER_TRIES": "1000000"})
     _track(srv.cleanup)
     try:
         srv.start()

@@ -118,8 +118,8 @@ class Postgres:
             self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def url(self, db="vd"):
-        return f"postgresql://postgres@/{db}?host={self.dir}&port={self.port}"
+    def url(self, db="vd", user="postgres"):
+        return f"postgresql://{user}@/{db}?host={self.dir}&port={self.port}"
 
     def create_db(self, name):
         self.sql(f"CREATE DATABASE {name}", db="postgres")
@@ -133,10 +133,10 @@ class Postgres:
             assert r.returncode == 0, f"psql {q!r}: {r.stderr}"
         return r.stdout
 
-    def connect(self, db="vd"):
+    def connect(self, db="vd", user="postgres"):
         """A psycopg2 connection (autocommit off) for tests that must hold a lock."""
         import psycopg2
-        return psycopg2.connect(host=self.dir, port=self.port, user="postgres", dbname=db,
+        return psycopg2.connect(host=self.dir, port=self.port, user=user, dbname=db,
                                 connect_timeout=10)
 
 

@@ -405,13 +405,18 @@ static void test_dump_masks_database_url(void **state)
 	char buf[8192];
 	config_defaults(&c);
 	assert_int_equal(config_set(&c, "DATABASE_URL", "postgresql://u:secret@h/db", &e), 0);
+	assert_int_equal(config_set(&c, "VOLUNTEERD_MIGRATE_DATABASE_URL",
+	                            "host=/tmp user=owner password=hidden", &e),
+	                 0);
 	assert_int_equal(config_set(&c, "VOLUNTEERD_TZ", "Asia/Shanghai", &e), 0);
 	FILE *f = fmemopen(buf, sizeof buf, "w");
 	assert_non_null(f);
 	config_dump(&c, f);
 	fclose(f);
 	assert_null(strstr(buf, "secret"));
-	assert_non_null(strstr(buf, "DATABASE_URL=***\n"));
+	assert_null(strstr(buf, "hidden"));
+	assert_int_equal(strncmp(buf, "DATABASE_URL=***\n", 17), 0); /* the first key */
+	assert_non_null(strstr(buf, "VOLUNTEERD_MIGRATE_DATABASE_URL=***\n"));
 	assert_non_null(strstr(buf, "VOLUNTEERD_HTTP_PORT=8080\n"));
 	assert_non_null(strstr(buf, "VOLUNTEERD_TZ=Asia/Shanghai\n"));
 	assert_non_null(strstr(buf, "VOLUNTEERD_PUBLIC_URL=\"\"\n"));
