@@ -1,0 +1,27 @@
+/*
+ * conns.h: a worker's client connections: which are open, and how many.
+ */
+#ifndef VD_CONNS_H
+#define VD_CONNS_H
+
+struct worker;
+struct bufferevent;
+struct evconnlistener;
+struct conns;
+
+/* The tracker of w's connections (it reads w's base and bound sockets); NULL when out of
+ * memory.  Freed by conns_free once evhttp has freed every connection. */
+struct conns *conns_new(struct worker *w);
+void conns_free(struct conns *cs);
+/* For an evhttp bevcb: note bev, which evhttp attaches to the connection it has just
+ * accepted, and return it.  Within the same loop turn, before a byte of it is read, the
+ * connection is taken in hand. */
+struct bufferevent *conns_track(struct conns *cs, struct bufferevent *bev);
+/* Watch lev for accept errors (EMFILE...): it then pauses for a moment instead of spinning. */
+void conns_watch_listener(struct conns *cs, struct evconnlistener *lev);
+/* Connections open now (accepted and not yet closed). */
+int conns_open(const struct conns *cs);
+/* Draining: idle connections close within a second, and so does any accepted from now on. */
+void conns_drain(struct conns *cs);
+
+#endif
