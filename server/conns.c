@@ -1,16 +1,34 @@
 /*
- * conns.c: a worker's client connections.
+ * conns.c: a worker's client connections: tracking and deadlines.
  *
- * evhttp 2.1 tells us nothing when it accepts or closes a connection, but it asks our bevcb
- * for each new connection's bufferevent, and it sets that bufferevent's callback argument to
- * its evhttp_connection.  So: the bevcb keeps a reference to the new bufferevent; later in the
- * same loop turn (evhttp has attached it by then, and read nothing yet) we read the
- * evhttp_connection from it and set a close callback.  A bufferevent that evhttp already freed
- * has had its callbacks cleared, and is only released.  This gives an exact count of open
- * connections, and a handle on each for the drain.
+ * Tracking.  evhttp 2.1 tells us nothing when it accepts or closes a connection, but it asks
+ * our bevcb for each new connection's bufferevent, and it sets that bufferevent's callback
+ * argument to its evhttp_connection.  So: the bevcb keeps a reference to the new
+ * bufferevent; later in the same loop turn (evhttp has attached it by then, and read nothing
+ * yet) we read the evhttp_connection from it and set a close callback.  A bufferevent that
+ * evhttp already freed has had its callbacks cleared, and is only released.  This gives an
+ * exact count of open connections, and a handle on each for the drain.
+ *
+ * Deadlines.  evhttp's own timeout restarts with every byte, so a client sending one byte now
+ * and then would hold its connection for ever.  Each connection has one timer, set for the
+ * phase it is in:
+ *   WAIT     for a request, since the accept (the TLS handshake included) or since the last
+ *            answer was written: VOLUNTEERD_HTTP_TIMEOUT
+ *   HEAD     since the request's first byte, until its header block ends:
+ *            VOLUNTEERD_HEADER_TIMEOUT
+ *   BODY     since the end of the headers, until evhttp hands the request over:
+ *            VOLUNTEERD_BODY_TIMEOUT
+ *   HANDLER  the request is ours until its answer is written: no timer (a client that reads
+ *            slowly meets evhttp's write timeout; database work has its own deadlines)
+ * The phase follows the bytes that arrive in the connection's input buffer (decrypted, for
+ * TLS: a callback on the buffer sees them before evhttp parses them), the request callback and
+ * the request's completion callback.  evhttp's read timeout is switched off, as these replace
+ * it.  When the timer fires the connection is freed, without an answer.  It never runs in
+ * HANDLER: freeing the connection then would free the request under its handler.
  */
 #include "conns.h"
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -23,13 +41,24 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "worker.h"
+
+enum phase { WAIT, HEAD, BODY, HANDLER };
 
 struct conn {
 	TAILQ_ENTRY(conn) link;
 	struct conns *owner;
 	struct evhttp_connection *evcon;
+	evutil_socket_t fd;
+	struct evbuffer *in;             /* the bufferevent's input, which evhttp parses */
+	struct evbuffer_cb_entry *watch; /* on_input, on `in` */
+	struct event *deadline;
+	enum phase phase;
+	int eol;      /* scanning headers: 0 inside a line, 1 after its LF, 2 after LF CR */
+	int requests; /* handed to the handlers */
 };
 
 struct conns {
@@ -39,6 +68,10 @@ struct conns {
 	struct bufferevent **fresh; /* accepted, not yet adopted */
 	int nfresh, cap;
 	struct event *adopt_ev;
+	struct conn **by_fd; /* the request callback finds its connection by its descriptor */
+	int nby_fd;
+	const struct timeval *phase_tv[HANDLER]; /* libevent common timeouts: one queue each */
+	struct timeval write_tv;
 	struct event *resume_ev;
 };
 
@@ -90,40 +123,185 @@ void conns_watch_listener(struct conns *cs, struct evconnlistener *lev)
 	evconnlistener_set_error_cb(lev, on_accept_error);
 }
 
+/* --- deadlines ----------------------------------------------------------------------------- */
+
+static void arm(struct conn *c, enum phase p)
+{
+	c->phase = p;
+	if (p == HANDLER)
+		evtimer_del(c->deadline);
+	else
+		evtimer_add(c->deadline, c->owner->phase_tv[p]);
+}
+
+/* Whether the header block ends in `in` from byte `from` on: at an empty line (evhttp ends a
+ * line at LF, with or without a CR before it).  c->eol carries the scan across calls. */
+static int header_end(struct conn *c, struct evbuffer *in, size_t from)
+{
+	size_t len = evbuffer_get_length(in);
+	while (from < len) {
+		struct evbuffer_ptr at;
+		struct evbuffer_iovec v[8];
+		if (evbuffer_ptr_set(in, &at, from, EVBUFFER_PTR_SET) < 0)
+			return 0;
+		int n = evbuffer_peek(in, (ev_ssize_t)(len - from), &at, v, 8);
+		if (n <= 0)
+			return 0;
+		for (int i = 0; i < n && i < 8; i++) {
+			const unsigned char *p = v[i].iov_base;
+			for (size_t k = 0; k < v[i].iov_len && from < len; k++, from++) {
+				if (p[k] == '\n' && c->eol)
+					return 1;
+				c->eol = p[k] == '\n' ? 1 : p[k] == '\r' && c->eol == 1 ? 2 : 0;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Between requests: wait for the next, or time the one already arriving (pipelined). */
+static void await_request(struct conn *c)
+{
+	c->eol = 0;
+	if (!evbuffer_get_length(c->in))
+		arm(c, WAIT);
+	else if (header_end(c, c->in, 0))
+		arm(c, BODY);
+	else
+		arm(c, HEAD);
+}
+
+/* Bytes arrived: a request's first starts its header deadline, its headers' end the body's. */
+static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	if (!info->n_added || c->phase == BODY || c->phase == HANDLER)
+		return;
+	size_t len = evbuffer_get_length(in);
+	size_t from = info->n_added < len ? len - info->n_added : 0;
+	if (c->phase == WAIT) {
+		c->eol = 0;
+		arm(c, HEAD);
+	}
+	if (header_end(c, in, from))
+		arm(c, BODY);
+}
+
+static void on_answered(struct evhttp_request *ev, void *arg)
+{
+	(void)ev;
+	await_request(arg);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	static const enum metrics_conn counter[HANDLER] = {METRICS_CONN_IDLE_DEADLINE,
+	                                                   METRICS_CONN_HEADER_DEADLINE,
+	                                                   METRICS_CONN_BODY_DEADLINE};
+	static const char *const name[HANDLER] = {"idle", "header", "body"};
+	struct conn *c = arg;
+	struct worker *w = c->owner->w;
+	(void)fd;
+	(void)what;
+	if (c->phase == HANDLER) /* cannot be: arm() stopped the timer */
+		return;
+	metrics_conn_event(w->metrics, w->index, counter[c->phase]);
+	if (c->phase != WAIT) {
+		char *peer = NULL;
+		ev_uint16_t port = 0;
+		evhttp_connection_get_peer(c->evcon, &peer, &port);
+		log_msg(LOG_INFO, "conn_deadline", "worker=%d deadline=%s peer=%s requests=%d",
+		        w->index, name[c->phase], peer ? peer : "", c->requests);
+	}
+	evhttp_connection_free(c->evcon); /* its close callback frees c */
+}
+
 /* --- connections --------------------------------------------------------------------------- */
+
+static int grow_by_fd(struct conns *cs, evutil_socket_t fd)
+{
+	int n = cs->nby_fd ? cs->nby_fd : 1024;
+	while (n <= fd)
+		n *= 2;
+	struct conn **grown = realloc(cs->by_fd, (size_t)n * sizeof *grown);
+	if (!grown)
+		return -1;
+	memset(grown + cs->nby_fd, 0, (size_t)(n - cs->nby_fd) * sizeof *grown);
+	cs->by_fd = grown;
+	cs->nby_fd = n;
+	return 0;
+}
+
+static void forget(struct conns *cs, struct conn *c)
+{
+	TAILQ_REMOVE(&cs->open, c, link);
+	cs->count--;
+	cs->by_fd[c->fd] = NULL;
+	evbuffer_remove_cb_entry(c->in, c->watch);
+	event_free(c->deadline);
+	free(c);
+}
 
 static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct conn *c = arg;
 	struct conns *cs = c->owner;
 	evhttp_connection_set_closecb(evcon, NULL, NULL); /* once only */
-	TAILQ_REMOVE(&cs->open, c, link);
-	cs->count--;
-	free(c);
+	forget(cs, c);
 	worker_connection_closed(cs->w);
 }
 
+/* evcon's record, its deadline running; NULL when out of memory. */
+static struct conn *conn_new(struct conns *cs, struct evhttp_connection *evcon,
+                             struct bufferevent *bev, evutil_socket_t fd)
+{
+	if (fd >= cs->nby_fd && grow_by_fd(cs, fd) < 0)
+		return NULL;
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->in = bufferevent_get_input(bev);
+	c->deadline = evtimer_new(cs->w->base, on_deadline, c);
+	c->watch = c->deadline ? evbuffer_add_cb(c->in, on_input, c) : NULL;
+	if (!c->watch) {
+		if (c->deadline)
+			event_free(c->deadline);
+		free(c);
+		return NULL;
+	}
+	c->owner = cs;
+	c->evcon = evcon;
+	c->fd = fd;
+	cs->by_fd[fd] = c;
+	TAILQ_INSERT_TAIL(&cs->open, c, link);
+	cs->count++;
+	evhttp_connection_set_closecb(evcon, on_conn_close, c);
+	bufferevent_set_timeouts(bev, NULL, &cs->write_tv); /* reading is timed by the phases */
+	await_request(c);
+	return c;
+}
+
+/* Take a just-accepted connection in hand, or close it when memory ran out (it is not served
+ * without its deadlines). */
 static void adopt(struct conns *cs, struct bufferevent *bev)
 {
 	bufferevent_event_cb eventcb = NULL;
 	void *cbarg = NULL;
 	bufferevent_getcb(bev, NULL, NULL, &eventcb, &cbarg);
-	struct conn *c = eventcb && cbarg ? calloc(1, sizeof *c) : NULL;
-	if (!c)
-		return; /* evhttp has freed it already, or out of memory: untracked */
-	c->evcon = cbarg;
-	c->owner = cs;
-	TAILQ_INSERT_TAIL(&cs->open, c, link);
-	cs->count++;
-	evhttp_connection_set_closecb(c->evcon, on_conn_close, c);
+	if (!eventcb || !cbarg)
+		return; /* evhttp has freed it already */
+	struct evhttp_connection *evcon = cbarg;
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	if (fd < 0 || !conn_new(cs, evcon, bev, fd)) {
+		evhttp_connection_free(evcon);
+		return;
+	}
 	/* A TLS reply leaves as several records (several writes): without NODELAY, Nagle holds
 	 * the last one for the client's delayed ACK, 40 ms a reply. */
 	int one = 1;
-	evutil_socket_t fd = bufferevent_getfd(bev);
-	if (fd >= 0)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (cs->w->draining) /* accepted just before the listener closed */
-		evhttp_connection_set_timeout(c->evcon, 1);
+		evhttp_connection_set_timeout(evcon, 1);
 }
 
 static void on_adopt(evutil_socket_t fd, short what, void *arg)
@@ -156,6 +334,23 @@ struct bufferevent *conns_track(struct conns *cs, struct bufferevent *bev)
 	return bev;
 }
 
+void conns_request(struct conns *cs, struct evhttp_request *ev)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	struct conn *c = fd >= 0 && fd < cs->nby_fd ? cs->by_fd[fd] : NULL;
+	if (!c || c->evcon != evcon)
+		return; /* untracked */
+	arm(c, HANDLER);
+	evhttp_request_set_on_complete_cb(ev, on_answered, c);
+	int max = cs->w->cfg->max_requests_per_conn;
+	if (++c->requests >= max && max) {
+		evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
+		metrics_conn_event(cs->w->metrics, cs->w->index, METRICS_CONN_REQUEST_CAP);
+	}
+}
+
 int conns_open(const struct conns *cs)
 {
 	return cs ? cs->count : 0;
@@ -170,18 +365,27 @@ void conns_drain(struct conns *cs)
 
 struct conns *conns_new(struct worker *w)
 {
+	const struct config *cfg = w->cfg;
 	struct conns *cs = calloc(1, sizeof *cs);
 	if (!cs)
 		return NULL;
 	cs->w = w;
 	TAILQ_INIT(&cs->open);
+	cs->write_tv.tv_sec = cfg->http_timeout_s;
+	const int secs[HANDLER] = {cfg->http_timeout_s, cfg->header_timeout_s, cfg->body_timeout_s};
+	for (int p = WAIT; p < HANDLER; p++) {
+		struct timeval tv = {secs[p], 0};
+		if (!(cs->phase_tv[p] = event_base_init_common_timeout(w->base, &tv)))
+			goto fail;
+	}
 	cs->adopt_ev = event_new(w->base, -1, 0, on_adopt, cs);
 	cs->resume_ev = evtimer_new(w->base, on_resume, cs);
-	if (!cs->adopt_ev || !cs->resume_ev) {
-		conns_free(cs);
-		return NULL;
-	}
+	if (!cs->adopt_ev || !cs->resume_ev)
+		goto fail;
 	return cs;
+fail:
+	conns_free(cs);
+	return NULL;
 }
 
 void conns_free(struct conns *cs)
@@ -193,6 +397,7 @@ void conns_free(struct conns *cs)
 	struct conn *c;
 	while ((c = TAILQ_FIRST(&cs->open)) != NULL) { /* normally none: evhttp closed them */
 		TAILQ_REMOVE(&cs->open, c, link);
+		event_free(c->deadline);
 		free(c);
 	}
 	if (cs->adopt_ev)
@@ -201,6 +406,7 @@ void conns_free(struct conns *cs)
 		event_free(cs->resume_ev);
 	if (process_conns == cs)
 		process_conns = NULL;
+	free(cs->by_fd);
 	free(cs->fresh);
 	free(cs);
 }

@@ -1,5 +1,6 @@
 /*
- * conns.h: a worker's client connections: which are open, and how many.
+ * conns.h: a worker's client connections: which are open, how many, and how long each may
+ * take to send a request.
  */
 #ifndef VD_CONNS_H
 #define VD_CONNS_H
@@ -7,16 +8,20 @@
 struct worker;
 struct bufferevent;
 struct evconnlistener;
+struct evhttp_request;
 struct conns;
 
-/* The tracker of w's connections (it reads w's base and bound sockets); NULL when out of
- * memory.  Freed by conns_free once evhttp has freed every connection. */
+/* The tracker of w's connections (it reads w's base, cfg, metrics and bound sockets); NULL
+ * when out of memory.  Freed by conns_free once evhttp has freed every connection. */
 struct conns *conns_new(struct worker *w);
 void conns_free(struct conns *cs);
 /* For an evhttp bevcb: note bev, which evhttp attaches to the connection it has just
  * accepted, and return it.  Within the same loop turn, before a byte of it is read, the
- * connection is taken in hand. */
+ * connection is taken in hand: its deadlines start. */
 struct bufferevent *conns_track(struct conns *cs, struct bufferevent *bev);
+/* From the request callback: the request is its handler's until answered, and no deadline
+ * runs meanwhile; the last request a connection may make is answered with Connection: close. */
+void conns_request(struct conns *cs, struct evhttp_request *ev);
 /* Watch lev for accept errors (EMFILE...): it then pauses for a moment instead of spinning. */
 void conns_watch_listener(struct conns *cs, struct evconnlistener *lev);
 /* Connections open now (accepted and not yet closed). */

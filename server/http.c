@@ -3,8 +3,9 @@
  *
  * Owns the evhttp objects and the listeners of one worker.  Limits are always explicit
  * (libevent's defaults are unlimited): header size, body size (the largest any route
- * allows; routes with a smaller limit are checked here), read/write timeouts, the methods we
- * route, and descriptors for the connection cap.  The connections themselves are conns.c's.
+ * allows; routes with a smaller limit are checked here), the write timeout, the methods we
+ * route, and descriptors for the connection cap.  The connections themselves and their
+ * deadlines are conns.c's.
  */
 #include "http.h"
 
@@ -138,6 +139,7 @@ static int framing_is_ambiguous(struct evhttp_request *ev)
 static void on_request(struct evhttp_request *ev, void *arg, int tls)
 {
 	struct worker *w = arg;
+	conns_request(w->conns, ev); /* before any answer: it ends the request's deadlines */
 	struct req *r = calloc(1, sizeof *r);
 	if (!r) {
 		evhttp_send_error(ev, 503, "Service Unavailable");
@@ -234,9 +236,14 @@ static struct evhttp *make_evhttp(struct worker *w, int port,
 		err_set(err, APP_EINTERNAL, NULL, "evhttp_new failed");
 		return NULL;
 	}
+	/* Past these two evhttp answers 400 or 413 itself, in text/html with Connection: close:
+	 * 2.1 builds that answer before any callback of ours sees the request (a header callback
+	 * could refuse a Content-Length early, but only evhttp_set_newreqcb, new in 2.2, reaches
+	 * a request before its headers are parsed). */
 	evhttp_set_max_headers_size(h, cfg->max_header_bytes);
 	/* Routes with a smaller limit are checked in on_request; this is the hard ceiling. */
 	evhttp_set_max_body_size(h, cfg->max_body_bytes);
+	/* Reading and writing; conns.c puts its deadlines in place of the reading one. */
 	evhttp_set_timeout(h, cfg->http_timeout_s);
 	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 	                                      EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |

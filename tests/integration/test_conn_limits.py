@@ -1,16 +1,31 @@
-"""A worker's client connections, against the real binary over loopback sockets.
+"""Connection deadlines (R9), against the real binary over loopback sockets.
 
-Each test starts a server of its own.  A worker out of descriptors pauses accepting and lives
-on.
+Each test starts a server of its own with short limits.  Deadlines: a request's headers
+trickled a byte at a time are cut at VOLUNTEERD_HEADER_TIMEOUT from their first byte (plain
+and TLS), a body at VOLUNTEERD_BODY_TIMEOUT from the headers' end, a TLS handshake trickled
+a byte at a time at VOLUNTEERD_HTTP_TIMEOUT from the accept; a slow but honest client and a
+keep-alive connection idle for longer than the header deadline are still served; a
+connection answers VOLUNTEERD_MAX_REQUESTS_PER_CONN requests, the last with Connection:
+close.  In every case a probe from 127.0.0.1 still gets 200 from /livez, and the counters in
+/metrics say what happened.  A worker out of descriptors pauses accepting and lives on.
+
+Times are asserted as ranges around the deadline (the machine is shared), never as speed.
 """
 import os
 import resource
 import socket
+import ssl
 import time
+
+import pytest
 
 from helpers import wait_until
 
 TIMEOUT = 10
+TRICKLED_HEAD = b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 2000
+BODY_HEAD = (b"POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             b"Content-Type: application/json\r\nContent-Length: 2000\r\n\r\n")
+LIVEZ = b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
 def serve(make_server, pg, workers=1, tls=False, **settings):
@@ -18,8 +33,14 @@ def serve(make_server, pg, workers=1, tls=False, **settings):
     return make_server(pg.url(), tls=tls, workers=workers, env=env).start()
 
 
-def dial(port, source="127.0.0.1"):
-    return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT, source_address=(source, 0))
+def dial(port, source="127.0.0.1", tls=False):
+    s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT, source_address=(source, 0))
+    if not tls:
+        return s
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx.wrap_socket(s, server_hostname="localhost")
 
 
 def probe(srv):
@@ -27,8 +48,164 @@ def probe(srv):
     assert srv.get("/livez", timeout=TIMEOUT).status_code == 200
 
 
+def metrics(srv):
+    return srv.get("/metrics", timeout=TIMEOUT).text
+
+
+def total(text, name, **labels):
+    """The sum of a metric's series (over the workers) whose labels include `labels`."""
+    out = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            series, value = line.rsplit(" ", 1)
+            if all(f'{k}="{v}"' in series for k, v in labels.items()):
+                out += float(value)
+    return out
+
+
 def worker_fds(srv):
     return sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in srv.workers())
+
+
+def peer_closed(s):
+    """Whether the server closed s, waiting up to s's timeout (what it sent is dropped)."""
+    try:
+        return not s.recv(65536)
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+def trickle(s, data, gap, limit):
+    """Sends data a byte every `gap` seconds until the server closes the connection (returns
+    the seconds since the first byte) or `limit` seconds pass (returns None)."""
+    t0 = time.monotonic()
+    s.settimeout(gap)
+    for i in range(len(data)):
+        if time.monotonic() - t0 > limit:
+            return None
+        try:
+            s.sendall(data[i:i + 1])
+        except OSError:
+            return time.monotonic() - t0
+        if peer_closed(s):
+            return time.monotonic() - t0
+    return None
+
+
+def closed_within(s, limit):
+    """Seconds until the server closes s, or None when it is still open after `limit`."""
+    t0 = time.monotonic()
+    s.settimeout(min(limit, 0.2))
+    while time.monotonic() - t0 < limit:
+        if peer_closed(s):
+            return time.monotonic() - t0
+    return None
+
+
+def read_answer(s):
+    """One HTTP answer from s: (status, headers with lower-case names, body)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        got = s.recv(65536)
+        assert got, f"closed before an answer: {buf[:200]!r}"
+        buf += got
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, v = line.split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        got = s.recv(65536)
+        assert got, "closed inside an answer's body"
+        rest += got
+    assert len(rest) == length, "more than one answer arrived"
+    return int(lines[0].split(" ")[1]), headers, rest
+
+
+# --- deadlines ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_trickled_headers_are_cut_at_the_header_deadline(pg, make_server, tls):
+    srv = serve(make_server, pg, tls=tls, HEADER_TIMEOUT=2, BODY_TIMEOUT=30, HTTP_TIMEOUT=30)
+    with dial(srv.https if tls else srv.http, tls=tls) as s:
+        took = trickle(s, TRICKLED_HEAD, gap=0.25, limit=12)
+    assert took is not None, "a client trickling its headers was held 12 s"
+    assert 1.5 <= took <= 5, f"closed {took:.2f} s after the first byte (deadline 2 s)"
+    probe(srv)
+    assert total(metrics(srv), "volunteerd_http_deadline_closes_total", deadline="header") == 1
+
+
+def test_trickled_body_is_cut_at_the_body_deadline(pg, make_server):
+    srv = serve(make_server, pg, HEADER_TIMEOUT=2, BODY_TIMEOUT=4, HTTP_TIMEOUT=30)
+    with dial(srv.http) as s:
+        s.sendall(BODY_HEAD)
+        took = trickle(s, b"x" * 2000, gap=0.25, limit=12)
+    assert took is not None, "a client trickling its body was held 12 s"
+    # After the header deadline (2 s), at the body's (4 s from the headers' end).
+    assert 3 <= took <= 7, f"closed {took:.2f} s after the headers (deadline 4 s)"
+    probe(srv)
+    m = metrics(srv)
+    assert total(m, "volunteerd_http_deadline_closes_total", deadline="body") == 1
+    assert total(m, "volunteerd_http_deadline_closes_total", deadline="header") == 0
+
+
+def test_trickled_tls_handshake_is_cut_at_the_wait_deadline(pg, make_server):
+    """Handshake bytes never reach evhttp, and evhttp's own timeout restarts with each byte:
+    the wait for a request, counted from the accept, bounds the handshake too."""
+    srv = serve(make_server, pg, tls=True, HEADER_TIMEOUT=2, HTTP_TIMEOUT=3)
+    with dial(srv.https) as s:
+        # A TLS record header announcing a 512-byte handshake message, then its bytes, slowly.
+        took = trickle(s, b"\x16\x03\x01\x02\x00" + b"\x01" * 512, gap=0.25, limit=12)
+    assert took is not None, "a client trickling its TLS handshake was held 12 s"
+    assert 2.5 <= took <= 6, f"closed {took:.2f} s after the accept (deadline 3 s)"
+    probe(srv)
+    assert total(metrics(srv), "volunteerd_http_deadline_closes_total", deadline="idle") >= 1
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_slow_honest_client_and_long_keep_alive_are_served(pg, make_server, tls):
+    """A request sent in pieces within the header deadline is answered; then the connection
+    idles longer than the header deadline (but within VOLUNTEERD_HTTP_TIMEOUT) and is still
+    served: the header deadline counts from a request's first byte, not from the answer."""
+    srv = serve(make_server, pg, tls=tls, HEADER_TIMEOUT=2, HTTP_TIMEOUT=6)
+    with dial(srv.https if tls else srv.http, tls=tls) as s:
+        for piece in (b"GET /livez HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n", b"\r\n"):
+            s.sendall(piece)
+            time.sleep(0.5)
+        assert read_answer(s)[0] == 200
+        time.sleep(3)
+        s.sendall(LIVEZ)
+        status, headers, _ = read_answer(s)
+        assert status == 200 and headers.get("connection") != "close"
+    assert total(metrics(srv), "volunteerd_http_deadline_closes_total") == 0
+
+
+def test_a_connection_serves_its_cap_of_requests_then_closes(pg, make_server):
+    srv = serve(make_server, pg, MAX_REQUESTS_PER_CONN=3)
+    with dial(srv.http) as s:
+        for i in range(3):
+            s.sendall(LIVEZ)
+            status, headers, _ = read_answer(s)
+            assert status == 200
+            assert (headers.get("connection") == "close") == (i == 2), (i, headers)
+        assert closed_within(s, 5) is not None, "open after its last answer"
+    # Pipelined: three answers, then the connection closes; the other two are not read.
+    with dial(srv.http) as s:
+        s.sendall(LIVEZ * 5)
+        got = b""
+        s.settimeout(5)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    assert got.count(b"HTTP/1.1 200") == 3, got[:600]
+    probe(srv)
+    assert total(metrics(srv), "volunteerd_http_request_cap_closes_total") == 2
 
 
 def test_a_worker_out_of_descriptors_pauses_accepting_and_lives_on(pg, make_server):
