@@ -56,6 +56,8 @@ static const struct config_key config_keys[] = {
         {"VOLUNTEERD_MAX_HEADERS", CONFIG_INT, OFF(max_header_bytes), 1024, 1048576, "8192"},
         {"VOLUNTEERD_HTTP_TIMEOUT", CONFIG_INT, OFF(http_timeout_s), 1, 3600, "30"},
         {"VOLUNTEERD_MAX_CONNECTIONS", CONFIG_INT, OFF(max_connections), 1, 1000000, "10000"},
+        {"VOLUNTEERD_MAX_CONNECTIONS_PER_IP", CONFIG_INT, OFF(max_connections_per_ip), 0, 1000000,
+         "1000"},
         {"VOLUNTEERD_HEADER_TIMEOUT", CONFIG_INT, OFF(header_timeout_s), 1, 3600, "10"},
         {"VOLUNTEERD_BODY_TIMEOUT", CONFIG_INT, OFF(body_timeout_s), 1, 3600, "30"},
         {"VOLUNTEERD_MAX_REQUESTS_PER_CONN", CONFIG_INT, OFF(max_requests_per_conn), 0, 100000000,

@@ -32,6 +32,8 @@ struct config {
 	int http_timeout_s;          /* VOLUNTEERD_HTTP_TIMEOUT, default 30: a connection's wait
 	                                for a request, and a slow reader's for each write */
 	int max_connections;         /* VOLUNTEERD_MAX_CONNECTIONS, per worker, default 10000 */
+	int max_connections_per_ip;  /* VOLUNTEERD_MAX_CONNECTIONS_PER_IP, per worker, default
+	                                1000, 0 = no cap (an IPv6 client counts by its /64) */
 	int header_timeout_s;        /* VOLUNTEERD_HEADER_TIMEOUT, default 10: a request's headers,
 	                                from its first byte */
 	int body_timeout_s;          /* VOLUNTEERD_BODY_TIMEOUT, default 30: its body, from the end

@@ -1,5 +1,5 @@
 /*
- * conns.c: a worker's client connections: tracking and deadlines.
+ * conns.c: a worker's client connections: tracking, caps and deadlines.
  *
  * Tracking.  evhttp 2.1 tells us nothing when it accepts or closes a connection, but it asks
  * our bevcb for each new connection's bufferevent, and it sets that bufferevent's callback
@@ -8,6 +8,12 @@
  * yet) we read the evhttp_connection from it and set a close callback.  A bufferevent that
  * evhttp already freed has had its callbacks cleared, and is only released.  This gives an
  * exact count of open connections, and a handle on each for the drain.
+ *
+ * Caps.  With VOLUNTEERD_MAX_CONNECTIONS open (adopted or not), the worker disables its
+ * listeners, so that new connections wait in the kernel's backlog instead of being accepted
+ * and dropped, and enables them when one closes.  A connection whose client address (IPv4,
+ * or an IPv6 /64) already has VOLUNTEERD_MAX_CONNECTIONS_PER_IP open here is closed as it is
+ * adopted, before a byte of it is read.
  *
  * Deadlines.  evhttp's own timeout restarts with every byte, so a client sending one byte now
  * and then would hold its connection for ever.  Each connection has one timer, set for the
@@ -36,6 +42,7 @@
 #include <event2/util.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -48,6 +55,13 @@
 
 enum phase { WAIT, HEAD, BODY, HANDLER };
 
+/* The connections one client address has open here. */
+struct addr_count {
+	struct addr_count *next;
+	uint64_t key;
+	int open;
+};
+
 struct conn {
 	TAILQ_ENTRY(conn) link;
 	struct conns *owner;
@@ -59,6 +73,7 @@ struct conn {
 	enum phase phase;
 	int eol;      /* scanning headers: 0 inside a line, 1 after its LF, 2 after LF CR */
 	int requests; /* handed to the handlers */
+	struct addr_count *addr; /* NULL when addresses are not counted */
 };
 
 struct conns {
@@ -70,8 +85,11 @@ struct conns {
 	struct event *adopt_ev;
 	struct conn **by_fd; /* the request callback finds its connection by its descriptor */
 	int nby_fd;
+	struct addr_count **addrs; /* hash buckets; NULL: no cap per address */
+	unsigned addr_mask;
 	const struct timeval *phase_tv[HANDLER]; /* libevent common timeouts: one queue each */
 	struct timeval write_tv;
+	int full, backoff, listening; /* at the cap; after an accept error; listeners enabled */
 	struct event *resume_ev;
 };
 
@@ -88,13 +106,31 @@ static void set_listening(struct conns *cs, int on)
 		else if (lev)
 			evconnlistener_disable(lev);
 	}
+	cs->listening = on;
+}
+
+/* Accept while under the cap and not backing off after an accept error. */
+static void update_listening(struct conns *cs)
+{
+	int full = cs->count + cs->nfresh >= cs->w->cfg->max_connections;
+	if (full && !cs->full) {
+		metrics_conn_event(cs->w->metrics, cs->w->index, METRICS_CONN_PAUSED);
+		log_msg(LOG_DEBUG, "accept_paused", "worker=%d open=%d", cs->w->index,
+		        cs->count + cs->nfresh);
+	}
+	cs->full = full;
+	int on = !full && !cs->backoff;
+	if (on != cs->listening)
+		set_listening(cs, on);
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
+	struct conns *cs = arg;
 	(void)fd;
 	(void)what;
-	set_listening(arg, 1);
+	cs->backoff = 0;
+	update_listening(cs);
 }
 
 /* libevent gives a listener's error callback the listener's argument, which evhttp has taken
@@ -112,7 +148,8 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 	int e = EVUTIL_SOCKET_ERROR();
 	log_msg(LOG_WARN, "accept_error", "worker=%d error=%s", cs->w->index,
 	        evutil_socket_error_to_string(e));
-	set_listening(cs, 0);
+	cs->backoff = 1;
+	update_listening(cs);
 	struct timeval tv = {0, 100000};
 	evtimer_add(cs->resume_ev, &tv);
 }
@@ -121,6 +158,73 @@ void conns_watch_listener(struct conns *cs, struct evconnlistener *lev)
 {
 	process_conns = cs;
 	evconnlistener_set_error_cb(lev, on_accept_error);
+}
+
+/* --- counts per client address ------------------------------------------------------------- */
+
+/* The client's address as a key: an IPv4 address (also one mapped into IPv6) under a tag that
+ * no IPv6 source has (ffff:ffff:: is multicast), or an IPv6 address's /64, which one client
+ * holds whole (a phone's temporary addresses change within it).  -1 when it has none. */
+static int peer_key(evutil_socket_t fd, uint64_t *key)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	const uint8_t *b;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		b = (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr;
+	} else if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		b = a6->s6_addr;
+		if (!IN6_IS_ADDR_V4MAPPED(a6)) {
+			uint64_t k = 0;
+			for (int i = 0; i < 8; i++)
+				k = k << 8 | b[i];
+			*key = k;
+			return 0;
+		}
+		b += 12;
+	} else {
+		return -1;
+	}
+	*key = 0xffffffff00000000ull | (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 |
+	       (uint64_t)b[2] << 8 | b[3];
+	return 0;
+}
+
+static struct addr_count **bucket_of(struct conns *cs, uint64_t key)
+{
+	return &cs->addrs[(key * 0x9E3779B97F4A7C15ull) >> 32 & cs->addr_mask];
+}
+
+/* key's count (0 when new); NULL when out of memory. */
+static struct addr_count *addr_get(struct conns *cs, uint64_t key)
+{
+	struct addr_count **head = bucket_of(cs, key), *a;
+	for (a = *head; a; a = a->next)
+		if (a->key == key)
+			return a;
+	a = calloc(1, sizeof *a);
+	if (a) {
+		a->key = key;
+		a->next = *head;
+		*head = a;
+	}
+	return a;
+}
+
+/* One connection fewer; the count goes with its last. */
+static void addr_put(struct conns *cs, struct addr_count *a)
+{
+	if (--a->open > 0)
+		return;
+	for (struct addr_count **p = bucket_of(cs, a->key); *p; p = &(*p)->next)
+		if (*p == a) {
+			*p = a->next;
+			break;
+		}
+	free(a);
 }
 
 /* --- deadlines ----------------------------------------------------------------------------- */
@@ -239,6 +343,8 @@ static void forget(struct conns *cs, struct conn *c)
 	cs->by_fd[c->fd] = NULL;
 	evbuffer_remove_cb_entry(c->in, c->watch);
 	event_free(c->deadline);
+	if (c->addr)
+		addr_put(cs, c->addr);
 	free(c);
 }
 
@@ -248,6 +354,7 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 	struct conns *cs = c->owner;
 	evhttp_connection_set_closecb(evcon, NULL, NULL); /* once only */
 	forget(cs, c);
+	update_listening(cs);
 	worker_connection_closed(cs->w);
 }
 
@@ -281,8 +388,8 @@ static struct conn *conn_new(struct conns *cs, struct evhttp_connection *evcon,
 	return c;
 }
 
-/* Take a just-accepted connection in hand, or close it when memory ran out (it is not served
- * without its deadlines). */
+/* Take a just-accepted connection in hand, or close it: its address has its share open, or
+ * memory ran out (it is not served without its limits). */
 static void adopt(struct conns *cs, struct bufferevent *bev)
 {
 	bufferevent_event_cb eventcb = NULL;
@@ -291,11 +398,26 @@ static void adopt(struct conns *cs, struct bufferevent *bev)
 	if (!eventcb || !cbarg)
 		return; /* evhttp has freed it already */
 	struct evhttp_connection *evcon = cbarg;
+	const struct config *cfg = cs->w->cfg;
 	evutil_socket_t fd = bufferevent_getfd(bev);
-	if (fd < 0 || !conn_new(cs, evcon, bev, fd)) {
+	struct addr_count *a = NULL;
+	uint64_t key;
+	if (cs->addrs && fd >= 0 && peer_key(fd, &key) == 0 && (a = addr_get(cs, key)) != NULL) {
+		if (a->open >= cfg->max_connections_per_ip) {
+			metrics_conn_event(cs->w->metrics, cs->w->index, METRICS_CONN_REFUSED);
+			evhttp_connection_free(evcon);
+			return;
+		}
+		a->open++;
+	}
+	struct conn *c = fd >= 0 ? conn_new(cs, evcon, bev, fd) : NULL;
+	if (!c) {
+		if (a)
+			addr_put(cs, a);
 		evhttp_connection_free(evcon);
 		return;
 	}
+	c->addr = a;
 	/* A TLS reply leaves as several records (several writes): without NODELAY, Nagle holds
 	 * the last one for the client's delayed ACK, 40 ms a reply. */
 	int one = 1;
@@ -314,6 +436,7 @@ static void on_adopt(evutil_socket_t fd, short what, void *arg)
 		bufferevent_decref(cs->fresh[i]);
 	}
 	cs->nfresh = 0;
+	update_listening(cs);
 }
 
 struct bufferevent *conns_track(struct conns *cs, struct bufferevent *bev)
@@ -331,6 +454,7 @@ struct bufferevent *conns_track(struct conns *cs, struct bufferevent *bev)
 	bufferevent_incref(bev);
 	cs->fresh[cs->nfresh++] = bev;
 	event_active(cs->adopt_ev, EV_TIMEOUT, 0);
+	update_listening(cs);
 	return bev;
 }
 
@@ -371,6 +495,7 @@ struct conns *conns_new(struct worker *w)
 		return NULL;
 	cs->w = w;
 	TAILQ_INIT(&cs->open);
+	cs->listening = 1;
 	cs->write_tv.tv_sec = cfg->http_timeout_s;
 	const int secs[HANDLER] = {cfg->http_timeout_s, cfg->header_timeout_s, cfg->body_timeout_s};
 	for (int p = WAIT; p < HANDLER; p++) {
@@ -382,6 +507,14 @@ struct conns *conns_new(struct worker *w)
 	cs->resume_ev = evtimer_new(w->base, on_resume, cs);
 	if (!cs->adopt_ev || !cs->resume_ev)
 		goto fail;
+	if (cfg->max_connections_per_ip > 0) {
+		unsigned n = 64;
+		while (n < (unsigned)cfg->max_connections && n < 1u << 20)
+			n *= 2;
+		if (!(cs->addrs = calloc(n, sizeof *cs->addrs)))
+			goto fail;
+		cs->addr_mask = n - 1;
+	}
 	return cs;
 fail:
 	conns_free(cs);
@@ -400,12 +533,19 @@ void conns_free(struct conns *cs)
 		event_free(c->deadline);
 		free(c);
 	}
+	for (unsigned i = 0; cs->addrs && i <= cs->addr_mask; i++)
+		while (cs->addrs[i]) {
+			struct addr_count *a = cs->addrs[i];
+			cs->addrs[i] = a->next;
+			free(a);
+		}
 	if (cs->adopt_ev)
 		event_free(cs->adopt_ev);
 	if (cs->resume_ev)
 		event_free(cs->resume_ev);
 	if (process_conns == cs)
 		process_conns = NULL;
+	free(cs->addrs);
 	free(cs->by_fd);
 	free(cs->fresh);
 	free(cs);

@@ -1,6 +1,9 @@
 /*
- * conns.h: a worker's client connections: which are open, how many, and how long each may
- * take to send a request.
+ * conns.h: a worker's client connections: which are open, how many (in all and per client
+ * address), and how long each may take to send a request.
+ *
+ * All counts are the worker's own: the workers share the ports through SO_REUSEPORT, and the
+ * kernel spreads a client's connections over them by a hash of its address and port.
  */
 #ifndef VD_CONNS_H
 #define VD_CONNS_H
@@ -17,7 +20,8 @@ struct conns *conns_new(struct worker *w);
 void conns_free(struct conns *cs);
 /* For an evhttp bevcb: note bev, which evhttp attaches to the connection it has just
  * accepted, and return it.  Within the same loop turn, before a byte of it is read, the
- * connection is taken in hand: its deadlines start. */
+ * connection is taken in hand (deadlines), or closed when its address already has its share
+ * open.  With VOLUNTEERD_MAX_CONNECTIONS open, the worker's listeners stop until one closes. */
 struct bufferevent *conns_track(struct conns *cs, struct bufferevent *bev);
 /* From the request callback: the request is its handler's until answered, and no deadline
  * runs meanwhile; the last request a connection may make is answered with Connection: close. */

@@ -4,8 +4,8 @@
  * Owns the evhttp objects and the listeners of one worker.  Limits are always explicit
  * (libevent's defaults are unlimited): header size, body size (the largest any route
  * allows; routes with a smaller limit are checked here), the write timeout, the methods we
- * route, and descriptors for the connection cap.  The connections themselves and their
- * deadlines are conns.c's.
+ * route, and descriptors for the connection cap.  The connections themselves, their caps
+ * and their deadlines are conns.c's.
  */
 #include "http.h"
 
@@ -271,7 +271,7 @@ static struct evhttp *make_evhttp(struct worker *w, int port,
 	return h;
 }
 
-/* The connection cap: each connection is one descriptor, plus headroom for the pool,
+/* Descriptors for the connection cap (conns.c enforces it), plus headroom for the pool,
  * listeners, logs and files. */
 static void cap_connections(const struct config *cfg)
 {

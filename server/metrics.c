@@ -281,6 +281,14 @@ void metrics_render(struct metrics *m, struct evbuffer *out)
 	render_requests(m, out, router_count());
 	render_gauge(m, out, "volunteerd_http_connections", "Client connections open.", "gauge",
 	             offsetof(struct worker_slot, connections));
+	render_conn_events(m, out, "volunteerd_http_connections_refused_total",
+	                   "Connections closed at once: their client address had "
+	                   "VOLUNTEERD_MAX_CONNECTIONS_PER_IP open on the worker.",
+	                   NULL, METRICS_CONN_REFUSED, 1);
+	render_conn_events(
+	        m, out, "volunteerd_http_accept_pauses_total",
+	        "Times the worker stopped accepting, with VOLUNTEERD_MAX_CONNECTIONS open.", NULL,
+	        METRICS_CONN_PAUSED, 1);
 	render_conn_events(m, out, "volunteerd_http_deadline_closes_total",
 	                   "Connections closed by a deadline: waiting for a request (idle), "
 	                   "its headers (header) or its body (body).",

@@ -1,4 +1,4 @@
-"""Connection deadlines (R9), against the real binary over loopback sockets.
+"""Connection deadlines and caps (R9, R10), against the real binary over loopback sockets.
 
 Each test starts a server of its own with short limits.  Deadlines: a request's headers
 trickled a byte at a time are cut at VOLUNTEERD_HEADER_TIMEOUT from their first byte (plain
@@ -6,11 +6,15 @@ and TLS), a body at VOLUNTEERD_BODY_TIMEOUT from the headers' end, a TLS handsha
 a byte at a time at VOLUNTEERD_HTTP_TIMEOUT from the accept; a slow but honest client and a
 keep-alive connection idle for longer than the header deadline are still served; a
 connection answers VOLUNTEERD_MAX_REQUESTS_PER_CONN requests, the last with Connection:
-close.  In every case a probe from 127.0.0.1 still gets 200 from /livez, and the counters in
-/metrics say what happened.  A worker out of descriptors pauses accepting and lives on.
+close.  Caps: 100 connections from 127.0.0.2 against a cap of 16 per address keep 16 per
+worker, and the total cap stops accepting (without spinning) until connections close.  In
+every case a probe from 127.0.0.1 still gets 200 from /livez, the counters in /metrics say
+what happened, and the worker's descriptors stay bounded.  A worker out of descriptors pauses
+accepting and lives on.
 
 Times are asserted as ranges around the deadline (the machine is shared), never as speed.
 """
+import http.client
 import os
 import resource
 import socket
@@ -65,6 +69,15 @@ def total(text, name, **labels):
 
 def worker_fds(srv):
     return sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in srv.workers())
+
+
+def worker_cpu_s(srv):
+    ticks = 0
+    for pid in srv.workers():
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def peer_closed(s):
@@ -208,10 +221,88 @@ def test_a_connection_serves_its_cap_of_requests_then_closes(pg, make_server):
     assert total(metrics(srv), "volunteerd_http_request_cap_closes_total") == 2
 
 
+# --- caps -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_per_address_cap_keeps_its_share_and_serves_others(pg, make_server, workers):
+    srv = serve(make_server, pg, workers=workers, MAX_CONNECTIONS_PER_IP=16, HTTP_TIMEOUT=60)
+    probe(srv)
+    fds_before = worker_fds(srv)
+    flood = [dial(srv.http, source="127.0.0.2") for _ in range(100)]
+    try:
+        kept = 16 * workers
+        refused = wait_until(lambda: total(metrics(srv), "volunteerd_http_connections_refused_total")
+                             >= 100 - kept, TIMEOUT)
+        # Each worker keeps 16: with two, one address gets 16 from each (the kernel spreads
+        # its connections over the workers by their ports).
+        assert refused, f"refused only {total(metrics(srv), 'volunteerd_http_connections_refused_total')}"
+        open_now = [s for s in flood if closed_within(s, 0.05) is None]
+        assert len(open_now) == kept, f"{len(open_now)} of 100 kept open (cap 16 per worker)"
+        assert worker_fds(srv) <= fds_before + kept + 4, (fds_before, worker_fds(srv))
+        # The address's kept connections work; other addresses are not affected.
+        open_now[0].sendall(LIVEZ)
+        assert read_answer(open_now[0])[0] == 200
+        with dial(srv.http, source="127.0.0.3") as other:
+            other.sendall(LIVEZ)
+            assert read_answer(other)[0] == 200
+        probe(srv)
+    finally:
+        for s in flood:
+            s.close()
+    # Closed, the address's count is released: it gets its share again.
+    wait_until(lambda: worker_fds(srv) <= fds_before + 2, TIMEOUT)
+    again = [dial(srv.http, source="127.0.0.2") for _ in range(16)]
+    try:
+        time.sleep(0.5)
+        assert all(closed_within(s, 0.05) is None for s in again), "refused after the others closed"
+    finally:
+        for s in again:
+            s.close()
+
+
+def test_total_cap_pauses_accepting_until_connections_close(pg, make_server):
+    cap = 40
+    srv = serve(make_server, pg, MAX_CONNECTIONS=cap, MAX_CONNECTIONS_PER_IP=0, HTTP_TIMEOUT=60)
+    kept = http.client.HTTPConnection("127.0.0.1", srv.http, timeout=TIMEOUT)
+
+    def ask(path):
+        kept.request("GET", path)
+        r = kept.getresponse()
+        return r.status, r.read().decode()
+
+    assert ask("/livez")[0] == 200
+    fds_before = worker_fds(srv)
+    # 100 connections from 20 addresses: TCP connects succeed (the kernel's backlog), the
+    # worker accepts up to its cap (the probe's connection included), then stops accepting.
+    flood = [dial(srv.http, source=f"127.0.0.{10 + i % 20}") for i in range(100)]
+    try:
+        full = wait_until(lambda: total(ask("/metrics")[1], "volunteerd_http_connections") >= cap,
+                          TIMEOUT)
+        assert full, "the worker never reached its cap"
+        time.sleep(0.5)
+        m = ask("/metrics")[1]
+        assert total(m, "volunteerd_http_connections") == cap
+        assert total(m, "volunteerd_http_accept_pauses_total") >= 1
+        assert total(m, "volunteerd_http_connections_refused_total") == 0
+        assert worker_fds(srv) <= fds_before + cap, (fds_before, worker_fds(srv))
+        # Paused, not spinning: the worker is all but idle while the backlog waits.
+        cpu0 = worker_cpu_s(srv)
+        time.sleep(2)
+        assert worker_cpu_s(srv) - cpu0 < 1.0, "the worker is busy while it does not accept"
+        assert ask("/livez")[0] == 200  # on the connection it had before the flood
+    finally:
+        for s in flood:
+            s.close()
+    # Connections closed: it accepts again, the backlog (closed too) first, then a new probe.
+    probe(srv)
+    assert ask("/livez")[0] == 200
+    kept.close()
+
+
 def test_a_worker_out_of_descriptors_pauses_accepting_and_lives_on(pg, make_server):
     """accept() failing (EMFILE, here from a lower descriptor limit than the cap needs) pauses
     the listeners for a moment; the worker used to crash on that path."""
-    srv = serve(make_server, pg, HTTP_TIMEOUT=60)
+    srv = serve(make_server, pg, MAX_CONNECTIONS_PER_IP=0, HTTP_TIMEOUT=60)
     [pid] = srv.workers()
     limit = worker_fds(srv) + 8
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
