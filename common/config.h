@@ -33,8 +33,16 @@ struct config {
 	int db_prepare;              /* VOLUNTEERD_DB_PREPARE, default 1 (prepared statements) */
 	int max_body_bytes;          /* VOLUNTEERD_MAX_BODY, default 1048576 */
 	int max_header_bytes;        /* VOLUNTEERD_MAX_HEADERS, default 8192 */
-	int http_timeout_s;          /* VOLUNTEERD_HTTP_TIMEOUT, default 30 (read/write timeouts) */
+	int http_timeout_s;          /* VOLUNTEERD_HTTP_TIMEOUT, default 30: a connection's wait
+	                                for a request, and a slow reader's for each write */
 	int max_connections;         /* VOLUNTEERD_MAX_CONNECTIONS, per worker, default 10000 */
+	int max_connections_per_ip;  /* VOLUNTEERD_MAX_CONNECTIONS_PER_IP, per worker, default
+	                                1000, 0 = no cap (an IPv6 client counts by its /64) */
+	int header_timeout_s;        /* VOLUNTEERD_HEADER_TIMEOUT, default 10: a request's headers,
+	                                from its first byte */
+	int body_timeout_s;          /* VOLUNTEERD_BODY_TIMEOUT, default 30: its body, from the end
+	                                of its headers */
+	int max_requests_per_conn;   /* VOLUNTEERD_MAX_REQUESTS_PER_CONN, default 1000, 0 = none */
 	int shutdown_grace_s;        /* VOLUNTEERD_SHUTDOWN_GRACE, default 10 */
 	int session_idle_min;        /* VOLUNTEERD_SESSION_IDLE_MIN, default 30 */
 	int session_max_hours;       /* VOLUNTEERD_SESSION_MAX_HOURS, default 12 */

@@ -3,9 +3,9 @@
  *
  * Owns the evhttp objects and the listeners of one worker.  Limits are always explicit
  * (libevent's defaults are unlimited): header size, body size (the largest any route
- * allows; routes with a smaller limit are checked here), read/write timeouts, the
- * methods we route, and a connection cap enforced through RLIMIT_NOFILE with the
- * listener backing off on EMFILE instead of spinning.
+ * allows; routes with a smaller limit are checked here), the write timeout, the methods we
+ * route, and descriptors for the connection cap.  The connections themselves, their caps
+ * and their deadlines are conns.c's.
  */
 #include "http.h"
 
@@ -19,7 +19,6 @@
 #include <event2/listener.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "conns.h"
 #include "err.h"
 #include "log.h"
 #include "monotime.h"
@@ -139,6 +139,7 @@ static int framing_is_ambiguous(struct evhttp_request *ev)
 static void on_request(struct evhttp_request *ev, void *arg, int tls)
 {
 	struct worker *w = arg;
+	conns_request(w->conns, ev); /* before any answer: it ends the request's deadlines */
 	struct req *r = calloc(1, sizeof *r);
 	if (!r) {
 		evhttp_send_error(ev, 503, "Service Unavailable");
@@ -208,125 +209,21 @@ static void on_https(struct evhttp_request *ev, void *arg)
 	on_request(ev, arg, 1);
 }
 
-/*
- * Connection tracking.  evhttp 2.1 tells us nothing when it accepts or closes a connection,
- * but it asks our bevcb for each new connection's bufferevent, and it sets that
- * bufferevent's callback argument to its evhttp_connection.  So: the bevcb keeps a
- * reference to the new bufferevent; one loop turn later (evhttp has attached it by then)
- * we read the evhttp_connection from it and set a close callback.  A bufferevent that evhttp
- * already freed has had its callbacks cleared, and is only released.  This gives an exact
- * count of open connections, and a handle on each for the drain.
- */
-struct conn {
-	TAILQ_ENTRY(conn) link;
-	struct evhttp_connection *evcon;
-	struct http_conns *owner;
-};
-
-struct http_conns {
-	struct worker *w;
-	TAILQ_HEAD(, conn) open;
-	int count;
-	struct bufferevent **fresh; /* accepted, not yet adopted */
-	int nfresh, cap;
-	struct event *adopt_ev;
-};
-
-static void on_conn_close(struct evhttp_connection *evcon, void *arg)
-{
-	struct conn *c = arg;
-	struct http_conns *hc = c->owner;
-	evhttp_connection_set_closecb(evcon, NULL, NULL); /* once only */
-	TAILQ_REMOVE(&hc->open, c, link);
-	hc->count--;
-	free(c);
-	worker_connection_closed(hc->w);
-}
-
-static void on_adopt(evutil_socket_t fd, short what, void *arg)
-{
-	struct http_conns *hc = arg;
-	(void)fd;
-	(void)what;
-	for (int i = 0; i < hc->nfresh; i++) {
-		struct bufferevent *bev = hc->fresh[i];
-		bufferevent_event_cb eventcb = NULL;
-		void *cbarg = NULL;
-		bufferevent_getcb(bev, NULL, NULL, &eventcb, &cbarg);
-		struct conn *c = eventcb && cbarg ? calloc(1, sizeof *c) : NULL;
-		if (c) {
-			c->evcon = cbarg;
-			c->owner = hc;
-			TAILQ_INSERT_TAIL(&hc->open, c, link);
-			hc->count++;
-			evhttp_connection_set_closecb(c->evcon, on_conn_close, c);
-			/* A TLS reply leaves as several records (several writes): without NODELAY,
-			 * Nagle holds the last one for the client's delayed ACK, 40 ms a reply. */
-			int one = 1;
-			evutil_socket_t sfd = bufferevent_getfd(bev);
-			if (sfd >= 0)
-				setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-			if (hc->w->draining) /* accepted just before the listener closed */
-				evhttp_connection_set_timeout(c->evcon, 1);
-		}
-		bufferevent_decref(bev);
-	}
-	hc->nfresh = 0;
-}
-
-static struct bufferevent *track(struct http_conns *hc, struct bufferevent *bev)
-{
-	if (hc->nfresh == hc->cap) {
-		int cap = hc->cap ? hc->cap * 2 : 64;
-		struct bufferevent **grown = realloc(hc->fresh, (size_t)cap * sizeof *grown);
-		if (!grown)
-			return bev; /* untracked, still served */
-		hc->fresh = grown;
-		hc->cap = cap;
-	}
-	bufferevent_incref(bev);
-	hc->fresh[hc->nfresh++] = bev;
-	event_active(hc->adopt_ev, EV_TIMEOUT, 0);
-	return bev;
-}
-
 static struct bufferevent *plain_bevcb(struct event_base *base, void *arg)
 {
 	struct worker *w = arg;
-	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (!bev) /* evhttp then makes its own, untracked */
-		return NULL;
-	return track(w->conns, bev);
+	return conns_track(w->conns, bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
 }
 
 static struct bufferevent *tls_tracked_bevcb(struct event_base *base, void *arg)
 {
 	struct worker *w = arg;
-	return track(w->conns, tls_bevcb(base, w));
+	return conns_track(w->conns, tls_bevcb(base, w));
 }
 
 int http_open_connections(const struct worker *w)
 {
-	return w->conns ? w->conns->count : 0;
-}
-
-/* EMFILE/ENFILE at the connection cap: pause accepting for a moment instead of spinning. */
-static void on_resume(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	evconnlistener_enable(arg);
-}
-
-static void on_accept_error(struct evconnlistener *lev, void *arg)
-{
-	struct worker *w = arg;
-	int e = EVUTIL_SOCKET_ERROR();
-	log_msg(LOG_WARN, "accept_error", "worker=%d error=%s", w->index,
-	        evutil_socket_error_to_string(e));
-	evconnlistener_disable(lev);
-	struct timeval tv = {0, 100000};
-	event_base_once(w->base, -1, EV_TIMEOUT, on_resume, lev, &tv);
+	return conns_open(w->conns);
 }
 
 static struct evhttp *make_evhttp(struct worker *w, int port,
@@ -339,9 +236,14 @@ static struct evhttp *make_evhttp(struct worker *w, int port,
 		err_set(err, APP_EINTERNAL, NULL, "evhttp_new failed");
 		return NULL;
 	}
+	/* Past these two evhttp answers 400 or 413 itself, in text/html with Connection: close:
+	 * 2.1 builds that answer before any callback of ours sees the request (a header callback
+	 * could refuse a Content-Length early, but only evhttp_set_newreqcb, new in 2.2, reaches
+	 * a request before its headers are parsed). */
 	evhttp_set_max_headers_size(h, cfg->max_header_bytes);
 	/* Routes with a smaller limit are checked in on_request; this is the hard ceiling. */
 	evhttp_set_max_body_size(h, cfg->max_body_bytes);
+	/* Reading and writing; conns.c puts its deadlines in place of the reading one. */
 	evhttp_set_timeout(h, cfg->http_timeout_s);
 	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 	                                      EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
@@ -365,11 +267,11 @@ static struct evhttp *make_evhttp(struct worker *w, int port,
 		evhttp_free(h);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(lev, on_accept_error);
+	conns_watch_listener(w->conns, lev);
 	return h;
 }
 
-/* The connection cap: each connection is one descriptor, plus headroom for the pool,
+/* Descriptors for the connection cap (conns.c enforces it), plus headroom for the pool,
  * listeners, logs and files. */
 static void cap_connections(const struct config *cfg)
 {
@@ -389,14 +291,8 @@ static void cap_connections(const struct config *cfg)
 int http_start(struct worker *w, struct err *err)
 {
 	cap_connections(w->cfg);
-	struct http_conns *hc = calloc(1, sizeof *hc);
-	if (!hc || !(hc->adopt_ev = event_new(w->base, -1, 0, on_adopt, hc))) {
-		free(hc);
+	if (!(w->conns = conns_new(w)))
 		return err_set(err, APP_EINTERNAL, NULL, "out of memory");
-	}
-	hc->w = w;
-	TAILQ_INIT(&hc->open);
-	w->conns = hc;
 	w->http = make_evhttp(w, w->cfg->http_port, on_http, &w->bound_http, err);
 	if (!w->http)
 		return -1;
@@ -421,32 +317,22 @@ void http_stop_accepting(struct worker *w)
 	w->bound_http = w->bound_https = NULL;
 	/* Idle keep-alive connections would otherwise hold the drain for the whole grace:
 	 * a short timeout closes them, while a request still arriving keeps going. */
-	struct conn *c;
 	if (w->conns)
-		TAILQ_FOREACH(c, &w->conns->open, link)
-	evhttp_connection_set_timeout(c->evcon, 1);
+		conns_drain(w->conns);
 }
 
 void http_free(struct worker *w)
 {
-	if (w->conns)
-		on_adopt(-1, 0, w->conns); /* settle references before the connections go */
+	/* evhttp_free frees the listeners first: conns.c must not find them as it hears of the
+	 * connections' closing. */
+	w->bound_http = w->bound_https = NULL;
 	if (w->http)
 		evhttp_free(w->http);
 	if (w->https)
 		evhttp_free(w->https);
 	w->http = w->https = NULL;
-	if (w->conns) {
-		struct conn *c;
-		while ((c = TAILQ_FIRST(&w->conns->open)) != NULL) { /* normally none left */
-			TAILQ_REMOVE(&w->conns->open, c, link);
-			free(c);
-		}
-		event_free(w->conns->adopt_ev);
-		free(w->conns->fresh);
-		free(w->conns);
-		w->conns = NULL;
-	}
+	conns_free(w->conns);
+	w->conns = NULL;
 }
 
 const char *req_query(struct req *r, const char *name)

@@ -37,6 +37,7 @@ struct worker_slot {
 	uint64_t db_errors, db_timeouts, db_jobs;
 	int64_t batches, batch_calls, batches_beside_slow; /* batch.c */
 	int64_t session_hits, session_misses;              /* sessions.c */
+	uint64_t conn_events[METRICS_CONN_EVENTS];         /* conns.c */
 };
 
 struct metrics {
@@ -128,6 +129,12 @@ void metrics_request(struct metrics *m, int route_index, int status, uint64_t du
 		}
 	add(&m->hist_count[ri], 1);
 	add(&m->hist_sum_us[ri], dur_us);
+}
+
+void metrics_conn_event(struct metrics *m, int worker, enum metrics_conn event)
+{
+	if (worker >= 0 && worker < m->nworkers && (unsigned)event < METRICS_CONN_EVENTS)
+		add(&m->workers[worker].conn_events[event], 1);
 }
 
 void metrics_worker_db(struct metrics *m, int worker, const struct db_stats *s)
@@ -242,6 +249,28 @@ static void render_requests(struct metrics *m, struct evbuffer *out, int nroutes
 	}
 }
 
+/* A counter family of conns.c's events [first, first + n), a series per worker; with a label,
+ * one per event too. */
+static void render_conn_events(struct metrics *m, struct evbuffer *out, const char *name,
+                               const char *help, const char *label, int first, int n)
+{
+	static const char *const value[METRICS_CONN_EVENTS] = {
+	        [METRICS_CONN_IDLE_DEADLINE] = "idle",
+	        [METRICS_CONN_HEADER_DEADLINE] = "header",
+	        [METRICS_CONN_BODY_DEADLINE] = "body",
+	};
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (int i = 0; i < m->nworkers; i++)
+		for (int e = first; e < first + n; e++) {
+			unsigned long long v = get(&m->workers[i].conn_events[e]);
+			if (label)
+				evbuffer_add_printf(out, "%s{worker=\"%d\",%s=\"%s\"} %llu\n", name,
+				                    i, label, value[e], v);
+			else
+				evbuffer_add_printf(out, "%s{worker=\"%d\"} %llu\n", name, i, v);
+		}
+}
+
 static void render_gauge(struct metrics *m, struct evbuffer *out, const char *name,
                          const char *help, const char *type, size_t offset)
 {
@@ -258,6 +287,22 @@ void metrics_render(struct metrics *m, struct evbuffer *out)
 	render_requests(m, out, router_count());
 	render_gauge(m, out, "volunteerd_http_connections", "Client connections open.", "gauge",
 	             offsetof(struct worker_slot, connections));
+	render_conn_events(m, out, "volunteerd_http_connections_refused_total",
+	                   "Connections closed at once: their client address had "
+	                   "VOLUNTEERD_MAX_CONNECTIONS_PER_IP open on the worker.",
+	                   NULL, METRICS_CONN_REFUSED, 1);
+	render_conn_events(
+	        m, out, "volunteerd_http_accept_pauses_total",
+	        "Times the worker stopped accepting, with VOLUNTEERD_MAX_CONNECTIONS open.", NULL,
+	        METRICS_CONN_PAUSED, 1);
+	render_conn_events(m, out, "volunteerd_http_deadline_closes_total",
+	                   "Connections closed by a deadline: waiting for a request (idle), "
+	                   "its headers (header) or its body (body).",
+	                   "deadline", METRICS_CONN_IDLE_DEADLINE, 3);
+	render_conn_events(
+	        m, out, "volunteerd_http_request_cap_closes_total",
+	        "Connections told to close after VOLUNTEERD_MAX_REQUESTS_PER_CONN requests.", NULL,
+	        METRICS_CONN_REQUEST_CAP, 1);
 	render_gauge(m, out, "volunteerd_db_pool_connections", "Database connections configured.",
 	             "gauge", offsetof(struct worker_slot, db_size));
 	render_gauge(m, out, "volunteerd_db_pool_connected", "Database connections up.", "gauge",

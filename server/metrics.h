@@ -47,6 +47,17 @@ enum metrics_purged {
 	METRICS_PURGED_TABLES
 };
 void metrics_purged(struct metrics *m, enum metrics_purged table, uint64_t rows);
+/* The connection limits of conns.c, counted per worker. */
+enum metrics_conn {
+	METRICS_CONN_REFUSED,         /* closed at accept: its address had its share open */
+	METRICS_CONN_PAUSED,          /* accepting stopped: the worker had its cap open */
+	METRICS_CONN_IDLE_DEADLINE,   /* closed waiting for a request */
+	METRICS_CONN_HEADER_DEADLINE, /* closed with a request's headers unfinished */
+	METRICS_CONN_BODY_DEADLINE,   /* closed with a request's body unfinished */
+	METRICS_CONN_REQUEST_CAP,     /* told to close after its last allowed request */
+	METRICS_CONN_EVENTS
+};
+void metrics_conn_event(struct metrics *m, int worker, enum metrics_conn event);
 /* Append the Prometheus text exposition of everything to out. */
 void metrics_render(struct metrics *m, struct evbuffer *out);
 

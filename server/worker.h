@@ -13,7 +13,7 @@ struct metrics;
 struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
-struct http_conns;
+struct conns;
 struct db_pool;
 struct offload;
 struct sessions;
@@ -30,8 +30,8 @@ struct worker {
 	struct evhttp *https;
 	struct evhttp_bound_socket *bound_http;
 	struct evhttp_bound_socket *bound_https;
-	struct http_conns *conns; /* http.c: the open connections */
-	SSL_CTX *tls;             /* replaced on SIGHUP; connections keep a reference to the old */
+	struct conns *conns; /* conns.c: the open connections */
+	SSL_CTX *tls;        /* replaced on SIGHUP; connections keep a reference to the old */
 	struct db_pool *db;
 	struct sessions *sessions; /* session cache and batched look-ups (sessions.c) */
 	struct batch *batch;       /* group commit of check-ins and check-outs (batch.c) */

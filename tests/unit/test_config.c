@@ -34,6 +34,10 @@ static const char *const all_vars[] = {
         "VOLUNTEERD_MAX_HEADERS",
         "VOLUNTEERD_HTTP_TIMEOUT",
         "VOLUNTEERD_MAX_CONNECTIONS",
+        "VOLUNTEERD_MAX_CONNECTIONS_PER_IP",
+        "VOLUNTEERD_HEADER_TIMEOUT",
+        "VOLUNTEERD_BODY_TIMEOUT",
+        "VOLUNTEERD_MAX_REQUESTS_PER_CONN",
         "VOLUNTEERD_SHUTDOWN_GRACE",
         "VOLUNTEERD_SESSION_IDLE_MIN",
         "VOLUNTEERD_SESSION_MAX_HOURS",
@@ -91,6 +95,10 @@ static void test_defaults(void **state)
 	assert_int_equal(c.max_header_bytes, 8192);
 	assert_int_equal(c.http_timeout_s, 30);
 	assert_int_equal(c.max_connections, 10000);
+	assert_int_equal(c.max_connections_per_ip, 1000);
+	assert_int_equal(c.header_timeout_s, 10);
+	assert_int_equal(c.body_timeout_s, 30);
+	assert_int_equal(c.max_requests_per_conn, 1000);
 	assert_int_equal(c.shutdown_grace_s, 10);
 	assert_int_equal(c.session_idle_min, 30);
 	assert_int_equal(c.session_max_hours, 12);
@@ -147,6 +155,13 @@ static void test_set_integers(void **state)
 	assert_string_equal(e.detail,
 	                    "VOLUNTEERD_HTTP_PORT: must be an integer in 1..65535 (got \"80x\")");
 	assert_int_equal(config_set(&c, "VOLUNTEERD_WORKERS", "65", &e), -1);
+	/* 0 turns the caps off; a deadline cannot be 0. */
+	assert_int_equal(config_set(&c, "VOLUNTEERD_MAX_CONNECTIONS_PER_IP", "0", &e), 0);
+	assert_int_equal(c.max_connections_per_ip, 0);
+	assert_int_equal(config_set(&c, "VOLUNTEERD_MAX_REQUESTS_PER_CONN", "0", &e), 0);
+	assert_int_equal(c.max_requests_per_conn, 0);
+	assert_int_equal(config_set(&c, "VOLUNTEERD_HEADER_TIMEOUT", "0", &e), -1);
+	assert_string_equal(e.field, "VOLUNTEERD_HEADER_TIMEOUT");
 	assert_int_equal(config_set(&c, "VOLUNTEERD_DB_POOL", "0", &e), -1);
 	assert_int_equal(config_set(&c, "VOLUNTEERD_DB_POOL", "65", &e), -1);
 	assert_int_equal(config_set(&c, "VOLUNTEERD_HTTPS_PORT", "-1", &e), -1);

@@ -1,0 +1,552 @@
+/*
+ * conns.c: a worker's client connections: tracking, caps and deadlines.
+ *
+ * Tracking.  evhttp 2.1 tells us nothing when it accepts or closes a connection, but it asks
+ * our bevcb for each new connection's bufferevent, and it sets that bufferevent's callback
+ * argument to its evhttp_connection.  So: the bevcb keeps a reference to the new
+ * bufferevent; later in the same loop turn (evhttp has attached it by then, and read nothing
+ * yet) we read the evhttp_connection from it and set a close callback.  A bufferevent that
+ * evhttp already freed has had its callbacks cleared, and is only released.  This gives an
+ * exact count of open connections, and a handle on each for the drain.
+ *
+ * Caps.  With VOLUNTEERD_MAX_CONNECTIONS open (adopted or not), the worker disables its
+ * listeners, so that new connections wait in the kernel's backlog instead of being accepted
+ * and dropped, and enables them when one closes.  A connection whose client address (IPv4,
+ * or an IPv6 /64) already has VOLUNTEERD_MAX_CONNECTIONS_PER_IP open here is closed as it is
+ * adopted, before a byte of it is read.
+ *
+ * Deadlines.  evhttp's own timeout restarts with every byte, so a client sending one byte now
+ * and then would hold its connection for ever.  Each connection has one timer, set for the
+ * phase it is in:
+ *   WAIT     for a request, since the accept (the TLS handshake included) or since the last
+ *            answer was written: VOLUNTEERD_HTTP_TIMEOUT
+ *   HEAD     since the request's first byte, until its header block ends:
+ *            VOLUNTEERD_HEADER_TIMEOUT
+ *   BODY     since the end of the headers, until evhttp hands the request over:
+ *            VOLUNTEERD_BODY_TIMEOUT
+ *   HANDLER  the request is ours until its answer is written: no timer (a client that reads
+ *            slowly meets evhttp's write timeout; database work has its own deadlines)
+ * The phase follows the bytes that arrive in the connection's input buffer (decrypted, for
+ * TLS: a callback on the buffer sees them before evhttp parses them), the request callback and
+ * the request's completion callback.  evhttp's read timeout is switched off, as these replace
+ * it.  When the timer fires the connection is freed, without an answer.  It never runs in
+ * HANDLER: freeing the connection then would free the request under its handler.
+ */
+#include "conns.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "worker.h"
+
+enum phase { WAIT, HEAD, BODY, HANDLER };
+
+/* The connections one client address has open here. */
+struct addr_count {
+	struct addr_count *next;
+	uint64_t key;
+	int open;
+};
+
+struct conn {
+	TAILQ_ENTRY(conn) link;
+	struct conns *owner;
+	struct evhttp_connection *evcon;
+	evutil_socket_t fd;
+	struct evbuffer *in;             /* the bufferevent's input, which evhttp parses */
+	struct evbuffer_cb_entry *watch; /* on_input, on `in` */
+	struct event *deadline;
+	enum phase phase;
+	int eol;      /* scanning headers: 0 inside a line, 1 after its LF, 2 after LF CR */
+	int requests; /* handed to the handlers */
+	struct addr_count *addr; /* NULL when addresses are not counted */
+};
+
+struct conns {
+	struct worker *w;
+	TAILQ_HEAD(, conn) open;
+	int count;                  /* adopted and open */
+	struct bufferevent **fresh; /* accepted, not yet adopted */
+	int nfresh, cap;
+	struct event *adopt_ev;
+	struct conn **by_fd; /* the request callback finds its connection by its descriptor */
+	int nby_fd;
+	struct addr_count **addrs; /* hash buckets; NULL: no cap per address */
+	unsigned addr_mask;
+	const struct timeval *phase_tv[HANDLER]; /* libevent common timeouts: one queue each */
+	struct timeval write_tv;
+	int full, backoff, listening; /* at the cap; after an accept error; listeners enabled */
+	struct event *resume_ev;
+};
+
+/* --- accepting ----------------------------------------------------------------------------- */
+
+static void set_listening(struct conns *cs, int on)
+{
+	struct evhttp_bound_socket *bound[2] = {cs->w->bound_http, cs->w->bound_https};
+	for (int i = 0; i < 2; i++) {
+		struct evconnlistener *lev =
+		        bound[i] ? evhttp_bound_socket_get_listener(bound[i]) : NULL;
+		if (lev && on)
+			evconnlistener_enable(lev);
+		else if (lev)
+			evconnlistener_disable(lev);
+	}
+	cs->listening = on;
+}
+
+/* Accept while under the cap and not backing off after an accept error. */
+static void update_listening(struct conns *cs)
+{
+	int full = cs->count + cs->nfresh >= cs->w->cfg->max_connections;
+	if (full && !cs->full) {
+		metrics_conn_event(cs->w->metrics, cs->w->index, METRICS_CONN_PAUSED);
+		log_msg(LOG_DEBUG, "accept_paused", "worker=%d open=%d", cs->w->index,
+		        cs->count + cs->nfresh);
+	}
+	cs->full = full;
+	int on = !full && !cs->backoff;
+	if (on != cs->listening)
+		set_listening(cs, on);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct conns *cs = arg;
+	(void)fd;
+	(void)what;
+	cs->backoff = 0;
+	update_listening(cs);
+}
+
+/* libevent gives a listener's error callback the listener's argument, which evhttp has taken
+ * for its own (the evhttp): this process's one worker is found here instead. */
+static struct conns *process_conns;
+
+/* EMFILE, ENFILE, ENOBUFS: pause accepting for a moment instead of spinning. */
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct conns *cs = process_conns;
+	(void)lev;
+	(void)arg;
+	if (!cs)
+		return;
+	int e = EVUTIL_SOCKET_ERROR();
+	log_msg(LOG_WARN, "accept_error", "worker=%d error=%s", cs->w->index,
+	        evutil_socket_error_to_string(e));
+	cs->backoff = 1;
+	update_listening(cs);
+	struct timeval tv = {0, 100000};
+	evtimer_add(cs->resume_ev, &tv);
+}
+
+void conns_watch_listener(struct conns *cs, struct evconnlistener *lev)
+{
+	process_conns = cs;
+	evconnlistener_set_error_cb(lev, on_accept_error);
+}
+
+/* --- counts per client address ------------------------------------------------------------- */
+
+/* The client's address as a key: an IPv4 address (also one mapped into IPv6) under a tag that
+ * no IPv6 source has (ffff:ffff:: is multicast), or an IPv6 address's /64, which one client
+ * holds whole (a phone's temporary addresses change within it).  -1 when it has none. */
+static int peer_key(evutil_socket_t fd, uint64_t *key)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	const uint8_t *b;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		b = (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr;
+	} else if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		b = a6->s6_addr;
+		if (!IN6_IS_ADDR_V4MAPPED(a6)) {
+			uint64_t k = 0;
+			for (int i = 0; i < 8; i++)
+				k = k << 8 | b[i];
+			*key = k;
+			return 0;
+		}
+		b += 12;
+	} else {
+		return -1;
+	}
+	*key = 0xffffffff00000000ull | (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 |
+	       (uint64_t)b[2] << 8 | b[3];
+	return 0;
+}
+
+static struct addr_count **bucket_of(struct conns *cs, uint64_t key)
+{
+	return &cs->addrs[(key * 0x9E3779B97F4A7C15ull) >> 32 & cs->addr_mask];
+}
+
+/* key's count (0 when new); NULL when out of memory. */
+static struct addr_count *addr_get(struct conns *cs, uint64_t key)
+{
+	struct addr_count **head = bucket_of(cs, key), *a;
+	for (a = *head; a; a = a->next)
+		if (a->key == key)
+			return a;
+	a = calloc(1, sizeof *a);
+	if (a) {
+		a->key = key;
+		a->next = *head;
+		*head = a;
+	}
+	return a;
+}
+
+/* One connection fewer; the count goes with its last. */
+static void addr_put(struct conns *cs, struct addr_count *a)
+{
+	if (--a->open > 0)
+		return;
+	for (struct addr_count **p = bucket_of(cs, a->key); *p; p = &(*p)->next)
+		if (*p == a) {
+			*p = a->next;
+			break;
+		}
+	free(a);
+}
+
+/* --- deadlines ----------------------------------------------------------------------------- */
+
+static void arm(struct conn *c, enum phase p)
+{
+	c->phase = p;
+	if (p == HANDLER)
+		evtimer_del(c->deadline);
+	else
+		evtimer_add(c->deadline, c->owner->phase_tv[p]);
+}
+
+/* Whether the header block ends in `in` from byte `from` on: at an empty line (evhttp ends a
+ * line at LF, with or without a CR before it).  c->eol carries the scan across calls. */
+static int header_end(struct conn *c, struct evbuffer *in, size_t from)
+{
+	size_t len = evbuffer_get_length(in);
+	while (from < len) {
+		struct evbuffer_ptr at;
+		struct evbuffer_iovec v[8];
+		if (evbuffer_ptr_set(in, &at, from, EVBUFFER_PTR_SET) < 0)
+			return 0;
+		int n = evbuffer_peek(in, (ev_ssize_t)(len - from), &at, v, 8);
+		if (n <= 0)
+			return 0;
+		for (int i = 0; i < n && i < 8; i++) {
+			const unsigned char *p = v[i].iov_base;
+			for (size_t k = 0; k < v[i].iov_len && from < len; k++, from++) {
+				if (p[k] == '\n' && c->eol)
+					return 1;
+				c->eol = p[k] == '\n' ? 1 : p[k] == '\r' && c->eol == 1 ? 2 : 0;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Between requests: wait for the next, or time the one already arriving (pipelined). */
+static void await_request(struct conn *c)
+{
+	c->eol = 0;
+	if (!evbuffer_get_length(c->in))
+		arm(c, WAIT);
+	else if (header_end(c, c->in, 0))
+		arm(c, BODY);
+	else
+		arm(c, HEAD);
+}
+
+/* Bytes arrived: a request's first starts its header deadline, its headers' end the body's. */
+static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	if (!info->n_added || c->phase == BODY || c->phase == HANDLER)
+		return;
+	size_t len = evbuffer_get_length(in);
+	size_t from = info->n_added < len ? len - info->n_added : 0;
+	if (c->phase == WAIT) {
+		c->eol = 0;
+		arm(c, HEAD);
+	}
+	if (header_end(c, in, from))
+		arm(c, BODY);
+}
+
+static void on_answered(struct evhttp_request *ev, void *arg)
+{
+	(void)ev;
+	await_request(arg);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	static const enum metrics_conn counter[HANDLER] = {METRICS_CONN_IDLE_DEADLINE,
+	                                                   METRICS_CONN_HEADER_DEADLINE,
+	                                                   METRICS_CONN_BODY_DEADLINE};
+	static const char *const name[HANDLER] = {"idle", "header", "body"};
+	struct conn *c = arg;
+	struct worker *w = c->owner->w;
+	(void)fd;
+	(void)what;
+	if (c->phase == HANDLER) /* cannot be: arm() stopped the timer */
+		return;
+	metrics_conn_event(w->metrics, w->index, counter[c->phase]);
+	if (c->phase != WAIT) {
+		char *peer = NULL;
+		ev_uint16_t port = 0;
+		evhttp_connection_get_peer(c->evcon, &peer, &port);
+		log_msg(LOG_INFO, "conn_deadline", "worker=%d deadline=%s peer=%s requests=%d",
+		        w->index, name[c->phase], peer ? peer : "", c->requests);
+	}
+	evhttp_connection_free(c->evcon); /* its close callback frees c */
+}
+
+/* --- connections --------------------------------------------------------------------------- */
+
+static int grow_by_fd(struct conns *cs, evutil_socket_t fd)
+{
+	int n = cs->nby_fd ? cs->nby_fd : 1024;
+	while (n <= fd)
+		n *= 2;
+	struct conn **grown = realloc(cs->by_fd, (size_t)n * sizeof *grown);
+	if (!grown)
+		return -1;
+	memset(grown + cs->nby_fd, 0, (size_t)(n - cs->nby_fd) * sizeof *grown);
+	cs->by_fd = grown;
+	cs->nby_fd = n;
+	return 0;
+}
+
+static void forget(struct conns *cs, struct conn *c)
+{
+	TAILQ_REMOVE(&cs->open, c, link);
+	cs->count--;
+	cs->by_fd[c->fd] = NULL;
+	evbuffer_remove_cb_entry(c->in, c->watch);
+	event_free(c->deadline);
+	if (c->addr)
+		addr_put(cs, c->addr);
+	free(c);
+}
+
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct conn *c = arg;
+	struct conns *cs = c->owner;
+	evhttp_connection_set_closecb(evcon, NULL, NULL); /* once only */
+	forget(cs, c);
+	update_listening(cs);
+	worker_connection_closed(cs->w);
+}
+
+/* evcon's record, its deadline running; NULL when out of memory. */
+static struct conn *conn_new(struct conns *cs, struct evhttp_connection *evcon,
+                             struct bufferevent *bev, evutil_socket_t fd)
+{
+	if (fd >= cs->nby_fd && grow_by_fd(cs, fd) < 0)
+		return NULL;
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->in = bufferevent_get_input(bev);
+	c->deadline = evtimer_new(cs->w->base, on_deadline, c);
+	c->watch = c->deadline ? evbuffer_add_cb(c->in, on_input, c) : NULL;
+	if (!c->watch) {
+		if (c->deadline)
+			event_free(c->deadline);
+		free(c);
+		return NULL;
+	}
+	c->owner = cs;
+	c->evcon = evcon;
+	c->fd = fd;
+	cs->by_fd[fd] = c;
+	TAILQ_INSERT_TAIL(&cs->open, c, link);
+	cs->count++;
+	evhttp_connection_set_closecb(evcon, on_conn_close, c);
+	bufferevent_set_timeouts(bev, NULL, &cs->write_tv); /* reading is timed by the phases */
+	await_request(c);
+	return c;
+}
+
+/* Take a just-accepted connection in hand, or close it: its address has its share open, or
+ * memory ran out (it is not served without its limits). */
+static void adopt(struct conns *cs, struct bufferevent *bev)
+{
+	bufferevent_event_cb eventcb = NULL;
+	void *cbarg = NULL;
+	bufferevent_getcb(bev, NULL, NULL, &eventcb, &cbarg);
+	if (!eventcb || !cbarg)
+		return; /* evhttp has freed it already */
+	struct evhttp_connection *evcon = cbarg;
+	const struct config *cfg = cs->w->cfg;
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	struct addr_count *a = NULL;
+	uint64_t key;
+	if (cs->addrs && fd >= 0 && peer_key(fd, &key) == 0 && (a = addr_get(cs, key)) != NULL) {
+		if (a->open >= cfg->max_connections_per_ip) {
+			metrics_conn_event(cs->w->metrics, cs->w->index, METRICS_CONN_REFUSED);
+			evhttp_connection_free(evcon);
+			return;
+		}
+		a->open++;
+	}
+	struct conn *c = fd >= 0 ? conn_new(cs, evcon, bev, fd) : NULL;
+	if (!c) {
+		if (a)
+			addr_put(cs, a);
+		evhttp_connection_free(evcon);
+		return;
+	}
+	c->addr = a;
+	/* A TLS reply leaves as several records (several writes): without NODELAY, Nagle holds
+	 * the last one for the client's delayed ACK, 40 ms a reply. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (cs->w->draining) /* accepted just before the listener closed */
+		evhttp_connection_set_timeout(evcon, 1);
+}
+
+static void on_adopt(evutil_socket_t fd, short what, void *arg)
+{
+	struct conns *cs = arg;
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < cs->nfresh; i++) {
+		adopt(cs, cs->fresh[i]);
+		bufferevent_decref(cs->fresh[i]);
+	}
+	cs->nfresh = 0;
+	update_listening(cs);
+}
+
+struct bufferevent *conns_track(struct conns *cs, struct bufferevent *bev)
+{
+	if (!bev)
+		return NULL; /* evhttp then makes its own, untracked */
+	if (cs->nfresh == cs->cap) {
+		int cap = cs->cap ? cs->cap * 2 : 64;
+		struct bufferevent **grown = realloc(cs->fresh, (size_t)cap * sizeof *grown);
+		if (!grown)
+			return bev; /* untracked, still served */
+		cs->fresh = grown;
+		cs->cap = cap;
+	}
+	bufferevent_incref(bev);
+	cs->fresh[cs->nfresh++] = bev;
+	event_active(cs->adopt_ev, EV_TIMEOUT, 0);
+	update_listening(cs);
+	return bev;
+}
+
+void conns_request(struct conns *cs, struct evhttp_request *ev)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	struct conn *c = fd >= 0 && fd < cs->nby_fd ? cs->by_fd[fd] : NULL;
+	if (!c || c->evcon != evcon)
+		return; /* untracked */
+	arm(c, HANDLER);
+	evhttp_request_set_on_complete_cb(ev, on_answered, c);
+	int max = cs->w->cfg->max_requests_per_conn;
+	if (++c->requests >= max && max) {
+		evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
+		metrics_conn_event(cs->w->metrics, cs->w->index, METRICS_CONN_REQUEST_CAP);
+	}
+}
+
+int conns_open(const struct conns *cs)
+{
+	return cs ? cs->count : 0;
+}
+
+void conns_drain(struct conns *cs)
+{
+	struct conn *c;
+	TAILQ_FOREACH(c, &cs->open, link)
+	evhttp_connection_set_timeout(c->evcon, 1);
+}
+
+struct conns *conns_new(struct worker *w)
+{
+	const struct config *cfg = w->cfg;
+	struct conns *cs = calloc(1, sizeof *cs);
+	if (!cs)
+		return NULL;
+	cs->w = w;
+	TAILQ_INIT(&cs->open);
+	cs->listening = 1;
+	cs->write_tv.tv_sec = cfg->http_timeout_s;
+	const int secs[HANDLER] = {cfg->http_timeout_s, cfg->header_timeout_s, cfg->body_timeout_s};
+	for (int p = WAIT; p < HANDLER; p++) {
+		struct timeval tv = {secs[p], 0};
+		if (!(cs->phase_tv[p] = event_base_init_common_timeout(w->base, &tv)))
+			goto fail;
+	}
+	cs->adopt_ev = event_new(w->base, -1, 0, on_adopt, cs);
+	cs->resume_ev = evtimer_new(w->base, on_resume, cs);
+	if (!cs->adopt_ev || !cs->resume_ev)
+		goto fail;
+	if (cfg->max_connections_per_ip > 0) {
+		unsigned n = 64;
+		while (n < (unsigned)cfg->max_connections && n < 1u << 20)
+			n *= 2;
+		if (!(cs->addrs = calloc(n, sizeof *cs->addrs)))
+			goto fail;
+		cs->addr_mask = n - 1;
+	}
+	return cs;
+fail:
+	conns_free(cs);
+	return NULL;
+}
+
+void conns_free(struct conns *cs)
+{
+	if (!cs)
+		return;
+	for (int i = 0; i < cs->nfresh; i++)
+		bufferevent_decref(cs->fresh[i]);
+	struct conn *c;
+	while ((c = TAILQ_FIRST(&cs->open)) != NULL) { /* normally none: evhttp closed them */
+		TAILQ_REMOVE(&cs->open, c, link);
+		event_free(c->deadline);
+		free(c);
+	}
+	for (unsigned i = 0; cs->addrs && i <= cs->addr_mask; i++)
+		while (cs->addrs[i]) {
+			struct addr_count *a = cs->addrs[i];
+			cs->addrs[i] = a->next;
+			free(a);
+		}
+	if (cs->adopt_ev)
+		event_free(cs->adopt_ev);
+	if (cs->resume_ev)
+		event_free(cs->resume_ev);
+	if (process_conns == cs)
+		process_conns = NULL;
+	free(cs->addrs);
+	free(cs->by_fd);
+	free(cs->fresh);
+	free(cs);
+}
