@@ -1274,14 +1274,27 @@ static void roster_write(struct page *p, long long vid, const char *action)
 		attendance_submit(p->r, c->event_id, "checkout", 200, body, 0, 0);
 }
 
+/* Add an ID number's blind index under key to args as name.  0, or -1. */
+static int add_blind_index(cJSON *args, const char *name, const uint8_t *key, const char *id)
+{
+	uint8_t mac[IDNUM_HMAC_LEN];
+	char hex[2 * IDNUM_HMAC_LEN + 1];
+	if (idnum_blind(key, id, mac) < 0)
+		return -1;
+	secret_hex(mac, sizeof mac, hex);
+	return cJSON_AddStringToObject(args, name, hex) ? 0 : -1;
+}
+
 /* What identifies the walk-in, into args: an ID number only as its blind index (the number in
- * clear never reaches the database, as for registration), a phone or volunteer number as
- * typed.  0; 1 when it can be none of them (too long for a phone or a volunteer number: most
- * likely a mistyped ID number, which stays here); -1 when out of memory. */
+ * clear never reaches the database, as for registration), and during a key rotation its index
+ * under the previous key too (rows rekey-ids has not rewritten yet hold that one); a phone or
+ * volunteer number as typed.  0; 1 when it can be none of them (too long for a phone or a
+ * volunteer number: most likely a mistyped ID number, which stays here); -1 when out of
+ * memory. */
 static int walkin_who(struct page *p, cJSON *args, const char *who)
 {
-	char typed[IDNUM_LEN + 1], id[IDNUM_LEN + 1], hex[2 * IDNUM_HMAC_LEN + 1];
-	uint8_t mac[IDNUM_HMAC_LEN];
+	const struct idnum_keyring *ring = &p->r->w->secrets->id;
+	char typed[IDNUM_LEN + 1], id[IDNUM_LEN + 1];
 	size_t n;
 	while (*who == ' ')
 		who++;
@@ -1295,12 +1308,10 @@ static int walkin_who(struct page *p, cJSON *args, const char *who)
 		rc = 1; /* too long for a phone or a volunteer number */
 	else if (rc < 0)
 		rc = cJSON_AddStringToObject(args, "who", typed) ? 0 : -1;
-	else if (idnum_blind(p->r->w->secrets->id.current.index, id, mac) < 0)
+	else if (add_blind_index(args, "id_hmac", ring->current.index, id) < 0 ||
+	         (ring->has_previous &&
+	          add_blind_index(args, "id_hmac_previous", ring->previous.index, id) < 0))
 		rc = -1;
-	else {
-		secret_hex(mac, sizeof mac, hex);
-		rc = cJSON_AddStringToObject(args, "id_hmac", hex) ? 0 : -1;
-	}
 	idnum_wipe(typed, sizeof typed);
 	idnum_wipe(id, sizeof id);
 	return rc;

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import helpers
 from apiclient import Api, anonymous
+from test_staff_pages import Browser, tokens
 from test_volunteers import random_id, random_phone
 
 PW = "Adm1n-" + secrets.token_hex(6)
@@ -205,6 +206,26 @@ def test_a_moved_ciphertext_is_refused_or_fails_safely(env):
     assert env.b.open(x["id"], after[x["id"]][0]) == nx and env.b.open(y["id"], after[y["id"]][0]) == ny
 
 
+def walk_in(env, number):
+    """The console's walk-in form, as the administrator, at a new event open to walk-ins, with
+    an ID number: the status, 303 when a volunteer was found (and checked in), 422 when not."""
+    tag = secrets.token_hex(3)
+    team = env.sql(f"INSERT INTO teams (name, org_unit_id) VALUES ('钥{tag}', {env.unit}) RETURNING id").split()[0]
+    ev = env.sql(f"""
+        WITH po AS (INSERT INTO hour_policies (name, static_code, walk_ins_allowed)
+                    VALUES ('ik-{tag}', true, true) RETURNING id),
+        ac AS (INSERT INTO activities (team_id, org_unit_id, title, policy_id)
+               SELECT {team}, {env.unit}, '钥岗', po.id FROM po RETURNING id)
+        INSERT INTO events (activity_id, starts_at, ends_at, checkin_code)
+        SELECT id, now() - interval '5 minutes', now() + interval '3 hours', '246802' FROM ac
+        RETURNING id""").split()[0]
+    b = Browser(env.srv, "admin", PW)
+    path = f"/console/events/{ev}"
+    html = b.get(path).text
+    form = re.search(r'<section aria-labelledby="h-walkin".*?</section>', html, re.S).group(0)
+    return b.post(path, {"_t": tokens(form)[0], "action": "walkin", "who": number}).status_code
+
+
 def test_rotation(env):
     # Before: rows of the older form (as the code before key ids wrote them) and of the current
     # form, all under key a.
@@ -230,6 +251,11 @@ def test_rotation(env):
     r = env.admin.req("PATCH", f"/volunteers/{v2}", {"id_number": news[v3]})
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "id_number", r.text
     env.admin.ok("PATCH", f"/volunteers/{v2}", {"id_number": news[v2]})  # its own: fine
+    # The console's walk-in lookup finds a row still under the previous key, and one under the
+    # current key; a number nobody has is still nobody.
+    assert walk_in(env, next(iter(olds.values()))) == 303
+    assert walk_in(env, later) == 303
+    assert walk_in(env, new_number(env)) == 422
 
     # Only the new key: the rows under a do not decrypt, and nothing is written.
     before = env.stored()
