@@ -142,14 +142,14 @@ static uint64_t v4_key(const unsigned char b[4])
 	return ADDR_V4 | (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
 }
 
-uint64_t throttle_addr_key(const char *addr)
+uint64_t throttle_addr_key_bytes(int family, const void *addr)
 {
 	static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	unsigned char a[16];
+	const unsigned char *a = addr;
 	uint64_t prefix = 0;
-	if (inet_pton(AF_INET, addr, a) == 1)
+	if (family == AF_INET)
 		return v4_key(a);
-	if (inet_pton(AF_INET6, addr, a) != 1)
+	if (family != AF_INET6)
 		return ADDR_UNKNOWN;
 	if (!memcmp(a, v4_mapped, sizeof v4_mapped))
 		return v4_key(a + 12);
@@ -157,4 +157,14 @@ uint64_t throttle_addr_key(const char *addr)
 		prefix = prefix << 8 | a[i];
 	prefix &= ~ADDR_V4;
 	return prefix > ADDR_UNKNOWN ? prefix : ADDR_UNKNOWN + 1; /* ::/64 */
+}
+
+uint64_t throttle_addr_key(const char *addr)
+{
+	unsigned char a[16];
+	if (inet_pton(AF_INET, addr, a) == 1)
+		return throttle_addr_key_bytes(AF_INET, a);
+	if (inet_pton(AF_INET6, addr, a) == 1)
+		return throttle_addr_key_bytes(AF_INET6, a);
+	return ADDR_UNKNOWN;
 }

@@ -49,5 +49,8 @@ uint32_t throttle_take(struct throttle *t, uint64_t key, uint64_t now_s, uint32_
  * address's /64 (what one subscriber is given, so that it counts as one client).  Never 0;
  * text that is no address gets one key of its own. */
 uint64_t throttle_addr_key(const char *addr);
+/* The same key from an address's bytes (family AF_INET: 4 bytes, AF_INET6: 16), as a socket
+ * gives it; any other family gets the key of text that is no address. */
+uint64_t throttle_addr_key_bytes(int family, const void *addr);
 
 #endif

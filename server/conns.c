@@ -51,6 +51,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "throttle.h"
 #include "worker.h"
 
 enum phase { WAIT, HEAD, BODY, HANDLER };
@@ -162,34 +163,21 @@ void conns_watch_listener(struct conns *cs, struct evconnlistener *lev)
 
 /* --- counts per client address ------------------------------------------------------------- */
 
-/* The client's address as a key: an IPv4 address (also one mapped into IPv6) under a tag that
- * no IPv6 source has (ffff:ffff:: is multicast), or an IPv6 address's /64, which one client
- * holds whole (a phone's temporary addresses change within it).  -1 when it has none. */
+/* The client's address as a key, as the throttles count addresses (throttle_addr_key_bytes:
+ * an IPv4 address, also one mapped into IPv6, or an IPv6 address's /64, which one client holds
+ * whole: a phone's temporary addresses change within it).  -1 when it has none. */
 static int peer_key(evutil_socket_t fd, uint64_t *key)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
-	const uint8_t *b;
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
 		return -1;
-	if (ss.ss_family == AF_INET) {
-		b = (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr;
-	} else if (ss.ss_family == AF_INET6) {
-		const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-		b = a6->s6_addr;
-		if (!IN6_IS_ADDR_V4MAPPED(a6)) {
-			uint64_t k = 0;
-			for (int i = 0; i < 8; i++)
-				k = k << 8 | b[i];
-			*key = k;
-			return 0;
-		}
-		b += 12;
-	} else {
+	if (ss.ss_family == AF_INET)
+		*key = throttle_addr_key_bytes(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr);
+	else if (ss.ss_family == AF_INET6)
+		*key = throttle_addr_key_bytes(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+	else
 		return -1;
-	}
-	*key = 0xffffffff00000000ull | (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 |
-	       (uint64_t)b[2] << 8 | b[3];
 	return 0;
 }
 

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sys/socket.h>
+
 #include "throttle.h"
 
 #define WINDOW 600
@@ -120,6 +122,13 @@ static void test_addr_keys(void **state)
 	assert_true(throttle_addr_key("") != 0);
 	assert_true(throttle_addr_key("") == throttle_addr_key("not an address"));
 	assert_true(throttle_addr_key("") != a && throttle_addr_key("") != b);
+	/* a socket's bytes give the same keys as the text (conns.c counts connections so) */
+	unsigned char v4[4] = {203, 0, 113, 7}, v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2};
+	unsigned char mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 203, 0, 113, 7};
+	assert_true(throttle_addr_key_bytes(AF_INET, v4) == a);
+	assert_true(throttle_addr_key_bytes(AF_INET6, mapped) == a);
+	assert_true(throttle_addr_key_bytes(AF_INET6, v6) == b);
+	assert_true(throttle_addr_key_bytes(AF_UNIX, v4) == throttle_addr_key(""));
 }
 
 int main(void)
