@@ -67,6 +67,7 @@ static const struct config_key config_keys[] = {
         {"VOLUNTEERD_BODY_TIMEOUT", CONFIG_INT, OFF(body_timeout_s), 1, 3600, "30"},
         {"VOLUNTEERD_MAX_REQUESTS_PER_CONN", CONFIG_INT, OFF(max_requests_per_conn), 0, 100000000,
          "1000"},
+        {"VOLUNTEERD_USER", CONFIG_STR, OFF(user), 0, STRMAX(user), ""},
         {"VOLUNTEERD_SHUTDOWN_GRACE", CONFIG_INT, OFF(shutdown_grace_s), 0, 3600, "10"},
         {"VOLUNTEERD_SESSION_IDLE_MIN", CONFIG_INT, OFF(session_idle_min), 1, 10080, "30"},
         {"VOLUNTEERD_SESSION_MAX_HOURS", CONFIG_INT, OFF(session_max_hours), 1, 8760, "12"},

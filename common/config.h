@@ -59,6 +59,9 @@ struct config {
 	 * in VOLUNTEERD_REGISTER_WINDOW seconds (default 600); the next gets 429 until then */
 	int register_tries;
 	int register_window_s;
+	/* VOLUNTEERD_USER, default "": the user `serve` becomes when started as root
+	 * (server/privs.h) */
+	char user[64];
 };
 
 /* Fill cfg with the defaults above; cannot fail. */

@@ -33,6 +33,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "monotime.h"
+#include "privs.h"
 #include "secret.h"
 #include "tls.h"
 #include "worker.h"
@@ -110,6 +111,9 @@ static int check_setup(const struct config *cfg, struct secrets *sec)
 {
 	struct err e;
 	if (secret_load(sec, cfg->secret_file, cfg->secret_file_previous, &e) < 0)
+		goto fail;
+	/* Before any port or certificate: the workers bind and read them as this user. */
+	if (privs_drop(cfg->user, &e) < 0)
 		goto fail;
 	int fd = http_bind_socket(cfg->bind, cfg->http_port, 0, &e);
 	if (fd < 0)
