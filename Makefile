@@ -94,7 +94,7 @@ run: deps
 	bash scripts/run.sh
 
 test: deps
-	$(MAKE) all $(UNIT_BIN) $(FUZZ_BIN)
+	$(MAKE) all $(UNIT_BIN) $(FUZZ_BIN) build/asan/volunteerd $(ASAN_UNIT_BIN)
 	bash scripts/test.sh all
 
 test-unit: $(UNIT_BIN)
@@ -115,18 +115,33 @@ bench: deps
 bench-reports: all
 	bash scripts/bench-reports.sh
 
-# The same program built with AddressSanitizer and UBSan into its own directory (so that it
-# never replaces build/volunteerd); `make test-asan` runs the integration suite against it.
-ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-asan: build/asan/volunteerd
+# The same program and the unit tests built with AddressSanitizer (LeakSanitizer on) and UBSan,
+# each stopping at its first report, into build/asan/ (so that they never replace the real
+# ones); `make test` runs them after the integration suite, `make test-asan` alone (R46).
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_CFLAGS = $(filter-out -MMD -MP -O2 $(HARDEN),$(CFLAGS)) $(ASAN_FLAGS)
+ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
+# No dependency files here (-MMD is left out): every header is a prerequisite instead.
+ALL_HEADERS := $(wildcard common/*.h server/*.h server/pages/*.h)
+asan: build/asan/volunteerd $(ASAN_UNIT_BIN)
 
 build/asan/volunteerd: $(COMMON_SRC) $(SERVER_SRC) build/sql_embed.c build/openapi_embed.c \
-                       build/pages_static_embed.c build/gen_sql_embed.c
+                       build/pages_static_embed.c build/gen_sql_embed.c $(ALL_HEADERS)
 	@mkdir -p build/asan
-	$(CC) $(filter-out -MMD -MP -O2 $(HARDEN),$(CFLAGS)) $(ASAN_FLAGS) -DVD_VERSION='"$(VERSION)-asan"' -o $@ $^ $(LDLIBS)
+	$(CC) $(ASAN_CFLAGS) -DVD_VERSION='"$(VERSION)-asan"' -o $@ $(filter %.c,$^) $(LDLIBS)
 
-test-asan: build/asan/volunteerd
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 VOLUNTEERD_BIN=$(CURDIR)/build/asan/volunteerd bash scripts/test.sh integration
+ASAN_COMMON_OBJ := $(COMMON_SRC:%.c=build/asan/%.o)
+.SECONDARY: $(ASAN_COMMON_OBJ)
+build/asan/common/%.o: common/%.c $(ALL_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
+
+build/asan/tests/test_%: tests/unit/test_%.c $(ASAN_COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LDLIBS) -lcmocka
+
+test-asan: asan
+	bash scripts/test.sh asan
 
 # libFuzzer targets over the parsers that see untrusted bytes (tests/fuzz/fuzz_*.c), built
 # with clang and the sanitizers; `make fuzz` runs each for FUZZ_SECONDS.

@@ -3,6 +3,9 @@
 #
 #   unit         every build/tests/test_* (cmocka), built by `make test` / `make test-unit`
 #   integration  python3 -m pytest tests/integration (the real binary and a real PostgreSQL)
+#   asan         both again, built with AddressSanitizer, LeakSanitizer and UBSan, which stop
+#                at the first report (build/asan/, `make test-asan`): unit-asan runs
+#                build/asan/tests/test_*, integration-asan the suite against build/asan/volunteerd
 #   e2e          node --test in tests/e2e (browser tests; TAP summary)
 #   fuzz         build/fuzz/fuzz_* (libFuzzer), FUZZ_SECONDS each (default 5)
 #   contract     ../shared/contract/smoke.py --upto $(cat tests/contract-step), when present
@@ -46,20 +49,20 @@ count() { # line word
 	echo "${n:-0}"
 }
 
-run_unit() {
-	local bins=() b out rc p f
+run_unit() { # [suite] [directory of the test programs]
+	local suite=${1:-unit} dir=${2:-build/tests} bins=() b out rc p f
 	shopt -s nullglob
-	for b in build/tests/test_*; do
+	for b in "$dir"/test_*; do
 		[ -x "$b" ] && [ -f "$b" ] && [[ "$b" != *.d ]] && bins+=("$b")
 	done
 	local srcs=(tests/unit/test_*.c)
 	shopt -u nullglob
-	echo "=== unit: ${#bins[@]} test programs"
+	echo "=== $suite: ${#bins[@]} test programs"
 	if [ ${#bins[@]} -eq 0 ]; then
 		if [ ${#srcs[@]} -gt 0 ]; then
-			add unit 0 1 "tests/unit has sources but build/tests has no binaries: run make test-unit"
+			add "$suite" 0 1 "tests/unit has sources but $dir has no binaries: run make test"
 		else
-			add unit 0 0 "no unit tests yet"
+			add "$suite" 0 0 "no unit tests yet"
 		fi
 		return
 	fi
@@ -74,16 +77,16 @@ run_unit() {
 		p=${p:-0}
 		f=${f:-0}
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-			echo "unit: $b exited with status $rc without reporting a failed test: counted as one failure"
+			echo "$suite: $b exited with status $rc without reporting a failed test: counted as one failure"
 			f=1
 		fi
 		if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
-			echo "unit: $b reported no results: counted as one failure"
+			echo "$suite: $b reported no results: counted as one failure"
 			f=1
 		fi
 		PASSED=$((PASSED + p))
 		FAILED=$((FAILED + f))
-		SUMMARY+=("$(printf '%-20s %4d passed, %4d failed' "$(basename "$b")" "$p" "$f")")
+		SUMMARY+=("$(printf '%-20s %4d passed, %4d failed' "${dir#build/}/$(basename "$b")" "$p" "$f")")
 	done
 }
 
@@ -119,6 +122,21 @@ run_integration() {
 	else
 		add integration 0 0 "no tests/integration"
 	fi
+}
+
+# The sanitizer builds (R46): a report aborts the process, so a unit test program fails and a
+# server's log holds the report (the integration fixtures fail the session on one).  Leaks are
+# reported too, at every exit: of the test programs, of `serve`'s processes and of the
+# subcommands the tests run.
+run_asan() {
+	if [ ! -x build/asan/volunteerd ]; then
+		add asan 0 1 "build/asan/volunteerd is missing: run make test (or make test-asan)"
+		return
+	fi
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	run_unit unit-asan build/asan/tests
+	VOLUNTEERD_BIN=$ROOT/build/asan/volunteerd run_pytest integration-asan tests/integration
+	unset ASAN_OPTIONS UBSAN_OPTIONS
 }
 
 # The browser tests: node --test in tests/e2e (playwright-core driving Debian's chromium),
@@ -220,16 +238,18 @@ e2e) run_e2e ;;
 contract) run_contract ;;
 bench) run_bench ;;
 fuzz) run_fuzz ;;
+asan) run_asan ;;
 all)
 	run_unit
 	run_fuzz
 	run_integration
+	run_asan
 	run_e2e
 	run_bench
 	run_contract
 	;;
 *)
-	echo "usage: $0 {unit|fuzz|integration|e2e|contract|bench|all}" >&2
+	echo "usage: $0 {unit|fuzz|integration|asan|e2e|contract|bench|all}" >&2
 	echo "0 passed, 1 failed"
 	exit 2
 	;;
