@@ -62,6 +62,9 @@ struct config {
 	/* VOLUNTEERD_USER, default "": the user `serve` becomes when started as root
 	 * (server/privs.h) */
 	char user[64];
+	/* VOLUNTEERD_REQUIRE_DURABLE_DB, default 0: 1 = `serve` refuses to start on a database
+	 * that may lose committed writes (0: it warns) */
+	int require_durable_db;
 };
 
 /* Fill cfg with the defaults above; cannot fail. */

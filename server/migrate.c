@@ -230,8 +230,9 @@ out:
 }
 
 /* Warn, once per setting, when the database may lose committed writes in a crash (R33):
- * fsync, synchronous_commit or full_page_writes off, or data_sync_retry on.  Only a warning: a test
- * or bench cluster runs so on purpose.  Returns how many are off. */
+ * fsync, synchronous_commit or full_page_writes off, or data_sync_retry on.  A warning unless
+ * VOLUNTEERD_REQUIRE_DURABLE_DB is set: a test or bench cluster runs so on purpose.  Returns
+ * how many are off. */
 static int warn_durability(PGconn *pg)
 {
 	PGresult *res = PQexec(pg, Q_DURABILITY_OFF);
@@ -282,7 +283,11 @@ int migrate_check(const struct config *cfg, int serving, struct err *err)
 		             applied_max, migrate_latest());
 	}
 	if (rc == 0 && serving) {
-		warn_durability(pg);
+		if (warn_durability(pg) > 0 && cfg->require_durable_db)
+			rc = err_set(
+			        err, APP_ECONFLICT, "VOLUNTEERD_REQUIRE_DURABLE_DB",
+			        "the database may lose committed writes (see the db_durability_off "
+			        "lines): fix its settings, or unset this");
 		warn_role(pg);
 	}
 	PQfinish(pg);

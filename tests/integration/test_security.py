@@ -276,6 +276,23 @@ def test_durability_settings_off_are_warned_at_start(own_pg, make_server):
     assert all(w["level"] == "warn" for w in warned)
 
 
+def test_durability_settings_off_stop_the_start_when_required(own_pg, make_server):
+    own_pg.sql("ALTER SYSTEM SET synchronous_commit = off", db="postgres")
+    own_pg.sql("SELECT pg_reload_conf()", db="postgres")
+    srv = make_server(own_pg.url(), tls=False, workers=1, env={"VOLUNTEERD_REQUIRE_DURABLE_DB": "1"})
+    srv.migrate()
+    srv.spawn()
+    assert srv.wait_exit(20) == 1, srv.log_text()
+    log = srv.log_text()
+    assert "event=db_durability_off" in log and "setting=synchronous_commit" in log, log
+    assert "VOLUNTEERD_REQUIRE_DURABLE_DB" in log, log
+    # Set right again, the same configuration starts.
+    own_pg.sql("ALTER SYSTEM RESET synchronous_commit", db="postgres")
+    own_pg.sql("SELECT pg_reload_conf()", db="postgres")
+    srv.start()
+    assert srv.get("/readyz").status_code == 200
+
+
 def test_durable_database_gets_no_warning(server):
     assert "db_durability_off" not in server.log_text()
 
