@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "netaddr.h"
 
 enum config_type {
 	CONFIG_STR,   /* char array; max = its size - 1 */
@@ -68,6 +69,8 @@ static const struct config_key config_keys[] = {
         {"VOLUNTEERD_BODY_TIMEOUT", CONFIG_INT, OFF(body_timeout_s), 1, 3600, "30"},
         {"VOLUNTEERD_MAX_REQUESTS_PER_CONN", CONFIG_INT, OFF(max_requests_per_conn), 0, 100000000,
          "1000"},
+        {"VOLUNTEERD_TRUSTED_PROXIES", CONFIG_STR, OFF(trusted_proxies), 0, STRMAX(trusted_proxies),
+         ""},
         {"VOLUNTEERD_USER", CONFIG_STR, OFF(user), 0, STRMAX(user), ""},
         {"VOLUNTEERD_SHUTDOWN_GRACE", CONFIG_INT, OFF(shutdown_grace_s), 0, 3600, "10"},
         {"VOLUNTEERD_SESSION_IDLE_MIN", CONFIG_INT, OFF(session_idle_min), 1, 10080, "30"},
@@ -314,6 +317,9 @@ int config_validate(const struct config *cfg, struct err *err)
 		return err_set(
 		        err, APP_EINVALID, "VOLUNTEERD_SESSION_IDLE_MIN",
 		        "VOLUNTEERD_SESSION_IDLE_MIN: longer than VOLUNTEERD_SESSION_MAX_HOURS");
+	struct netranges proxies;
+	if (netranges_parse(cfg->trusted_proxies, "VOLUNTEERD_TRUSTED_PROXIES", &proxies, err) < 0)
+		return -1;
 	const char *u = cfg->public_url;
 	size_t ulen = strlen(u);
 	if (ulen && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)

@@ -65,6 +65,9 @@ struct config {
 	/* VOLUNTEERD_REQUIRE_DURABLE_DB, default 0: 1 = `serve` refuses to start on a database
 	 * that may lose committed writes (0: it warns) */
 	int require_durable_db;
+	/* VOLUNTEERD_TRUSTED_PROXIES, default "": addresses and ranges of reverse proxies whose
+	 * X-Forwarded-For and X-Forwarded-Proto are believed (common/netaddr.h) */
+	char trusted_proxies[512];
 };
 
 /* Fill cfg with the defaults above; cannot fail. */

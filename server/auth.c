@@ -105,7 +105,7 @@ const char *auth_request_token(struct req *r, char *buf, size_t n, int *via_cook
 	const char *c = req_header(r, "Cookie");
 	if (!c)
 		return NULL;
-	const char *v = cookie_value(c, r->tls ? COOKIE_TLS : COOKIE_PLAIN, buf, n);
+	const char *v = cookie_value(c, r->https ? COOKIE_TLS : COOKIE_PLAIN, buf, n);
 	if (!v || !token_shape_ok(v, strlen(v)))
 		return NULL;
 	*via_cookie = 1;
@@ -116,19 +116,14 @@ void auth_set_cookie(struct req *r, const char *token, int max_age_s)
 {
 	char h[256];
 	snprintf(h, sizeof h, "%s=%s; Path=/; HttpOnly; SameSite=Lax%s; Max-Age=%d",
-	         r->tls ? COOKIE_TLS : COOKIE_PLAIN, token ? token : "", r->tls ? "; Secure" : "",
-	         token ? max_age_s : 0);
+	         r->https ? COOKIE_TLS : COOKIE_PLAIN, token ? token : "",
+	         r->https ? "; Secure" : "", token ? max_age_s : 0);
 	reply_header(r, "Set-Cookie", h);
 }
 
 void auth_peer_ip(struct req *r, char *out, size_t n)
 {
-	char *addr = NULL;
-	ev_uint16_t port = 0;
-	struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
-	if (c)
-		evhttp_connection_get_peer(c, &addr, &port);
-	snprintf(out, n, "%s", addr ? addr : "");
+	snprintf(out, n, "%s", r->client_ip);
 }
 
 /* Same-origin check for cookie-authenticated writes: Origin (or Referer) must name the
@@ -142,7 +137,7 @@ static int same_origin(struct req *r)
 	char want[300];
 	if (!host || !src)
 		return 0;
-	int n = snprintf(want, sizeof want, "%s://%s", r->tls ? "https" : "http", host);
+	int n = snprintf(want, sizeof want, "%s://%s", r->https ? "https" : "http", host);
 	if (n <= 0 || (size_t)n >= sizeof want)
 		return 0;
 	if (strncmp(src, want, (size_t)n) != 0)

@@ -29,7 +29,8 @@ void auth_token_hash_param(const char *token, char out[67]);
 const char *auth_request_token(struct req *r, char *buf, size_t n, int *via_cookie);
 /* The Set-Cookie header for token (NULL: a cookie that clears it). */
 void auth_set_cookie(struct req *r, const char *token, int max_age_s);
-/* The peer's address as text into out (at least 64 bytes). */
+/* The client's address as text into out (at least 64 bytes): the socket's peer, or behind a
+ * trusted proxy the client it names (r->client_ip, set by http.c). */
 void auth_peer_ip(struct req *r, char *out, size_t n);
 
 #endif

@@ -136,6 +136,52 @@ static int framing_is_ambiguous(struct evhttp_request *ev)
 	return 0;
 }
 
+/* The value of every header named name, joined by commas (as RFC 9110 allows for a list
+ * header sent more than once), or NULL when there is none or they do not fit. */
+static const char *joined_header(struct evhttp_request *ev, const char *name, char *buf, size_t n)
+{
+	const struct evkeyval *h;
+	size_t used = 0;
+	TAILQ_FOREACH(h, evhttp_request_get_input_headers(ev), next)
+	{
+		if (evutil_ascii_strcasecmp(h->key, name))
+			continue;
+		int w = snprintf(buf + used, n - used, "%s%s", used ? "," : "", h->value);
+		if (w < 0 || (size_t)w >= n - used)
+			return NULL;
+		used += (size_t)w;
+	}
+	return used ? buf : NULL;
+}
+
+/* Who the client is and how it reached us: the socket's peer and port, unless the peer is a
+ * reverse proxy of VOLUNTEERD_TRUSTED_PROXIES: then X-Forwarded-For names the client and
+ * X-Forwarded-Proto (its last value) the scheme the client used. */
+static void set_client(struct req *r)
+{
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+	struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
+	if (c)
+		evhttp_connection_get_peer(c, &peer, &port);
+	r->https = r->tls;
+	snprintf(r->client_ip, sizeof r->client_ip, "%s", peer ? peer : "");
+	if (!peer || !netranges_contain(&r->w->trusted_proxies, peer))
+		return;
+	char forwarded[2048];
+	netranges_client(&r->w->trusted_proxies, peer,
+	                 joined_header(r->ev, "X-Forwarded-For", forwarded, sizeof forwarded),
+	                 r->client_ip, sizeof r->client_ip);
+	const char *proto = joined_header(r->ev, "X-Forwarded-Proto", forwarded, sizeof forwarded);
+	if (proto) {
+		const char *last = strrchr(proto, ',');
+		last = last ? last + 1 : proto;
+		last += strspn(last, " \t");
+		r->https = evutil_ascii_strncasecmp(last, "https", 5) == 0 &&
+		           (last[5] == '\0' || last[5] == ' ' || last[5] == '\t');
+	}
+}
+
 static void on_request(struct evhttp_request *ev, void *arg, int tls)
 {
 	struct worker *w = arg;
@@ -153,6 +199,7 @@ static void on_request(struct evhttp_request *ev, void *arg, int tls)
 	TAILQ_INIT(&r->query);
 	w->inflight++;
 	set_rid(r);
+	set_client(r);
 	int method = method_of(evhttp_request_get_command(ev), &r->method);
 
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
@@ -366,7 +413,7 @@ int req_public_link(const struct req *r, const char *path, char *out, size_t n)
 	if (len > 0)
 		w = snprintf(out, n, "%.*s%s", (int)len, base, path);
 	else
-		w = snprintf(out, n, "%s://%s%s", r->tls ? "https" : "http",
+		w = snprintf(out, n, "%s://%s%s", r->https ? "https" : "http",
 		             host ? host : "localhost", path);
 	return w > 0 && (size_t)w < n ? 0 : -1;
 }

@@ -91,7 +91,7 @@ void reply_buffer(struct req *r, int status, const char *ctype, struct evbuffer 
 	evhttp_add_header(h, "X-Request-Id", r->rid);
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	/* Browsers heed it over HTTPS only; a year, this host only (no includeSubDomains). */
-	if (r->tls)
+	if (r->https)
 		evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
 	if (!evhttp_find_header(h, "Cache-Control"))
 		evhttp_add_header(h, "Cache-Control", "no-store");

@@ -15,6 +15,7 @@
 
 #include "db.h"
 #include "err.h"
+#include "netaddr.h"
 
 struct evhttp_request;
 struct worker;
@@ -27,12 +28,15 @@ struct req {
 	struct evhttp_request *ev;
 	struct worker *w;
 	const struct route *route;
-	int route_index;    /* index in the route table, or -1 (unmatched) */
-	int tls;            /* arrived on the HTTPS port */
-	const char *method; /* "GET", ... (static) */
-	char rid[24];       /* request id: from X-Request-Id when sane, else generated */
-	uint64_t t0_us;     /* monotonic start, for the latency histogram */
-	char *path;         /* owned copy of the path, params point into it */
+	int route_index; /* index in the route table, or -1 (unmatched) */
+	int tls;         /* arrived on the HTTPS port */
+	int https; /* the client used HTTPS: to our port, or to a trusted proxy that says so */
+	char client_ip[NETADDR_TEXT_MAX]; /* the socket's peer, or, behind a trusted proxy, the
+	                                     client it names (X-Forwarded-For) */
+	const char *method;               /* "GET", ... (static) */
+	char rid[24];   /* request id: from X-Request-Id when sane, else generated */
+	uint64_t t0_us; /* monotonic start, for the latency histogram */
+	char *path;     /* owned copy of the path, params point into it */
 	const char *params[REQ_MAX_PARAMS];
 	int nparams;
 	struct evkeyvalq query; /* decoded query string */

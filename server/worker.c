@@ -160,6 +160,8 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
 		goto out;
 	}
 	w.db = db_pool_new(w.base, cfg);
+	/* config_validate has parsed it once already, naming the variable if it was wrong */
+	netranges_parse(cfg->trusted_proxies, "VOLUNTEERD_TRUSTED_PROXIES", &w.trusted_proxies, &e);
 	w.offload = offload_new(w.base, 2, 256);
 	if (w.db) {
 		w.sessions = sessions_new(w.base, cfg, w.db, metrics);

@@ -98,7 +98,7 @@ static int foreign_origin(struct req *r)
 		return 0;
 	if (!host)
 		return 1;
-	snprintf(want, sizeof want, "%s://%s", r->tls ? "https" : "http", host);
+	snprintf(want, sizeof want, "%s://%s", r->https ? "https" : "http", host);
 	return strcmp(origin, want) != 0;
 }
 
