@@ -62,6 +62,10 @@ static void spawn(struct child *kid, const struct config *cfg, const struct secr
 	kid->up = kid->stalled = 0;
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* A reload asked for before the worker listens has nothing to do (it loads the
+		 * certificate as it starts), and must not end it: SIGHUP's default is to terminate.
+		 * The worker's own handler replaces this once its loop is set up. */
+		signal(SIGHUP, SIG_IGN);
 		sigprocmask(SIG_SETMASK, old, NULL);
 		_exit(worker_run(cfg, sec, index, m));
 	}
