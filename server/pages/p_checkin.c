@@ -363,5 +363,5 @@ void h_page_checkin_post(struct req *r)
 		load(p);
 		return;
 	}
-	page_login(p, phone, password, submit);
+	page_login(p, phone, password, page_field(p, "totp"), submit);
 }

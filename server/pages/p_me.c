@@ -627,7 +627,7 @@ void h_page_me_post(struct req *r)
 			load(p);
 			return;
 		}
-		page_login(p, login, pw, logged_in);
+		page_login(p, login, pw, page_field(p, "totp"), logged_in);
 		return;
 	}
 	if (!r->account_id) {

@@ -340,12 +340,12 @@ static void logged_in(struct req *r, const char *token, const char *account_json
 	p->login_next(p);
 }
 
-void page_login(struct page *p, const char *login, const char *password,
+void page_login(struct page *p, const char *login, const char *password, const char *totp,
                 void (*next)(struct page *p))
 {
 	p->login_next = next;
 	p->r->no_idempotency = 1; /* the log-in itself is not a replayable write */
-	if (session_login(p->r, login, password, logged_in, &p->login) == 0)
+	if (session_login(p->r, login, password, totp, logged_in, &p->login) == 0)
 		p->r->no_idempotency = 0;
 }
 
