@@ -50,6 +50,7 @@ struct totp_flow {
 	char hash_param[67];
 	char ip[64];
 	long long step;
+	api_then_fn then; /* a page's continuation of the enrollment */
 };
 
 static void flow_free(void *p)
@@ -133,7 +134,8 @@ void totp_state_wipe(struct totp_state *st)
 
 /* ---- enrollment ------------------------------------------------------------------------ */
 
-/* {"login"} -> what the user's app needs: the secret as text, URI and QR code. */
+/* {"login"} -> what the user's app needs: the secret as text, URI and QR code.  0, or -1
+ * after replying 503. */
 static int enrolled(struct req *r, cJSON **result)
 {
 	struct totp_flow *f = r->hstate;
@@ -159,7 +161,7 @@ static int enrolled(struct req *r, cJSON **result)
 		*result = out;
 		out = NULL;
 	}
-	int ok = !out && *result && cJSON_GetObjectItemCaseSensitive(*result, "secret");
+	int ok = !out && cJSON_GetObjectItemCaseSensitive(*result, "secret");
 	cJSON_Delete(out);
 	OPENSSL_cleanse(b32, sizeof b32);
 	if (uri.buf)
@@ -175,29 +177,65 @@ static int enrolled(struct req *r, cJSON **result)
 	return 0;
 }
 
-void h_totp_enroll(struct req *r)
+/* api.totp_enroll's outcome: the API's 201, or the page's continuation (saved in the flow,
+ * since api_call_then takes r->api_then for itself). */
+static void enroll_done(struct req *r, cJSON *result, const struct err *e)
+{
+	struct totp_flow *f = r->hstate;
+	api_then_fn then = f->then;
+	if (e->code != APP_OK) {
+		cJSON_Delete(result);
+		if (then)
+			then(r, NULL, e);
+		else
+			reply_error(r, e);
+		return;
+	}
+	if (enrolled(r, &result) < 0) {
+		cJSON_Delete(result);
+		return;
+	}
+	if (then)
+		then(r, result, e);
+	else
+		reply_cjson(r, 201, result);
+}
+
+int totp_enroll_start(struct req *r)
 {
 	uint8_t sealed[TOTP_SEALED_LEN];
 	char hex[2 * TOTP_SEALED_LEN + 1];
 	struct totp_flow *f = flow_new(r, NULL);
 	if (!f)
-		return;
+		return -1;
 	r->hstate = f;
 	r->hstate_free = flow_free;
+	f->then = r->api_then;
+	r->api_then = NULL;
 	if (secret_random(f->secret, sizeof f->secret) < 0 ||
 	    totp_seal(r->w->secrets->totp, r->account_id, f->secret, sealed) < 0) {
-		reply_problem(r, APP_EUNAVAILABLE, NULL, "no randomness; try again");
-		return;
+		struct err e;
+		err_set(&e, APP_EUNAVAILABLE, NULL, "no randomness; try again");
+		enroll_done(r, NULL, &e);
+		return -1;
 	}
 	secret_hex(sealed, sizeof sealed, hex);
 	cJSON *args = cJSON_CreateObject();
 	if (!args || !cJSON_AddStringToObject(args, "secret_sealed", hex)) {
+		struct err e;
 		cJSON_Delete(args);
-		api_oom(r);
-		return;
+		err_set(&e, APP_EUNAVAILABLE, NULL, "out of memory");
+		enroll_done(r, NULL, &e);
+		return -1;
 	}
 	r->no_idempotency = 1; /* the answer holds the secret: never stored for a replay */
-	api_call_post(r, "totp_enroll", args, 201, enrolled);
+	api_call_then(r, "totp_enroll", args, enroll_done);
+	return 0;
+}
+
+void h_totp_enroll(struct req *r)
+{
+	totp_enroll_start(r);
 }
 
 /* ---- confirmation ---------------------------------------------------------------------- */

@@ -138,6 +138,10 @@ int totp_state_read(struct req *r, const struct db_result *res, long long accoun
 /* The step code matches now (later than st's last step), else -1; wipes st's secret. */
 long long totp_state_verify(struct totp_state *st, const char *code);
 void totp_state_wipe(struct totp_state *st);
+/* POST /me/totp's flow, shared with the /me page: a new secret, sealed and stored unconfirmed;
+ * replies 201 {"secret", "otpauth_uri", "qr_svg", "confirmed"} (not cached), or hands that
+ * to r->api_then.  -1 after replying at once. */
+int totp_enroll_start(struct req *r);
 /* POST /me/totp/confirm's flow, shared with the /me page: check code against the caller's
  * unconfirmed enrollment; on success it is on and this session counts as made with a second
  * factor.  Replies (or r->api_then); -1 after replying at once.  code is copied. */

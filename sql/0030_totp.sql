@@ -207,3 +207,13 @@ LANGUAGE sql STABLE AS $$
                                                      WHERE t.account_id = actor AND t.confirmed_at IS NOT NULL))
       FROM me_before_totp(actor, args) d
 $$;
+
+-- The /me page: the same flag, for its two-step verification section.
+ALTER FUNCTION api.page_me(bigint, jsonb) RENAME TO page_me_before_totp;
+ALTER FUNCTION api.page_me_before_totp(bigint, jsonb) SET SCHEMA public;
+CREATE FUNCTION api.page_me(actor bigint, args jsonb) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT d || jsonb_build_object('totp', EXISTS (SELECT 1 FROM account_totp t
+                                                     WHERE t.account_id = actor AND t.confirmed_at IS NOT NULL))
+      FROM page_me_before_totp(actor, args) d
+$$;

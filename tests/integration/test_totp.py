@@ -286,3 +286,89 @@ def test_a_bad_mode_stops_the_start_up(pg, fresh_db, make_server):
 
 def srv_db(srv):
     return srv.db_name
+
+
+# --------------------------------------------------------------------------------------------
+# The pages (JavaScript off: plain forms, as test_pages.py drives them)
+# --------------------------------------------------------------------------------------------
+
+class Browser:
+    """A cookie jar that posts forms as a browser does (Origin, no redirects followed)."""
+
+    def __init__(self, server, lang="zh-CN"):
+        self.server = server
+        self.s = requests.Session()
+        self.s.headers["Accept-Language"] = lang
+        self.origin = server.url("").rstrip("/")
+
+    def get(self, path):
+        return self.s.get(self.server.url(path), timeout=TIMEOUT, allow_redirects=False)
+
+    def post(self, path, data):
+        return self.s.post(self.server.url(path), data=data, headers={"Origin": self.origin},
+                           timeout=TIMEOUT, allow_redirects=False)
+
+
+def section_of(html):
+    return re.search(r'<section aria-labelledby="h-totp".*?</section>', html, re.S).group(0)
+
+
+def token_in(html, action):
+    """The one-time token of the form whose hidden action is `action`."""
+    for form in re.findall(r"<form.*?</form>", html, re.S):
+        if f'name="action" value="{action}"' in form:
+            return re.search(r'name="_t" value="([^"]+)"', form).group(1)
+    raise AssertionError(f"no {action} form in the page")
+
+
+def page_login(b, who, password, totp=None):
+    html = b.get("/me").text
+    data = {"_t": token_in(html, "login"), "action": "login", "phone": who, "password": password}
+    if totp is not None:
+        data["totp"] = totp
+    return b.post("/me", data)
+
+
+def test_the_me_page_enrols_and_the_log_in_form_asks_for_the_code(srv):
+    admin = Api(srv, "admin", PW)
+    staff(admin, "gina")
+    b = Browser(srv)
+    html = b.get("/me").text
+    assert 'name="totp"' in html and 'autocomplete="one-time-code"' in html  # the log-in form's field
+    assert page_login(b, "gina", PW).status_code == 303
+
+    html = b.get("/me").text
+    assert "未开启" in section_of(html)
+    step = steady_step()
+    r = b.post("/me", {"_t": token_in(html, "totp_start"), "action": "totp_start"})
+    assert r.status_code == 200 and r.headers.get("Cache-Control") == "no-store"
+    section = section_of(r.text)
+    secret = re.search(r'id="totp-secret">([A-Z2-7]{32})<', section).group(1)
+    assert '<div id="totp-qr" class="qr"><svg' in section
+    # a wrong code: the form again, the field marked
+    r = b.post("/me", {"_t": token_in(r.text, "totp_confirm"), "action": "totp_confirm",
+                       "code": wrong(code_for(secret, step))})
+    assert r.status_code == 422 and 'id="e-code"' in r.text and "验证码不正确" in r.text
+    assert secret not in r.text  # shown once only
+    r = b.post("/me", {"_t": token_in(r.text, "totp_confirm"), "action": "totp_confirm",
+                       "code": code_for(secret, step - 1)})
+    assert r.status_code == 303 and r.headers["Location"] == "/me?done=totp_on"
+    html = b.get("/me?done=totp_on").text
+    assert "两步验证已开启" in html and "已开启" in section_of(html)
+
+    # another browser, in English: the log-in form asks for the code, then takes it
+    e = Browser(srv, "en")
+    r = page_login(e, "gina", PW)
+    assert r.status_code == 401 and 'id="e-totp"' in r.text and "two-step verification" in r.text
+    assert 'name="phone" value="gina"' in r.text or 'value="gina"' in r.text
+    r = page_login(e, "gina", PW, wrong(code_for(secret, step)))
+    assert r.status_code == 401 and "The code is wrong" in r.text
+    assert page_login(e, "gina", PW, code_for(secret, step)).status_code == 303
+    html = e.get("/me").text
+    assert "Two-step verification" in html
+
+    # turning it off from the page: the password and a code
+    r = e.post("/me", {"_t": token_in(html, "totp_off"), "action": "totp_off", "totp_password": PW,
+                       "code": code_for(secret, step + 1)})
+    assert r.status_code == 303 and r.headers["Location"] == "/me?done=totp_off"
+    assert Api(srv, "gina", PW).ok("GET", "/me")["totp"] is False
