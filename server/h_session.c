@@ -164,12 +164,8 @@ static void totp_looked_up(struct db_job *job, const struct db_result *res, cons
 {
 	struct login *l = job->arg;
 	struct req *r = l->r;
-	if (e->code != APP_OK) {
-		reply_error(r, e);
-		return;
-	}
 	struct totp_state st;
-	if (totp_state_read(r, res, l->account_id, &st) < 0)
+	if (totp_state_read(r, res, e, l->account_id, &st) < 0)
 		return;
 	if (!st.confirmed) { /* no second factor: the log-in as it always was */
 		succeed(l);

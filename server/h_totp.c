@@ -96,11 +96,15 @@ static void state_look_up(struct totp_flow *f, db_done_fn done)
 	db_submit(r->w->db, &r->job);
 }
 
-int totp_state_read(struct req *r, const struct db_result *res, long long account,
-                    struct totp_state *st)
+int totp_state_read(struct req *r, const struct db_result *res, const struct err *e,
+                    long long account, struct totp_state *st)
 {
 	uint8_t sealed[TOTP_SEALED_LEN];
 	memset(st, 0, sizeof *st);
+	if (e->code != APP_OK) {
+		reply_error(r, e);
+		return -1;
+	}
 	if (db_result_rows(res) < 1)
 		return 0;
 	st->exists = 1;
@@ -130,6 +134,18 @@ long long totp_state_verify(struct totp_state *st, const char *code)
 void totp_state_wipe(struct totp_state *st)
 {
 	OPENSSL_cleanse(st->secret, sizeof st->secret);
+}
+
+/* {"step": step}: the arguments of the functions that take a matched step; NULL without
+ * memory. */
+static cJSON *step_args(long long step)
+{
+	cJSON *args = cJSON_CreateObject();
+	if (args && !cJSON_AddNumberToObject(args, "step", (double)step)) {
+		cJSON_Delete(args);
+		return NULL;
+	}
+	return args;
 }
 
 /* ---- enrollment ------------------------------------------------------------------------ */
@@ -256,11 +272,7 @@ static void confirm_state(struct db_job *job, const struct db_result *res, const
 	struct totp_flow *f = job->arg;
 	struct req *r = f->r;
 	struct totp_state st;
-	if (e->code != APP_OK) {
-		reply_error(r, e);
-		return;
-	}
-	if (totp_state_read(r, res, r->account_id, &st) < 0)
+	if (totp_state_read(r, res, e, r->account_id, &st) < 0)
 		return;
 	if (!st.exists || st.confirmed) {
 		totp_state_wipe(&st);
@@ -278,9 +290,8 @@ static void confirm_state(struct db_job *job, const struct db_result *res, const
 		              "that the phone's clock is right)");
 		return;
 	}
-	cJSON *args = cJSON_CreateObject();
-	if (!args || !cJSON_AddNumberToObject(args, "step", (double)step) ||
-	    !cJSON_AddStringToObject(args, "session", f->hash_param + 2)) {
+	cJSON *args = step_args(step);
+	if (!args || !cJSON_AddStringToObject(args, "session", f->hash_param + 2)) {
 		cJSON_Delete(args);
 		api_oom(r);
 		return;
@@ -334,11 +345,7 @@ static void disable_state(struct db_job *job, const struct db_result *res, const
 	struct totp_flow *f = job->arg;
 	struct req *r = f->r;
 	struct totp_state st;
-	if (e->code != APP_OK) {
-		reply_error(r, e);
-		return;
-	}
-	if (totp_state_read(r, res, r->account_id, &st) < 0)
+	if (totp_state_read(r, res, e, r->account_id, &st) < 0)
 		return;
 	if (!st.confirmed) {
 		totp_state_wipe(&st);
@@ -352,9 +359,8 @@ static void disable_state(struct db_job *job, const struct db_result *res, const
 		reply_problem(r, APP_EINVALID, "code", "wrong or already used verification code");
 		return;
 	}
-	cJSON *args = cJSON_CreateObject();
-	if (!args || !cJSON_AddNumberToObject(args, "step", (double)step)) {
-		cJSON_Delete(args);
+	cJSON *args = step_args(step);
+	if (!args) {
 		api_oom(r);
 		return;
 	}
@@ -453,11 +459,7 @@ static void reauth_state(struct db_job *job, const struct db_result *res, const 
 	struct totp_flow *f = job->arg;
 	struct req *r = f->r;
 	struct totp_state st;
-	if (e->code != APP_OK) {
-		reply_error(r, e);
-		return;
-	}
-	if (totp_state_read(r, res, r->account_id, &st) < 0)
+	if (totp_state_read(r, res, e, r->account_id, &st) < 0)
 		return;
 	if (st.confirmed && !f->code[0]) {
 		totp_state_wipe(&st);

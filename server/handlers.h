@@ -131,10 +131,10 @@ struct totp_state {
 	long long last_step;
 	uint8_t secret[TOTP_SECRET_LEN];
 };
-/* Read Q_TOTP_STATE's row for account into st: 0, or -1 after replying 503 when the sealed
- * secret does not open (made under another secret file). */
-int totp_state_read(struct req *r, const struct db_result *res, long long account,
-                    struct totp_state *st);
+/* Read Q_TOTP_STATE's answer (res, or the error e) for account into st: 0, or -1 after
+ * replying e, or 503 when the sealed secret does not open (made under another secret file). */
+int totp_state_read(struct req *r, const struct db_result *res, const struct err *e,
+                    long long account, struct totp_state *st);
 /* The step code matches now (later than st's last step), else -1; wipes st's secret. */
 long long totp_state_verify(struct totp_state *st, const char *code);
 void totp_state_wipe(struct totp_state *st);

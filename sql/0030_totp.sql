@@ -79,6 +79,12 @@ LANGUAGE sql AS $$
            set_config('vd.rid', coalesce(rid, ''), true)
 $$;
 
+-- Whether account has two-step verification on (a confirmed enrollment).
+CREATE FUNCTION totp_on(account bigint) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM account_totp t WHERE t.account_id = account AND t.confirmed_at IS NOT NULL)
+$$;
+
 -- Take step as account's latest accepted step if it is later than the last one: true, or
 -- false (a replayed or older code, or no confirmed enrollment).
 CREATE FUNCTION totp_step_take(account bigint, step bigint) RETURNS boolean
@@ -113,7 +119,7 @@ $$;
 CREATE FUNCTION api.totp_enroll(actor bigint, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM account_totp t WHERE t.account_id = actor AND t.confirmed_at IS NOT NULL) THEN
+    IF totp_on(actor) THEN
         PERFORM problem(409, NULL, 'two-step verification is already on; turn it off first');
     END IF;
     INSERT INTO account_totp (account_id, secret_sealed)
@@ -203,9 +209,7 @@ ALTER FUNCTION api.me(bigint, jsonb) RENAME TO me_before_totp;
 ALTER FUNCTION api.me_before_totp(bigint, jsonb) SET SCHEMA public;
 CREATE FUNCTION api.me(actor bigint, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT d || jsonb_build_object('totp', EXISTS (SELECT 1 FROM account_totp t
-                                                     WHERE t.account_id = actor AND t.confirmed_at IS NOT NULL))
-      FROM me_before_totp(actor, args) d
+    SELECT d || jsonb_build_object('totp', totp_on(actor)) FROM me_before_totp(actor, args) d
 $$;
 
 -- The /me page: the same flag, for its two-step verification section.
@@ -213,7 +217,5 @@ ALTER FUNCTION api.page_me(bigint, jsonb) RENAME TO page_me_before_totp;
 ALTER FUNCTION api.page_me_before_totp(bigint, jsonb) SET SCHEMA public;
 CREATE FUNCTION api.page_me(actor bigint, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT d || jsonb_build_object('totp', EXISTS (SELECT 1 FROM account_totp t
-                                                     WHERE t.account_id = actor AND t.confirmed_at IS NOT NULL))
-      FROM page_me_before_totp(actor, args) d
+    SELECT d || jsonb_build_object('totp', totp_on(actor)) FROM page_me_before_totp(actor, args) d
 $$;
