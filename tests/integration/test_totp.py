@@ -12,6 +12,7 @@ first waiting (at most 8 s) out the end of a step, so that now-1 .. now+1 stay v
 test's ~20 s.
 """
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -372,3 +373,33 @@ def test_the_me_page_enrols_and_the_log_in_form_asks_for_the_code(srv):
                        "code": code_for(secret, step + 1)})
     assert r.status_code == 303 and r.headers["Location"] == "/me?done=totp_off"
     assert Api(srv, "gina", PW).ok("GET", "/me")["totp"] is False
+
+
+def test_the_check_in_page_asks_a_volunteer_with_totp_for_the_code(srv):
+    admin = Api(srv, "admin", PW)
+    unit = admin.ok("POST", "/org-units", {"parent_id": None, "kind": "community", "code": "ck-c", "name": "社区"},
+                    want=201)["id"]
+    team = admin.ok("POST", "/teams", {"name": "队", "org_unit_id": unit}, want=201)["id"]
+    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(microsecond=0)
+    act = admin.ok("POST", "/activities", {
+        "team_id": team, "org_unit_id": unit, "title": "岗", "category": "类", "location": "东门", "capacity": 5,
+        "starts_at": (now - dt.timedelta(minutes=10)).isoformat(),
+        "ends_at": (now + dt.timedelta(hours=1)).isoformat()}, want=201)
+    ev = admin.ok("GET", f"/activities/{act['id']}/events")["items"][0]
+    path = "/checkin/" + admin.ok("GET", f"/events/{ev['id']}")["checkin_url"].split("/checkin/")[1]
+    Api(srv).ok("POST", "/volunteers", {"name": "两步", "phone": "13900000001", "org_unit_id": unit,
+                                        "password": PW}, want=201)
+    vol = Api(srv, "13900000001", PW)
+    step = steady_step()
+    secret = enrol_and_confirm(vol, step)
+
+    b = Browser(srv)
+    html = b.get(path).text
+    assert 'name="totp"' not in html  # a volunteer's page stays short until the server asks
+    r = b.post(path, {"_t": token_in(html, "checkin"), "action": "checkin", "phone": "13900000001",
+                      "password": PW})
+    assert r.status_code == 401 and 'name="totp"' in r.text and "此账号已开启两步验证" in r.text
+    r = b.post(path, {"_t": token_in(r.text, "checkin"), "action": "checkin", "phone": "13900000001",
+                      "password": PW, "totp": code_for(secret, step)})
+    assert r.status_code == 303, r.text[:300]
+    assert admin.ok("GET", f"/events/{ev['id']}/attendance")["counts"]["on_post"] == 1
