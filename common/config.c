@@ -75,6 +75,8 @@ static const struct config_key config_keys[] = {
         {"VOLUNTEERD_SHUTDOWN_GRACE", CONFIG_INT, OFF(shutdown_grace_s), 0, 3600, "10"},
         {"VOLUNTEERD_SESSION_IDLE_MIN", CONFIG_INT, OFF(session_idle_min), 1, 10080, "30"},
         {"VOLUNTEERD_SESSION_MAX_HOURS", CONFIG_INT, OFF(session_max_hours), 1, 8760, "12"},
+        {"VOLUNTEERD_ADMIN_MFA", CONFIG_STR, OFF(admin_mfa), 0, STRMAX(admin_mfa), "optional"},
+        {"VOLUNTEERD_REAUTH_SECONDS", CONFIG_INT, OFF(reauth_s), 1, 86400, "300"},
         {"VOLUNTEERD_LOG_LEVEL", CONFIG_LEVEL, OFF(log_level), 0, STRMAX(log_level), "info"},
         {"VOLUNTEERD_PUBLIC_URL", CONFIG_STR, OFF(public_url), 0, STRMAX(public_url), ""},
         {"VOLUNTEERD_JOB_INTERVAL", CONFIG_INT, OFF(job_interval_s), 1, 86400, "60"},
@@ -320,6 +322,9 @@ int config_validate(const struct config *cfg, struct err *err)
 	struct netranges proxies;
 	if (netranges_parse(cfg->trusted_proxies, "VOLUNTEERD_TRUSTED_PROXIES", &proxies, err) < 0)
 		return -1;
+	if (strcmp(cfg->admin_mfa, "optional") != 0 && strcmp(cfg->admin_mfa, "required") != 0)
+		return err_set(err, APP_EINVALID, "VOLUNTEERD_ADMIN_MFA",
+		               "VOLUNTEERD_ADMIN_MFA: must be optional or required");
 	const char *u = cfg->public_url;
 	size_t ulen = strlen(u);
 	if (ulen && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
@@ -330,6 +335,11 @@ int config_validate(const struct config *cfg, struct err *err)
 		               "VOLUNTEERD_PUBLIC_URL: must be a base URL without a trailing /, "
 		               "query or fragment (e.g. https://v.example.org)");
 	return 0;
+}
+
+int config_admin_mfa_required(const struct config *cfg)
+{
+	return !strcmp(cfg->admin_mfa, "required");
 }
 
 int config_validate_tls(const struct config *cfg, struct err *err)

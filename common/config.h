@@ -46,6 +46,10 @@ struct config {
 	int shutdown_grace_s;        /* VOLUNTEERD_SHUTDOWN_GRACE, default 10 */
 	int session_idle_min;        /* VOLUNTEERD_SESSION_IDLE_MIN, default 30 */
 	int session_max_hours;       /* VOLUNTEERD_SESSION_MAX_HOURS, default 12 */
+	char admin_mfa[16];          /* VOLUNTEERD_ADMIN_MFA: optional|required, default optional */
+	int reauth_s;                /* VOLUNTEERD_REAUTH_SECONDS, default 300: with admin MFA
+	                                required, how recent an authentication sensitive changes
+	                                need */
 	char log_level[16];          /* VOLUNTEERD_LOG_LEVEL: debug|info|warn|error, default info */
 	char public_url[256]; /* VOLUNTEERD_PUBLIC_URL, default "" (used to build checkin_url) */
 	int job_interval_s;   /* VOLUNTEERD_JOB_INTERVAL, default 60 (forgotten check-outs) */
@@ -88,6 +92,8 @@ int config_validate(const struct config *cfg, struct err *err);
 /* defaults, then file (if path != NULL), then environment, then validate. */
 /* Serving HTTPS needs a certificate and a key (checked by `serve` only: the other commands
  * do not use them). */
+/* VOLUNTEERD_ADMIN_MFA=required: administrators need a second factor (R19). */
+int config_admin_mfa_required(const struct config *cfg);
 int config_validate_tls(const struct config *cfg, struct err *err);
 int config_load(struct config *cfg, const char *path, struct err *err);
 

@@ -25,6 +25,9 @@ static const struct {
         [APP_EINTERNAL] = {500, "Internal Server Error", "urn:volunteerd:problem:internal"},
         [APP_EMEDIATYPE] = {415, "Unsupported Media Type",
                             "urn:volunteerd:problem:unsupported-media-type"},
+        [APP_ETOTP] = {401, "Unauthorized", "urn:volunteerd:problem:totp-required"},
+        [APP_EMFA] = {403, "Forbidden", "urn:volunteerd:problem:mfa-required"},
+        [APP_EREAUTH] = {401, "Unauthorized", "urn:volunteerd:problem:reauth-required"},
 };
 
 static int valid_code(enum app_err code)

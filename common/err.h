@@ -24,6 +24,11 @@ enum app_err {
 	APP_EUNAVAILABLE, /* 503: overloaded, draining or database down */
 	APP_EINTERNAL,    /* 500: a bug */
 	APP_EMEDIATYPE,   /* 415: a body whose Content-Type is not the one expected */
+	/* Refinements of 401 and 403 with a type of their own, so that a client can tell what
+	 * to do next (R19); app_err_from_status never returns them. */
+	APP_ETOTP,   /* 401: the account needs a TOTP code (missing, wrong or used) */
+	APP_EMFA,    /* 403: an administrator's session without a second factor */
+	APP_EREAUTH, /* 401: log-in too long ago for a sensitive change */
 	APP_ERR_COUNT
 };
 

@@ -14,8 +14,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 
+#include "aead.h"
 #include "validate.h"
 
 static const unsigned char LABEL_V1[] = "volunteerd:id_number:v1"; /* the older form */
@@ -42,56 +42,16 @@ int idnum_normalize(const char *s, char out[IDNUM_LEN + 1])
 static int seal(const uint8_t key[32], const uint8_t *aad, size_t aad_len,
                 const char id[IDNUM_LEN + 1], uint8_t *out)
 {
-	int ok = 0, len = 0, fin = 0;
-	EVP_CIPHER_CTX *ctx = NULL;
-	if (RAND_bytes(out, IDNUM_NONCE_LEN) != 1)
-		goto out;
-	ctx = EVP_CIPHER_CTX_new();
-	if (!ctx || EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, IDNUM_NONCE_LEN, NULL) != 1 ||
-	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, out) != 1 ||
-	    EVP_EncryptUpdate(ctx, NULL, &len, aad, (int)aad_len) != 1 ||
-	    EVP_EncryptUpdate(ctx, out + IDNUM_NONCE_LEN, &len, (const unsigned char *)id,
-	                      IDNUM_LEN) != 1 ||
-	    len != IDNUM_LEN || EVP_EncryptFinal_ex(ctx, out + IDNUM_NONCE_LEN + len, &fin) != 1 ||
-	    fin != 0 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, IDNUM_TAG_LEN,
-	                        out + IDNUM_NONCE_LEN + IDNUM_LEN) != 1)
-		goto out;
-	ok = 1;
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	if (!ok)
-		idnum_wipe(out, IDNUM_ENC_V1_LEN);
-	return ok ? 0 : -1;
+	return aead_seal(key, aad, aad_len, id, IDNUM_LEN, out);
 }
 
 /* Authenticate and decrypt nonce || ciphertext || tag (IDNUM_ENC_V1_LEN bytes) into out. */
 static int open_sealed(const uint8_t key[32], const uint8_t *aad, size_t aad_len, const uint8_t *in,
                        char out[IDNUM_LEN + 1])
 {
-	int ok = 0, n = 0, fin = 0;
-	unsigned char tag[IDNUM_TAG_LEN];
-	EVP_CIPHER_CTX *ctx = NULL;
-	memcpy(tag, in + IDNUM_NONCE_LEN + IDNUM_LEN, sizeof tag);
-	ctx = EVP_CIPHER_CTX_new();
-	if (!ctx || EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, IDNUM_NONCE_LEN, NULL) != 1 ||
-	    EVP_DecryptInit_ex(ctx, NULL, NULL, key, in) != 1 ||
-	    EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1 ||
-	    EVP_DecryptUpdate(ctx, (unsigned char *)out, &n, in + IDNUM_NONCE_LEN, IDNUM_LEN) !=
-	            1 ||
-	    n != IDNUM_LEN ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, IDNUM_TAG_LEN, tag) != 1 ||
-	    EVP_DecryptFinal_ex(ctx, (unsigned char *)out + n, &fin) != 1)
-		goto out;
-	ok = 1;
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	if (!ok)
-		idnum_wipe(out, IDNUM_LEN + 1);
+	int rc = aead_open(key, aad, aad_len, in, IDNUM_LEN, out);
 	out[IDNUM_LEN] = '\0';
-	return ok ? 0 : -1;
+	return rc;
 }
 
 void idnum_prefix(const struct idnum_key *key, uint8_t out[IDNUM_PREFIX_LEN])

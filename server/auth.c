@@ -11,7 +11,9 @@
  * request without a live session gets 401 whatever else is wrong with it.  A
  * cookie-authenticated unsafe request must come from our own origin (Origin, else Referer): a
  * browser adds cookies to cross-site requests, but never a Bearer header, so Bearer calls need no
- * such check.
+ * such check.  With VOLUNTEERD_ADMIN_MFA=required, an administrator's session not made with a
+ * TOTP code reaches only the routes marked mfa_exempt (R19), and auth_reauth_required gives
+ * sensitive changes their step-up rule.
  */
 #include "auth.h"
 
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "config.h"
 #include "db.h"
@@ -173,20 +176,65 @@ static int refused_cross_site(struct req *r)
 	return 1;
 }
 
-static void resolved(void *arg, long long account, long long volunteer, const struct err *e)
+static void take_session(struct req *r, const struct session_info *si)
+{
+	r->account_id = si->account;
+	r->volunteer_id = si->volunteer;
+	r->session_admin = si->admin;
+	r->session_mfa = si->mfa;
+	r->session_auth_at_ms = si->auth_at_ms;
+}
+
+/* VOLUNTEERD_ADMIN_MFA=required: an administrator's session without a second factor may only
+ * enrol (R19).  1 after replying 403 (a page: to /me, where the enrollment is). */
+static int refused_without_mfa(struct req *r)
+{
+	if (!config_admin_mfa_required(r->w->cfg) || !r->account_id || !r->session_admin ||
+	    r->session_mfa || r->route->mfa_exempt)
+		return 0;
+	log_msg(LOG_WARN, "mfa_required", "rid=%s account=%lld method=%s route=%s", r->rid,
+	        r->account_id, r->method, r->route->pattern);
+	if (strncmp(r->route->pattern, "/api/", 5) != 0) {
+		reply_redirect(r, "/me#totp");
+		return 1;
+	}
+	reply_problem(r, APP_EMFA, NULL,
+	              "administrators must use two-step verification: enrol with POST "
+	              "/api/v1/me/totp and confirm a code (or on the /me page), then try again");
+	return 1;
+}
+
+int auth_reauth_required(struct req *r)
+{
+	if (!config_admin_mfa_required(r->w->cfg))
+		return 0;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now); /* the database's clock is the wall clock too */
+	long long age_ms =
+	        (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - r->session_auth_at_ms;
+	if (age_ms <= (long long)r->w->cfg->reauth_s * 1000)
+		return 0;
+	log_msg(LOG_WARN, "reauth_required", "rid=%s account=%lld route=%s age_s=%lld", r->rid,
+	        r->account_id, r->route->pattern, age_ms / 1000);
+	reply_problem(r, APP_EREAUTH, NULL,
+	              "this change needs a recent log-in: confirm your password (and code) with "
+	              "POST /api/v1/session/reauth, then try again");
+	return 1;
+}
+
+static void resolved(void *arg, const struct session_info *si, const struct err *e)
 {
 	struct req *r = arg;
 	if (e->code != APP_OK) {
 		reply_error(r, e);
 		return;
 	}
-	r->account_id = account;
-	r->volunteer_id = volunteer;
+	take_session(r, si);
 	if (!r->account_id && r->route->auth != AUTH_OPTIONAL) {
 		reply_no_session(r);
 		return;
 	}
-	if (refused_cross_site(r))
+	if (refused_cross_site(r) || refused_without_mfa(r))
 		return;
 	r->route->handler(r);
 }
@@ -197,17 +245,16 @@ struct settle {
 	struct err answer;
 };
 
-static void settled(void *arg, long long account, long long volunteer, const struct err *e)
+static void settled(void *arg, const struct session_info *si, const struct err *e)
 {
 	struct settle *st = arg;
 	struct req *r = st->r;
 	struct err answer = st->answer;
 	free(st);
-	r->account_id = account;
-	r->volunteer_id = volunteer;
+	take_session(r, si);
 	if (e->code != APP_OK)
 		reply_error(r, e);
-	else if (!account)
+	else if (!si->account)
 		reply_no_session(r);
 	else if (!refused_cross_site(r))
 		reply_error(r, &answer);
@@ -246,12 +293,13 @@ void auth_dispatch(struct req *r)
 	/* Through the worker's session cache and batched look-ups (sessions.c). */
 	uint8_t hash[32];
 	secret_sha256(token, strlen(token), hash);
-	if (r->route->auth == AUTH_BATCHED) {
-		long long account, volunteer;
-		if (sessions_cached(r->w->sessions, hash, &account, &volunteer)) {
+	/* (With admin MFA required, the rule needs what only a look-up knows: no group commit.) */
+	if (r->route->auth == AUTH_BATCHED && !config_admin_mfa_required(r->w->cfg)) {
+		struct session_info si;
+		if (sessions_cached(r->w->sessions, hash, &si)) {
 			struct err ok;
 			err_clear(&ok);
-			resolved(r, account, volunteer, &ok);
+			resolved(r, &si, &ok);
 			return;
 		}
 		r->session_pending = 1; /* the group commit resolves it */

@@ -21,6 +21,10 @@ void auth_dispatch(struct req *r);
  * session is known, or 401 if it is not live (403 for a cross-site cookie).  reply_error calls
  * it; nothing else needs to. */
 void auth_settle(struct req *r, const struct err *answer);
+/* The step-up rule (R19): with VOLUNTEERD_ADMIN_MFA=required, a sensitive change needs the
+ * session's last authentication within VOLUNTEERD_REAUTH_SECONDS.  1 after replying 401
+ * (reauth-required), else 0.  For handlers, before they start the change. */
+int auth_reauth_required(struct req *r);
 /* A fresh session token: 32 random bytes as base64url (out: AUTH_TOKEN_LEN + 1). 0 or -1. */
 int auth_new_token(char out[AUTH_TOKEN_LEN + 1]);
 /* SHA-256 of a token as 64 hex digits (for the bytea parameter '\x...'): out[67]. */

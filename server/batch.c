@@ -119,7 +119,8 @@ static void bjob_done(struct db_job *job, const struct db_result *res, const str
 		if (c->has_session) {
 			account = db_result_int(res, row, 7, 0);
 			volunteer = db_result_int(res, row, 8, 0);
-			sessions_learn(b->sessions, &bj->mark, c->session_hash, account, volunteer,
+			struct session_info si = {.account = account, .volunteer = volunteer};
+			sessions_learn(b->sessions, &bj->mark, c->session_hash, &si,
 			               db_result_int(res, row, 9, 0));
 		}
 		struct err ie;

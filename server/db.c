@@ -419,3 +419,9 @@ long long db_result_int(const struct db_result *r, int row, int col, long long f
 	long long x = strtoll(v, &end, 10);
 	return *end ? fallback : x;
 }
+
+int db_result_bool(const struct db_result *r, int row, int col)
+{
+	const char *v = db_result_value(r, row, col);
+	return v && v[0] == 't';
+}

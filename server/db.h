@@ -91,5 +91,7 @@ int db_result_cols(const struct db_result *r);
 const char *db_result_value(const struct db_result *r, int row, int col);
 int db_result_length(const struct db_result *r, int row, int col);
 long long db_result_int(const struct db_result *r, int row, int col, long long fallback);
+/* 1 for a boolean value 't', else 0 (false, NULL or out of range). */
+int db_result_bool(const struct db_result *r, int row, int col);
 
 #endif

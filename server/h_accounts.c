@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "api.h"
+#include "auth.h"
+#include "sessions.h"
 #include "handlers.h"
 #include "json.h"
 #include "offload.h"
@@ -68,6 +70,8 @@ static void hash_done(struct offload_task *t, int ran)
 
 void h_accounts_create(struct req *r)
 {
+	if (auth_reauth_required(r)) /* step-up (R19) */
+		return;
 	static const char *const keys[] = {"login", "password", "volunteer_id", NULL};
 	struct err e;
 	const char *login, *password;
@@ -122,8 +126,26 @@ invalid:
 	reply_error(r, &e);
 }
 
+/* Committed: the account's sessions are looked up afresh by every worker of this server, so
+ * that an admin grant given or taken counts at once (VOLUNTEERD_ADMIN_MFA; other servers hear
+ * it through role_grants' trigger, 0030). */
+static int grants_changed(struct req *r, cJSON **result)
+{
+	(void)result;
+	sessions_account_revoked(r->w->sessions, req_param_id(r, 0));
+	return 0;
+}
+
+static int grant_revoked(struct req *r, cJSON **result)
+{
+	grants_changed(r, result);
+	return api_no_content(r, result);
+}
+
 void h_roles_grant(struct req *r)
 {
+	if (auth_reauth_required(r)) /* step-up (R19) */
+		return;
 	static const char *const keys[] = {"role", "org_unit_id", "team_id", NULL};
 	struct err e;
 	const char *role;
@@ -156,7 +178,7 @@ void h_roles_grant(struct req *r)
 	}
 	if (api_path_id(r, body, 0, "account_id") < 0)
 		return;
-	api_call(r, "role_grant", body, 201);
+	api_call_post(r, "role_grant", body, 201, grants_changed);
 	return;
 invalid:
 	cJSON_Delete(body);
@@ -165,8 +187,10 @@ invalid:
 
 void h_roles_revoke(struct req *r)
 {
+	if (auth_reauth_required(r)) /* step-up (R19) */
+		return;
 	static const char *const ids[] = {"account_id", "grant_id", NULL};
-	api_call_path(r, "role_revoke", ids, NULL, 204, api_no_content);
+	api_call_path(r, "role_revoke", ids, NULL, 204, grant_revoked);
 }
 
 void h_audit_list(struct req *r)

@@ -107,13 +107,13 @@ static void code_gate_free(void *p)
 	free(g);
 }
 
-static void code_gate_resolved(void *arg, long long account, long long volunteer,
-                               const struct err *e)
+static void code_gate_resolved(void *arg, const struct session_info *si, const struct err *e)
 {
 	struct req *r = arg;
 	struct code_gate *g = r->hstate;
+	long long account = si->account;
 	r->account_id = account;
-	r->volunteer_id = volunteer;
+	r->volunteer_id = si->volunteer;
 	if (e->code != APP_OK) {
 		reply_error(r, e);
 		return;

@@ -54,6 +54,11 @@ struct change {
 	char ip[64];
 	int erase; /* POST /me/erase: verify only, then erase */
 	int verified, hashed;
+	/* password_check_start: verify only, then ok(r, ok_arg); a wrong password names field */
+	const char *field;
+	password_ok_fn ok;
+	void *ok_arg;
+	void (*ok_arg_free)(void *);
 };
 
 static void change_wipe(struct change *c)
@@ -67,6 +72,8 @@ static void change_free(void *p)
 {
 	struct change *c = p;
 	change_wipe(c);
+	if (c->ok_arg_free)
+		c->ok_arg_free(c->ok_arg);
 	free(c);
 }
 
@@ -116,14 +123,15 @@ static void failure_counted(struct db_job *job, const struct db_result *res, con
 		reply_error(c->r, e);
 		return;
 	}
-	reply_problem(c->r, APP_EINVALID, "current_password", "wrong password");
+	reply_problem(c->r, APP_EINVALID, c->field ? c->field : "current_password",
+	              "wrong password");
 }
 
 static void change_work(struct offload_task *t)
 {
 	struct change *c = t->arg;
 	c->verified = password_verify(c->hash, c->current) == 1;
-	c->hashed = c->verified && !c->erase && password_hash(c->fresh, c->new_hash) == 0;
+	c->hashed = c->verified && !c->erase && !c->ok && password_hash(c->fresh, c->new_hash) == 0;
 }
 
 static void change_done(struct offload_task *t, int ran)
@@ -140,6 +148,9 @@ static void change_done(struct offload_task *t, int ran)
 		db_job_init(&r->job, Q_LOGIN_FAIL, failure_counted, c);
 		db_job_param(&r->job, 0, c->login);
 		db_job_param(&r->job, 1, c->ip[0] ? c->ip : NULL);
+	} else if (c->ok) {
+		c->ok(r, c->ok_arg);
+		return;
 	} else if (c->erase) {
 		db_job_init(&r->job, Q_ME_ERASE, erased, c);
 		db_job_param_int(&r->job, 0, r->account_id);
@@ -200,22 +211,25 @@ static int caller_token_hash(struct req *r, char out[67])
 	return 0;
 }
 
-/* Step 1 of both flows (fresh is NULL for the erasure); -1 after replying. */
-static int account_flow_start(struct req *r, const char *current, const char *fresh)
+/* Step 1 of every flow (fresh is NULL for the erasure and the check); NULL after replying, else
+ * the flow's state, hung on r and under way. */
+static struct change *account_flow_start(struct req *r, const char *current, const char *fresh,
+                                         password_ok_fn ok)
 {
 	struct change *c = calloc(1, sizeof *c);
 	if (!c) {
 		api_oom(r);
-		return -1;
+		return NULL;
 	}
+	c->ok = ok;
 	c->r = r;
 	if (caller_token_hash(r, c->keep) < 0) {
 		free(c);
 		reply_problem(r, APP_EUNAUTH, NULL,
 		              "log in first: the session is missing or expired");
-		return -1;
+		return NULL;
 	}
-	c->erase = !fresh;
+	c->erase = !fresh && !ok;
 	snprintf(c->current, sizeof c->current, "%s", current);
 	snprintf(c->fresh, sizeof c->fresh, "%s", fresh ? fresh : "");
 	auth_peer_ip(r, c->ip, sizeof c->ip);
@@ -225,6 +239,21 @@ static int account_flow_start(struct req *r, const char *current, const char *fr
 	db_job_param_int(&r->job, 0, r->account_id);
 	db_job_param(&r->job, 1, c->ip[0] ? c->ip : NULL);
 	db_submit(r->w->db, &r->job);
+	return c;
+}
+
+int password_check_start(struct req *r, const char *password, const char *field, password_ok_fn ok,
+                         void *arg, void (*arg_free)(void *))
+{
+	struct change *c = account_flow_start(r, password, NULL, ok);
+	if (!c) {
+		if (arg_free)
+			arg_free(arg);
+		return -1;
+	}
+	c->field = field;
+	c->ok_arg = arg;
+	c->ok_arg_free = arg_free;
 	return 0;
 }
 
@@ -241,12 +270,12 @@ int password_change_start(struct req *r, const char *current, const char *fresh)
 		reply_error(r, &e);
 		return -1;
 	}
-	return account_flow_start(r, current, fresh);
+	return account_flow_start(r, current, fresh, NULL) ? 0 : -1;
 }
 
 int me_erase_start(struct req *r, const char *current)
 {
-	return account_flow_start(r, current, NULL);
+	return account_flow_start(r, current, NULL, NULL) ? 0 : -1;
 }
 
 static void wipe_passwords(cJSON *body)

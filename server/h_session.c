@@ -7,7 +7,15 @@
  * the outcome: a new session (a fresh token: rotation at every log-in) or a failure count.
  * The flow is session_login() (handlers.h), shared by POST /api/v1/session and the pages'
  * log-in forms; only what happens on success differs.
+ *
+ * Between (2) and (3), an account with two-step verification on (R19) needs its TOTP code:
+ * the database gives the sealed secret and the last step accepted, the code is checked here
+ * (an HMAC: cheap, on the loop), and login_succeed_totp takes the step in the same statement
+ * that makes the session, so a code works once.  A missing code is 401 totp-required naming
+ * `totp`; a wrong or used one is the same 401 and counts as a failed log-in (R17), after the
+ * right password, so it never tells a guesser more than a wrong password would.
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +34,7 @@
 #include "req.h"
 #include "secret.h"
 #include "sessions.h"
+#include "totp.h"
 #include "validate.h"
 #include "worker.h"
 
@@ -42,13 +51,16 @@ struct login {
 	char token_hash[67];
 	char old_hash[67];
 	char ip[64];
+	char totp[TOTP_DIGITS + 2]; /* the code typed, "" when none */
+	long long step;             /* the step it matched */
 	session_login_fn ok_fn;
 };
 
 static void login_free(void *p)
 {
 	struct login *l = p;
-	memset(l->password, 0, sizeof l->password);
+	OPENSSL_cleanse(l->password, sizeof l->password);
+	OPENSSL_cleanse(l->totp, sizeof l->totp);
 	free(l);
 }
 
@@ -78,6 +90,11 @@ static void finished(struct db_job *job, const struct db_result *res, const stru
 		return;
 	}
 	const char *account = db_result_value(res, 0, 0);
+	if (!account && l->step) { /* the step was taken by a concurrent log-in */
+		reply_problem(r, APP_ETOTP, "totp",
+		              "this code was used already; wait for the next one");
+		return;
+	}
 	if (!account) {
 		reply_problem(r, APP_EUNAUTH, NULL, "wrong login or password");
 		return;
@@ -103,6 +120,79 @@ static void api_logged_in(struct req *r, const char *token, const char *account)
 	free(body);
 }
 
+/* Step (3): the new session, made with the code's step when there is one. */
+static void succeed(struct login *l)
+{
+	struct req *r = l->r;
+	if (auth_new_token(l->token) < 0) {
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "no randomness");
+		return;
+	}
+	auth_token_hash_param(l->token, l->token_hash);
+	int k = 0;
+	if (l->step) {
+		db_job_init(&r->job, Q_LOGIN_SUCCEED_TOTP, finished, l);
+		db_job_param_int(&r->job, k++, l->step);
+	} else {
+		db_job_init(&r->job, Q_LOGIN_SUCCEED, finished, l);
+	}
+	db_job_param_int(&r->job, k++, l->account_id);
+	db_job_param(&r->job, k++, l->token_hash);
+	db_job_param(&r->job, k++, l->old_hash[0] ? l->old_hash : NULL);
+	db_job_param_int(&r->job, k++, r->w->cfg->session_max_hours * 60);
+	db_job_param(&r->job, k++, l->ip[0] ? l->ip : NULL);
+	db_job_param_copy(&r->job, k++, req_header(r, "User-Agent"));
+	db_job_param(&r->job, k++, l->login);
+	db_job_param(&r->job, k, r->rid);
+	db_submit(r->w->db, &r->job);
+}
+
+/* A wrong or used code, after the right password: counted as a failed log-in. */
+static void totp_failure_counted(struct db_job *job, const struct db_result *res,
+                                 const struct err *e)
+{
+	struct login *l = job->arg;
+	(void)res;
+	if (e->code != APP_OK) {
+		reply_error(l->r, e);
+		return;
+	}
+	reply_problem(l->r, APP_ETOTP, "totp", "wrong or already used verification code");
+}
+
+static void totp_looked_up(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct login *l = job->arg;
+	struct req *r = l->r;
+	struct totp_state st;
+	if (totp_state_read(r, res, e, l->account_id, &st) < 0)
+		return;
+	if (!st.confirmed) { /* no second factor: the log-in as it always was */
+		succeed(l);
+		return;
+	}
+	if (!l->totp[0]) {
+		totp_state_wipe(&st);
+		log_msg(LOG_INFO, "login_totp_missing", "rid=%s account=%lld", r->rid,
+		        l->account_id);
+		reply_problem(r, APP_ETOTP, "totp",
+		              "this account uses two-step verification: send the 6-digit code from "
+		              "your authenticator app as totp");
+		return;
+	}
+	l->step = totp_state_verify(&st, l->totp);
+	if (l->step > 0) {
+		succeed(l);
+		return;
+	}
+	l->step = 0;
+	log_msg(LOG_WARN, "login_failed", "rid=%s account=%lld reason=totp", r->rid, l->account_id);
+	db_job_init(&r->job, Q_LOGIN_FAIL, totp_failure_counted, l);
+	db_job_param(&r->job, 0, l->login);
+	db_job_param(&r->job, 1, l->ip[0] ? l->ip : NULL);
+	db_submit(r->w->db, &r->job);
+}
+
 static void verify_work(struct offload_task *t)
 {
 	struct login *l = t->arg;
@@ -120,20 +210,8 @@ static void verify_done(struct offload_task *t, int ran)
 		return;
 	}
 	if (l->ok) {
-		if (auth_new_token(l->token) < 0) {
-			reply_problem(r, APP_EUNAVAILABLE, NULL, "no randomness");
-			return;
-		}
-		auth_token_hash_param(l->token, l->token_hash);
-		db_job_init(&r->job, Q_LOGIN_SUCCEED, finished, l);
+		db_job_init(&r->job, Q_TOTP_STATE, totp_looked_up, l);
 		db_job_param_int(&r->job, 0, l->account_id);
-		db_job_param(&r->job, 1, l->token_hash);
-		db_job_param(&r->job, 2, l->old_hash[0] ? l->old_hash : NULL);
-		db_job_param_int(&r->job, 3, r->w->cfg->session_max_hours * 60);
-		db_job_param(&r->job, 4, l->ip[0] ? l->ip : NULL);
-		db_job_param_copy(&r->job, 5, req_header(r, "User-Agent"));
-		db_job_param(&r->job, 6, l->login);
-		db_job_param(&r->job, 7, r->rid);
 	} else {
 		db_job_init(&r->job, Q_LOGIN_FAIL, finished, l);
 		db_job_param(&r->job, 0, l->login);
@@ -171,8 +249,8 @@ static void looked_up(struct db_job *job, const struct db_result *res, const str
 	offload_submit(r->w->offload, &l->task);
 }
 
-int session_login(struct req *r, const char *login, const char *password, session_login_fn ok,
-                  struct session_login **state)
+int session_login(struct req *r, const char *login, const char *password, const char *totp,
+                  session_login_fn ok, struct session_login **state)
 {
 	struct login *l = calloc(1, sizeof *l);
 	if (!l) {
@@ -182,6 +260,10 @@ int session_login(struct req *r, const char *login, const char *password, sessio
 	l->r = r;
 	l->ok_fn = ok;
 	snprintf(l->login, sizeof l->login, "%s", login);
+	if (totp && strlen(totp) < sizeof l->totp) /* a longer one is wrong: never matches */
+		snprintf(l->totp, sizeof l->totp, "%s", totp);
+	else if (totp)
+		snprintf(l->totp, sizeof l->totp, "x");
 	if (strlen(password) < sizeof l->password) /* else verified as "" and refused */
 		memcpy(l->password, password, strlen(password) + 1);
 	else
@@ -215,21 +297,25 @@ static void api_login_free(void *p)
 
 void h_session_create(struct req *r)
 {
-	static const char *const keys[] = {"login", "password", NULL};
+	static const char *const keys[] = {"login", "password", "totp", NULL};
 	struct err e;
-	const char *login, *password;
+	const char *login, *password, *totp = NULL;
 	cJSON *body = api_body(r);
 	if (!body)
 		return;
 	if (json_check_keys(body, keys, &e) < 0 ||
 	    json_get_str(body, "login", 1, 64, &login, &e) < 0 ||
-	    json_get_str(body, "password", 1, PASSWORD_MAX_CHARS, &password, &e) < 0) {
+	    json_get_str(body, "password", 1, PASSWORD_MAX_CHARS, &password, &e) < 0 ||
+	    json_get_str(body, "totp", 0, 16, &totp, &e) < 0) {
+		json_wipe_str(body, "password");
 		cJSON_Delete(body);
 		reply_error(r, &e);
 		return;
 	}
 	struct session_login *state = NULL;
-	int rc = session_login(r, login, password, api_logged_in, &state);
+	int rc = session_login(r, login, password, totp, api_logged_in, &state);
+	json_wipe_str(body, "password");
+	json_wipe_str(body, "totp");
 	cJSON_Delete(body);
 	if (rc == 0) { /* no callback has run yet: db.c never completes inside db_submit */
 		r->hstate = state;
@@ -284,7 +370,16 @@ void h_session_delete(struct req *r)
 	session_logout(r);
 }
 
+/* GET /me's addition from the session: whether it was made with a second factor. */
+static int add_session(struct req *r, cJSON **result)
+{
+	cJSON *session = cJSON_AddObjectToObject(*result, "session");
+	if (session)
+		cJSON_AddBoolToObject(session, "mfa", r->session_mfa);
+	return 0;
+}
+
 void h_me(struct req *r)
 {
-	api_call(r, "me", cJSON_CreateObject(), 200);
+	api_call_post(r, "me", cJSON_CreateObject(), 200, add_session);
 }

@@ -5,8 +5,13 @@
 #ifndef VD_HANDLERS_H
 #define VD_HANDLERS_H
 
+#include <stdint.h>
+
+#include "totp.h"
+
 struct req;
 struct err;
+struct db_result;
 typedef struct cJSON cJSON;
 
 /* h_health.c */
@@ -22,11 +27,12 @@ void h_openapi(struct req *r);
  * it through r->api_then).  Returns 0 with *state set to the flow's state (no callback has
  * run yet; the caller owns it, hangs it on r->hstate or its own state, and frees it with
  * session_login_free when the request ends), or -1 after replying.  The password is copied
- * and wiped as soon as it is verified. */
+ * and wiped as soon as it is verified.  totp: the code typed (NULL or "" when none), needed
+ * when the account has two-step verification on (else 401 totp-required naming `totp`). */
 struct session_login;
 typedef void (*session_login_fn)(struct req *r, const char *token, const char *account_json);
-int session_login(struct req *r, const char *login, const char *password, session_login_fn ok,
-                  struct session_login **state);
+int session_login(struct req *r, const char *login, const char *password, const char *totp,
+                  session_login_fn ok, struct session_login **state);
 void session_login_free(struct session_login *s);
 /* 429 with Retry-After: the log-in throttle holds this login or address for retry_after s. */
 void login_throttled(struct req *r, long long retry_after);
@@ -36,6 +42,7 @@ void session_logout(struct req *r);
 void h_session_create(struct req *r);
 void h_session_delete(struct req *r);
 void h_me(struct req *r);
+void h_session_reauth(struct req *r);
 
 /* h_password.c */
 /* POST /me/password's flow, shared with the /me page: check the new password, verify the
@@ -49,6 +56,13 @@ int password_change_start(struct req *r, const char *current, const char *fresh)
  * account; replies {"volunteer_no", "erased": true} with the cookie cleared, or an error,
  * through r->api_then for a page.  -1 after replying at once, 0 when under way. */
 int me_erase_start(struct req *r, const char *current);
+/* Verify the caller's password (a wrong one counts as a failed log-in and is a 422 naming
+ * field), then ok(r, arg) runs and must reply or continue.  arg is the caller's, freed with
+ * arg_free (may be NULL) when the request ends, also when this returns -1 after replying; 0
+ * when under way.  The password is copied and wiped once verified. */
+typedef void (*password_ok_fn)(struct req *r, void *arg);
+int password_check_start(struct req *r, const char *password, const char *field, password_ok_fn ok,
+                         void *arg, void (*arg_free)(void *));
 /* DELETE /me/sessions' flow: every session of the caller's account but this one ends;
  * replies {"sessions_ended": n}, through r->api_then for a page. */
 void sessions_end_others(struct req *r);
@@ -109,6 +123,36 @@ void h_accounts_create(struct req *r);
 void h_roles_grant(struct req *r);
 void h_roles_revoke(struct req *r);
 void h_audit_list(struct req *r);
+
+/* h_totp.c: two-step verification (R19) */
+/* Q_TOTP_STATE's answer about one account, the secret opened. */
+struct totp_state {
+	int exists, confirmed;
+	long long last_step;
+	uint8_t secret[TOTP_SECRET_LEN];
+};
+/* Read Q_TOTP_STATE's answer (res, or the error e) for account into st: 0, or -1 after
+ * replying e, or 503 when the sealed secret does not open (made under another secret file). */
+int totp_state_read(struct req *r, const struct db_result *res, const struct err *e,
+                    long long account, struct totp_state *st);
+/* The step code matches now (later than st's last step), else -1; wipes st's secret. */
+long long totp_state_verify(struct totp_state *st, const char *code);
+void totp_state_wipe(struct totp_state *st);
+/* POST /me/totp's flow, shared with the /me page: a new secret, sealed and stored unconfirmed;
+ * replies 201 {"secret", "otpauth_uri", "qr_svg", "confirmed"} (not cached), or hands that
+ * to r->api_then.  -1 after replying at once. */
+int totp_enroll_start(struct req *r);
+/* POST /me/totp/confirm's flow, shared with the /me page: check code against the caller's
+ * unconfirmed enrollment; on success it is on and this session counts as made with a second
+ * factor.  Replies (or r->api_then); -1 after replying at once.  code is copied. */
+int totp_confirm_start(struct req *r, const char *code);
+/* DELETE /me/totp's flow, shared with the /me page: the password, then the code; 204 (or
+ * r->api_then).  -1 after replying at once.  Both strings are copied. */
+int totp_disable_start(struct req *r, const char *current_password, const char *code);
+void h_totp_enroll(struct req *r);
+void h_totp_confirm(struct req *r);
+void h_totp_disable(struct req *r);
+void h_account_totp_clear(struct req *r);
 
 /* h_activities.c */
 /* POST /activities with an already-parsed body (taken): the same checks and

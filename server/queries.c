@@ -86,6 +86,20 @@ const char Q_LOGIN_LOOKUP[] =
 const char Q_LOGIN_SUCCEED[] =
         "SELECT login_succeed($1::bigint, $2::bytea, $3::bytea, $4::int, $5::inet, $6, $7, $8)";
 
+/* As Q_LOGIN_SUCCEED with $1 the TOTP step the code matched first: NULL when that step was
+ * taken already (0030). */
+const char Q_LOGIN_SUCCEED_TOTP[] = "SELECT login_succeed_totp($2::bigint, $1::bigint, $3::bytea, "
+                                    "$4::bytea, $5::int, $6::inet, $7, $8, $9)";
+
+/* $1 account -> (the sealed secret in hex, confirmed, last step); no row without TOTP. */
+const char Q_TOTP_STATE[] = "SELECT encode(secret_sealed, 'hex'), confirmed_at IS NOT NULL, "
+                            "last_step FROM account_totp WHERE account_id = $1::bigint";
+
+/* $1 the caller's token hash, $2 account, $3 the TOTP step or NULL, $4 ip, $5 rid -> false
+ * when the step was taken already. */
+const char Q_SESSION_REAUTH[] =
+        "SELECT session_reauth($1::bytea, $2::bigint, $3::bigint, $4::inet, $5)";
+
 /* $1 login, $2 ip: count the failure; no row. */
 const char Q_LOGIN_FAIL[] = "SELECT login_fail($1, $2::inet)";
 
@@ -121,8 +135,11 @@ const char Q_API_CALL_BATCH[] =
 
 /* $1 a text[] of token hashes in hex, $2 idle minutes -> (i, account_id, volunteer_id,
  * valid_ms) for the live ones. */
-const char Q_SESSION_RESOLVE_MANY[] = "SELECT i, account_id, volunteer_id, valid_ms FROM "
-                                      "session_resolve_many($1::text[], $2::int)";
+/* $1 the token hashes in hex, $2 idle minutes -> one row per live session: (i, account_id,
+ * volunteer_id, valid_ms, mfa, auth_at_ms, admin); sql/0030_totp.sql. */
+const char Q_SESSION_RESOLVE_MANY[] =
+        "SELECT i, account_id, volunteer_id, valid_ms, mfa, auth_at_ms, "
+        "admin FROM session_resolve_info($1::text[], $2::int)";
 
 /* The session caches' invalidations (payloads: sql/0008_batch.sql). */
 const char Q_SESSIONS_LISTEN[] = "LISTEN vd_sessions";

@@ -43,9 +43,12 @@ struct req {
 	char *body;             /* owned, NUL-terminated copy of the request body */
 	size_t body_len;
 	struct db_job job;
-	long long account_id;   /* 0 when anonymous (filled by auth.c) */
-	long long volunteer_id; /* the caller's volunteer record, 0 if none */
-	int via_cookie;         /* the session came from the cookie (CSRF rules apply) */
+	long long account_id;         /* 0 when anonymous (filled by auth.c) */
+	long long volunteer_id;       /* the caller's volunteer record, 0 if none */
+	int via_cookie;               /* the session came from the cookie (CSRF rules apply) */
+	int session_admin;            /* the caller's account holds an admin grant (auth.c) */
+	int session_mfa;              /* the session was made or upgraded with a TOTP code */
+	long long session_auth_at_ms; /* Unix time in ms of the session's last authentication */
 	/* An AUTH_BATCHED route whose session the worker had not cached: the token's hash,
 	 * resolved by the group commit (or by auth_settle before any other answer). */
 	int session_pending;

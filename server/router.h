@@ -34,6 +34,9 @@ struct route {
 	handler_fn handler;
 	enum route_auth auth;
 	int max_body; /* 0 = the configured default */
+	/* 1: open to an administrator without a second factor under VOLUNTEERD_ADMIN_MFA=required
+	 * (what enrolling needs: log-in and out, GET /me, /me/totp, /me/password, the /me page) */
+	int mfa_exempt;
 };
 
 /* Route r by its method and path: sets route, route_index and params, or replies

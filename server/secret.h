@@ -9,7 +9,10 @@
  * current one.  Only the ID-number keys are derived from it, and only to read: ID numbers it
  * encrypted still decrypt, its blind index still finds duplicates, until `volunteerd
  * rekey-ids` has rewritten them under the current keys.  The other keys protect nothing kept
- * longer than a day (check-in codes, form tokens, request fingerprints) and simply change.
+ * longer than a day (check-in codes, form tokens, request fingerprints) and simply change,
+ * except the TOTP key: a new secret file makes every TOTP enrollment unreadable (log-in then
+ * answers 503 for those accounts) until an administrator clears it (DELETE
+ * /api/v1/accounts/{id}/totp) and its user enrols again.  Known weakness: no previous key.
  */
 #ifndef VD_SECRET_H
 #define VD_SECRET_H
@@ -26,6 +29,7 @@ struct secrets {
 	uint8_t checkin[32];     /* rotating check-in tokens and codes */
 	uint8_t form[32];        /* one-time form tokens of the pages */
 	uint8_t request[32];     /* request fingerprints kept with Idempotency-Keys */
+	uint8_t totp[32];        /* sealing accounts' TOTP secrets (common/totp.h) */
 };
 
 /* Load path (and previous, unless NULL or empty) and derive the keys.  -1 with err naming

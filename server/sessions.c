@@ -1,7 +1,7 @@
 /*
  * sessions.c: the session cache and batched session look-ups of one worker.
  *
- * Owns: a 4-way set-associative cache (token hash -> account, volunteer, valid-until), the
+ * Owns: a 4-way set-associative cache (token hash -> struct session_info, valid-until), the
  * look-up being gathered, the count of look-ups in flight, and the LISTEN connection whose
  * notifications evict entries.  Rules (why the cache is never wrong for longer than a
  * notification takes to arrive):
@@ -41,8 +41,7 @@
 
 struct entry {
 	uint8_t hash[32];
-	long long account; /* 0: empty */
-	long long volunteer;
+	struct session_info si; /* si.account 0: empty */
 	uint64_t until_ms;
 };
 
@@ -59,6 +58,8 @@ struct lookup {
 	int n;
 	struct item items[SESS_BATCH_MAX];
 };
+
+static const struct session_info no_session;
 
 struct sessions {
 	const struct config *cfg;
@@ -92,8 +93,8 @@ static void evict(struct sessions *s, const uint8_t hash[32])
 {
 	struct entry *set = set_of(s, hash);
 	for (int i = 0; i < SESS_WAYS; i++)
-		if (set[i].account && !memcmp(set[i].hash, hash, 32)) {
-			set[i].account = 0;
+		if (set[i].si.account && !memcmp(set[i].hash, hash, 32)) {
+			set[i].si.account = 0;
 			s->stats.evictions++;
 		}
 	s->epoch++;
@@ -102,28 +103,27 @@ static void evict(struct sessions *s, const uint8_t hash[32])
 static void evict_account(struct sessions *s, long long account)
 {
 	for (int i = 0; i < SESS_SETS * SESS_WAYS; i++)
-		if (s->cache[i].account == account) {
-			s->cache[i].account = 0;
+		if (s->cache[i].si.account == account) {
+			s->cache[i].si.account = 0;
 			s->stats.evictions++;
 		}
 	s->epoch++;
 }
 
-static void insert(struct sessions *s, const uint8_t hash[32], long long account,
-                   long long volunteer, uint64_t until)
+static void insert(struct sessions *s, const uint8_t hash[32], const struct session_info *si,
+                   uint64_t until)
 {
 	struct entry *set = set_of(s, hash), *victim = &set[0];
 	for (int i = 0; i < SESS_WAYS; i++) {
-		if (set[i].account && !memcmp(set[i].hash, hash, 32)) {
+		if (set[i].si.account && !memcmp(set[i].hash, hash, 32)) {
 			victim = &set[i];
 			break;
 		}
-		if (!set[i].account || set[i].until_ms < victim->until_ms)
+		if (!set[i].si.account || set[i].until_ms < victim->until_ms)
 			victim = &set[i]; /* empty, else the one that ends first */
 	}
 	memcpy(victim->hash, hash, 32);
-	victim->account = account;
-	victim->volunteer = volunteer;
+	victim->si = *si;
 	victim->until_ms = until;
 }
 
@@ -176,22 +176,25 @@ static void lookup_done(struct db_job *job, const struct db_result *res, const s
 {
 	struct lookup *lk = job->arg;
 	struct sessions *s = lk->owner;
-	long long account[SESS_BATCH_MAX], volunteer[SESS_BATCH_MAX];
+	struct session_info si[SESS_BATCH_MAX];
 
 	s->inflight--;
-	memset(account, 0, sizeof account);
-	memset(volunteer, 0, sizeof volunteer);
+	memset(si, 0, sizeof si);
 	for (int row = 0; e->code == APP_OK && row < db_result_rows(res); row++) {
 		long long i = db_result_int(res, row, 0, 0) - 1;
 		if (i < 0 || i >= lk->n)
 			continue;
-		account[i] = db_result_int(res, row, 1, 0);
-		volunteer[i] = db_result_int(res, row, 2, 0);
-		sessions_learn(s, &lk->mark, lk->items[i].hash, account[i], volunteer[i],
+		si[i].account = db_result_int(res, row, 1, 0);
+		si[i].volunteer = db_result_int(res, row, 2, 0);
+		si[i].known = 1;
+		si[i].mfa = db_result_bool(res, row, 4);
+		si[i].auth_at_ms = db_result_int(res, row, 5, 0);
+		si[i].admin = db_result_bool(res, row, 6);
+		sessions_learn(s, &lk->mark, lk->items[i].hash, &si[i],
 		               db_result_int(res, row, 3, 0));
 	}
 	for (int i = 0; i < lk->n; i++)
-		lk->items[i].done(lk->items[i].arg, account[i], volunteer[i], e);
+		lk->items[i].done(lk->items[i].arg, &si[i], e);
 	free(lk);
 	if (s->building && !s->stopped && s->inflight < SESS_INFLIGHT)
 		send_lookup(s);
@@ -210,7 +213,7 @@ static void send_lookup(struct sessions *s)
 		struct err e;
 		err_set(&e, APP_EUNAVAILABLE, NULL, "out of memory");
 		for (int i = 0; i < lk->n; i++)
-			lk->items[i].done(lk->items[i].arg, 0, 0, &e);
+			lk->items[i].done(lk->items[i].arg, &no_session, &e);
 		free(lk);
 		return;
 	}
@@ -242,8 +245,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 		send_lookup(s);
 }
 
-int sessions_cached(struct sessions *s, const uint8_t hash[32], long long *account,
-                    long long *volunteer)
+int sessions_cached(struct sessions *s, const uint8_t hash[32], struct session_info *si)
 {
 	uint64_t revocations = metrics_session_revocations(s->metrics);
 	if (revocations != s->revocations) { /* a log-out somewhere in this server */
@@ -254,11 +256,10 @@ int sessions_cached(struct sessions *s, const uint8_t hash[32], long long *accou
 		struct entry *set = set_of(s, hash);
 		uint64_t now = mono_ms();
 		for (int i = 0; i < SESS_WAYS; i++)
-			if (set[i].account && set[i].until_ms > now &&
+			if (set[i].si.account && set[i].until_ms > now &&
 			    !memcmp(set[i].hash, hash, 32)) {
 				s->stats.hits++;
-				*account = set[i].account;
-				*volunteer = set[i].volunteer;
+				*si = set[i].si;
 				return 1;
 			}
 	}
@@ -274,24 +275,24 @@ void sessions_mark(const struct sessions *s, struct sessions_mark *m)
 }
 
 void sessions_learn(struct sessions *s, const struct sessions_mark *m, const uint8_t hash[32],
-                    long long account, long long volunteer, long long valid_ms)
+                    const struct session_info *si, long long valid_ms)
 {
 	struct sessions_mark now;
 	sessions_mark(s, &now);
 	if (!m->listening || !now.listening || m->epoch != now.epoch ||
-	    m->revocations != now.revocations || account <= 0 || valid_ms <= 0)
+	    m->revocations != now.revocations || si->account <= 0 || valid_ms <= 0)
 		return;
-	insert(s, hash, account, volunteer,
+	insert(s, hash, si,
 	       mono_ms() + (uint64_t)(valid_ms < SESSIONS_TTL_MS ? valid_ms : SESSIONS_TTL_MS));
 }
 
 void sessions_resolve(struct sessions *s, const uint8_t hash[32], sessions_done_fn done, void *arg)
 {
-	long long account, volunteer;
-	if (sessions_cached(s, hash, &account, &volunteer)) {
+	struct session_info si;
+	if (sessions_cached(s, hash, &si) && si.known) {
 		struct err ok;
 		err_clear(&ok);
-		done(arg, account, volunteer, &ok);
+		done(arg, &si, &ok);
 		return;
 	}
 	sessions_look_up(s, hash, done, arg);
@@ -302,7 +303,7 @@ void sessions_look_up(struct sessions *s, const uint8_t hash[32], sessions_done_
 	if (!s->building && !(s->building = calloc(1, sizeof *s->building))) {
 		struct err e;
 		err_set(&e, APP_EUNAVAILABLE, NULL, "out of memory");
-		done(arg, 0, 0, &e);
+		done(arg, &no_session, &e);
 		return;
 	}
 	struct lookup *lk = s->building;
@@ -362,7 +363,7 @@ void sessions_stop(struct sessions *s)
 		struct err e;
 		err_set(&e, APP_EUNAVAILABLE, NULL, "shutting down");
 		for (int i = 0; i < lk->n; i++)
-			lk->items[i].done(lk->items[i].arg, 0, 0, &e);
+			lk->items[i].done(lk->items[i].arg, &no_session, &e);
 		free(lk);
 	}
 }

@@ -30,9 +30,20 @@ struct sessions;
 
 #define SESSIONS_TTL_MS 30000
 
-/* account 0: no live session (not an error).  e->code != APP_OK: the database failed. */
-typedef void (*sessions_done_fn)(void *arg, long long account, long long volunteer,
-                                 const struct err *e);
+/* What a worker knows of a live session.  known: admin, mfa and auth_at come from a look-up;
+ * a check-in batch's answer (sessions_learn) carries only the account and volunteer. */
+struct session_info {
+	long long account; /* 0: no live session */
+	long long volunteer;
+	int known;
+	int admin;            /* the account holds an admin grant (VOLUNTEERD_ADMIN_MFA) */
+	int mfa;              /* the session was made or upgraded with a TOTP code */
+	long long auth_at_ms; /* Unix time in ms of its last authentication (log-in or re-auth) */
+};
+
+/* si->account 0: no live session (not an error).  e->code != APP_OK: the database failed.
+ * si is borrowed for the call. */
+typedef void (*sessions_done_fn)(void *arg, const struct session_info *si, const struct err *e);
 
 /* metrics: the shared region, for the server-wide log-out counter. */
 struct sessions *sessions_new(struct event_base *base, const struct config *cfg, struct db_pool *db,
@@ -41,14 +52,14 @@ struct sessions *sessions_new(struct event_base *base, const struct config *cfg,
 void sessions_stop(struct sessions *s);
 /* Free; call after db_pool_free (which completes the look-ups in flight). */
 void sessions_free(struct sessions *s);
-/* Resolve the session whose token has SHA-256 hash. */
+/* Resolve the session whose token has SHA-256 hash, with everything a look-up knows (a cached
+ * entry that is not si->known is a miss here). */
 void sessions_resolve(struct sessions *s, const uint8_t hash[32], sessions_done_fn done, void *arg);
 /* The same without the cache: for a miss sessions_cached has already counted. */
 void sessions_look_up(struct sessions *s, const uint8_t hash[32], sessions_done_fn done, void *arg);
-/* The cache's answer for hash, without asking the database: 1 and the account and volunteer
- * on a hit, else 0 (a miss is counted; the caller then resolves the session another way). */
-int sessions_cached(struct sessions *s, const uint8_t hash[32], long long *account,
-                    long long *volunteer);
+/* The cache's answer for hash, without asking the database: 1 and *si on a hit, else 0 (a
+ * miss is counted; the caller then resolves the session another way). */
+int sessions_cached(struct sessions *s, const uint8_t hash[32], struct session_info *si);
 
 /* Sessions resolved by another statement (the check-in group commit, batch.c): take a mark
  * when the statement is sent, and give each answer to sessions_learn with it.  The answer is
@@ -60,7 +71,7 @@ struct sessions_mark {
 };
 void sessions_mark(const struct sessions *s, struct sessions_mark *m);
 void sessions_learn(struct sessions *s, const struct sessions_mark *m, const uint8_t hash[32],
-                    long long account, long long volunteer, long long valid_ms);
+                    const struct session_info *si, long long valid_ms);
 
 /* A log-out of hash has committed: this worker drops it now, and every other worker of this
  * server drops its whole cache before it next trusts it (a shared counter), so the token is

@@ -347,4 +347,26 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_ID_WITHDRAW_HINT] =
                 "Certificates will no longer show it; to give it again, ask a coordinator.",
         [MSG_DONE_ID_WITHDRAWN] = "Your consent is withdrawn and your ID number deleted.",
+        [MSG_TOTP] = "Two-step verification",
+        [MSG_TOTP_ON] = "On: logging in needs the 6-digit code of your authenticator app besides "
+                        "the password.",
+        [MSG_TOTP_OFF] = "Off. Administrators should turn it on: scan a QR code with an "
+                         "authenticator app, then logging in also needs its 6-digit code.",
+        [MSG_TOTP_START] = "Turn on two-step verification",
+        [MSG_TOTP_SCAN] =
+                "Scan the QR code with an authenticator app, or type the key below into it; then "
+                "confirm with the 6-digit code it shows. The key is shown only this once.",
+        [MSG_TOTP_SECRET] = "Key",
+        [MSG_TOTP_CONFIRM] = "Confirm",
+        [MSG_TOTP_CODE] = "Verification code",
+        [MSG_TOTP_CODE_HINT] =
+                "If two-step verification is on: the 6 digits of your authenticator app",
+        [MSG_TOTP_OFF_BUTTON] = "Turn off two-step verification",
+        [MSG_TOTP_PASSWORD] = "Current password",
+        [MSG_ERR_TOTP_REQUIRED] = "This account uses two-step verification: enter the 6-digit code "
+                                  "of your authenticator app.",
+        [MSG_ERR_TOTP] = "The code is wrong or was used already: enter the current code of the app "
+                         "(and check the phone's clock).",
+        [MSG_DONE_TOTP_ON] = "Two-step verification is on.",
+        [MSG_DONE_TOTP_OFF] = "Two-step verification is off.",
 };

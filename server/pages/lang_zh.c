@@ -326,4 +326,22 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_ID_WITHDRAW] = "撤回同意并删除身份证号",
         [MSG_ID_WITHDRAW_HINT] = "删除后，证明上不再显示身份证号；如需再次提供，请联系协调员。",
         [MSG_DONE_ID_WITHDRAWN] = "已撤回同意，身份证号已删除。",
+        [MSG_TOTP] = "两步验证",
+        [MSG_TOTP_ON] = "已开启：登录时除密码外还需输入验证器应用中的6位验证码。",
+        [MSG_TOTP_OFF] = "未开启。管理员应开启两步验证：用验证器应用（如微信小程序“腾讯身份验证器”"
+                         "或 Google Authenticator）扫码后，登录时还需输入6位验证码。",
+        [MSG_TOTP_START] = "开启两步验证",
+        [MSG_TOTP_SCAN] = "用验证器应用扫描二维码，或手动输入下面的密钥；然后输入应用显示的6位验证"
+                          "码确认。密钥只显示这一次。",
+        [MSG_TOTP_SECRET] = "密钥",
+        [MSG_TOTP_CONFIRM] = "确认开启",
+        [MSG_TOTP_CODE] = "验证码",
+        [MSG_TOTP_CODE_HINT] = "已开启两步验证时填写：验证器应用中的6位数字",
+        [MSG_TOTP_OFF_BUTTON] = "关闭两步验证",
+        [MSG_TOTP_PASSWORD] = "当前密码",
+        [MSG_ERR_TOTP_REQUIRED] = "此账号已开启两步验证：请输入验证器应用中的6位验证码。",
+        [MSG_ERR_TOTP] =
+                "验证码不正确或已使用过，请输入应用中当前的验证码（并检查手机时间是否准确）。",
+        [MSG_DONE_TOTP_ON] = "两步验证已开启。",
+        [MSG_DONE_TOTP_OFF] = "两步验证已关闭。",
 };

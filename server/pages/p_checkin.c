@@ -121,6 +121,10 @@ static void action_form(struct page *p, struct ck *ck, const char *action, enum 
 		           "inputmode=\"numeric\" autocomplete=\"tel\" required maxlength=\"20\"");
 		page_input(p, "password", "password", MSG_PASSWORD, NULL, -1, NULL,
 		           "autocomplete=\"current-password\" required maxlength=\"128\"");
+		if (ck->has_err == 1 && ck->err.code == APP_ETOTP) /* the account uses TOTP */
+			page_input(p, "text", "totp", MSG_TOTP_CODE, NULL, MSG_TOTP_CODE_HINT, NULL,
+			           "inputmode=\"numeric\" autocomplete=\"one-time-code\" "
+			           "pattern=\"[0-9]{6}\" maxlength=\"6\" required autofocus");
 	}
 	if (!ck->presence)
 		page_input(
@@ -363,5 +367,5 @@ void h_page_checkin_post(struct req *r)
 		load(p);
 		return;
 	}
-	page_login(p, phone, password, submit);
+	page_login(p, phone, password, page_field(p, "totp"), submit);
 }

@@ -11,8 +11,10 @@
  * POST /me/password and DELETE /me/sessions (the account section, for staff too), and
  * me_erase_start of POST /me/erase (closing the account, for volunteers), and
  * volunteer_update with id_number_clear, as PATCH /volunteers/{id} {"id_number": null}, to
- * withdraw the consent to keep the ID number (sql/0027_consent.sql).  Every POST answers 303 to
- * /me?done=... on success.
+ * withdraw the consent to keep the ID number (sql/0027_consent.sql), and two-step verification
+ * (R19, h_totp.c): totp_enroll_start, totp_confirm_start, totp_disable_start.  Every POST
+ * answers 303 to /me?done=... on success, but the start of an enrollment: its secret and QR
+ * code are shown once, in the answer to that POST (not cached), with the form to confirm it.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -29,7 +31,15 @@ struct me {
 	int has_err;
 	struct err err;
 	int status;
+	cJSON *enrollment; /* a just-started TOTP enrollment to show, or NULL */
 };
+
+static void me_free(void *data)
+{
+	struct me *m = data;
+	cJSON_Delete(m->enrollment);
+	free(m);
+}
 
 static void errors(struct page *p)
 {
@@ -56,6 +66,21 @@ static void erased_notice(struct page *p)
 	html_raw(&p->out, "</p></div>\n");
 }
 
+/* The log-in form's code field: optional, and marked (with the focus) when the server said
+ * the account needs a code or the code was wrong. */
+static void totp_field(struct page *p)
+{
+	struct me *m = p->data;
+	int asked = m->has_err && m->err.code == APP_ETOTP;
+	const char *extra;
+	page_input(p, "text", "totp", MSG_TOTP_CODE, NULL, MSG_TOTP_CODE_HINT,
+	           asked ? T(p, page_err_msg(&m->err, &extra)) : NULL,
+	           asked ? "inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"6\" "
+	                   "pattern=\"[0-9]{6}\" required autofocus"
+	                 : "inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"6\" "
+	                   "pattern=\"[0-9]{6}\"");
+}
+
 static void login_form(struct page *p)
 {
 	struct me *m = p->data;
@@ -74,6 +99,7 @@ static void login_form(struct page *p)
 	           "inputmode=\"numeric\" autocomplete=\"tel\" required maxlength=\"64\"");
 	page_input(p, "password", "password", MSG_PASSWORD, NULL, -1, NULL,
 	           "autocomplete=\"current-password\" required maxlength=\"128\"");
+	totp_field(p);
 	html_raw(&p->out, "<button type=\"submit\" class=\"big\">");
 	page_msg(p, MSG_LOGIN);
 	html_raw(&p->out, "</button></form>\n<p>");
@@ -247,6 +273,62 @@ static void id_number_section(struct page *p, const cJSON *d)
 	html_raw(&p->out, "</section>\n");
 }
 
+/* The 6-digit code input of the /me forms (named code, as the API's field). */
+static void code_input(struct page *p, const char *action)
+{
+	page_input(p, "text", "code", MSG_TOTP_CODE, NULL, -1, form_err(p, action, "code"),
+	           "inputmode=\"numeric\" autocomplete=\"one-time-code\" required maxlength=\"6\" "
+	           "pattern=\"[0-9]{6}\"");
+}
+
+/* Two-step verification: start (then the QR code, the key and a form to confirm), or turn it
+ * off with the password and a code. */
+static void totp_section(struct page *p, const cJSON *d)
+{
+	struct me *m = p->data;
+	int on = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "totp"));
+	const char *secret = json_str(m->enrollment, "secret");
+	html_raw(&p->out, "<section aria-labelledby=\"h-totp\" id=\"totp\"><h2 id=\"h-totp\">");
+	page_msg(p, MSG_TOTP);
+	html_raw(&p->out, "</h2><p id=\"totp-state\">");
+	page_msg(p, on ? MSG_TOTP_ON : MSG_TOTP_OFF);
+	html_raw(&p->out, "</p>");
+	if (on) {
+		page_form_open(p, "/me", PAGE_P_ME, 0, 0, 0);
+		html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"totp_off\">");
+		page_input(p, "password", "totp_password", MSG_TOTP_PASSWORD, NULL, -1,
+		           form_err(p, "totp_off", "current_password"),
+		           "autocomplete=\"current-password\" required maxlength=\"128\"");
+		code_input(p, "totp_off");
+		html_raw(&p->out, "<button type=\"submit\" class=\"second\">");
+		page_msg(p, MSG_TOTP_OFF_BUTTON);
+		html_raw(&p->out, "</button></form></section>\n");
+		return;
+	}
+	if (secret || form_err(p, "totp_confirm", "code")) {
+		if (secret) {
+			html_raw(&p->out, "<p>");
+			page_msg(p, MSG_TOTP_SCAN);
+			/* our own SVG (qrsvg.c: presentation attributes only), not user text */
+			html_raw(&p->out, "</p><div id=\"totp-qr\" class=\"qr\">");
+			html_raw(&p->out, json_str(m->enrollment, "qr_svg"));
+			html_raw(&p->out, "</div><p>");
+			page_msg(p, MSG_TOTP_SECRET);
+			html_raw(&p->out, " <code id=\"totp-secret\">");
+			page_text(p, secret);
+			html_raw(&p->out, "</code></p>");
+		}
+		page_form_open(p, "/me", PAGE_P_ME, 0, 0, 0);
+		html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"totp_confirm\">");
+		code_input(p, "totp_confirm");
+		html_raw(&p->out, "<button type=\"submit\">");
+		page_msg(p, MSG_TOTP_CONFIRM);
+		html_raw(&p->out, "</button></form>");
+	}
+	small_form(p, "totp_start", 0, "x", MSG_TOTP_START, secret != NULL);
+	html_raw(&p->out, "</section>\n");
+}
+
 /* Change the password (the other sessions end with it), or end the other sessions alone:
  * for volunteers and staff alike, since every account logs in here. */
 static void account_section(struct page *p, int volunteer)
@@ -285,7 +367,8 @@ static void render(struct page *p, const cJSON *d)
 		enum msg id;
 	} notes[] = {{"signup", MSG_DONE_SIGNUP},   {"cancel", MSG_DONE_CANCEL},
 	             {"request", MSG_DONE_REQUEST}, {"password", MSG_DONE_PASSWORD},
-	             {"others", MSG_DONE_OTHERS},   {"id", MSG_DONE_ID_WITHDRAWN}};
+	             {"others", MSG_DONE_OTHERS},   {"id", MSG_DONE_ID_WITHDRAWN},
+	             {"totp_on", MSG_DONE_TOTP_ON}, {"totp_off", MSG_DONE_TOTP_OFF}};
 	page_start(p, MSG_ME_TITLE);
 	for (size_t i = 0; done && i < sizeof notes / sizeof notes[0]; i++)
 		if (!strcmp(done, notes[i].key))
@@ -459,6 +542,7 @@ static void render(struct page *p, const cJSON *d)
 		id_number_section(p, d);
 	}
 	account_section(p, cJSON_IsObject(v));
+	totp_section(p, d);
 	small_form(p, "logout", 0, "x", MSG_LOGOUT, 1);
 	page_end(p);
 	page_send(p, m->status ? m->status : 200);
@@ -494,7 +578,7 @@ static struct page *begin(struct req *r)
 	struct page *p = page_new(r);
 	if (!p)
 		return NULL;
-	struct me *m = page_data_new(p, sizeof *m, NULL);
+	struct me *m = page_data_new(p, sizeof *m, me_free);
 	return m ? p : NULL;
 }
 
@@ -520,6 +604,8 @@ static void written(struct req *r, cJSON *result, const struct err *e)
 		         : !strcmp(a, "password")      ? "password"
 		         : !strcmp(a, "logout_others") ? "others"
 		         : !strcmp(a, "withdraw_id")   ? "id"
+		         : !strcmp(a, "totp_confirm")  ? "totp_on"
+		         : !strcmp(a, "totp_off")      ? "totp_off"
 		                                       : "request");
 		page_redirect(p, url);
 		return;
@@ -543,6 +629,46 @@ static void erased(struct req *r, cJSON *result, const struct err *e)
 	snprintf(url, sizeof url, "/me?done=erased&no=%s", no ? no : "");
 	cJSON_Delete(result);
 	page_redirect(page_of(r), url);
+}
+
+/* An enrollment started: the page with its secret and QR code, shown this once. */
+static void totp_started(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct me *m = p->data;
+	if (e->code != APP_OK) {
+		written(r, result, e);
+		return;
+	}
+	m->enrollment = result; /* (sent with Cache-Control: no-store, h_totp.c) */
+	load(p);
+}
+
+/* The /me page's two-step verification forms; 0 when action is none of them. */
+static int totp_post(struct page *p, const char *action)
+{
+	struct req *r = p->r;
+	const char *code = page_field(p, "code");
+	if (!strcmp(action, "totp_start")) {
+		page_capture(p, totp_started);
+		totp_enroll_start(r);
+	} else if (!strcmp(action, "totp_confirm")) {
+		page_capture(p, written);
+		totp_confirm_start(r, code ? code : "");
+	} else if (!strcmp(action, "totp_off")) {
+		const char *current = page_field(p, "totp_password");
+		page_capture(p, written);
+		if (!current || !*current) {
+			struct err e;
+			err_set(&e, APP_EINVALID, "current_password", "required");
+			written(r, NULL, &e);
+		} else {
+			totp_disable_start(r, current, code ? code : "");
+		}
+	} else {
+		return 0;
+	}
+	return 1;
 }
 
 static void logged_in(struct page *p)
@@ -627,7 +753,7 @@ void h_page_me_post(struct req *r)
 			load(p);
 			return;
 		}
-		page_login(p, login, pw, logged_in);
+		page_login(p, login, pw, page_field(p, "totp"), logged_in);
 		return;
 	}
 	if (!r->account_id) {
@@ -663,6 +789,8 @@ void h_page_me_post(struct req *r)
 		withdraw_id_number(p);
 		return;
 	}
+	if (totp_post(p, action))
+		return;
 	if (!strcmp(action, "password")) {
 		const char *current = page_field(p, "current_password");
 		page_capture(p, written);

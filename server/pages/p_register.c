@@ -293,7 +293,7 @@ static void created(struct req *r, cJSON *result, const struct err *e)
 		return;
 	}
 	page_capture(p, login_failed);
-	page_login(p, g->phone, g->password, after_login);
+	page_login(p, g->phone, g->password, NULL, after_login);
 	memset(g->password, 0, sizeof g->password);
 }
 

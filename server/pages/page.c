@@ -340,12 +340,12 @@ static void logged_in(struct req *r, const char *token, const char *account_json
 	p->login_next(p);
 }
 
-void page_login(struct page *p, const char *login, const char *password,
+void page_login(struct page *p, const char *login, const char *password, const char *totp,
                 void (*next)(struct page *p))
 {
 	p->login_next = next;
 	p->r->no_idempotency = 1; /* the log-in itself is not a replayable write */
-	if (session_login(p->r, login, password, logged_in, &p->login) == 0)
+	if (session_login(p->r, login, password, totp, logged_in, &p->login) == 0)
 		p->r->no_idempotency = 0;
 }
 
@@ -460,6 +460,10 @@ enum msg page_err_msg(const struct err *e, const char **extra)
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
 		if (strstr(e->detail, known[i].needle))
 			return known[i].id;
+	if (e->code == APP_ETOTP || !strcmp(e->field, "code") || !strcmp(e->field, "totp"))
+		return e->code == APP_ETOTP && strstr(e->detail, "uses two-step")
+		               ? MSG_ERR_TOTP_REQUIRED
+		               : MSG_ERR_TOTP;
 	int status = app_err_status(e->code);
 	if (e->field[0] && (status == 422 || status == 400 || status == 409)) {
 		if (strstr(e->detail, "required") || strstr(e->detail, "must not be empty"))

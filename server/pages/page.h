@@ -128,7 +128,7 @@ void page_write(struct page *p, const char *fn, cJSON *args,
 void page_capture(struct page *p, void (*then)(struct req *r, cJSON *result, const struct err *e));
 /* Log in with the API's flow, then next(p); failures go to the captured then (set it with
  * page_capture first). */
-void page_login(struct page *p, const char *login, const char *password,
+void page_login(struct page *p, const char *login, const char *password, const char *totp,
                 void (*next)(struct page *p));
 
 /* Output. */

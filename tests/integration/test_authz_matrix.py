@@ -75,6 +75,13 @@ EXPECT = {
     ("POST /session", "any"):                         (201, 201, 201, 201, 201, 201),
     ("DELETE /session", "any"):                       (204, 204, 204, 204, 204, 204),
     ("GET /me", "any"):                               (401, 200, 200, 200, 200, 200),
+    # two-step verification (R19): anyone may start an enrollment of their own (201, left
+    # unconfirmed); a code that is no code is 422; turning it off, with the right password,
+    # is 409 while it is not on; re-authentication with the password is 200 (the default mode)
+    ("POST /me/totp", "any"):                         (401, 201, 201, 201, 201, 201),
+    ("POST /me/totp/confirm", "any"):                 (401, 422, 422, 422, 422, 422),
+    ("DELETE /me/totp", "any"):                       (401, 409, 409, 409, 409, 409),
+    ("POST /session/reauth", "any"):                  (401, 200, 200, 200, 200, 200),
     # one's own password and sessions (422: a new password too short, refused before the
     # current one is checked, so nothing changes and no failed log-in is counted)
     ("POST /me/password", "any"):                     (401, 422, 422, 422, 422, 422),
@@ -143,6 +150,9 @@ EXPECT = {
     ("POST /accounts/{id}/roles team", "other"):      (401, 404, 404, 404, 404, 404),
     ("DELETE /accounts/{id}/roles/{gid}", "own"):     (401, 404, 404, 403, 204, 204),
     ("DELETE /accounts/{id}/roles/{gid}", "other"):   (401, 404, 404, 404, 404, 404),
+    # clearing another's TOTP: system administrators only (none of the actors is one: 404)
+    ("DELETE /accounts/{id}/totp", "own"):            (401, 404, 404, 404, 404, 404),
+    ("DELETE /accounts/{id}/totp", "other"):          (401, 404, 404, 404, 404, 404),
     ("GET /audit", "any"):                            (401, 403, 403, 403, 200, 200),
     ("GET /audit entity_id", "own"):                  (401, 403, 403, 403, 200, 200),
     ("GET /audit entity_id", "other"):                (401, 403, 403, 403, 404, 404),
@@ -418,6 +428,28 @@ def s_session_delete(w, actor, side):
 
 def s_me(w, actor, side):
     return "GET", "/me", None, None, None
+
+
+def s_totp_enroll(w, actor, side):
+    return "POST", "/me/totp", None, None, None
+
+
+def s_totp_confirm(w, actor, side):
+    if actor != "anon":
+        w.api[actor].ok("POST", "/me/totp", want=201)
+    return "POST", "/me/totp/confirm", {"code": "wrong"}, None, None
+
+
+def s_totp_disable(w, actor, side):
+    return "DELETE", "/me/totp", {"current_password": PW, "code": "123456"}, None, None
+
+
+def s_reauth(w, actor, side):
+    return "POST", "/session/reauth", {"password": PW}, None, None
+
+
+def s_totp_clear(w, actor, side):
+    return "DELETE", f"/accounts/{w.grantee}/totp", None, None, None
 
 
 def s_password(w, actor, side):
@@ -825,6 +857,11 @@ SETUP = {
     "GET /me/certificates": s_my_certs,
     "DELETE /session": s_session_delete,
     "GET /me": s_me,
+    "POST /me/totp": s_totp_enroll,
+    "POST /me/totp/confirm": s_totp_confirm,
+    "DELETE /me/totp": s_totp_disable,
+    "POST /session/reauth": s_reauth,
+    "DELETE /accounts/{id}/totp": s_totp_clear,
     "POST /org-units": s_ou_create,
     "GET /org-units": s_ou_list,
     "GET /org-units/{id}": s_ou_get,

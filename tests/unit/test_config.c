@@ -43,6 +43,8 @@ static const char *const all_vars[] = {
         "VOLUNTEERD_SESSION_MAX_HOURS",
         "VOLUNTEERD_LOG_LEVEL",
         "VOLUNTEERD_PUBLIC_URL",
+        "VOLUNTEERD_ADMIN_MFA",
+        "VOLUNTEERD_REAUTH_SECONDS",
 };
 
 static int clean_env(void **state)
@@ -389,6 +391,18 @@ static void test_validate_other(void **state)
 	assert_string_equal(e.field, "VOLUNTEERD_TZ");
 	c.tz[0] = '\0';
 	assert_int_equal(config_validate(&c, &e), -1);
+
+	defaults_no_tls(&c);
+	assert_false(config_admin_mfa_required(&c)); /* the default keeps every flow as it was */
+	assert_int_equal(c.reauth_s, 300);
+	assert_int_equal(config_set(&c, "VOLUNTEERD_ADMIN_MFA", "required", &e), 0);
+	assert_int_equal(config_validate(&c, &e), 0);
+	assert_true(config_admin_mfa_required(&c));
+	assert_int_equal(config_set(&c, "VOLUNTEERD_ADMIN_MFA", "yes", &e), 0);
+	assert_int_equal(config_validate(&c, &e), -1);
+	assert_string_equal(e.field, "VOLUNTEERD_ADMIN_MFA");
+	assert_int_equal(config_set(&c, "VOLUNTEERD_REAUTH_SECONDS", "0", &e), -1);
+	assert_string_equal(e.field, "VOLUNTEERD_REAUTH_SECONDS");
 
 	defaults_no_tls(&c);
 	c.session_idle_min = 13 * 60;

@@ -37,13 +37,21 @@ static void test_every_code_has_title_and_type(void **state)
 		assert_non_null(app_err_title((enum app_err)i));
 		assert_true(strlen(app_err_title((enum app_err)i)) > 0);
 		assert_non_null(app_err_type((enum app_err)i));
-		/* Round trip: every status maps back to its own code. */
-		assert_int_equal(app_err_from_status(app_err_status((enum app_err)i)), i);
+		/* Round trip: every status maps back to a code with that status (the plain one
+		 * for the refinements of 401 and 403). */
+		int status = app_err_status((enum app_err)i);
+		assert_int_equal(app_err_status(app_err_from_status(status)), status);
+		assert_true((int)app_err_from_status(status) <= i);
 	}
 	assert_string_equal(app_err_title(APP_ECONFLICT), "Conflict");
 	assert_string_equal(app_err_type(APP_ECONFLICT), "urn:volunteerd:problem:conflict");
 	assert_string_equal(app_err_type(APP_ERR_COUNT), app_err_type(APP_EINTERNAL));
 	assert_int_equal(app_err_from_status(418), APP_EINTERNAL);
+	assert_int_equal(app_err_from_status(401), APP_EUNAUTH);
+	assert_int_equal(app_err_from_status(403), APP_EFORBIDDEN);
+	assert_string_equal(app_err_type(APP_ETOTP), "urn:volunteerd:problem:totp-required");
+	assert_string_equal(app_err_type(APP_EMFA), "urn:volunteerd:problem:mfa-required");
+	assert_string_equal(app_err_type(APP_EREAUTH), "urn:volunteerd:problem:reauth-required");
 }
 
 static void test_err_set_and_clear(void **state)
