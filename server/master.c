@@ -257,6 +257,7 @@ int master_run(const struct config *cfg)
 		int turning = workers_turning(kids, n, m, now_ms, stall_ms);
 		if (!ready && !stopping && workers_all_up(kids, n)) {
 			ready = 1;
+			log_msg(LOG_INFO, "serve_ready", "workers=%d", n);
 			sd_notifyf(0, "READY=1\nSTATUS=serving: %d workers, http %d, https %d", n,
 			           cfg->http_port, cfg->https_port);
 		}

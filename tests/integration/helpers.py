@@ -219,7 +219,10 @@ class Server:
         return self.proc
 
     def start(self, args=(), timeout=20):
-        """Starts `serve` and waits (bounded) until /livez answers 200 on the HTTP port."""
+        """Starts `serve` and waits (bounded) until every worker listens (the parent logs
+        serve_ready: a test that counts per worker must not meet one still starting) and /livez
+        answers 200 on the HTTP port."""
+        readies = self.log_text().count("event=serve_ready")
         self.spawn(args)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -227,7 +230,8 @@ class Server:
                 raise AssertionError(f"volunteerd serve exited with {self.proc.returncode} at start:\n"
                                      + self.log_text()[-2000:])
             try:
-                if requests.get(self.url("/livez"), timeout=1).status_code == 200:
+                if (self.log_text().count("event=serve_ready") > readies
+                        and requests.get(self.url("/livez"), timeout=1).status_code == 200):
                     return self
             except requests.RequestException:
                 pass
