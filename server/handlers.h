@@ -119,6 +119,7 @@ void activities_create_body(struct req *r, cJSON *body);
 int activities_add_checkin(struct req *r, cJSON *ev);
 void h_activities_create(struct req *r);
 void h_activities_get(struct req *r);
+void h_activities_update(struct req *r);
 void h_activity_events(struct req *r);
 void h_events_list(struct req *r);
 void h_events_get(struct req *r);

@@ -63,6 +63,7 @@ static const struct route routes[] = {
         {M_GET, "/api/v1/audit", h_audit_list, AUTH_USER, 0},
         {M_POST, "/api/v1/activities", h_activities_create, AUTH_USER, 0},
         {M_GET, "/api/v1/activities/{id}", h_activities_get, AUTH_USER, 0},
+        {M_PATCH, "/api/v1/activities/{id}", h_activities_update, AUTH_USER, 0},
         {M_GET, "/api/v1/activities/{id}/events", h_activity_events, AUTH_USER, 0},
         {M_GET, "/api/v1/events", h_events_list, AUTH_USER, 0},
         {M_GET, "/api/v1/events/{id}", h_events_get, AUTH_USER, 0},
