@@ -204,7 +204,7 @@ void h_activities_create(struct req *r)
 
 /* PATCH /activities/{id}: what POST /activities checks for the fields it names; the ones
  * that place the activity (team, org unit) or time its events cannot change here. */
-void h_activities_update(struct req *r)
+void activities_update_body(struct req *r, long long id, cJSON *body)
 {
 	static const char *const keys[] = {"title",     "category", "location",    "capacity",
 	                                   "policy_id", "team_id",  "org_unit_id", "recurrence",
@@ -212,9 +212,6 @@ void h_activities_update(struct req *r)
 	static const char *const fixed[] = {"team_id", "org_unit_id", "recurrence", NULL};
 	static const char *const times[] = {"starts_at", "ends_at", NULL};
 	struct err e;
-	cJSON *body = api_body(r);
-	if (!body)
-		return;
 	if (json_check_keys(body, keys, &e) < 0)
 		goto invalid;
 	for (int i = 0; fixed[i]; i++)
@@ -237,13 +234,29 @@ void h_activities_update(struct req *r)
 		        "give at least one of title, category, location, capacity, policy_id");
 		goto invalid;
 	}
-	if (api_path_id(r, body, 0, "id") < 0)
+	if (!cJSON_AddNumberToObject(body, "id", (double)id)) {
+		cJSON_Delete(body);
+		api_oom(r);
 		return;
+	}
 	api_call(r, "activity_update", body, 200);
 	return;
 invalid:
 	cJSON_Delete(body);
 	reply_error(r, &e);
+}
+
+void h_activities_update(struct req *r)
+{
+	long long id = req_param_id(r, 0);
+	cJSON *body;
+	if (id <= 0) {
+		reply_problem(r, APP_ENOTFOUND, NULL, "not found");
+		return;
+	}
+	body = api_body(r);
+	if (body)
+		activities_update_body(r, id, body);
 }
 
 void h_activities_get(struct req *r)

@@ -102,6 +102,8 @@ static const struct route routes[] = {
         {M_GET, "/console/events/{id}", h_page_roster, AUTH_OPTIONAL, 0},
         {M_POST, "/console/events/{id}", h_page_roster_post, AUTH_OPTIONAL, 8192},
         {M_GET, "/console/events/{id}/poster", h_page_poster, AUTH_OPTIONAL, 0},
+        {M_GET, "/console/activities/{id}", h_page_activity, AUTH_OPTIONAL, 0},
+        {M_POST, "/console/activities/{id}", h_page_activity_post, AUTH_OPTIONAL, 8192},
         {M_GET, "/admin", h_page_admin, AUTH_OPTIONAL, 0},
 };
 

@@ -63,3 +63,53 @@ BEGIN
     RETURN activity_json(a);
 END
 $$;
+
+--------------------------------------------------------------------------------------------
+-- The console's page of one activity (/console/activities/{id}, p_console.c)
+--------------------------------------------------------------------------------------------
+
+-- As 0009, with activity_id, so that the roster can link to its activity's page.
+CREATE OR REPLACE FUNCTION page_event_json(e events) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', e.id, 'activity_id', e.activity_id, 'title', a.title, 'location', a.location,
+        'category', a.category,
+        'starts', local_time(e.starts_at), 'ends', local_time(e.ends_at),
+        'ends_time', to_char(e.ends_at AT TIME ZONE app_time_zone(), 'HH24:MI'),
+        'status', e.status, 'ended', e.ends_at <= now(),
+        'capacity', e.capacity, 'confirmed', e.confirmed_count)
+      FROM activities a WHERE a.id = e.activity_id
+$$;
+
+-- GET /console/activities/{id}: the activity for its edit form, for those who may PATCH it
+-- (404/403 as api.activity_update), with its team and unit names and the hour policies the
+-- form offers: those the actor may choose for it (visible, global or owned at or above its
+-- unit, as hour_policy_usable), the current one first even if it is not among them, 50 at
+-- most.
+CREATE FUNCTION api.page_activity(actor bigint, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    a activities;
+BEGIN
+    SELECT * INTO a FROM activities WHERE id = arg_id(args, 'activity_id');
+    IF NOT FOUND THEN
+        PERFORM problem(404, NULL, 'activity not found');
+    END IF;
+    PERFORM authz_event_write(actor, a.org_unit_id, a.team_id, 'activity');
+    RETURN activity_json(a) || jsonb_build_object(
+        'team', (SELECT t.name FROM teams t WHERE t.id = a.team_id),
+        'unit', (SELECT u.name FROM org_units u WHERE u.id = a.org_unit_id),
+        'policies', (
+            SELECT coalesce(jsonb_agg(jsonb_build_object('id', p.id, 'name', p.name, 'unit', p.unit,
+                                                         'approval_mode', p.approval_mode,
+                                                         'static_code', p.static_code)
+                                      ORDER BY p.current DESC, p.path NULLS FIRST, p.id), '[]'::jsonb)
+              FROM (SELECT p.id, p.name, p.approval_mode, p.static_code, u.name AS unit, u.path,
+                           p.id = a.policy_id AS current
+                      FROM hour_policies p LEFT JOIN org_units u ON u.id = p.org_unit_id
+                     WHERE p.id = a.policy_id
+                        OR (hour_policy_visible(actor, p.org_unit_id)
+                            AND (p.org_unit_id IS NULL OR org_unit_covers(p.org_unit_id, a.org_unit_id)))
+                     ORDER BY p.id = a.policy_id DESC, u.path NULLS FIRST, p.id LIMIT 50) p));
+END
+$$;

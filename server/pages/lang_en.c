@@ -347,4 +347,9 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_ID_WITHDRAW_HINT] =
                 "Certificates will no longer show it; to give it again, ask a coordinator.",
         [MSG_DONE_ID_WITHDRAWN] = "Your consent is withdrawn and your ID number deleted.",
+        [MSG_ACTIVITY_EDIT] = "Edit activity",
+        [MSG_ACTIVITY_POLICY_HINT] =
+                "A new policy applies to check-ins and check-outs from now on, also to people "
+                "on post now when they check out. Hours already recorded keep theirs.",
+        [MSG_DONE_ACTIVITY_SAVED] = "The activity was saved.",
 };

@@ -326,4 +326,8 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_ID_WITHDRAW] = "撤回同意并删除身份证号",
         [MSG_ID_WITHDRAW_HINT] = "删除后，证明上不再显示身份证号；如需再次提供，请联系协调员。",
         [MSG_DONE_ID_WITHDRAWN] = "已撤回同意，身份证号已删除。",
+        [MSG_ACTIVITY_EDIT] = "修改活动",
+        [MSG_ACTIVITY_POLICY_HINT] = "新规则从现在起用于签到和签退，正在岗位上的人签退时也按新规则"
+                                     "计时；已记录的工时不变。",
+        [MSG_DONE_ACTIVITY_SAVED] = "活动已保存。",
 };

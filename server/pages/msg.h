@@ -322,6 +322,10 @@ enum msg {
 	MSG_ID_WITHDRAW,  /* the button */
 	MSG_ID_WITHDRAW_HINT,
 	MSG_DONE_ID_WITHDRAWN,
+	/* /console/activities/{id} (p_console.c, sql/0031) */
+	MSG_ACTIVITY_EDIT,        /* the page's title, and the roster's link to it */
+	MSG_ACTIVITY_POLICY_HINT, /* what a new policy means for hours */
+	MSG_DONE_ACTIVITY_SAVED,
 	MSG_COUNT
 };
 

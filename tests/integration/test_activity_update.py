@@ -14,6 +14,7 @@ database is shared with other test files):
     └── S2 (subdistrict)  admin: adminS2
 """
 import datetime as dt
+import re
 import secrets
 
 import pytest
@@ -79,6 +80,7 @@ def w(server, pg):
     x.coordE = staff("coordE", {"role": "coordinator", "org_unit_id": x.E})
     v = sa.ok("POST", "/volunteers", {"name": "编辑志愿者", "phone": phone(), "org_unit_id": x.A,
                                       "password": PW}, want=201)
+    x.vol_login = v["phone"]
     x.vol = Api(server, v["phone"], PW)
     x.n = 0
     return x
@@ -326,3 +328,82 @@ def test_idempotency_key_replays_the_stored_answer(w):
     expect(w.coordA.req("PATCH", f"/activities/{a['id']}", {"title": "别的"}, headers=key), 422)
     rows = w.sa.ok("GET", f"/audit?entity=activity&entity_id={a['id']}")["items"]
     assert [r["action"] for r in rows] == ["update", "update", "create"]
+
+
+# --- the console's edit form (/console/activities/{id}) ----------------------------------------
+
+def page_token(html):
+    return re.findall(r'name="_t" value="([^"]+)"', html)[0]
+
+
+def post_form(w, s, path, data):
+    origin = w.sa.server.url("").rstrip("/")
+    return s.post(w.sa.server.url(path), data=data, headers={"Origin": origin}, timeout=30,
+                  allow_redirects=False)
+
+
+def get_page(w, s, path):
+    r = s.get(w.sa.server.url(path), timeout=30, allow_redirects=False)
+    if r.status_code == 200:
+        assert r.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert len(r.content) < 30 * 1024
+        assert re.findall(r"<script(?![^>]*\bsrc=\"/static/)", r.text) == []
+    return r
+
+
+def test_console_form_edits_title_place_and_policy(w):
+    a, ev = activity(w)
+    manual = policy(w, approval_mode="manual")
+    s = browser(w, f"au-coordA-{w.sfx}")
+    roster = get_page(w, s, f"/console/events/{ev['id']}")
+    assert f'href="/console/activities/{a["id"]}"' in roster.text
+    path = f"/console/activities/{a['id']}"
+    r = get_page(w, s, path)
+    assert r.status_code == 200, r.text[:300]
+    assert 'value="路口劝导"' in r.text and 'value="东门路口"' in r.text
+    assert '<option value="1" selected>' in r.text and f'<option value="{manual["id"]}">' in r.text
+    r = post_form(w, s, path, {"_t": page_token(r.text), "action": "activity", "title": "改后的标题",
+                               "location": "", "policy": str(manual["id"])})
+    assert r.status_code == 303 and r.headers["Location"] == path + "?done=saved", r.text[:300]
+    got = w.coordA.ok("GET", f"/activities/{a['id']}")
+    assert (got["title"], got["location"], got["policy_id"]) == ("改后的标题", None, manual["id"])
+    assert got["category"] == "交通" and got["capacity"] == 20  # not on the form: untouched
+    page = get_page(w, s, r.headers["Location"]).text
+    assert 'role="status"' in page and f'<option value="{manual["id"]}" selected>' in page
+    en = get_page(w, s, path + "?lang=en").text
+    assert "Edit activity" in en and "Hours already recorded keep theirs" in en
+
+
+def test_console_form_refusals(w):
+    a, ev = activity(w)
+    path = f"/console/activities/{a['id']}"
+    s = browser(w, f"au-coordA-{w.sfx}")
+    html = get_page(w, s, path).text
+    # the API's own check, shown on the form with the typed value kept
+    r = post_form(w, s, path, {"_t": page_token(html), "action": "activity", "title": "  ",
+                               "location": "新地点", "policy": "1"})
+    assert r.status_code == 422 and 'id="f-title"' in r.text and 'aria-invalid="true"' in r.text
+    assert 'value="新地点"' in r.text
+    # no token, or a token of another page: 403, nothing written
+    r = post_form(w, s, path, {"action": "activity", "title": "无令牌", "policy": "1"})
+    assert r.status_code == 403
+    roster = get_page(w, s, f"/console/events/{ev['id']}").text
+    r = post_form(w, s, path, {"_t": page_token(roster), "action": "activity", "title": "别的令牌",
+                               "policy": "1"})
+    assert r.status_code == 403
+    assert w.coordA.ok("GET", f"/activities/{a['id']}")["title"] == "路口劝导"
+    # a policy of another area: the API's 422 on policy_id
+    other = w.adminS2.ok("POST", "/hour-policies", {"name": f"别处表单-{w.sfx}", "org_unit_id": w.S2}, want=201)
+    r = post_form(w, s, path, {"_t": page_token(get_page(w, s, path).text), "action": "activity",
+                               "title": "路口劝导", "policy": str(other["id"])})
+    assert r.status_code == 422 and 'id="e-policy"' in r.text
+
+
+def test_console_form_scope(w):
+    a, _ = activity(w)
+    path = f"/console/activities/{a['id']}"
+    assert get_page(w, browser(w, f"au-coordE-{w.sfx}"), path).status_code == 404
+    assert get_page(w, browser(w, f"au-coordT-{w.sfx}"), path).status_code == 200
+    assert get_page(w, browser(w, w.vol_login), path).status_code == 403
+    r = requests.get(w.sa.server.url(path), timeout=30, allow_redirects=False)
+    assert r.status_code == 303 and r.headers["Location"].startswith("/me?next=")
