@@ -16,12 +16,13 @@ database is shared with other test files):
 import datetime as dt
 import re
 import secrets
+import types
 
 import pytest
 import requests
 
 import conftest
-from apiclient import Api
+from apiclient import Api, expect, make_staff, make_unit
 
 PW = "Act-upd-pass-" + secrets.token_hex(3)
 SH = dt.timezone(dt.timedelta(hours=8))
@@ -35,43 +36,23 @@ def phone():
     return "135" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
-def expect(r, status, field=None):
-    assert r.status_code == status, f"{r.request.method} {r.request.url} -> {r.status_code}, want {status}: {r.text[:400]}"
-    if status >= 400:
-        assert r.headers.get("Content-Type", "").startswith("application/problem+json"), r.headers
-        if field:
-            fields = [e.get("field") for e in r.json().get("errors", [])]
-            assert field in fields, r.json()
-    return r.json() if r.content else None
-
-
-class World:
-    pass
-
-
 @pytest.fixture(scope="module")
 def w(server, pg):
-    x = World()
-    x.sfx = sfx = secrets.token_hex(4)
-    x.pg = pg
+    sfx = secrets.token_hex(4)
+    x = types.SimpleNamespace(sfx=sfx, pg=pg)
     sa = x.sa = Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
 
     def unit(parent, kind, name):
-        return sa.ok("POST", "/org-units", {"parent_id": parent, "kind": kind,
-                                            "code": f"au-{name}-{sfx}", "name": name}, want=201)["id"]
+        return make_unit(sa, parent, kind, f"au-{name}-{sfx}", name)
 
     def staff(name, grant):
-        login = f"au-{name}-{sfx}"
-        acc = sa.ok("POST", "/accounts", {"login": login, "password": PW}, want=201)
-        sa.ok("POST", f"/accounts/{acc['id']}/roles", grant, want=201)
-        return Api(server, login, PW)
+        return make_staff(sa, f"au-{name}-{sfx}", PW, grant)
 
     x.D = unit(None, "district", "D")
     x.S1 = unit(x.D, "subdistrict", "S1")
     x.S2 = unit(x.D, "subdistrict", "S2")
     x.A = unit(x.S1, "community", "A")
-    x.D2 = unit(None, "district", "D2")
-    x.E = unit(x.D2, "community", "E")
+    x.E = unit(unit(None, "district", "D2"), "community", "E")
     x.T = sa.ok("POST", "/teams", {"name": "编辑队", "org_unit_id": x.A}, want=201)["id"]
     x.adminS1 = staff("adminS1", {"role": "admin", "org_unit_id": x.S1})
     x.adminS2 = staff("adminS2", {"role": "admin", "org_unit_id": x.S2})
