@@ -209,22 +209,23 @@ void activities_update_body(struct req *r, long long id, cJSON *body)
 	static const char *const keys[] = {"title",     "category", "location",    "capacity",
 	                                   "policy_id", "team_id",  "org_unit_id", "recurrence",
 	                                   "starts_at", "ends_at",  NULL};
-	static const char *const fixed[] = {"team_id", "org_unit_id", "recurrence", NULL};
-	static const char *const times[] = {"starts_at", "ends_at", NULL};
+	static const struct {
+		const char *key, *why;
+	} fixed[] = {
+	        {"team_id", "cannot be changed: create a new activity instead"},
+	        {"org_unit_id", "cannot be changed: create a new activity instead"},
+	        {"recurrence", "cannot be changed: create a new activity instead"},
+	        {"starts_at", "an activity has no times of its own: change an event's with "
+	                      "PATCH /events/{id}"},
+	        {"ends_at", "an activity has no times of its own: change an event's with "
+	                    "PATCH /events/{id}"},
+	};
 	struct err e;
 	if (json_check_keys(body, keys, &e) < 0)
 		goto invalid;
-	for (int i = 0; fixed[i]; i++)
-		if (cJSON_GetObjectItemCaseSensitive(body, fixed[i])) {
-			err_set(&e, APP_EINVALID, fixed[i],
-			        "cannot be changed: create a new activity instead");
-			goto invalid;
-		}
-	for (int i = 0; times[i]; i++)
-		if (cJSON_GetObjectItemCaseSensitive(body, times[i])) {
-			err_set(&e, APP_EINVALID, times[i],
-			        "an activity has no times of its own: change an event's with "
-			        "PATCH /events/{id}");
+	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+		if (cJSON_GetObjectItemCaseSensitive(body, fixed[i].key)) {
+			err_set(&e, APP_EINVALID, fixed[i].key, "%s", fixed[i].why);
 			goto invalid;
 		}
 	if (activity_fields(body, 0, &e) < 0)
