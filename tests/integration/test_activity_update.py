@@ -22,6 +22,7 @@ import pytest
 import requests
 
 import conftest
+import helpers
 from apiclient import Api, expect, make_staff, make_unit
 
 PW = "Act-upd-pass-" + secrets.token_hex(3)
@@ -293,6 +294,30 @@ def test_an_attendance_open_across_a_switch_is_credited_under_the_policy_at_chec
     assert out2["credited_minutes"] == 47 and out2["entry"]["status"] == "approved", out2
     # the first entry is not rewritten by the second switch
     assert w.coordA.ok("GET", f"/volunteers/{v}/hours")["entries"][0]["minutes"] == 45
+
+
+def test_an_open_attendance_is_closed_automatically_under_the_new_policy(w):
+    """The grace of a forgotten check-out, too, is the policy's at the time it is applied."""
+    no_grace = policy(w, checkout_grace_minutes=0, rounding_minutes=15)
+    a, ev = activity(w, started=True)
+    v = volunteer(w)
+    att = signed_in(w, ev, v)
+    # the event ran until half an hour ago; the volunteer came 107 minutes ago: 77 minutes
+    w.pg.sql(f"UPDATE events SET starts_at = now() - interval '2 hours', ends_at = now() - interval '30 minutes' "
+             f"WHERE id = {ev['id']}; UPDATE attendances SET check_in_at = now() - interval '107 minutes' "
+             f"WHERE id = {att['id']}")
+    entries = f"SELECT count(*) FROM hour_entries WHERE attendance_id = {att['id']}"
+    w.pg.sql("SELECT auto_checkout_run()")
+    assert w.pg.sql(entries).split() == ["0"]  # the default policy's 2 h of grace are not over
+    w.coordA.ok("PATCH", f"/activities/{a['id']}", {"policy_id": no_grace["id"]})
+
+    def closed():  # by this call, or by the server's own minute job if it got there first
+        w.pg.sql("SELECT auto_checkout_run()")
+        return w.pg.sql(entries).split() == ["1"]
+
+    assert helpers.wait_until(closed, 15)
+    (e,) = w.coordA.ok("GET", f"/volunteers/{v}/hours")["entries"]
+    assert (e["minutes"], e["status"], e["flags"]) == (75, "pending", ["auto_checkout"]), e
 
 
 # --- Idempotency-Key --------------------------------------------------------------------------
