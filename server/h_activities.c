@@ -121,26 +121,40 @@ static int check_recurrence(const cJSON *rec, struct err *e)
 	return 0;
 }
 
+/* The fields that POST and PATCH /activities share, with the same limits.  On create title is
+ * required; on a PATCH a title or policy_id that is given must not be null (an activity always
+ * has both), while category, location and capacity may be null (none; capacity: unlimited). */
+static int activity_fields(const cJSON *body, int create, struct err *e)
+{
+	const char *title, *category, *location;
+	long long capacity, policy;
+	int patch_title = !create && cJSON_GetObjectItemCaseSensitive(body, "title");
+	int patch_policy = !create && cJSON_GetObjectItemCaseSensitive(body, "policy_id");
+	if (json_get_str(body, "title", create || patch_title, 200, &title, e) < 0 ||
+	    json_get_str(body, "category", 0, 50, &category, e) < 0 ||
+	    json_get_str(body, "location", 0, 200, &location, e) < 0 ||
+	    json_get_int(body, "capacity", 0, 1, MAX_CAPACITY, &capacity, NULL, e) < 0 ||
+	    json_get_int(body, "policy_id", patch_policy, 1, MAX_ID, &policy, NULL, e) < 0)
+		return -1;
+	return 0;
+}
+
 void activities_create_body(struct req *r, cJSON *body)
 {
 	static const char *const keys[] = {"team_id",    "org_unit_id", "title",     "category",
 	                                   "location",   "capacity",    "starts_at", "ends_at",
 	                                   "recurrence", "policy_id",   NULL};
 	struct err e;
-	const char *title, *category, *location, *starts, *ends;
+	const char *starts, *ends;
 	const cJSON *rec;
-	long long team, unit, capacity, t0, t1, policy;
+	long long team, unit, t0, t1;
 	if (json_check_keys(body, keys, &e) < 0 ||
 	    json_get_int(body, "team_id", 1, 1, MAX_ID, &team, NULL, &e) < 0 ||
 	    json_get_int(body, "org_unit_id", 1, 1, MAX_ID, &unit, NULL, &e) < 0 ||
-	    json_get_str(body, "title", 1, 200, &title, &e) < 0 ||
-	    json_get_str(body, "category", 0, 50, &category, &e) < 0 ||
-	    json_get_str(body, "location", 0, 200, &location, &e) < 0 ||
-	    json_get_int(body, "capacity", 0, 1, MAX_CAPACITY, &capacity, NULL, &e) < 0 ||
+	    activity_fields(body, 1, &e) < 0 ||
 	    json_get_str(body, "starts_at", 0, 40, &starts, &e) < 0 ||
 	    json_get_str(body, "ends_at", 0, 40, &ends, &e) < 0 ||
-	    json_get_object(body, "recurrence", 0, &rec, &e) < 0 ||
-	    json_get_int(body, "policy_id", 0, 1, MAX_ID, &policy, NULL, &e) < 0)
+	    json_get_object(body, "recurrence", 0, &rec, &e) < 0)
 		goto invalid;
 	if (rec) {
 		if (starts || ends) {
@@ -186,6 +200,64 @@ void h_activities_create(struct req *r)
 	cJSON *body = api_body(r);
 	if (body)
 		activities_create_body(r, body);
+}
+
+/* PATCH /activities/{id}: what POST /activities checks for the fields it names; the ones
+ * that place the activity (team, org unit) or time its events cannot change here. */
+void activities_update_body(struct req *r, long long id, cJSON *body)
+{
+	static const char *const keys[] = {"title",     "category", "location",    "capacity",
+	                                   "policy_id", "team_id",  "org_unit_id", "recurrence",
+	                                   "starts_at", "ends_at",  NULL};
+	static const struct {
+		const char *key, *why;
+	} fixed[] = {
+	        {"team_id", "cannot be changed: create a new activity instead"},
+	        {"org_unit_id", "cannot be changed: create a new activity instead"},
+	        {"recurrence", "cannot be changed: create a new activity instead"},
+	        {"starts_at", "an activity has no times of its own: change an event's with "
+	                      "PATCH /events/{id}"},
+	        {"ends_at", "an activity has no times of its own: change an event's with "
+	                    "PATCH /events/{id}"},
+	};
+	struct err e;
+	if (json_check_keys(body, keys, &e) < 0)
+		goto invalid;
+	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+		if (cJSON_GetObjectItemCaseSensitive(body, fixed[i].key)) {
+			err_set(&e, APP_EINVALID, fixed[i].key, "%s", fixed[i].why);
+			goto invalid;
+		}
+	if (activity_fields(body, 0, &e) < 0)
+		goto invalid;
+	if (!body->child) {
+		err_set(&e, APP_EINVALID, "title",
+		        "give at least one of title, category, location, capacity, policy_id");
+		goto invalid;
+	}
+	if (!cJSON_AddNumberToObject(body, "id", (double)id)) {
+		cJSON_Delete(body);
+		api_oom(r);
+		return;
+	}
+	api_call(r, "activity_update", body, 200);
+	return;
+invalid:
+	cJSON_Delete(body);
+	reply_error(r, &e);
+}
+
+void h_activities_update(struct req *r)
+{
+	long long id = req_param_id(r, 0);
+	cJSON *body;
+	if (id <= 0) {
+		reply_problem(r, APP_ENOTFOUND, NULL, "not found");
+		return;
+	}
+	body = api_body(r);
+	if (body)
+		activities_update_body(r, id, body);
 }
 
 void h_activities_get(struct req *r)

@@ -158,11 +158,15 @@ void h_account_totp_clear(struct req *r);
 /* POST /activities with an already-parsed body (taken): the same checks and
  * api.activity_create; replies like the API, or through r->api_then. */
 void activities_create_body(struct req *r, cJSON *body);
+/* PATCH /activities/{id} for activity id with an already-parsed body (taken): the same checks
+ * and api.activity_update; replies like the API, or through r->api_then. */
+void activities_update_body(struct req *r, long long id, cJSON *body);
 /* Replace an event's `_checkin` marker (from the database, for staff in scope) with its
  * current checkin_code and checkin_url; 0 (also when there is no marker) or -1 (no memory). */
 int activities_add_checkin(struct req *r, cJSON *ev);
 void h_activities_create(struct req *r);
 void h_activities_get(struct req *r);
+void h_activities_update(struct req *r);
 void h_activity_events(struct req *r);
 void h_events_list(struct req *r);
 void h_events_get(struct req *r);
@@ -231,6 +235,8 @@ void h_page_console(struct req *r);
 void h_page_console_post(struct req *r);
 void h_page_roster(struct req *r);
 void h_page_roster_post(struct req *r);
+void h_page_activity(struct req *r);
+void h_page_activity_post(struct req *r);
 void h_page_poster(struct req *r);
 void h_page_my_certificates(struct req *r);
 void h_page_my_certificates_post(struct req *r);

@@ -68,6 +68,7 @@ static const struct route routes[] = {
         {M_GET, "/api/v1/audit", h_audit_list, AUTH_USER, 0, 0},
         {M_POST, "/api/v1/activities", h_activities_create, AUTH_USER, 0, 0},
         {M_GET, "/api/v1/activities/{id}", h_activities_get, AUTH_USER, 0, 0},
+        {M_PATCH, "/api/v1/activities/{id}", h_activities_update, AUTH_USER, 0, 0},
         {M_GET, "/api/v1/activities/{id}/events", h_activity_events, AUTH_USER, 0, 0},
         {M_GET, "/api/v1/events", h_events_list, AUTH_USER, 0, 0},
         {M_GET, "/api/v1/events/{id}", h_events_get, AUTH_USER, 0, 0},
@@ -106,6 +107,8 @@ static const struct route routes[] = {
         {M_GET, "/console/events/{id}", h_page_roster, AUTH_OPTIONAL, 0, 0},
         {M_POST, "/console/events/{id}", h_page_roster_post, AUTH_OPTIONAL, 8192, 0},
         {M_GET, "/console/events/{id}/poster", h_page_poster, AUTH_OPTIONAL, 0, 0},
+        {M_GET, "/console/activities/{id}", h_page_activity, AUTH_OPTIONAL, 0, 0},
+        {M_POST, "/console/activities/{id}", h_page_activity_post, AUTH_OPTIONAL, 8192, 0},
         {M_GET, "/admin", h_page_admin, AUTH_OPTIONAL, 0, 0},
 };
 

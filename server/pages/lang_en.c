@@ -369,4 +369,9 @@ const char *const lang_en[MSG_COUNT] = {
                          "(and check the phone's clock).",
         [MSG_DONE_TOTP_ON] = "Two-step verification is on.",
         [MSG_DONE_TOTP_OFF] = "Two-step verification is off.",
+        [MSG_ACTIVITY_EDIT] = "Edit activity",
+        [MSG_ACTIVITY_POLICY_HINT] =
+                "A new policy applies to check-ins and check-outs from now on, also to people "
+                "on post now when they check out. Hours already recorded keep theirs.",
+        [MSG_DONE_ACTIVITY_SAVED] = "The activity was saved.",
 };

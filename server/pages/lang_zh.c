@@ -344,4 +344,8 @@ const char *const lang_zh[MSG_COUNT] = {
                 "验证码不正确或已使用过，请输入应用中当前的验证码（并检查手机时间是否准确）。",
         [MSG_DONE_TOTP_ON] = "两步验证已开启。",
         [MSG_DONE_TOTP_OFF] = "两步验证已关闭。",
+        [MSG_ACTIVITY_EDIT] = "修改活动",
+        [MSG_ACTIVITY_POLICY_HINT] = "新规则从现在起用于签到和签退，正在岗位上的人签退时也按新规则"
+                                     "计时；已记录的工时不变。",
+        [MSG_DONE_ACTIVITY_SAVED] = "活动已保存。",
 };

@@ -338,6 +338,10 @@ enum msg {
 	MSG_ERR_TOTP,
 	MSG_DONE_TOTP_ON,
 	MSG_DONE_TOTP_OFF,
+	/* /console/activities/{id} (p_console.c, sql/0031) */
+	MSG_ACTIVITY_EDIT,        /* the page's title, and the roster's link to it */
+	MSG_ACTIVITY_POLICY_HINT, /* what a new policy means for hours */
+	MSG_DONE_ACTIVITY_SAVED,
 	MSG_COUNT
 };
 

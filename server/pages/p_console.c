@@ -31,6 +31,12 @@
  *                                      volunteer number or ID number (api.page_walkin,
  *                                      sql/0016); the forms post to the page's own address
  *                                      (its ?state= and ?cursor=), and come back to it;
+ *   GET  /console/activities/{id}      an activity's edit form (api.page_activity, sql/0031):
+ *                                      title, place and hour policy (the policies it may
+ *                                      use), linked from the roster's event card;
+ *   POST /console/activities/{id}      action=activity -> activities_update_body (the API's
+ *                                      own checks and api.activity_update), back to the form
+ *                                      with ?done=saved;
  *   GET  /console/events/{id}/poster   the QR poster.  A rotating code (the default
  *                                      policy): the event's URL token as an SVG QR code and
  *                                      the 6-digit code, derived by activities_add_checkin as
@@ -43,8 +49,8 @@
  * Anonymous visitors are sent to the log-in form of /me (next=/console); a volunteer
  * without a staff role gets the 403 page (the SQL functions decide, as for the API).  Every
  * POST carries a one-time form token (purpose PAGE_P_CONSOLE, subject 0 or the entry, or
- * PAGE_P_ROSTER, subject the event) that is also the write's Idempotency-Key, and answers 303
- * on success.
+ * PAGE_P_ROSTER, subject the event; PAGE_P_ACTIVITY, subject the activity) that is also the write's
+ * Idempotency-Key, and answers 303 on success.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -479,11 +485,18 @@ static void requests_section(struct page *p, const cJSON *d)
 }
 
 /* The error text of one field of the create form, or NULL. */
+/* The POST came from a form about an activity: /console's create form or the edit form of
+ * /console/activities/{id} (each page has one of them, so they share the helpers below). */
+static int activity_form(const struct con *c)
+{
+	return !strcmp(c->action, "create") || !strcmp(c->action, "activity");
+}
+
 static const char *field_err(struct page *p, const char *name)
 {
 	struct con *c = p->data;
 	const char *f, *extra;
-	if (c->has_err != 1 || strcmp(c->action, "create") != 0 || !c->err.field[0])
+	if (c->has_err != 1 || !activity_form(c) || !c->err.field[0])
 		return NULL;
 	f = c->err.field;
 	if (!strncmp(f, "recurrence.", 11))
@@ -499,11 +512,11 @@ static const char *field_err(struct page *p, const char *name)
 	return id == MSG_ERR_INVALID || id == MSG_ERR_CONFLICT ? c->err.detail : T(p, id);
 }
 
-/* A refilled value of the create form after a failed POST. */
+/* A refilled value of the create or edit form after a failed POST. */
 static const char *refill(struct page *p, const char *name)
 {
 	struct con *c = p->data;
-	return !strcmp(c->action, "create") ? page_field(p, name) : NULL;
+	return activity_form(c) ? page_field(p, name) : NULL;
 }
 
 static int day_checked(struct page *p, const char *day)
@@ -520,9 +533,10 @@ static int day_checked(struct page *p, const char *day)
 	return 0;
 }
 
-/* The hour policies the coordinator may choose (api.page_console_policies), the default
- * policy (1) preselected unless the form comes back with another. */
-static void policy_select(struct page *p, const cJSON *policies)
+/* The hour policies the coordinator may choose (api.page_console_policies or
+ * api.page_activity), `current` preselected unless the form comes back with another; hint
+ * says what a choice means here. */
+static void policy_select(struct page *p, const cJSON *policies, long long current, enum msg hint)
 {
 	const cJSON *pol;
 	const char *sel = refill(p, "policy"), *err = field_err(p, "policy");
@@ -537,7 +551,7 @@ static void policy_select(struct page *p, const cJSON *policies)
 		char v[24];
 		snprintf(v, sizeof v, "%lld", id);
 		html_rawf(&p->out, "<option value=\"%lld\"%s>", id,
-		          (sel ? !strcmp(sel, v) : id == 1) ? " selected" : "");
+		          (sel ? !strcmp(sel, v) : id == current) ? " selected" : "");
 		page_text(p, json_str(pol, "name"));
 		html_raw(&p->out, " · ");
 		if (json_str(pol, "unit"))
@@ -556,7 +570,7 @@ static void policy_select(struct page *p, const cJSON *policies)
 		html_raw(&p->out, "</option>");
 	}
 	html_raw(&p->out, "</select><p class=\"hint\" id=\"h-policy\">");
-	page_msg(p, MSG_POLICY_HINT);
+	page_msg(p, hint);
 	html_raw(&p->out, "</p>");
 	if (err) {
 		html_raw(&p->out, "<p class=\"err\" id=\"e-policy\">");
@@ -607,7 +621,7 @@ static void create_section(struct page *p, const cJSON *d, const cJSON *policies
 		html_raw(&p->out, "</p>");
 	}
 	html_raw(&p->out, "</div>");
-	policy_select(p, policies);
+	policy_select(p, policies, 1, MSG_POLICY_HINT);
 	page_input(p, "text", "title", MSG_ACTIVITY, refill(p, "title"), -1, field_err(p, "title"),
 	           "required maxlength=\"200\"");
 	page_input(p, "text", "category", MSG_CATEGORY, refill(p, "category"), MSG_OPTIONAL,
@@ -1000,7 +1014,11 @@ static void event_card(struct page *p, const cJSON *ev)
 	page_msg(p, MSG_PLACE);
 	html_raw(&p->out, "</dt><dd>");
 	page_text(p, json_str(ev, "location"));
-	html_raw(&p->out, "</dd></dl></section>\n");
+	html_rawf(&p->out,
+	          "</dd></dl><p class=\"row-actions\"><a href=\"/console/activities/%lld\">",
+	          json_num(ev, "activity_id"));
+	page_msg(p, MSG_ACTIVITY_EDIT);
+	html_raw(&p->out, "</a></p></section>\n");
 }
 
 /* One of the counts, a link to the list it counts: filter is the state it lists, NULL for
@@ -1366,6 +1384,112 @@ void h_page_roster_post(struct req *r)
 		return;
 	}
 	page_read(p, "page_walkin", args, walkin_found);
+}
+
+/* ---- GET/POST /console/activities/{id}: correct an activity --------------------------- */
+
+static void activity_load(struct page *p);
+
+static void activity_loaded(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct con *c = p->data;
+	char url[64];
+	if (e->code != APP_OK) {
+		page_fail(p, e);
+		return;
+	}
+	const char *done = page_query(p, "done");
+	const char *title = refill(p, "title"), *location = refill(p, "location");
+	staff_start(p, MSG_ACTIVITY_EDIT, 1);
+	if (done && !strcmp(done, "saved"))
+		page_notice(p, MSG_DONE_ACTIVITY_SAVED);
+	errors(p);
+	html_raw(&p->out, "<section class=\"card\"><h2>");
+	page_text(p, json_str(result, "title"));
+	html_raw(&p->out, "</h2><p>");
+	page_text(p, json_str(result, "team"));
+	html_raw(&p->out, " · ");
+	page_text(p, json_str(result, "unit"));
+	html_raw(&p->out, "</p>");
+	snprintf(url, sizeof url, "/console/activities/%lld", c->event_id);
+	page_form_open(p, url, PAGE_P_ACTIVITY, c->event_id, 0, 0);
+	html_raw(&p->out, "<input type=\"hidden\" name=\"action\" value=\"activity\">");
+	page_input(p, "text", "title", MSG_ACTIVITY, title ? title : json_str(result, "title"), -1,
+	           field_err(p, "title"), "required maxlength=\"200\"");
+	page_input(p, "text", "location", MSG_PLACE,
+	           location ? location : json_str(result, "location"), MSG_OPTIONAL,
+	           field_err(p, "location"), "maxlength=\"200\"");
+	policy_select(p, cJSON_GetObjectItemCaseSensitive(result, "policies"),
+	              json_num(result, "policy_id"), MSG_ACTIVITY_POLICY_HINT);
+	html_raw(&p->out, "<button type=\"submit\">");
+	page_msg(p, MSG_SAVE);
+	html_raw(&p->out, "</button></form></section>\n");
+	page_end(p);
+	cJSON_Delete(result);
+	page_send(p, c->status ? c->status : 200);
+}
+
+static void activity_load(struct page *p)
+{
+	read_by_id(p, "page_activity", "activity_id", activity_loaded);
+}
+
+void h_page_activity(struct req *r)
+{
+	struct page *p = begin(r, "/me?next=%2Fconsole", "activity");
+	if (p)
+		activity_load(p);
+}
+
+static void activity_saved(struct req *r, cJSON *result, const struct err *e)
+{
+	struct page *p = page_of(r);
+	struct con *c = p->data;
+	char url[80];
+	cJSON_Delete(result);
+	if (e->code != APP_OK) {
+		fail_api(p, e, activity_load);
+		return;
+	}
+	snprintf(url, sizeof url, "/console/activities/%lld?done=saved", c->event_id);
+	page_redirect(p, url);
+}
+
+/* The form as a PATCH /activities/{id} body, checked by the API's code: an emptied location
+ * is null (none); a policy that is not a number goes as the text, for the API's message. */
+static void activity_save(struct page *p)
+{
+	struct con *c = p->data;
+	const char *location = page_field(p, "location"), *pol = page_field(p, "policy");
+	long long policy = parse_id(pol);
+	cJSON *body = cJSON_CreateObject();
+	if (!body || add_str(p, body, "title", 1) < 0 ||
+	    !(location && *location ? cJSON_AddStringToObject(body, "location", location)
+	                            : cJSON_AddNullToObject(body, "location")) ||
+	    (pol && (policy ? !cJSON_AddNumberToObject(body, "policy_id", (double)policy)
+	                    : !cJSON_AddStringToObject(body, "policy_id", pol)))) {
+		cJSON_Delete(body);
+		oom(p->r);
+		return;
+	}
+	page_capture(p, activity_saved);
+	activities_update_body(p->r, c->event_id, body);
+}
+
+void h_page_activity_post(struct req *r)
+{
+	struct page *p = begin(r, "/me?next=%2Fconsole", "activity");
+	if (!p)
+		return;
+	struct con *c = p->data;
+	int flags;
+	snprintf(c->action, sizeof c->action, "activity");
+	if (page_form_check(p, PAGE_P_ACTIVITY, c->event_id, &flags) < 0) {
+		fail_form(p, MSG_ERR_FORM, 403, activity_load);
+		return;
+	}
+	activity_save(p);
 }
 
 /* ---- GET/POST /console/entries/{id}: one entry -------------------------------------- */

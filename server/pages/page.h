@@ -80,9 +80,10 @@ enum page_purpose {
 	PAGE_P_REGISTER = 2,
 	PAGE_P_ME = 3,
 	PAGE_P_LOGIN = 4,
-	PAGE_P_CONSOLE = 5, /* /console: approve, create an activity (p_console.c) */
-	PAGE_P_ROSTER = 6,  /* /console/events/{id}: roster check-in and check-out */
-	PAGE_P_CERT = 7,    /* /me/certificates: issue a certificate (p_certificate.c) */
+	PAGE_P_CONSOLE = 5,  /* /console: approve, create an activity (p_console.c) */
+	PAGE_P_ROSTER = 6,   /* /console/events/{id}: roster check-in and check-out */
+	PAGE_P_CERT = 7,     /* /me/certificates: issue a certificate (p_certificate.c) */
+	PAGE_P_ACTIVITY = 8, /* /console/activities/{id}: correct an activity (p_console.c) */
 };
 enum page_flags { PAGE_FLAG_PRESENCE = 1 };
 

@@ -55,3 +55,15 @@ def make_staff(admin, login, password, grant):
     acc = admin.ok("POST", "/accounts", {"login": login, "password": password}, want=201)
     admin.ok("POST", f"/accounts/{acc['id']}/roles", grant, want=201)
     return Api(admin.server, login, password)
+
+
+def expect(r, status, field=None):
+    """Assert r's status; for an error also the problem+json type and, given field, that its
+    `errors` name it.  The parsed body, or None."""
+    assert r.status_code == status, f"{r.request.method} {r.request.url} -> {r.status_code}, want {status}: {r.text[:400]}"
+    if status >= 400:
+        assert r.headers.get("Content-Type", "").startswith("application/problem+json"), r.headers
+        if field:
+            fields = [e.get("field") for e in r.json().get("errors", [])]
+            assert field in fields, r.json()
+    return r.json() if r.content else None

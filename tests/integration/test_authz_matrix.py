@@ -163,6 +163,9 @@ EXPECT = {
     ("POST /activities", "other"):                    (401, 403, 404, 404, 404, 404),
     ("GET /activities/{id}", "own"):                  (401, 200, 200, 200, 200, 200),
     ("GET /activities/{id}", "other"):                (401, 200, 200, 200, 200, 200),
+    # editing an activity: as PATCH /events/{id} (an idempotent value: the location it has)
+    ("PATCH /activities/{id}", "own"):                (401, 403, 200, 200, 200, 200),
+    ("PATCH /activities/{id}", "other"):              (401, 403, 404, 404, 404, 404),
     ("GET /activities/{id}/events", "own"):           (401, PUBLIC, CODE, CODE, CODE, CODE),
     ("GET /activities/{id}/events", "other"):         (401, PUBLIC, PUBLIC, PUBLIC, PUBLIC, PUBLIC),
     ("GET /events", "own"):                           (401, PUBLIC, CODE, CODE, CODE, CODE),
@@ -641,6 +644,10 @@ def s_act_get(w, actor, side):
     return "GET", f"/activities/{w.side[side]['fact']}", None, None, None
 
 
+def s_act_patch(w, actor, side):
+    return "PATCH", f"/activities/{w.side[side]['fact']}", {"location": "路口"}, None, None
+
+
 def s_act_events(w, actor, side):
     d = w.side[side]
     return "GET", f"/activities/{d['fact']}/events", None, event_code_probe(d["fev"]), None
@@ -896,6 +903,7 @@ SETUP = {
     "GET /events": s_events_list,
     "GET /events/{id}": s_event_get,
     "PATCH /events/{id}": s_event_patch,
+    "PATCH /activities/{id}": s_act_patch,
     "POST /events/{id}/signups self": s_signup_self,
     "POST /events/{id}/signups someone": s_signup_someone,
     "DELETE /events/{id}/signups/{vid} vA": s_cancel_vA,

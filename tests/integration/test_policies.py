@@ -19,7 +19,7 @@ import secrets
 import pytest
 
 import conftest
-from apiclient import Api
+from apiclient import Api, expect
 
 PW = "Pol-test-pass-" + secrets.token_hex(3)
 SH = dt.timezone(dt.timedelta(hours=8))
@@ -31,16 +31,6 @@ def now():
 
 def phone():
     return "136" + "".join(secrets.choice("0123456789") for _ in range(8))
-
-
-def expect(r, status, field=None):
-    assert r.status_code == status, f"{r.request.method} {r.request.url} -> {r.status_code}, want {status}: {r.text[:400]}"
-    if status >= 400:
-        assert r.headers.get("Content-Type", "").startswith("application/problem+json"), r.headers
-        if field:
-            fields = [e.get("field") for e in r.json().get("errors", [])]
-            assert field in fields, r.json()
-    return r.json() if r.content else None
 
 
 class World:
