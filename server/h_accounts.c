@@ -2,14 +2,17 @@
  * h_accounts.c: staff accounts, scoped role grants and the audit trail (admin).
  *
  * An account's password is hashed here, on the offload pool, before the database sees the
- * account; when the request names none, one is generated and returned once in the answer
- * (never stored in clear, so an Idempotency-Key replay cannot show it again: such requests
- * are not replayed).
+ * account.  When the request names none, one is generated and shown in the answer.  It also
+ * travels to the database sealed (AES-GCM under the secret file's key for stored answers),
+ * comes back in the function's answer as password_sealed, and is opened into "password" just
+ * before the reply: so the answer stored with an Idempotency-Key holds it only sealed, and a
+ * replay shows the same password as the first answer did (0032).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aead.h"
 #include "api.h"
 #include "auth.h"
 #include "sessions.h"
@@ -17,8 +20,10 @@
 #include "json.h"
 #include "offload.h"
 #include "password.h"
+#include "log.h"
 #include "reply.h"
 #include "req.h"
+#include "secret.h"
 #include "validate.h"
 #include "worker.h"
 
@@ -28,7 +33,6 @@ struct new_account {
 	cJSON *args;
 	char password[PASSWORD_BUF];
 	char hash[PASSWORD_HASH_MAX];
-	int generated;
 	int failed;
 };
 
@@ -40,11 +44,54 @@ static void new_account_free(void *p)
 	free(a);
 }
 
+static const char sealed_aad[] = "volunteerd generated password v1";
+
+/* password sealed, in hex, into out (2 * (strlen + AEAD_OVERHEAD) + 1 bytes); 0 or -1. */
+static int seal_password(const struct req *r, const char *password, char *out)
+{
+	uint8_t sealed[PASSWORD_BUF + AEAD_OVERHEAD];
+	size_t len = strlen(password);
+	if (aead_seal(r->w->secrets->answers, (const uint8_t *)sealed_aad, sizeof sealed_aad - 1,
+	              password, len, sealed) < 0)
+		return -1;
+	secret_hex(sealed, len + AEAD_OVERHEAD, out);
+	return 0;
+}
+
+/* The sealed password of hex into out (PASSWORD_BUF bytes); 0, or -1 when it does not open
+ * (made under another secret file, or altered). */
+static int open_password(const struct req *r, const char *hex, char *out)
+{
+	uint8_t sealed[PASSWORD_BUF + AEAD_OVERHEAD];
+	int n = secret_unhex(hex, sealed, sizeof sealed);
+	if (n <= AEAD_OVERHEAD)
+		return -1;
+	size_t len = (size_t)n - AEAD_OVERHEAD;
+	if (aead_open(r->w->secrets->answers, (const uint8_t *)sealed_aad, sizeof sealed_aad - 1,
+	              sealed, len, out) < 0)
+		return -1;
+	out[len] = '\0';
+	return 0;
+}
+
+/* On the first answer and on a replay alike: password_sealed becomes "password" (null if it
+ * does not open: altered where it is stored.  A replay under another secret file does not get
+ * here: its request fingerprint differs, and the database answers 422). */
 static int add_generated_password(struct req *r, cJSON **result)
 {
-	struct new_account *a = r->hstate;
-	if (a->generated)
-		cJSON_AddStringToObject(*result, "password", a->password);
+	const cJSON *sealed = cJSON_GetObjectItemCaseSensitive(*result, "password_sealed");
+	if (!cJSON_IsString(sealed))
+		return 0;
+	char password[PASSWORD_BUF];
+	int opened = open_password(r, sealed->valuestring, password) == 0;
+	cJSON_DeleteItemFromObject(*result, "password_sealed");
+	if (opened) {
+		cJSON_AddStringToObject(*result, "password", password);
+	} else {
+		log_msg(LOG_WARN, "password_unsealable", "rid=%s", r->rid);
+		cJSON_AddNullToObject(*result, "password");
+	}
+	memset(password, 0, sizeof password);
 	return 0;
 }
 
@@ -109,8 +156,14 @@ void h_accounts_create(struct req *r)
 		reply_problem(r, APP_EUNAVAILABLE, NULL, "no randomness");
 		return;
 	} else {
-		a->generated = 1;
-		r->no_idempotency = 1; /* a replay could not show the password again */
+		char sealed[2 * (PASSWORD_BUF + AEAD_OVERHEAD) + 1];
+		if (seal_password(r, a->password, sealed) < 0) {
+			free(a);
+			cJSON_Delete(body);
+			reply_problem(r, APP_EUNAVAILABLE, NULL, "no randomness");
+			return;
+		}
+		cJSON_AddStringToObject(body, "password_sealed", sealed);
 	}
 	cJSON_DeleteItemFromObject(body, "password"); /* the database gets only the hash */
 	a->args = body;

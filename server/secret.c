@@ -120,6 +120,7 @@ int secret_load(struct secrets *s, const char *path, const char *previous, struc
 	derive(master, n, "volunteerd form tokens v1", s->form);
 	derive(master, n, "volunteerd request fingerprints v1", s->request);
 	derive(master, n, "volunteerd totp secrets v1", s->totp);
+	derive(master, n, "volunteerd stored answers v1", s->answers);
 	OPENSSL_cleanse(master, sizeof master);
 	secret_hex(s->id.current.id, IDNUM_KEY_ID_LEN, cur_hex);
 	if (previous && *previous) {

@@ -30,6 +30,8 @@ struct secrets {
 	uint8_t form[32];        /* one-time form tokens of the pages */
 	uint8_t request[32];     /* request fingerprints kept with Idempotency-Keys */
 	uint8_t totp[32];        /* sealing accounts' TOTP secrets (common/totp.h) */
+	uint8_t answers[32];     /* sealing what a stored answer must not hold in clear: a
+	                            generated password (h_accounts.c) */
 };
 
 /* Load path (and previous, unless NULL or empty) and derive the keys.  -1 with err naming

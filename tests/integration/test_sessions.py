@@ -163,6 +163,25 @@ def test_generated_password_is_returned_once_and_works(server):
     assert "password" not in admin.ok("GET", "/me")
 
 
+def test_generated_password_is_replayed_with_its_key_and_stored_only_sealed(server, pg):
+    admin = Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
+    name = "genk-" + secrets.token_hex(4)
+    key = {"Idempotency-Key": "gen-" + secrets.token_hex(8)}
+    first = admin.req("POST", "/accounts", {"login": name}, headers=key)
+    assert first.status_code == 201, first.text
+    password = first.json()["password"]
+    # The answer was lost, say: the retry shows the same account and the same password.
+    again = admin.req("POST", "/accounts", {"login": name}, headers=key)
+    assert again.status_code == 201 and again.json() == first.json()
+    assert "password_sealed" not in first.json()
+    Api(server, name, password)  # that password logs in
+    assert pg.sql(f"SELECT count(*) FROM accounts WHERE login = '{name}'").strip() == "1"
+    # The stored answer holds it sealed, never in clear.
+    stored = pg.sql(f"SELECT response FROM idempotency_keys WHERE response LIKE '%{name}%'")
+    assert stored and password not in stored and "password_sealed" in stored, stored
+    assert password not in server.log_text()
+
+
 def test_login_throttle_by_login_hides_existence(own_server):
     srv = own_server
     for _ in range(5):
