@@ -108,13 +108,14 @@ static int framing_field(struct framing *f, int is_length, const char *v, const 
 		f->chunked = 1;
 		return 0;
 	}
-	if (++f->lengths > 1 || !n || n > 18)
+	if (++f->lengths > 1 || !n)
 		return defect(f, "Content-Length", "one Content-Length, of digits only, or none");
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			return defect(f, "Content-Length",
 			              "one Content-Length, of digits only, or none");
-		f->left = f->left * 10 + (uint64_t)(v[i] - '0');
+		/* past 18 digits it saturates: libevent refuses such a body as too large */
+		f->left = i < 18 ? f->left * 10 + (uint64_t)(v[i] - '0') : UINT64_MAX;
 	}
 	return 0;
 }

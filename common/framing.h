@@ -9,7 +9,7 @@
  *     FRAMING_KEEP bytes;
  *   - two Transfer-Encodings, one other than exactly `chunked`, a Transfer-Encoding beside a
  *     Content-Length;
- *   - two Content-Lengths, one not of 1 to 18 decimal digits;
+ *   - two Content-Lengths, one not of decimal digits only;
  *   - a body on a method libevent reads none for (HEAD, TRACE...): it would read it as the
  *     next request;
  *   - a chunk size not of 1 to 15 hex digits right before its CRLF (no `0x`, sign, space or
