@@ -25,7 +25,7 @@ import ssl
 
 import pytest
 
-from helpers import open_event, sql_str, unit_with_team, volunteers_with_sessions
+from helpers import dial, open_event, unit_with_team, volunteers_with_sessions
 
 TIMEOUT = 5
 CODE = "246810"
@@ -215,14 +215,8 @@ def attendances(pg, volunteer):
     return int(pg.sql(f"SELECT count(*) FROM attendances WHERE volunteer_id = {int(volunteer)}"))
 
 
-def dial(server, tls):
-    s = socket.create_connection(("127.0.0.1", server.https if tls else server.http), timeout=TIMEOUT)
-    if not tls:
-        return s
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx.wrap_socket(s, server_hostname="localhost")
+def connect(server, tls):
+    return dial(server.https if tls else server.http, tls=tls, timeout=TIMEOUT)
 
 
 def exchange(s, parts):
@@ -258,7 +252,7 @@ def responses(reply):
 def test_ambiguous_framing_is_refused_and_nothing_smuggled_runs(server, pg, world, name, tls):
     vid, auth = world["who"][f"{name}:{'tls' if tls else 'plain'}"]
     inner = check_in_request(world["path"], auth)
-    with dial(server, tls) as s:
+    with connect(server, tls) as s:
         reply, closed = exchange(s, [CASES[name](inner, world["path"], auth)])
     got = responses(reply)
     assert closed, f"{name}: the connection stayed open; got {reply[:300]!r}"
@@ -274,7 +268,7 @@ def test_ambiguous_framing_is_refused_and_nothing_smuggled_runs(server, pg, worl
 @pytest.mark.parametrize("framing", ["length", "chunked"])
 def test_correct_framing_still_checks_in(server, pg, world, framing):
     vid, auth = world["who"]["ok_" + framing]
-    with dial(server, False) as s:
+    with connect(server, False) as s:
         s.sendall(check_in_request(world["path"], auth, framing))
         reply = s.recv(65536)
         assert responses(reply)[0][0] == 201, reply[:400]
@@ -286,7 +280,7 @@ def test_correct_framing_still_checks_in(server, pg, world, framing):
 def test_chunked_check_in_sent_a_byte_at_a_time(server, pg, world):
     vid, auth = world["who"]["ok_trickled"]
     data = check_in_request(world["path"], auth, "chunked")
-    with dial(server, False) as s:
+    with connect(server, False) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for i in range(len(data)):
             s.sendall(data[i:i + 1])
@@ -301,7 +295,7 @@ def test_pipelined_correct_requests_are_all_answered(server, pg, world):
     vid, auth = world["who"]["ok_pipelined"]
     livez = b"GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n"
     bad_login = head("/api/v1/session", b"x", "Content-Length: 2") + b"{}"
-    with dial(server, False) as s:
+    with connect(server, False) as s:
         s.sendall(check_in_request(world["path"], auth, "chunked") + livez + bad_login)
         reply = b""
         for _ in range(20):  # bounded: until the three answers are in
@@ -316,7 +310,7 @@ def test_pipelined_correct_requests_are_all_answered(server, pg, world):
 
 def test_correct_chunked_check_in_over_tls(server, pg, world):
     vid, auth = world["who"]["ok_tls"]
-    with dial(server, True) as s:
+    with connect(server, True) as s:
         s.sendall(check_in_request(world["path"], auth, "chunked"))
         assert responses(s.recv(65536))[0][0] == 201
     assert attendances(pg, vid) == 1
@@ -330,7 +324,7 @@ def test_refusals_are_counted_in_metrics(server, world):
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                    if line.startswith("volunteerd_http_framing_refusals_total{"))
     before = count()
-    with dial(server, False) as s:
+    with connect(server, False) as s:
         reply, closed = exchange(s, [b"GET /livez HTTP/1.1\nHost: localhost\r\n\r\n"])
     assert closed and responses(reply)[0][0] == 400, reply[:300]
     assert b'"field":"line-end"' in reply.replace(b" ", b""), reply
