@@ -43,15 +43,17 @@ void framing_init(struct framing *f)
 static int defect(struct framing *f, const char *field, const char *why)
 {
 	f->bad = f->requests;
+	f->bad_at = f->start;
 	f->field = field;
 	f->why = why;
 	f->state = DEAD;
 	return -1;
 }
 
-static void begin_request(struct framing *f)
+static void begin_request(struct framing *f, uint64_t at)
 {
 	f->requests++;
+	f->start = at;
 	f->lineno = 0;
 	f->linelen = 0;
 	f->cr = 0;
@@ -227,16 +229,18 @@ static int chunk_byte(struct framing *f, unsigned char c)
 
 int framing_feed(struct framing *f, const unsigned char *p, size_t n)
 {
-	const unsigned char *end = p + n;
+	const unsigned char *begin = p, *end = p + n;
 	while (p < end && f->state != DEAD) {
 		if (f->state == IDLE) {
-			begin_request(f);
+			begin_request(f, f->fed + (uint64_t)(p - begin));
 		} else if (f->state == HEAD) {
 			const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
 			size_t k = (size_t)((lf ? lf : end) - p);
 			if (line_bytes(f, p, k) < 0 || (lf && line_end(f) < 0))
 				break;
 			p += k + (lf != NULL);
+			if (f->state != HEAD)
+				f->head_end = f->fed + (uint64_t)(p - begin);
 		} else if (f->state == BODY || f->state == CHUNK_DATA) {
 			size_t k =
 			        f->left < (uint64_t)(end - p) ? (size_t)f->left : (size_t)(end - p);
@@ -248,5 +252,6 @@ int framing_feed(struct framing *f, const unsigned char *p, size_t n)
 			break;
 		}
 	}
+	f->fed += n;
 	return f->state == DEAD ? -1 : 0;
 }

@@ -31,10 +31,14 @@
 struct framing {
 	unsigned requests; /* requests begun (their first byte seen) */
 	unsigned heads;    /* requests whose head has ended */
+	uint64_t head_end; /* where in the stream the latest of them ended (after its empty line) */
 	unsigned bad;      /* the request (1 for the first) with a defect; 0: none yet */
+	uint64_t bad_at;   /* with bad: where that request's first byte is in the stream */
 	const char *field; /* with bad: the element at fault ("Transfer-Encoding", "chunk-size") */
 	const char *why;   /* with bad: what is wrong, for a problem's detail */
 	/* the scan's state, private */
+	uint64_t fed;   /* bytes fed before the current call */
+	uint64_t start; /* where the current request's first byte is in the stream */
 	int state;
 	int cr;          /* the line so far ends with a CR */
 	unsigned lineno; /* in a head: 0 for the request line */

@@ -33,13 +33,16 @@
  * HANDLER: freeing the connection then would free the request under its handler.
  *
  * Framing (R11).  The same callback feeds every byte to a pre-parser (common/framing.c) that
- * frames the requests as evhttp will, and counts them: request n's first byte moves WAIT to
- * HEAD, the end of its head HEAD to BODY.  At an ambiguous form (a bare LF, an obs-fold, a
- * chunk size strtoll reads but RFC 9112 does not, a trailer...) it stops and names the
- * request it is in.  The request callback refuses that request (400, Connection: close), and
- * a request before it is answered with Connection: close, so nothing after is read.  If evhttp
- * does not hand the request over in this loop turn (it waits for more of a body, say), the
- * timer, set to fire at once, closes the connection without an answer.
+ * frames the requests as evhttp will, and says where each head ends: a request's first byte
+ * moves WAIT to HEAD, the end of its head HEAD to BODY (what evhttp has taken from the buffer
+ * tells which request it is at).  At an ambiguous form (a bare LF, an obs-fold, a chunk size
+ * strtoll reads but RFC 9112 does not, a trailer...) it stops and says where the request it is
+ * in begins.  The request callback refuses a request whose bytes reach there (400,
+ * Connection: close), and answers one before it with Connection: close, so nothing after is
+ * read.  If evhttp does not hand the request over in this loop turn (it waits for more of a
+ * body, say), the timer, set to fire at once, closes the connection without an answer; a
+ * refused request with a Transfer-Encoding is also held off evhttp, which would answer some
+ * of those itself (413).
  */
 #include "conns.h"
 
@@ -83,6 +86,7 @@ struct conn {
 	struct event *deadline;
 	enum phase phase;
 	unsigned requests;       /* handed to the handlers */
+	uint64_t received;       /* bytes put in `in` so far */
 	struct framing framing;  /* the requests as they arrive, ahead of evhttp */
 	struct addr_count *addr; /* NULL when addresses are not counted */
 };
@@ -294,22 +298,29 @@ static void framing_refused(struct conn *c)
 		close_soon(c);
 }
 
-/* Between requests: wait for the next, or time the one already arriving (pipelined). */
+/* Where in the stream the request evhttp reads next begins (it has taken all before). */
+static uint64_t consumed(const struct conn *c)
+{
+	return c->received - evbuffer_get_length(c->in);
+}
+
+/* Between requests: wait for the next, or time the one already arriving (pipelined): its head
+ * has ended when the latest head the pre-parser saw ends past its start. */
 static void await_request(struct conn *c)
 {
-	unsigned next = c->requests + 1;
 	if (c->framing.bad)
 		close_soon(c);
-	else if (c->framing.heads >= next)
-		arm(c, BODY);
+	else if (!evbuffer_get_length(c->in))
+		arm(c, WAIT);
 	else
-		arm(c, c->framing.requests >= next ? HEAD : WAIT);
+		arm(c, c->framing.head_end > consumed(c) ? BODY : HEAD);
 }
 
 /* Bytes arrived: a request's first starts its header deadline, its headers' end the body's. */
 static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct conn *c = arg;
+	c->received += info->n_added;
 	if (!info->n_added || c->framing.bad)
 		return;
 	size_t len = evbuffer_get_length(in);
@@ -317,10 +328,9 @@ static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, v
 		framing_refused(c);
 		return;
 	}
-	unsigned next = c->requests + 1;
-	if (c->phase == WAIT && c->framing.requests >= next)
+	if (c->phase == WAIT)
 		arm(c, HEAD);
-	if (c->phase == HEAD && c->framing.heads >= next)
+	if (c->phase == HEAD && c->framing.head_end > consumed(c))
 		arm(c, BODY);
 }
 
@@ -422,6 +432,7 @@ static struct conn *conn_new(struct conns *cs, struct evhttp_connection *evcon,
 	evhttp_connection_set_closecb(evcon, on_conn_close, c);
 	bufferevent_set_timeouts(bev, NULL, &cs->write_tv); /* reading is timed by the phases */
 	framing_init(&c->framing);
+	c->received = evbuffer_get_length(c->in);
 	if (scan_framing(c, c->in, 0) < 0) /* nothing is read yet, normally */
 		framing_refused(c);
 	await_request(c);
@@ -509,7 +520,9 @@ int conns_request(struct conns *cs, struct evhttp_request *ev, const char **fiel
 	arm(c, HANDLER);
 	evhttp_request_set_on_complete_cb(ev, on_answered, c);
 	unsigned n = ++c->requests, bad = c->framing.bad;
-	if (bad && n >= bad) {
+	/* evhttp has taken the request's bytes from `in`: it is the ambiguous one (or after it)
+	 * when they reach past the ambiguous request's first byte. */
+	if (bad && consumed(c) > c->framing.bad_at) {
 		*field = c->framing.field;
 		*why = c->framing.why;
 		return -1;

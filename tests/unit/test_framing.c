@@ -167,10 +167,18 @@ static void test_lines(void **state)
 static void test_a_defect_is_the_request_it_is_in(void **state)
 {
 	(void)state;
-	assert_refused(POST "Content-Length: 2\r\n\r\n{}"
-	                    "GET / HTTP/1.1\r\n\r\n"
-	                    "GET / HTTP/1.1\nHost: a\r\n\r\n",
-	               "line-end", 3);
+	static const char first[] = POST "Content-Length: 2\r\n\r\n{}"
+	                                 "GET / HTTP/1.1\r\n\r\n";
+	static const char both[] = POST "Content-Length: 2\r\n\r\n{}"
+	                                "GET / HTTP/1.1\r\n\r\n"
+	                                "GET / HTTP/1.1\nHost: a\r\n\r\n";
+	assert_refused(both, "line-end", 3);
+	for (size_t step = 0; step <= 9; step++) {
+		struct framing f;
+		assert_int_equal(feed(&f, both, sizeof both - 1, step), -1);
+		assert_int_equal(f.bad_at, sizeof first - 1);   /* the third request's first byte */
+		assert_int_equal(f.head_end, sizeof first - 1); /* the second's head ended there */
+	}
 	struct framing f;
 	assert_int_equal(feed(&f, "GET / HTTP/1.1\nX", 16, 0), -1);
 	assert_int_equal(framing_feed(&f, (const unsigned char *)"\r\n\r\n", 4), -1); /* stays */
