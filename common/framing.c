@@ -62,15 +62,16 @@ static void begin_request(struct framing *f, uint64_t at)
 	f->state = HEAD;
 }
 
-/* n bytes of a head line, none of them its LF: a CR may only be its last byte, NUL none. */
+/* n bytes of a head line, none of them its LF: a CR may only be its last byte, NUL none (the
+ * first fault in the stream is the one named, however the bytes were cut). */
 static int line_bytes(struct framing *f, const unsigned char *p, size_t n)
 {
 	if (!n)
 		return 0;
-	const unsigned char *cr = memchr(p, '\r', n);
-	if (f->cr || (cr && cr != p + n - 1))
+	const unsigned char *cr = memchr(p, '\r', n), *nul = memchr(p, '\0', n);
+	if (f->cr || (cr && cr != p + n - 1 && (!nul || cr < nul)))
 		return defect(f, "line-end", "a CR that does not end a line");
-	if (memchr(p, '\0', n))
+	if (nul)
 		return defect(f, "head", "a NUL byte in the request head");
 	f->cr = cr != NULL;
 	if (f->linelen < FRAMING_KEEP) {

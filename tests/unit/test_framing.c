@@ -157,6 +157,9 @@ static void test_lines(void **state)
 	assert_refused("GET / HTTP/1.1\r\nX-A: a\r\n\tb\r\n\r\n", "obs-fold", 1);
 	assert_refused("GET / HTTP/1.1\r\nX-A: a\0b\r\n\r\n", "head", 1);
 	assert_refused("GET /\0 HTTP/1.1\r\n\r\n", "head", 1);
+	/* the first fault is named, however the bytes come */
+	assert_refused("GET / HTTP/1.1\r\nX-A: a\0b\rc\r\n\r\n", "head", 1);
+	assert_refused("GET / HTTP/1.1\r\nX-A: a\rb\0c\r\n\r\n", "line-end", 1);
 	assert_refused("GET / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n", "header-name", 1);
 	assert_refused("GET / HTTP/1.1\r\nX A: b\r\n\r\n", "header-name", 1);
 	assert_refused("GET / HTTP/1.1\r\n: b\r\n\r\n", "header-name", 1);
