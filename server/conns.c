@@ -31,6 +31,18 @@
  * the request's completion callback.  evhttp's read timeout is switched off, as these replace
  * it.  When the timer fires the connection is freed, without an answer.  It never runs in
  * HANDLER: freeing the connection then would free the request under its handler.
+ *
+ * Framing (R11).  The same callback feeds every byte to a pre-parser (common/framing.c) that
+ * frames the requests as evhttp will, and says where each head ends: a request's first byte
+ * moves WAIT to HEAD, the end of its head HEAD to BODY (what evhttp has taken from the buffer
+ * tells which request it is at).  At an ambiguous form (a bare LF, an obs-fold, a chunk size
+ * strtoll reads but RFC 9112 does not, a trailer...) it stops and says where the request it is
+ * in begins.  The request callback refuses a request whose bytes reach there (400,
+ * Connection: close), and answers one before it with Connection: close, so nothing after is
+ * read.  If evhttp does not hand the request over in this loop turn (it waits for more of a
+ * body, say), the timer, set to fire at once, closes the connection without an answer; a
+ * refused request with a Transfer-Encoding is also held off evhttp, which would answer some
+ * of those itself (413).
  */
 #include "conns.h"
 
@@ -49,6 +61,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "framing.h"
 #include "log.h"
 #include "metrics.h"
 #include "throttle.h"
@@ -72,8 +85,9 @@ struct conn {
 	struct evbuffer_cb_entry *watch; /* on_input, on `in` */
 	struct event *deadline;
 	enum phase phase;
-	int eol;      /* scanning headers: 0 inside a line, 1 after its LF, 2 after LF CR */
-	int requests; /* handed to the handlers */
+	unsigned requests;       /* handed to the handlers */
+	uint64_t received;       /* bytes put in `in` so far */
+	struct framing framing;  /* the requests as they arrive, ahead of evhttp */
 	struct addr_count *addr; /* NULL when addresses are not counted */
 };
 
@@ -226,9 +240,16 @@ static void arm(struct conn *c, enum phase p)
 		evtimer_add(c->deadline, c->owner->phase_tv[p]);
 }
 
-/* Whether the header block ends in `in` from byte `from` on: at an empty line (evhttp ends a
- * line at LF, with or without a CR before it).  c->eol carries the scan across calls. */
-static int header_end(struct conn *c, struct evbuffer *in, size_t from)
+/* The timer fires in the next loop turn and closes the connection, unless a request is in its
+ * handler by then. */
+static void close_soon(struct conn *c)
+{
+	static const struct timeval now = {0, 0};
+	evtimer_add(c->deadline, &now);
+}
+
+/* Feeds the framing pre-parser the bytes of `in` from `from` on; -1 at a defect. */
+static int scan_framing(struct conn *c, struct evbuffer *in, size_t from)
 {
 	size_t len = evbuffer_get_length(in);
 	while (from < len) {
@@ -239,43 +260,77 @@ static int header_end(struct conn *c, struct evbuffer *in, size_t from)
 		int n = evbuffer_peek(in, (ev_ssize_t)(len - from), &at, v, 8);
 		if (n <= 0)
 			return 0;
-		for (int i = 0; i < n && i < 8; i++) {
-			const unsigned char *p = v[i].iov_base;
-			for (size_t k = 0; k < v[i].iov_len && from < len; k++, from++) {
-				if (p[k] == '\n' && c->eol)
-					return 1;
-				c->eol = p[k] == '\n' ? 1 : p[k] == '\r' && c->eol == 1 ? 2 : 0;
-			}
+		for (int i = 0; i < n && i < 8 && from < len; i++) {
+			size_t k = v[i].iov_len < len - from ? v[i].iov_len : len - from;
+			if (framing_feed(&c->framing, v[i].iov_base, k) < 0)
+				return -1;
+			from += k;
 		}
 	}
 	return 0;
 }
 
-/* Between requests: wait for the next, or time the one already arriving (pipelined). */
+/* Stop evhttp from parsing more of the connection's bytes, those in hand included (its read
+ * callback runs only past the low watermark). */
+static void hold_off_evhttp(struct conn *c)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+	bufferevent_setwatermark(bev, EV_READ, SIZE_MAX, 0);
+	bufferevent_disable(bev, EV_READ);
+}
+
+/* An ambiguous request is on its way: count it, and close the connection unless evhttp hands
+ * a request over first (its handler then answers with Connection: close).  A request with a
+ * Transfer-Encoding evhttp may answer itself, 413 for one it does not know or for a chunk
+ * extension: that one is closed without an answer. */
+static void framing_refused(struct conn *c)
+{
+	struct worker *w = c->owner->w;
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+	metrics_conn_event(w->metrics, w->index, METRICS_CONN_FRAMING);
+	evhttp_connection_get_peer(c->evcon, &peer, &port);
+	log_msg(LOG_INFO, "framing_refused", "worker=%d peer=%s request=%u field=%s", w->index,
+	        peer ? peer : "", c->framing.bad, c->framing.field);
+	if (c->framing.encodings)
+		hold_off_evhttp(c);
+	if (c->phase != HANDLER)
+		close_soon(c);
+}
+
+/* Where in the stream the request evhttp reads next begins (it has taken all before). */
+static uint64_t consumed(const struct conn *c)
+{
+	return c->received - evbuffer_get_length(c->in);
+}
+
+/* Between requests: wait for the next, or time the one already arriving (pipelined): its head
+ * has ended when the latest head the pre-parser saw ends past its start. */
 static void await_request(struct conn *c)
 {
-	c->eol = 0;
-	if (!evbuffer_get_length(c->in))
+	if (c->framing.bad)
+		close_soon(c);
+	else if (!evbuffer_get_length(c->in))
 		arm(c, WAIT);
-	else if (header_end(c, c->in, 0))
-		arm(c, BODY);
 	else
-		arm(c, HEAD);
+		arm(c, c->framing.head_end > consumed(c) ? BODY : HEAD);
 }
 
 /* Bytes arrived: a request's first starts its header deadline, its headers' end the body's. */
 static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct conn *c = arg;
-	if (!info->n_added || c->phase == BODY || c->phase == HANDLER)
+	c->received += info->n_added;
+	if (!info->n_added || c->framing.bad)
 		return;
 	size_t len = evbuffer_get_length(in);
-	size_t from = info->n_added < len ? len - info->n_added : 0;
-	if (c->phase == WAIT) {
-		c->eol = 0;
-		arm(c, HEAD);
+	if (scan_framing(c, in, info->n_added < len ? len - info->n_added : 0) < 0) {
+		framing_refused(c);
+		return;
 	}
-	if (header_end(c, in, from))
+	if (c->phase == WAIT)
+		arm(c, HEAD);
+	if (c->phase == HEAD && c->framing.head_end > consumed(c))
 		arm(c, BODY);
 }
 
@@ -297,12 +352,16 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->phase == HANDLER) /* cannot be: arm() stopped the timer */
 		return;
+	if (c->framing.bad) { /* close_soon: counted already */
+		evhttp_connection_free(c->evcon);
+		return;
+	}
 	metrics_conn_event(w->metrics, w->index, counter[c->phase]);
 	if (c->phase != WAIT) {
 		char *peer = NULL;
 		ev_uint16_t port = 0;
 		evhttp_connection_get_peer(c->evcon, &peer, &port);
-		log_msg(LOG_INFO, "conn_deadline", "worker=%d deadline=%s peer=%s requests=%d",
+		log_msg(LOG_INFO, "conn_deadline", "worker=%d deadline=%s peer=%s requests=%u",
 		        w->index, name[c->phase], peer ? peer : "", c->requests);
 	}
 	evhttp_connection_free(c->evcon); /* its close callback frees c */
@@ -372,6 +431,10 @@ static struct conn *conn_new(struct conns *cs, struct evhttp_connection *evcon,
 	cs->count++;
 	evhttp_connection_set_closecb(evcon, on_conn_close, c);
 	bufferevent_set_timeouts(bev, NULL, &cs->write_tv); /* reading is timed by the phases */
+	framing_init(&c->framing);
+	c->received = evbuffer_get_length(c->in);
+	if (scan_framing(c, c->in, 0) < 0) /* nothing is read yet, normally */
+		framing_refused(c);
 	await_request(c);
 	return c;
 }
@@ -446,21 +509,31 @@ struct bufferevent *conns_track(struct conns *cs, struct bufferevent *bev)
 	return bev;
 }
 
-void conns_request(struct conns *cs, struct evhttp_request *ev)
+int conns_request(struct conns *cs, struct evhttp_request *ev, const char **field, const char **why)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
 	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
 	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
 	struct conn *c = fd >= 0 && fd < cs->nby_fd ? cs->by_fd[fd] : NULL;
 	if (!c || c->evcon != evcon)
-		return; /* untracked */
+		return 0; /* untracked */
 	arm(c, HANDLER);
 	evhttp_request_set_on_complete_cb(ev, on_answered, c);
-	int max = cs->w->cfg->max_requests_per_conn;
-	if (++c->requests >= max && max) {
-		evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
-		metrics_conn_event(cs->w->metrics, cs->w->index, METRICS_CONN_REQUEST_CAP);
+	unsigned n = ++c->requests, bad = c->framing.bad;
+	/* evhttp has taken the request's bytes from `in`: it is the ambiguous one (or after it)
+	 * when they reach past the ambiguous request's first byte. */
+	if (bad && consumed(c) > c->framing.bad_at) {
+		*field = c->framing.field;
+		*why = c->framing.why;
+		return -1;
 	}
+	int max = cs->w->cfg->max_requests_per_conn;
+	int last = max && n >= (unsigned)max;
+	if (last || bad) /* bad: the ambiguous request behind this one is not to be read */
+		evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
+	if (last)
+		metrics_conn_event(cs->w->metrics, cs->w->index, METRICS_CONN_REQUEST_CAP);
+	return 0;
 }
 
 int conns_open(const struct conns *cs)

@@ -24,8 +24,12 @@ void conns_free(struct conns *cs);
  * open.  With VOLUNTEERD_MAX_CONNECTIONS open, the worker's listeners stop until one closes. */
 struct bufferevent *conns_track(struct conns *cs, struct bufferevent *bev);
 /* From the request callback: the request is its handler's until answered, and no deadline
- * runs meanwhile; the last request a connection may make is answered with Connection: close. */
-void conns_request(struct conns *cs, struct evhttp_request *ev);
+ * runs meanwhile; the last request a connection may make is answered with Connection: close,
+ * and so is one followed by an ambiguous request.  -1 when the request itself (or one before
+ * it) is framed ambiguously (R11): the caller answers 400 with Connection: close, naming
+ * *field and saying *why (static strings). */
+int conns_request(struct conns *cs, struct evhttp_request *ev, const char **field,
+                  const char **why);
 /* Watch lev for accept errors (EMFILE...): it then pauses for a moment instead of spinning. */
 void conns_watch_listener(struct conns *cs, struct evconnlistener *lev);
 /* Connections open now (accepted and not yet closed). */

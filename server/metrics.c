@@ -303,6 +303,10 @@ void metrics_render(struct metrics *m, struct evbuffer *out)
 	        m, out, "volunteerd_http_request_cap_closes_total",
 	        "Connections told to close after VOLUNTEERD_MAX_REQUESTS_PER_CONN requests.", NULL,
 	        METRICS_CONN_REQUEST_CAP, 1);
+	render_conn_events(m, out, "volunteerd_http_framing_refusals_total",
+	                   "Requests framed ambiguously (request smuggling, R11): answered 400 "
+	                   "or their connection closed.",
+	                   NULL, METRICS_CONN_FRAMING, 1);
 	render_gauge(m, out, "volunteerd_db_pool_connections", "Database connections configured.",
 	             "gauge", offsetof(struct worker_slot, db_size));
 	render_gauge(m, out, "volunteerd_db_pool_connected", "Database connections up.", "gauge",

@@ -343,6 +343,18 @@ def raw_exchange(port, data, timeout=10, chunk_pause=0.0, read_first=0.0):
     return reply, err
 
 
+def dial(port, source="127.0.0.1", tls=False, timeout=10):
+    """A connection to 127.0.0.1:port from source (a loopback address), over TLS (the test
+    certificate not checked) when tls."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0))
+    if not tls:
+        return s
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx.wrap_socket(s, server_hostname="localhost")
+
+
 def status_of(reply):
     """The status code of the first HTTP response in reply, or None."""
     if not reply.startswith(b"HTTP/"):

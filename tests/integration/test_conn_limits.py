@@ -18,12 +18,11 @@ import http.client
 import os
 import resource
 import socket
-import ssl
 import time
 
 import pytest
 
-from helpers import wait_until
+from helpers import dial, wait_until
 
 TIMEOUT = 10
 TRICKLED_HEAD = b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 2000
@@ -35,16 +34,6 @@ LIVEZ = b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 def serve(make_server, pg, workers=1, tls=False, **settings):
     env = {f"VOLUNTEERD_{k}": str(v) for k, v in settings.items()}
     return make_server(pg.url(), tls=tls, workers=workers, env=env).start()
-
-
-def dial(port, source="127.0.0.1", tls=False):
-    s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT, source_address=(source, 0))
-    if not tls:
-        return s
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx.wrap_socket(s, server_hostname="localhost")
 
 
 def probe(srv):
