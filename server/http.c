@@ -188,7 +188,7 @@ static void set_client(struct req *r)
 		evhttp_connection_get_peer(c, &peer, &port);
 	r->https = r->tls;
 	snprintf(r->client_ip, sizeof r->client_ip, "%s", peer ? peer : "");
-	if (!peer || !netranges_contain(&r->w->trusted_proxies, peer))
+	if (!peer || !r->w->trusted_proxies.n || !netranges_contain(&r->w->trusted_proxies, peer))
 		return;
 	char forwarded[2048];
 	netranges_client(&r->w->trusted_proxies, peer,
