@@ -62,8 +62,8 @@ static int seal_password(const struct req *r, const char *password, char *out)
  * (made under another secret file, or altered). */
 static int open_password(const struct req *r, const char *hex, char *out)
 {
-	uint8_t sealed[PASSWORD_BUF + AEAD_OVERHEAD];
-	int n = secret_unhex(hex, sealed, sizeof sealed);
+	uint8_t sealed[PASSWORD_MAX_BYTES + AEAD_OVERHEAD];
+	int n = secret_unhex(hex, sealed, sizeof sealed); /* so len < PASSWORD_BUF: room for NUL */
 	if (n <= AEAD_OVERHEAD)
 		return -1;
 	size_t len = (size_t)n - AEAD_OVERHEAD;
