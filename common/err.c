@@ -28,6 +28,14 @@ static const struct {
         [APP_ETOTP] = {401, "Unauthorized", "urn:volunteerd:problem:totp-required"},
         [APP_EMFA] = {403, "Forbidden", "urn:volunteerd:problem:mfa-required"},
         [APP_EREAUTH] = {401, "Unauthorized", "urn:volunteerd:problem:reauth-required"},
+        [APP_ETIMEOUT] = {408, "Request Timeout", "urn:volunteerd:problem:request-timeout"},
+        [APP_ETARGET] = {414, "URI Too Long", "urn:volunteerd:problem:target-too-long"},
+        [APP_EEXPECT] = {417, "Expectation Failed", "urn:volunteerd:problem:expectation-failed"},
+        [APP_EHEADERS] = {431, "Request Header Fields Too Large",
+                          "urn:volunteerd:problem:headers-too-large"},
+        [APP_ENOTIMPL] = {501, "Not Implemented", "urn:volunteerd:problem:not-implemented"},
+        [APP_EVERSION] = {505, "HTTP Version Not Supported",
+                          "urn:volunteerd:problem:version-not-supported"},
 };
 
 static int valid_code(enum app_err code)

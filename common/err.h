@@ -29,6 +29,13 @@ enum app_err {
 	APP_ETOTP,   /* 401: the account needs a TOTP code (missing, wrong or used) */
 	APP_EMFA,    /* 403: an administrator's session without a second factor */
 	APP_EREAUTH, /* 401: log-in too long ago for a sensitive change */
+	/* What conns.c refuses before a request is read (framing.h), and its deadlines. */
+	APP_ETIMEOUT, /* 408: the request's head or body did not arrive in time */
+	APP_ETARGET,  /* 414: a request-target over the limit */
+	APP_EEXPECT,  /* 417: an Expect other than 100-continue */
+	APP_EHEADERS, /* 431: too many header fields, or a head over the limit */
+	APP_ENOTIMPL, /* 501: a method the server does not implement */
+	APP_EVERSION, /* 505: an HTTP version other than 1.0 and 1.1 */
 	APP_ERR_COUNT
 };
 
