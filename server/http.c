@@ -113,8 +113,7 @@ static void set_rid(struct req *r)
 		strcpy(r->rid, given);
 		return;
 	}
-	snprintf(r->rid, sizeof r->rid, "%x-%x-%llx", r->w->pid, (unsigned)r->w->index,
-	         (unsigned long long)++r->w->next_rid);
+	worker_next_rid(r->w, r->rid, sizeof r->rid);
 }
 
 /* Request smuggling (R11): Debian's libevent 2.1 refuses Content-Length beside

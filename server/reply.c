@@ -5,6 +5,8 @@
  * no-store; over HTTPS, Strict-Transport-Security; 503 gets Retry-After; a worker that is draining
  * adds Connection: close. After sending: the access log line, the metrics, worker bookkeeping, then
  * the req is freed.  A second reply on the same req is a bug: it is logged and ignored.
+ * reply_refusal writes the same headers, and the same problem body, for a request that evhttp
+ * never parsed (conns.c refuses it first), straight into the connection's output.
  */
 #include "reply.h"
 
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -37,6 +40,10 @@ void reply_retry_after(struct req *r, long long seconds)
 	snprintf(s, sizeof s, "%lld", seconds);
 	reply_header(r, "Retry-After", s);
 }
+
+#define PROBLEM_TYPE "application/problem+json; charset=utf-8"
+/* Browsers heed it over HTTPS only; a year, this host only (no includeSubDomains). */
+#define HSTS "max-age=31536000"
 
 /* A TLS record holds at most 16 KB of data. */
 #define ONE_TLS_RECORD 16384
@@ -90,9 +97,8 @@ void reply_buffer(struct req *r, int status, const char *ctype, struct evbuffer 
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "X-Request-Id", r->rid);
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	/* Browsers heed it over HTTPS only; a year, this host only (no includeSubDomains). */
 	if (r->https)
-		evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
+		evhttp_add_header(h, "Strict-Transport-Security", HSTS);
 	if (!evhttp_find_header(h, "Cache-Control"))
 		evhttp_add_header(h, "Cache-Control", "no-store");
 	if (status == 503 && !evhttp_find_header(h, "Retry-After"))
@@ -167,6 +173,28 @@ static void add_field_error(cJSON *errs, const char *field, const char *message)
 	cJSON_AddItemToArray(errs, one);
 }
 
+/* The RFC 9457 problem for e, with `errors: [{field, message}]` when e names a field; NULL
+ * when out of memory.  The caller frees it. */
+static char *problem_text(const struct err *e)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "type", app_err_type(e->code));
+	cJSON_AddStringToObject(o, "title", app_err_title(e->code));
+	cJSON_AddNumberToObject(o, "status", app_err_status(e->code));
+	cJSON_AddStringToObject(o, "detail", e->detail[0] ? e->detail : app_err_title(e->code));
+	if (e->field[0]) {
+		cJSON *errs = cJSON_AddArrayToObject(o, "errors");
+		add_field_error(errs, e->field, e->detail);
+		for (int i = 0; i < e->n_more; i++)
+			add_field_error(errs, e->more[i].field, e->more[i].detail);
+	}
+	char *text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
 void reply_error(struct req *r, const struct err *e)
 {
 	if (r->session_pending) { /* authentication answers first */
@@ -179,32 +207,43 @@ void reply_error(struct req *r, const struct err *e)
 		then(r, NULL, e);
 		return;
 	}
-	int status = app_err_status(e->code);
-	char *text = NULL;
-	cJSON *o = cJSON_CreateObject();
-	if (o) {
-		cJSON_AddStringToObject(o, "type", app_err_type(e->code));
-		cJSON_AddStringToObject(o, "title", app_err_title(e->code));
-		cJSON_AddNumberToObject(o, "status", status);
-		cJSON_AddStringToObject(o, "detail",
-		                        e->detail[0] ? e->detail : app_err_title(e->code));
-		if (e->field[0]) {
-			cJSON *errs = cJSON_AddArrayToObject(o, "errors");
-			add_field_error(errs, e->field, e->detail);
-			for (int i = 0; i < e->n_more; i++)
-				add_field_error(errs, e->more[i].field, e->more[i].detail);
-		}
-		text = cJSON_PrintUnformatted(o);
-		cJSON_Delete(o);
-	}
+	char *text = problem_text(e);
 	if (!text) { /* out of memory: a fixed body still tells the client what happened */
 		static const char oom[] = "{\"type\":\"urn:volunteerd:problem:unavailable\","
 		                          "\"title\":\"Service Unavailable\",\"status\":503}";
-		reply_raw(r, 503, "application/problem+json; charset=utf-8", oom, sizeof oom - 1);
+		reply_raw(r, 503, PROBLEM_TYPE, oom, sizeof oom - 1);
 		return;
 	}
-	reply_raw(r, status, "application/problem+json; charset=utf-8", text, strlen(text));
+	reply_raw(r, app_err_status(e->code), PROBLEM_TYPE, text, strlen(text));
 	free(text);
+}
+
+int reply_refusal(struct evbuffer *out, const struct err *e, const char *rid, int https)
+{
+	char *text = problem_text(e);
+	if (!text)
+		return -1;
+	char date[40];
+	struct tm tm;
+	time_t now = time(NULL);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&now, &tm));
+	int status = app_err_status(e->code);
+	/* One printf: the answer is one chunk, so one TLS record and one packet. */
+	int n = evbuffer_add_printf(out,
+	                            "HTTP/1.1 %d %s\r\n"
+	                            "Content-Type: " PROBLEM_TYPE "\r\n"
+	                            "X-Request-Id: %s\r\n"
+	                            "X-Content-Type-Options: nosniff\r\n"
+	                            "%s"
+	                            "Cache-Control: no-store\r\n"
+	                            "Connection: close\r\n"
+	                            "Date: %s\r\n"
+	                            "Content-Length: %zu\r\n\r\n%s",
+	                            status, app_err_title(e->code), rid,
+	                            https ? "Strict-Transport-Security: " HSTS "\r\n" : "", date,
+	                            strlen(text), text);
+	free(text);
+	return n < 0 ? -1 : 0;
 }
 
 void reply_problem(struct req *r, enum app_err code, const char *field, const char *fmt, ...)

@@ -34,6 +34,11 @@ void reply_cjson(struct req *r, int status, cJSON *obj);
 void reply_error(struct req *r, const struct err *e);
 void reply_problem(struct req *r, enum app_err code, const char *field, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* A whole answer to a request that evhttp never parsed (conns.c refuses it before): the
+ * status line, the headers of reply_buffer's answers with Connection: close and a Date, and
+ * the problem for e (as reply_error sends it), appended to out, a connection's output.  rid
+ * is its request id; https adds HSTS.  0, or -1 when out of memory (nothing appended). */
+int reply_refusal(struct evbuffer *out, const struct err *e, const char *rid, int https);
 /* 204 No Content. */
 void reply_empty(struct req *r);
 /* An HTML page (len bytes, copied) as text/html; charset=utf-8, with the pages' security

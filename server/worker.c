@@ -83,6 +83,12 @@ static void start_drain(struct worker *w)
 		evtimer_add(w->drain_timer, &tv);
 }
 
+void worker_next_rid(struct worker *w, char *rid, size_t n)
+{
+	snprintf(rid, n, "%x-%x-%llx", w->pid, (unsigned)w->index,
+	         (unsigned long long)++w->next_rid);
+}
+
 void worker_request_done(struct worker *w)
 {
 	w->inflight--;

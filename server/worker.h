@@ -5,6 +5,7 @@
 #ifndef VD_WORKER_H
 #define VD_WORKER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "netaddr.h"
@@ -51,6 +52,8 @@ struct worker {
 
 int worker_run(const struct config *cfg, const struct secrets *secrets, int index,
                struct metrics *metrics);
+/* A new request id (pid, worker, count: unique across the server's processes) into rid. */
+void worker_next_rid(struct worker *w, char *rid, size_t n);
 /* Called by reply.c after each reply: ends the loop when draining and idle. */
 void worker_request_done(struct worker *w);
 /* Called by http.c when a connection closes: the same check. */
