@@ -252,7 +252,7 @@ static void on_request(struct evhttp_request *ev, void *arg, int tls)
 
 	struct evbuffer *in = evhttp_request_get_input_buffer(ev);
 	size_t len = evbuffer_get_length(in);
-	size_t limit = (size_t)(r->route->max_body ? r->route->max_body : w->cfg->max_body_bytes);
+	size_t limit = (size_t)router_route_body_limit(r->route, (uint64_t)w->cfg->max_body_bytes);
 	if (len > limit) {
 		reply_header(r, "Connection", "close");
 		reply_problem(r, APP_ETOOLARGE, NULL, "request body over %zu bytes", limit);

@@ -8,6 +8,7 @@
 #include "router.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "handlers.h"
@@ -173,6 +174,40 @@ const char *router_method_name(int m)
 	default:
 		return "HEAD";
 	}
+}
+
+uint64_t router_route_body_limit(const struct route *route, uint64_t max_body)
+{
+	uint64_t own = route && route->max_body > 0 ? (uint64_t)route->max_body : max_body;
+	return own < max_body ? own : max_body;
+}
+
+uint64_t router_min_body_limit(uint64_t max_body)
+{
+	uint64_t min = max_body;
+	for (int i = 0; i < NROUTES; i++) {
+		uint64_t own = router_route_body_limit(&routes[i], max_body);
+		min = own < min ? own : min;
+	}
+	return min;
+}
+
+uint64_t router_body_limit(const char *method, const char *path, size_t len, uint64_t max_body)
+{
+	char copy[256]; /* match() wants a string; no route takes a longer path in practice */
+	const char *params[REQ_MAX_PARAMS];
+	size_t lens[REQ_MAX_PARAMS];
+	int nparams, m = M_GET;
+	if (!len || len >= sizeof copy)
+		return max_body;
+	while (m < M_HEAD && strcmp(router_method_name(m), method))
+		m <<= 1;
+	memcpy(copy, path, len);
+	copy[len] = '\0';
+	for (int i = 0; i < NROUTES; i++)
+		if (routes[i].method == m && match(routes[i].pattern, copy, params, lens, &nparams))
+			return router_route_body_limit(&routes[i], max_body);
+	return max_body;
 }
 
 int router_dispatch(struct req *r, int method)

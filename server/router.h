@@ -5,6 +5,9 @@
 #ifndef VD_ROUTER_H
 #define VD_ROUTER_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct req;
 
 typedef void (*handler_fn)(struct req *r);
@@ -44,6 +47,15 @@ struct route {
 int router_dispatch(struct req *r, int method);
 /* "GET", "POST", ... for one enum route_method bit ("HEAD" for anything else). */
 const char *router_method_name(int m);
+/* The largest request body route takes: its own max_body, else max_body (the configured
+ * VOLUNTEERD_MAX_BODY), and never more than that. */
+uint64_t router_route_body_limit(const struct route *route, uint64_t max_body);
+/* The same for a request to method (a name, "POST") and path (len bytes, not NUL-terminated;
+ * 0 when unknown): max_body when no route matches.  For conns.c's pre-parser, which reads
+ * the limit before a body byte is read. */
+uint64_t router_body_limit(const char *method, const char *path, size_t len, uint64_t max_body);
+/* The smallest body limit of any route: a body up to it needs no look-up. */
+uint64_t router_min_body_limit(uint64_t max_body);
 /* Number of routes and the i-th route, for metrics labels. */
 int router_count(void);
 const struct route *router_get(int i);
