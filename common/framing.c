@@ -1,22 +1,29 @@
 /*
- * framing.c: the request-framing pre-parser (framing.h), a state machine over raw bytes.
+ * framing.c: the request pre-parser (framing.h), a state machine over raw bytes.
  *
  * States, per request: IDLE (between requests) -> HEAD (lines up to the empty one) -> BODY
  * (Content-Length bytes) or the chunked states (CHUNK_SIZE, its LF, CHUNK_DATA, the CR and
  * LF after the data, and after the last chunk the CR LF that must end the body at once) ->
  * IDLE.  DEAD after a defect.  A head line is gathered in pieces between calls: its length,
  * whether it ends in CR so far, and its first FRAMING_KEEP bytes, which hold everything the
- * checks read (a method, a field name, a Content-Length or Transfer-Encoding value).
+ * checks read (a method and a path, a field name, a Content-Length, Transfer-Encoding or
+ * Expect value); of the request line also its spaces and its last bytes (the version).
  *
  * What libevent 2.1 does, and so what this mirrors: it ends a line at LF and drops one CR
  * before it; it skips the spaces (not tabs) before a value and trims spaces and tabs after
  * it; it frames a body by Transfer-Encoding when that is `chunked` (any case), else by
- * Content-Length; it reads a body only for GET, POST, PUT, PATCH, DELETE, OPTIONS and
- * CONNECT; it reads a chunk size with strtoll (so `0x10`, `+10`, ` 10`, `-0` pass), skips
- * empty lines where a chunk size is due, and takes trailers as more headers.
+ * Content-Length; it reads a body for GET, POST, PUT, PATCH, DELETE and OPTIONS, not for
+ * HEAD; it reads a chunk size with strtoll (so `0x10`, `+10`, ` 10`, `-0` pass), skips empty
+ * lines where a chunk size is due, and takes trailers as more headers.  It answers itself
+ * (text/html) a request line it cannot split or whose version is not HTTP/0.x or 1.x, a
+ * request-target its URI parser refuses, a method it does not know or that is not allowed
+ * (501), a header line without a colon, a head past its limit (counted without line ends),
+ * an Expect other than 100-continue on an HTTP/1.1 request with a body (417), and a body
+ * past its limit (413): each of those is refused here first, at its byte or earlier.
  */
 #include "framing.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
 
@@ -34,20 +41,38 @@ enum {
 	DEAD
 };
 
-void framing_init(struct framing *f)
+/* The methods served (http.c allows no others); all but HEAD may carry a body. */
+static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+enum { METHOD_HEAD = 1 };
+
+void framing_init(struct framing *f, const struct framing_limits *limits)
 {
 	memset(f, 0, sizeof *f);
+	f->limits = limits;
 	f->state = IDLE;
 }
 
-static int defect(struct framing *f, const char *field, const char *why)
+static int refuse(struct framing *f, int status, const char *field, const char *why)
 {
 	f->bad = f->requests;
 	f->bad_at = f->start;
+	f->status = status;
 	f->field = field;
 	f->why = why;
 	f->state = DEAD;
 	return -1;
+}
+
+static int defect(struct framing *f, const char *field, const char *why)
+{
+	return refuse(f, 400, field, why);
+}
+
+static int over_limit(struct framing *f, int status, uint64_t limit, const char *field,
+                      const char *why)
+{
+	f->limit = limit;
+	return refuse(f, status, field, why);
 }
 
 static void begin_request(struct framing *f, uint64_t at)
@@ -58,8 +83,27 @@ static void begin_request(struct framing *f, uint64_t at)
 	f->linelen = 0;
 	f->cr = 0;
 	f->left = 0;
+	f->spaces = f->fields = 0;
 	f->lengths = f->encodings = f->chunked = 0;
+	f->body = f->body_max = 0;
+	f->path_at = f->path_len = 0;
 	f->state = HEAD;
+}
+
+/* The request line's spaces (up to one too many) and its last bytes, as they come. */
+static void request_line_bytes(struct framing *f, const unsigned char *p, size_t n)
+{
+	const unsigned char *sp = p, *end = p + n;
+	while (f->spaces < 3 && (sp = memchr(sp, ' ', (size_t)(end - sp))) != NULL) {
+		f->spaces++;
+		sp++;
+	}
+	if (n >= FRAMING_TAIL) {
+		memcpy(f->tail, end - FRAMING_TAIL, FRAMING_TAIL);
+	} else {
+		memmove(f->tail, f->tail + n, FRAMING_TAIL - n);
+		memcpy(f->tail + FRAMING_TAIL - n, p, n);
+	}
 }
 
 /* n bytes of a head line, none of them its LF: a CR may only be its last byte, NUL none (the
@@ -76,35 +120,190 @@ static int line_bytes(struct framing *f, const unsigned char *p, size_t n)
 	f->cr = cr != NULL;
 	if (f->linelen < FRAMING_KEEP) {
 		size_t room = FRAMING_KEEP - f->linelen;
-		memcpy(f->line + f->linelen, p, n < room ? n : room);
+		memcpy((f->lineno ? f->line : f->first) + f->linelen, p, n < room ? n : room);
 	}
+	if (!f->lineno)
+		request_line_bytes(f, p, n);
 	f->linelen += n;
 	return 0;
 }
 
-/* Whether libevent reads a body for the request line's method (the rest it reads as the next
- * request, so a body announced there is refused). */
-static int method_has_body(const char *line, size_t kept)
+/* The head would pass max_head at the next byte: in the request line, its target is what is
+ * long (unless it has no space at all). */
+static int head_too_large(struct framing *f)
 {
-	static const char *const with_body[] = {"GET",    "POST",    "PUT",    "PATCH",
-	                                        "DELETE", "OPTIONS", "CONNECT"};
-	const char *sp = memchr(line, ' ', kept);
-	size_t n = sp ? (size_t)(sp - line) : kept;
-	for (size_t i = 0; i < sizeof with_body / sizeof *with_body; i++)
-		if (strlen(with_body[i]) == n && !memcmp(line, with_body[i], n))
-			return 1;
+	size_t max = f->limits->max_head;
+	if (f->lineno)
+		return over_limit(f, 431, max, "headers", "a head larger than the server takes");
+	if (f->spaces)
+		return over_limit(f, 414, max, "request-target",
+		                  "a request line longer than the server takes");
+	return defect(f, "request-line", "a request line without a space");
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_xdigit(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* RFC 3986 unreserved and sub-delims: what libevent's URI parser takes in a host name. */
+static int is_regname_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+	       (c && strchr("-._~!$&'()*+,;=", c));
+}
+
+/* An authority as libevent's URI parser takes it, without userinfo (RFC 9110 §4.2.4 makes
+ * that an error): a reg-name or IPv4 address, or an IPv6 address in brackets, then an
+ * optional `:port`. */
+static int authority_ok(const char *s, size_t n)
+{
+	size_t host = n, i = n;
+	unsigned port = 0;
+	while (i > 0 && is_digit(s[i - 1]))
+		i--;
+	if (i > 0 && s[i - 1] == ':') {
+		for (size_t k = i; k < n; k++)
+			if ((port = port * 10 + (unsigned)(s[k] - '0')) > 65535)
+				return 0;
+		host = i - 1;
+	}
+	if (host >= 2 && s[0] == '[' && s[host - 1] == ']') {
+		char text[64];
+		struct in6_addr addr;
+		if (host - 2 >= sizeof text)
+			return 0;
+		memcpy(text, s + 1, host - 2);
+		text[host - 2] = '\0';
+		return inet_pton(AF_INET6, text, &addr) == 1;
+	}
+	for (i = 0; i < host; i++) {
+		if (s[i] == '%' && i + 2 < host && is_xdigit(s[i + 1]) && is_xdigit(s[i + 2]))
+			i += 2;
+		else if (!is_regname_char(s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/* The length of an `http://` or `https://` (any case) at t's start, or 0. */
+static size_t http_scheme(const char *t, size_t n)
+{
+	if (n >= 7 && !strncasecmp(t, "http://", 7))
+		return 7;
+	if (n >= 8 && !strncasecmp(t, "https://", 8))
+		return 8;
 	return 0;
 }
 
-/* A Content-Length or Transfer-Encoding value, given as libevent reads it. */
-static int framing_field(struct framing *f, int is_length, const char *v, const char *end)
+/* The request-target (tlen bytes at `at` in the request line, the first of them kept):
+ * origin-form, absolute-form with an http(s) scheme, or `*` (RFC 9112 §3.2); a path may not
+ * start with `//` (libevent would read an authority there).  Notes where its path is. */
+static int request_target(struct framing *f, size_t at, size_t tlen, size_t kept)
+{
+	const char *t = f->first + at;
+	size_t tk = kept - at < tlen ? kept - at : tlen, path = 0;
+	if (t[0] == '/' && tlen > 1 && t[1] == '/')
+		return defect(f, "request-target", "a path that starts with //");
+	if (t[0] != '/' && !(t[0] == '*' && tlen == 1)) {
+		size_t scheme = http_scheme(t, tk), alen = scheme;
+		if (!scheme)
+			return defect(
+			        f, "request-target",
+			        "a request-target of the form /path, http(s)://host/path or *");
+		while (alen < tk && t[alen] != '/' && t[alen] != '?' && t[alen] != '#')
+			alen++;
+		if (alen == tk && tk < tlen)
+			return defect(f, "request-target",
+			              "an authority longer than the server reads");
+		if (!authority_ok(t + scheme, alen - scheme))
+			return defect(f, "request-target",
+			              "an authority of a host and a port only");
+		path = alen;
+	}
+	size_t n = path;
+	while (n < tk && t[n] != '?' && t[n] != '#')
+		n++;
+	f->path_at = at + path;
+	f->path_len = n < tk || tk == tlen ? n - path : 0; /* 0: the path goes on past `first` */
+	return 0;
+}
+
+static int method_index(const char *s, size_t n)
+{
+	for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
+		if (strlen(methods[i]) == n && !memcmp(s, methods[i], n))
+			return (int)i;
+	return -1;
+}
+
+/* The request line (len bytes, its CR left out): method SP request-target SP HTTP-version,
+ * one space each (RFC 9112 §3), with a version and a method that we serve. */
+static int request_line(struct framing *f, size_t len)
+{
+	const char *v = f->tail + FRAMING_TAIL - 10; /* " HTTP/x.y" before the CR */
+	size_t kept = len < FRAMING_KEEP ? len : FRAMING_KEEP;
+	const char *sp = memchr(f->first, ' ', kept);
+	size_t mlen = sp ? (size_t)(sp - f->first) : kept;
+	if (!len)
+		return defect(f, "request-line", "an empty line before the request line");
+	if (f->spaces != 2 || len < 12 || v[0] != ' ' || !mlen || (sp && mlen + 10 >= len))
+		return defect(
+		        f, "request-line",
+		        "a request line of method, request-target and version, one space apart");
+	if (memcmp(v + 1, "HTTP/", 5) || !is_digit(v[6]) || v[7] != '.' || !is_digit(v[8]))
+		return defect(f, "request-line", "a version of the form HTTP/1.1");
+	if (v[6] != '1' || (v[8] != '0' && v[8] != '1'))
+		return refuse(f, 505, "HTTP-version", "HTTP/1.1 or HTTP/1.0 only");
+	f->http10 = v[8] == '0';
+	f->method = sp ? method_index(f->first, mlen) : -1;
+	if (f->method < 0)
+		return refuse(f, 501, "method", "a method that this server does not implement");
+	size_t tlen = len - mlen - 10;
+	if (tlen > f->limits->max_target)
+		return over_limit(f, 414, f->limits->max_target, "request-target",
+		                  "a request-target longer than the server takes");
+	return request_target(f, mlen + 1, tlen, kept);
+}
+
+/* The request's body limit, looked up once (only for a body over min_body). */
+static uint64_t body_limit(struct framing *f)
+{
+	const struct framing_limits *l = f->limits;
+	if (!f->body_max)
+		f->body_max = l->body_limit
+		                      ? l->body_limit(methods[f->method], f->first + f->path_at,
+		                                      f->path_len, l->max_body)
+		                      : l->max_body;
+	return f->body_max;
+}
+
+static int over_body_limit(struct framing *f, uint64_t size)
+{
+	return size > f->limits->min_body && size > body_limit(f);
+}
+
+/* A Content-Length, Transfer-Encoding or Expect value, given as libevent reads it. */
+static int framing_field(struct framing *f, const char *name, const char *v, const char *end)
 {
 	while (v < end && *v == ' ')
 		v++;
 	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
 		end--;
 	size_t n = (size_t)(end - v);
-	if (!is_length) {
+	if (name[0] == 'E') {
+		if (n != 12 || strncasecmp(v, "100-continue", 12))
+			return refuse(f, 417, "Expect", "no expectation but 100-continue");
+		return 0;
+	}
+	if (name[0] == 'T') {
+		if (f->http10)
+			return defect(f, "Transfer-Encoding", "a Transfer-Encoding in HTTP/1.0");
 		if (++f->encodings > 1 || n != 7 || strncasecmp(v, "chunked", 7))
 			return defect(f, "Transfer-Encoding",
 			              "one Transfer-Encoding, exactly chunked, or none");
@@ -117,42 +316,58 @@ static int framing_field(struct framing *f, int is_length, const char *v, const 
 		if (v[i] < '0' || v[i] > '9')
 			return defect(f, "Content-Length",
 			              "one Content-Length, of digits only, or none");
-		/* past 18 digits it saturates: libevent refuses such a body as too large */
+		/* past 18 digits it saturates: over any body limit */
 		f->left = i < 18 ? f->left * 10 + (uint64_t)(v[i] - '0') : UINT64_MAX;
 	}
 	return 0;
+}
+
+/* The name of a field the framing reads, or NULL. */
+static const char *framing_name(const char *s, size_t n)
+{
+	static const char *const names[] = {"Expect", "Content-Length", "Transfer-Encoding"};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (n == strlen(names[i]) && !strncasecmp(s, names[i], n))
+			return names[i];
+	return NULL;
 }
 
 static int header_line(struct framing *f, size_t len)
 {
 	const char *s = f->line;
 	size_t kept = len < FRAMING_KEEP ? len : FRAMING_KEEP;
+	if (++f->fields > f->limits->max_fields)
+		return over_limit(f, 431, f->limits->max_fields, "headers",
+		                  "more header fields than the server takes");
 	if (s[0] == ' ' || s[0] == '\t')
 		return defect(f, "obs-fold", "a header line starts with whitespace (obs-fold)");
 	const char *colon = memchr(s, ':', kept);
 	if (!colon)
 		return defect(f, "header-name", "a header line without a colon near its start");
-	size_t name = (size_t)(colon - s);
-	if (!name || memchr(s, ' ', name) || memchr(s, '\t', name))
+	size_t namelen = (size_t)(colon - s);
+	if (!namelen || memchr(s, ' ', namelen) || memchr(s, '\t', namelen))
 		return defect(f, "header-name", "a header name empty or with whitespace");
-	int is_length = name == 14 && !strncasecmp(s, "Content-Length", 14);
-	if (!is_length && (name != 17 || strncasecmp(s, "Transfer-Encoding", 17)))
+	const char *name = namelen <= 17 ? framing_name(s, namelen) : NULL;
+	if (!name)
 		return 0;
 	if (len > FRAMING_KEEP)
-		return defect(f, is_length ? "Content-Length" : "Transfer-Encoding",
-		              "a framing header too long");
-	return framing_field(f, is_length, colon + 1, s + len);
+		return name[0] == 'E' ? refuse(f, 417, name, "no expectation but 100-continue")
+		                      : defect(f, name, "a framing header too long");
+	return framing_field(f, name, colon + 1, s + len);
 }
 
-/* The empty line: the body's framing is known, and must be one only. */
+/* The empty line: the body's framing is known, and must be one only, within its limit. */
 static int head_end(struct framing *f)
 {
 	f->heads++;
 	if (f->chunked && f->lengths)
 		return defect(f, "Transfer-Encoding", "Transfer-Encoding beside Content-Length");
-	if (!f->body_ok && (f->chunked || f->left))
+	if (f->method == METHOD_HEAD && (f->chunked || f->left))
 		return defect(f, f->chunked ? "Transfer-Encoding" : "Content-Length",
 		              "a body on a method that has none");
+	if (!f->chunked && over_body_limit(f, f->left))
+		return over_limit(f, 413, body_limit(f), "Content-Length",
+		                  "a body larger than this resource takes");
 	f->digits = 0;
 	f->state = f->chunked ? CHUNK_SIZE : f->left ? BODY : IDLE;
 	return 0;
@@ -166,16 +381,12 @@ static int line_end(struct framing *f)
 	size_t len = f->linelen - 1;
 	f->cr = 0;
 	f->linelen = 0;
-	if (f->lineno++ == 0) {
-		if (!len)
-			return defect(f, "request-line", "an empty line before the request line");
-		f->body_ok = method_has_body(f->line, len < FRAMING_KEEP ? len : FRAMING_KEEP);
-		return 0;
-	}
+	if (f->lineno++ == 0)
+		return request_line(f, len);
 	return len ? header_line(f, len) : head_end(f);
 }
 
-/* One byte of a chunk size: hex digits, then CR. */
+/* One byte of a chunk size: hex digits, then CR; the chunks so far within the body limit. */
 static int chunk_size(struct framing *f, unsigned char c)
 {
 	int v = c >= '0' && c <= '9'   ? c - '0'
@@ -188,6 +399,10 @@ static int chunk_size(struct framing *f, unsigned char c)
 		return 0;
 	}
 	if (c == '\r' && f->digits) {
+		f->body += f->left; /* < 2^61: each chunk < 2^60, the sum so far within a limit */
+		if (over_body_limit(f, f->body))
+			return over_limit(f, 413, body_limit(f), "body",
+			                  "chunks adding up to more than this resource takes");
 		f->state = CHUNK_SIZE_LF;
 		return 0;
 	}
@@ -228,16 +443,29 @@ static int chunk_byte(struct framing *f, unsigned char c)
 	}
 }
 
+/* Up to the next LF of a head (k bytes before it, lf when there is one): the head may take
+ * `room` more bytes; the byte that would pass that is refused, after any earlier fault. */
+static int head_bytes(struct framing *f, const unsigned char *p, size_t k, int lf, size_t room)
+{
+	if (k + (size_t)lf > room)
+		return line_bytes(f, p, room) < 0 ? -1 : head_too_large(f);
+	if (line_bytes(f, p, k) < 0 || (lf && line_end(f) < 0))
+		return -1;
+	return 0;
+}
+
 int framing_feed(struct framing *f, const unsigned char *p, size_t n)
 {
 	const unsigned char *begin = p, *end = p + n;
 	while (p < end && f->state != DEAD) {
+		uint64_t at = f->fed + (uint64_t)(p - begin);
 		if (f->state == IDLE) {
-			begin_request(f, f->fed + (uint64_t)(p - begin));
+			begin_request(f, at);
 		} else if (f->state == HEAD) {
 			const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
 			size_t k = (size_t)((lf ? lf : end) - p);
-			if (line_bytes(f, p, k) < 0 || (lf && line_end(f) < 0))
+			if (head_bytes(f, p, k, lf != NULL, f->limits->max_head - (at - f->start)) <
+			    0)
 				break;
 			p += k + (lf != NULL);
 			if (f->state != HEAD)

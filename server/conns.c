@@ -64,10 +64,16 @@
 #include "framing.h"
 #include "log.h"
 #include "metrics.h"
+#include "router.h"
 #include "throttle.h"
 #include "worker.h"
 
 enum phase { WAIT, HEAD, BODY, HANDLER };
+
+/* R7: what a request-target and a head may hold (VOLUNTEERD_MAX_HEADERS bounds the head's
+ * bytes). */
+#define MAX_TARGET_BYTES  2000
+#define MAX_HEADER_FIELDS 50
 
 /* The connections one client address has open here. */
 struct addr_count {
@@ -104,6 +110,7 @@ struct conns {
 	unsigned addr_mask;
 	const struct timeval *phase_tv[HANDLER]; /* libevent common timeouts: one queue each */
 	struct timeval write_tv;
+	struct framing_limits limits; /* the pre-parser's, for every connection */
 	int full, backoff, listening; /* at the cap; after an accept error; listeners enabled */
 	struct event *resume_ev;
 };
@@ -431,7 +438,7 @@ static struct conn *conn_new(struct conns *cs, struct evhttp_connection *evcon,
 	cs->count++;
 	evhttp_connection_set_closecb(evcon, on_conn_close, c);
 	bufferevent_set_timeouts(bev, NULL, &cs->write_tv); /* reading is timed by the phases */
-	framing_init(&c->framing);
+	framing_init(&c->framing, &cs->limits);
 	c->received = evbuffer_get_length(c->in);
 	if (scan_framing(c, c->in, 0) < 0) /* nothing is read yet, normally */
 		framing_refused(c);
@@ -564,6 +571,14 @@ struct conns *conns_new(struct worker *w)
 		if (!(cs->phase_tv[p] = event_base_init_common_timeout(w->base, &tv)))
 			goto fail;
 	}
+	cs->limits = (struct framing_limits){
+	        .max_head = (size_t)cfg->max_header_bytes,
+	        .max_fields = MAX_HEADER_FIELDS,
+	        .max_target = MAX_TARGET_BYTES,
+	        .max_body = (uint64_t)cfg->max_body_bytes,
+	        .min_body = router_min_body_limit((uint64_t)cfg->max_body_bytes),
+	        .body_limit = router_body_limit,
+	};
 	cs->adopt_ev = event_new(w->base, -1, 0, on_adopt, cs);
 	cs->resume_ev = evtimer_new(w->base, on_resume, cs);
 	if (!cs->adopt_ev || !cs->resume_ev)

@@ -1,13 +1,16 @@
 /*
- * test_framing.c: the request-framing pre-parser.  Correct requests (Content-Length, chunked,
- * none, pipelined) pass whole and cut into pieces of every size, and are counted: requests
- * begun, heads ended.  Each ambiguous form is refused, naming the element at fault and the
- * request it is in, also when it comes after a correct request on the same connection.
+ * test_framing.c: the request pre-parser.  Correct requests (Content-Length, chunked, none,
+ * pipelined, every target form) pass whole and cut into pieces of every size, and are
+ * counted: requests begun, heads ended.  Each ambiguous form is refused with 400, naming the
+ * element at fault and the request it is in, also when it comes after a correct request on
+ * the same connection; what libevent would refuse itself, and what is over a limit, gets its
+ * own status (413, 414, 417, 431, 501, 505), at the byte that passes the limit.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -15,12 +18,31 @@
 
 #define POST "POST /x HTTP/1.1\r\nHost: a\r\n"
 
+/* The route /small takes 10 bytes, any other 100 (max_body); min_body is the smallest. */
+static unsigned limit_lookups;
+static uint64_t small_route(const char *method, const char *path, size_t len, uint64_t max)
+{
+	limit_lookups++;
+	if (!strcmp(method, "POST") && len == 6 && !memcmp(path, "/small", 6))
+		return 10;
+	return max;
+}
+
+static const struct framing_limits limits = {
+        .max_head = 1024,
+        .max_fields = 8,
+        .max_target = 200,
+        .max_body = 100,
+        .min_body = 10,
+        .body_limit = small_route,
+};
+
 /* Feeds the n bytes of s in pieces of `step` bytes (0: whole); the last framing_feed's
  * result. */
 static int feed(struct framing *f, const char *s, size_t n, size_t step)
 {
 	int rc = 0;
-	framing_init(f);
+	framing_init(f, &limits);
 	if (!step)
 		step = n ? n : 1;
 	for (size_t at = 0; at < n; at += step)
@@ -30,8 +52,10 @@ static int feed(struct framing *f, const char *s, size_t n, size_t step)
 
 /* s (a literal: NULs included) passes, whole and in pieces of 1 to 9 bytes. */
 #define assert_passes(s, requests, heads) passes(s, sizeof(s) - 1, requests, heads)
-/* s is refused, naming field, in request number `request` (whole and in pieces). */
-#define assert_refused(s, field, request) refused(s, sizeof(s) - 1, field, request)
+/* s is refused with 400, naming field, in request number `request` (whole and in pieces). */
+#define assert_refused(s, field, request) refused(s, sizeof(s) - 1, 400, field, request)
+/* s is refused with status, naming field, in its first request. */
+#define assert_status(s, status, field) refused(s, sizeof(s) - 1, status, field, 1)
 
 static void passes(const char *s, size_t n, unsigned requests, unsigned heads)
 {
@@ -44,11 +68,12 @@ static void passes(const char *s, size_t n, unsigned requests, unsigned heads)
 	}
 }
 
-static void refused(const char *s, size_t n, const char *field, unsigned request)
+static void refused(const char *s, size_t n, int status, const char *field, unsigned request)
 {
 	for (size_t step = 0; step <= 9; step++) {
 		struct framing f;
 		assert_int_equal(feed(&f, s, n, step), -1);
+		assert_int_equal(f.status, status);
 		assert_string_equal(f.field, field);
 		assert_int_equal(f.bad, request);
 		assert_non_null(f.why);
@@ -66,7 +91,6 @@ static void test_correct_requests_pass(void **state)
 	                   "A\r\n0123456789\r\n01\r\nx\r\n0\r\n\r\n",
 	              1, 1);
 	assert_passes("HEAD / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 1, 1);
-	assert_passes(POST "Content-Length: 123456789012345678901234\r\n\r\n{}", 1, 1); /* 413 */
 	/* a body may hold anything: CR, LF, NUL, a request */
 	assert_passes(POST "Content-Length: 5\r\n\r\n\n\r\0 \n", 1, 1);
 	/* pipelined, and a third begun */
@@ -75,7 +99,7 @@ static void test_correct_requests_pass(void **state)
 	                   "POST /x HTTP/1.1\r\nHost",
 	              3, 2);
 	/* a long header line: only its start is kept */
-	char big[4096];
+	char big[1000];
 	memset(big, 'a', sizeof big);
 	memcpy(big, "GET / HTTP/1.1\r\nCookie: ", 24);
 	memcpy(big + sizeof big - 5, "\r\n\r\n", 5);
@@ -99,7 +123,7 @@ static void test_transfer_encoding(void **state)
 	        "HEAD / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-		refused(cases[i], strlen(cases[i]), "Transfer-Encoding", 1);
+		refused(cases[i], strlen(cases[i]), 400, "Transfer-Encoding", 1);
 }
 
 static void test_content_length(void **state)
@@ -114,10 +138,9 @@ static void test_content_length(void **state)
 	        POST "Content-Length:\t2\r\n\r\n{}",
 	        POST "Content-Length: \r\n\r\n",
 	        "HEAD / HTTP/1.1\r\nContent-Length: 5\r\n\r\nGET /",
-	        "TRACE / HTTP/1.1\r\nContent-Length: 5\r\n\r\nGET /",
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-		refused(cases[i], strlen(cases[i]), "Content-Length", 1);
+		refused(cases[i], strlen(cases[i]), 400, "Content-Length", 1);
 }
 
 static void test_chunk_sizes(void **state)
@@ -136,7 +159,7 @@ static void test_chunk_sizes(void **state)
 	        POST "Transfer-Encoding: chunked\r\n\r\n1000000000000000\r\n",
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-		refused(cases[i], strlen(cases[i]), "chunk-size", 1);
+		refused(cases[i], strlen(cases[i]), 400, "chunk-size", 1);
 	assert_refused(POST "Transfer-Encoding: chunked\r\n\r\n2\r\n{}x\r\n0\r\n\r\n", "chunk-data",
 	               1);
 	assert_refused(POST "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\n0\r\n\r\n", "chunk-data",
@@ -165,6 +188,150 @@ static void test_lines(void **state)
 	assert_refused("GET / HTTP/1.1\r\n: b\r\n\r\n", "header-name", 1);
 	assert_refused("GET / HTTP/1.1\r\nno colon\r\n\r\n", "header-name", 1);
 	assert_refused("\r\nGET / HTTP/1.1\r\n\r\n", "request-line", 1);
+}
+
+static void test_request_lines(void **state)
+{
+	(void)state;
+	assert_passes("OPTIONS * HTTP/1.1\r\n\r\n", 1, 1);
+	assert_passes("GET http://a.example:8080/x?y#z HTTP/1.1\r\n\r\n", 1, 1);
+	assert_passes("GET HTTPS://[::1]/ HTTP/1.0\r\n\r\n", 1, 1);
+	assert_passes("GET http://a%41b HTTP/1.1\r\n\r\n", 1, 1);
+	assert_passes("DELETE /a:b/c?d=//e HTTP/1.1\r\n\r\n", 1, 1);
+	assert_status("GARBAGE\r\n\r\n", 400, "request-line");
+	assert_status("GET /\r\n\r\n", 400, "request-line");
+	assert_status("GET  / HTTP/1.1\r\n\r\n", 400, "request-line");
+	assert_status("GET /  HTTP/1.1\r\n\r\n", 400, "request-line");
+	assert_status(" GET / HTTP/1.1\r\n\r\n", 400, "request-line");
+	assert_status("GET / HTTP/1.1 \r\n\r\n", 400, "request-line");
+	assert_status("GET\t/ HTTP/1.1\r\n\r\n", 400, "request-line");
+	assert_status("GET /a b HTTP/1.1\r\n\r\n", 400, "request-line");
+	assert_status("GET / http/1.1\r\n\r\n", 400, "request-line");
+	assert_status("GET / HTTP/1.10\r\n\r\n", 400, "request-line");
+	assert_status("GET / HTTP/11\r\n\r\n", 400, "request-line");
+	assert_status("GET / HTTP/9.9\r\n\r\n", 505, "HTTP-version");
+	assert_status("GET / HTTP/1.2\r\n\r\n", 505, "HTTP-version");
+	assert_status("GET / HTTP/0.9\r\n\r\n", 505, "HTTP-version");
+	assert_status("GET / HTTP/2.0\r\n\r\n", 505, "HTTP-version");
+	assert_status("BREW / HTTP/1.1\r\n\r\n", 501, "method");
+	assert_status("get / HTTP/1.1\r\n\r\n", 501, "method");
+	assert_status("TRACE / HTTP/1.1\r\n\r\n", 501, "method");
+	assert_status("CONNECT a:443 HTTP/1.1\r\n\r\n", 501, "method");
+	assert_status("BREW / HTTP/2.0\r\n\r\n", 505, "HTTP-version"); /* the version first */
+	assert_status("GET //a/b HTTP/1.1\r\n\r\n", 400, "request-target");
+	assert_status("GET a/b HTTP/1.1\r\n\r\n", 400, "request-target");
+	assert_status("GET ftp://a/ HTTP/1.1\r\n\r\n", 400, "request-target");
+	assert_status("GET http://u@a/ HTTP/1.1\r\n\r\n", 400, "request-target");
+	assert_status("GET http://a:65536/ HTTP/1.1\r\n\r\n", 400, "request-target");
+	assert_status("GET http://a:b:80/ HTTP/1.1\r\n\r\n", 400, "request-target");
+	assert_status("GET http://[::g]/ HTTP/1.1\r\n\r\n", 400, "request-target");
+	assert_status("GET http://a%4/ HTTP/1.1\r\n\r\n", 400, "request-target");
+	assert_status(
+	        "GET http://"
+	        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/ HTTP/1.1"
+	        "\r\n\r\n",
+	        400, "request-target"); /* an authority past the bytes kept */
+}
+
+/* A request line of `GET /aaa... HTTP/1.1` whose target is tlen bytes, then an empty line. */
+static size_t long_target(char *buf, size_t tlen)
+{
+	memcpy(buf, "GET /", 5);
+	memset(buf + 5, 'a', tlen - 1);
+	memcpy(buf + 4 + tlen, " HTTP/1.1\r\n\r\n", 13);
+	return 4 + tlen + 13;
+}
+
+static void test_target_and_head_limits(void **state)
+{
+	(void)state;
+	char buf[2048];
+	passes(buf, long_target(buf, 200), 1, 1);
+	refused(buf, long_target(buf, 201), 414, "request-target", 1);
+	/* a request line past max_head: 414 as soon as it passes, its end unseen */
+	size_t n = long_target(buf, 1100);
+	refused(buf, 1030, 414, "request-target", 1);
+	refused(buf, n, 414, "request-target", 1);
+	struct framing f;
+	feed(&f, buf, 1024, 0);
+	assert_int_equal(f.bad, 0); /* max_head bytes exactly */
+	assert_int_equal(framing_feed(&f, (const unsigned char *)"a", 1), -1);
+	assert_int_equal(f.limit, 1024);
+	memset(buf, 'x', 1100);
+	refused(buf, 1100, 400, "request-line", 1);
+
+	/* 8 fields pass, a 9th is refused */
+	static const char fields8[] = "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"
+	                              "E: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\n\r\n";
+	assert_passes(fields8, 1, 1);
+	assert_status("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"
+	              "E: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\nI: 9\r\n\r\n",
+	              431, "headers");
+	/* a head of max_head bytes passes (line ends counted); one byte more is refused, at the
+	 * byte that passes, even with no line end yet */
+	memcpy(buf, "GET / HTTP/1.1\r\nX: ", 19);
+	memset(buf + 19, 'v', 1024 - 19 - 4);
+	memcpy(buf + 1024 - 4, "\r\n\r\n", 4);
+	passes(buf, 1024, 1, 1);
+	memcpy(buf, "GET / HTTP/1.1\r\nX: ", 19);
+	memset(buf + 19, 'v', 1024 - 19 - 3);
+	memcpy(buf + 1024 - 3, "\r\n\r\n", 4);
+	refused(buf, 1025, 431, "headers", 1);
+	memset(buf + 19, 'v', 1100 - 19);
+	refused(buf, 1100, 431, "headers", 1);
+	/* a fault before the byte that passes is named instead, however the bytes come */
+	buf[600] = '\r';
+	refused(buf, 1100, 400, "line-end", 1);
+	/* a second request has a head budget of its own */
+	static const char two[] = "GET / HTTP/1.1\r\nX: 1\r\n\r\n";
+	memcpy(buf, two, sizeof two - 1);
+	passes(buf, long_target(buf + sizeof two - 1, 200) + sizeof two - 1, 2, 2);
+}
+
+static void test_body_limits(void **state)
+{
+	(void)state;
+	limit_lookups = 0;
+	assert_passes("POST /small HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", 1, 1);
+	assert_int_equal(limit_lookups, 0); /* at min_body: no look-up */
+	assert_status("POST /small HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 413, "Content-Length");
+	assert_status("POST /small?x=1 HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 413,
+	              "Content-Length");
+	assert_status("POST http://a/small HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 413,
+	              "Content-Length");
+	assert_passes("POST /other HTTP/1.1\r\nContent-Length: 100\r\n\r\n", 1, 1);
+	assert_passes("PUT /small HTTP/1.1\r\nContent-Length: 100\r\n\r\n", 1, 1);
+	assert_status("POST /other HTTP/1.1\r\nContent-Length: 101\r\n\r\n", 413, "Content-Length");
+	assert_status(POST "Content-Length: 123456789012345678901234\r\n\r\n{}", 413,
+	              "Content-Length");
+	/* chunks: refused at the size that passes, before its data */
+	assert_passes("POST /small HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	              "5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n",
+	              1, 1);
+	assert_status("POST /small HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	              "5\r\n01234\r\n6\r\n",
+	              413, "body");
+	assert_status(POST "Transfer-Encoding: chunked\r\n\r\nfffffffffffffff\r\n", 413, "body");
+	struct framing f;
+	feed(&f, "POST /small HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 45, 0);
+	assert_int_equal(f.limit, 10);
+	/* a path longer than the bytes kept takes max_body */
+	char buf[512];
+	int n = snprintf(buf, sizeof buf,
+	                 "POST /small%0150d HTTP/1.1\r\nContent-Length: 100\r\n\r\n", 0);
+	passes(buf, (size_t)n, 1, 1);
+}
+
+static void test_expect_and_http10(void **state)
+{
+	(void)state;
+	assert_passes(POST "Expect:  100-Continue \r\nContent-Length: 2\r\n\r\n{}", 1, 1);
+	assert_status(POST "Expect: 100-continue, x\r\nContent-Length: 2\r\n\r\n{}", 417, "Expect");
+	assert_status("GET / HTTP/1.1\r\nexpect: x\r\n\r\n", 417, "Expect");
+	assert_passes("POST /x HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}", 1, 1);
+	assert_status("POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+	              "Transfer-Encoding");
 }
 
 static void test_a_defect_is_the_request_it_is_in(void **state)
@@ -196,6 +363,10 @@ int main(void)
 	        cmocka_unit_test(test_content_length),
 	        cmocka_unit_test(test_chunk_sizes),
 	        cmocka_unit_test(test_lines),
+	        cmocka_unit_test(test_request_lines),
+	        cmocka_unit_test(test_target_and_head_limits),
+	        cmocka_unit_test(test_body_limits),
+	        cmocka_unit_test(test_expect_and_http10),
 	        cmocka_unit_test(test_a_defect_is_the_request_it_is_in),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
