@@ -19,61 +19,80 @@
  * and then would hold its connection for ever.  Each connection has one timer, set for the
  * phase it is in:
  *   WAIT     for a request, since the accept (the TLS handshake included) or since the last
- *            answer was written: VOLUNTEERD_HTTP_TIMEOUT
+ *            answer was written: VOLUNTEERD_HTTP_TIMEOUT, then closed without an answer
+ *            (RFC 9112 §9.5: the client may just have gone)
  *   HEAD     since the request's first byte, until its header block ends:
- *            VOLUNTEERD_HEADER_TIMEOUT
+ *            VOLUNTEERD_HEADER_TIMEOUT, then 408
  *   BODY     since the end of the headers, until evhttp hands the request over:
- *            VOLUNTEERD_BODY_TIMEOUT
+ *            VOLUNTEERD_BODY_TIMEOUT, then 408
  *   HANDLER  the request is ours until its answer is written: no timer (a client that reads
  *            slowly meets evhttp's write timeout; database work has its own deadlines)
+ *   CLOSING  refused (below): the connection is ours, not evhttp's, until it closes, at
+ *            the latest REFUSAL_LINGER_S after the refusal
  * The phase follows the bytes that arrive in the connection's input buffer (decrypted, for
  * TLS: a callback on the buffer sees them before evhttp parses them), the request callback and
  * the request's completion callback.  evhttp's read timeout is switched off, as these replace
- * it.  When the timer fires the connection is freed, without an answer.  It never runs in
- * HANDLER: freeing the connection then would free the request under its handler.
+ * it.  The timer never runs in HANDLER: freeing the connection then would free the request
+ * under its handler.
  *
- * Framing (R11).  The same callback feeds every byte to a pre-parser (common/framing.c) that
- * frames the requests as evhttp will, and says where each head ends: a request's first byte
- * moves WAIT to HEAD, the end of its head HEAD to BODY (what evhttp has taken from the buffer
- * tells which request it is at).  At an ambiguous form (a bare LF, an obs-fold, a chunk size
- * strtoll reads but RFC 9112 does not, a trailer...) it stops and says where the request it is
- * in begins.  The request callback refuses a request whose bytes reach there (400,
- * Connection: close), and answers one before it with Connection: close, so nothing after is
- * read.  If evhttp does not hand the request over in this loop turn (it waits for more of a
- * body, say), the timer, set to fire at once, closes the connection without an answer; a
- * refused request with a Transfer-Encoding is also held off evhttp, which would answer some
- * of those itself (413).
+ * Refusals (R7, R8, R11).  The same callback feeds every byte to a pre-parser
+ * (common/framing.c) that frames the requests as evhttp will, and says where each head ends:
+ * a request's first byte moves WAIT to HEAD, the end of its head HEAD to BODY (what evhttp
+ * has taken from the buffer tells which request it is at).  It stops at a request that is
+ * framed ambiguously (a bare LF, an obs-fold, a chunk size strtoll reads but RFC 9112 does
+ * not...), that evhttp would answer itself with its own text/html page (a malformed request
+ * line, a method or version it does not take, an Expect), or that is over a limit (its
+ * request-target, its header fields, its route's body limit), and says the status.  When
+ * evhttp is at that request (it has taken every byte before, and is not in a handler), it
+ * is refused here, before evhttp reads its next byte: the bufferevent's callbacks become
+ * ours, so that evhttp neither parses nor answers anything more, and reply.c writes the
+ * answer (problem+json, Connection: close) into its output; once that is out, the write side
+ * is closed, and what the client still sends is read and dropped until it closes, so that a
+ * close with unread bytes does not reset the connection before the client has read the
+ * answer.  The deadlines' 408 takes the same way.  A request behind the one evhttp is at is
+ * never read: the one before it is answered with Connection: close, or, if evhttp does not
+ * hand that one over in this loop turn, the connection is closed without an answer.  A
+ * defect that arrives while a request is in its handler is refused once that answer is out
+ * (unless it said Connection: close), before evhttp's next read.
  */
 #include "conns.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "config.h"
+#include "err.h"
 #include "framing.h"
 #include "log.h"
 #include "metrics.h"
+#include "reply.h"
 #include "router.h"
 #include "throttle.h"
 #include "worker.h"
 
-enum phase { WAIT, HEAD, BODY, HANDLER };
+enum phase { WAIT, HEAD, BODY, HANDLER, CLOSING };
 
 /* R7: what a request-target and a head may hold (VOLUNTEERD_MAX_HEADERS bounds the head's
  * bytes). */
 #define MAX_TARGET_BYTES  2000
 #define MAX_HEADER_FIELDS 50
+/* How long a refused connection may take to send its answer and see the client close: a
+ * client that never reads, or keeps sending, must not hold it. */
+#define REFUSAL_LINGER_S 2
 
 /* The connections one client address has open here. */
 struct addr_count {
@@ -95,6 +114,7 @@ struct conn {
 	uint64_t received;       /* bytes put in `in` so far */
 	struct framing framing;  /* the requests as they arrive, ahead of evhttp */
 	struct addr_count *addr; /* NULL when addresses are not counted */
+	int client_done;         /* CLOSING: the client has closed its side */
 };
 
 struct conns {
@@ -109,6 +129,7 @@ struct conns {
 	struct addr_count **addrs; /* hash buckets; NULL: no cap per address */
 	unsigned addr_mask;
 	const struct timeval *phase_tv[HANDLER]; /* libevent common timeouts: one queue each */
+	const struct timeval *linger_tv;         /* CLOSING's, likewise */
 	struct timeval write_tv;
 	struct framing_limits limits; /* the pre-parser's, for every connection */
 	int full, backoff, listening; /* at the cap; after an accept error; listeners enabled */
@@ -277,50 +298,131 @@ static int scan_framing(struct conn *c, struct evbuffer *in, size_t from)
 	return 0;
 }
 
-/* Stop evhttp from parsing more of the connection's bytes, those in hand included (its read
- * callback runs only past the low watermark). */
-static void hold_off_evhttp(struct conn *c)
-{
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
-	bufferevent_setwatermark(bev, EV_READ, SIZE_MAX, 0);
-	bufferevent_disable(bev, EV_READ);
-}
-
-/* An ambiguous request is on its way: count it, and close the connection unless evhttp hands
- * a request over first (its handler then answers with Connection: close).  A request with a
- * Transfer-Encoding evhttp may answer itself, 413 for one it does not know or for a chunk
- * extension: that one is closed without an answer. */
-static void framing_refused(struct conn *c)
-{
-	struct worker *w = c->owner->w;
-	char *peer = NULL;
-	ev_uint16_t port = 0;
-	metrics_conn_event(w->metrics, w->index, METRICS_CONN_FRAMING);
-	evhttp_connection_get_peer(c->evcon, &peer, &port);
-	log_msg(LOG_INFO, "framing_refused", "worker=%d peer=%s request=%u field=%s", w->index,
-	        peer ? peer : "", c->framing.bad, c->framing.field);
-	if (c->framing.encodings)
-		hold_off_evhttp(c);
-	if (c->phase != HANDLER)
-		close_soon(c);
-}
-
 /* Where in the stream the request evhttp reads next begins (it has taken all before). */
 static uint64_t consumed(const struct conn *c)
 {
 	return c->received - evbuffer_get_length(c->in);
 }
 
+/* Whether evhttp is at the request that begins at `at` in the stream: it has taken every
+ * byte before (maybe some of it too), and no request of the connection is in its handler. */
+static int evhttp_is_at(const struct conn *c, uint64_t at)
+{
+	return c->phase != HANDLER && consumed(c) >= at;
+}
+
+/* --- refusals ------------------------------------------------------------------------------ */
+
+/* A refused connection's bytes, read and dropped.  It may also be called by evhttp's own
+ * deferred read, with evhttp's argument: it uses none. */
+static void drop_input(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	(void)arg;
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/* The answer is out: close the write side (after a TLS close_notify), so that the client
+ * reads it to its end; its own close then frees the connection, or the timer does. */
+static void on_refusal_sent(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (c->client_done) {
+		evhttp_connection_free(c->evcon);
+		return;
+	}
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	if (ssl)
+		SSL_shutdown(ssl);
+	shutdown(c->fd, SHUT_WR);
+	bufferevent_disable(bev, EV_WRITE);
+}
+
+static void on_refusal_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	/* the client closed its side first: the answer still goes out */
+	if (what == (BEV_EVENT_EOF | BEV_EVENT_READING) &&
+	    evbuffer_get_length(bufferevent_get_output(bev))) {
+		c->client_done = 1;
+		return;
+	}
+	evhttp_connection_free(c->evcon); /* its close callback frees c */
+}
+
+/* Answer the request evhttp is at with e and close: the bufferevent is ours from here, so
+ * that evhttp neither parses nor answers anything more. */
+static void refuse(struct conn *c, const struct err *e)
+{
+	struct conns *cs = c->owner;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+	char rid[24];
+	worker_next_rid(cs->w, rid, sizeof rid);
+	c->phase = CLOSING;
+	evtimer_add(c->deadline, cs->linger_tv);
+	bufferevent_setcb(bev, drop_input, on_refusal_sent, on_refusal_event, c);
+	bufferevent_setwatermark(bev, EV_READ | EV_WRITE, 0, 0);
+	if (reply_refusal(bufferevent_get_output(bev), e, rid,
+	                  bufferevent_openssl_get_ssl(bev) != NULL) < 0) {
+		close_soon(c); /* out of memory: closed without an answer */
+		return;
+	}
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* The pre-parser's verdict, as an answer. */
+static void refuse_framing(struct conn *c)
+{
+	const struct framing *f = &c->framing;
+	struct err e;
+	if (f->limit)
+		err_set(&e, app_err_from_status(f->status), f->field, "%s (limit: %llu)", f->why,
+		        (unsigned long long)f->limit);
+	else
+		err_set(&e, app_err_from_status(f->status), f->field, "%s", f->why);
+	refuse(c, &e);
+}
+
+/* A refused request is on its way: count it, and answer it if evhttp is at it; else close
+ * the connection unless evhttp hands a request over first (its handler then answers with
+ * Connection: close) or one is in its handler (the refusal waits for its answer). */
+static void framing_refused(struct conn *c)
+{
+	struct worker *w = c->owner->w;
+	const struct framing *f = &c->framing;
+	enum metrics_conn counted = f->status == 413   ? METRICS_CONN_LIMIT_BODY
+	                            : f->status == 414 ? METRICS_CONN_LIMIT_TARGET
+	                            : f->status == 431 ? METRICS_CONN_LIMIT_HEADERS
+	                                               : METRICS_CONN_FRAMING;
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+	metrics_conn_event(w->metrics, w->index, counted);
+	evhttp_connection_get_peer(c->evcon, &peer, &port);
+	log_msg(LOG_INFO, "request_refused", "worker=%d peer=%s request=%u status=%d field=%s",
+	        w->index, peer ? peer : "", f->bad, f->status, f->field);
+	if (evhttp_is_at(c, f->bad_at))
+		refuse_framing(c);
+	else if (c->phase != HANDLER)
+		close_soon(c);
+}
+
 /* Between requests: wait for the next, or time the one already arriving (pipelined): its head
- * has ended when the latest head the pre-parser saw ends past its start. */
+ * has ended when the latest head the pre-parser saw ends past its start.  A refused request
+ * next is refused at once: evhttp reads it as soon as this completion callback returns, and
+ * the timer, made active now, runs before that read (the callbacks run in order). */
 static void await_request(struct conn *c)
 {
-	if (c->framing.bad)
-		close_soon(c);
-	else if (!evbuffer_get_length(c->in))
+	if (c->framing.bad) {
+		c->phase = WAIT; /* no request in a handler now: the timer may act */
+		if (evhttp_is_at(c, c->framing.bad_at))
+			event_active(c->deadline, EV_TIMEOUT, 0);
+		else
+			close_soon(c);
+	} else if (!evbuffer_get_length(c->in)) {
 		arm(c, WAIT);
-	else
+	} else {
 		arm(c, c->framing.head_end > consumed(c) ? BODY : HEAD);
+	}
 }
 
 /* Bytes arrived: a request's first starts its header deadline, its headers' end the body's. */
@@ -328,7 +430,7 @@ static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, v
 {
 	struct conn *c = arg;
 	c->received += info->n_added;
-	if (!info->n_added || c->framing.bad)
+	if (!info->n_added || c->framing.bad || c->phase == CLOSING)
 		return;
 	size_t len = evbuffer_get_length(in);
 	if (scan_framing(c, in, info->n_added < len ? len - info->n_added : 0) < 0) {
@@ -347,6 +449,17 @@ static void on_answered(struct evhttp_request *ev, void *arg)
 	await_request(arg);
 }
 
+/* A request's head or body missed its deadline: 408 (RFC 9110 §15.5.9). */
+static void refuse_late(struct conn *c)
+{
+	static const char *const part[HANDLER] = {"", "head", "body"};
+	const struct config *cfg = c->owner->w->cfg;
+	struct err e;
+	err_set(&e, APP_ETIMEOUT, NULL, "the request's %s did not arrive within %d s",
+	        part[c->phase], c->phase == HEAD ? cfg->header_timeout_s : cfg->body_timeout_s);
+	refuse(c, &e);
+}
+
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	static const enum metrics_conn counter[HANDLER] = {METRICS_CONN_IDLE_DEADLINE,
@@ -357,21 +470,30 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = c->owner->w;
 	(void)fd;
 	(void)what;
-	if (c->phase == HANDLER) /* cannot be: arm() stopped the timer */
-		return;
-	if (c->framing.bad) { /* close_soon: counted already */
+	if (c->phase == CLOSING) { /* the refusal's bound */
 		evhttp_connection_free(c->evcon);
 		return;
 	}
-	metrics_conn_event(w->metrics, w->index, counter[c->phase]);
-	if (c->phase != WAIT) {
-		char *peer = NULL;
-		ev_uint16_t port = 0;
-		evhttp_connection_get_peer(c->evcon, &peer, &port);
-		log_msg(LOG_INFO, "conn_deadline", "worker=%d deadline=%s peer=%s requests=%u",
-		        w->index, name[c->phase], peer ? peer : "", c->requests);
+	if (c->phase == HANDLER) /* cannot be: arm() stopped the timer */
+		return;
+	if (c->framing.bad) { /* close_soon, or await_request: counted already */
+		if (evhttp_is_at(c, c->framing.bad_at))
+			refuse_framing(c);
+		else
+			evhttp_connection_free(c->evcon);
+		return;
 	}
-	evhttp_connection_free(c->evcon); /* its close callback frees c */
+	metrics_conn_event(w->metrics, w->index, counter[c->phase]);
+	if (c->phase == WAIT) {
+		evhttp_connection_free(c->evcon); /* its close callback frees c */
+		return;
+	}
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+	evhttp_connection_get_peer(c->evcon, &peer, &port);
+	log_msg(LOG_INFO, "conn_deadline", "worker=%d deadline=%s peer=%s requests=%u", w->index,
+	        name[c->phase], peer ? peer : "", c->requests);
+	refuse_late(c);
 }
 
 /* --- connections --------------------------------------------------------------------------- */
@@ -442,7 +564,8 @@ static struct conn *conn_new(struct conns *cs, struct evhttp_connection *evcon,
 	c->received = evbuffer_get_length(c->in);
 	if (scan_framing(c, c->in, 0) < 0) /* nothing is read yet, normally */
 		framing_refused(c);
-	await_request(c);
+	else
+		await_request(c);
 	return c;
 }
 
@@ -527,8 +650,9 @@ int conns_request(struct conns *cs, struct evhttp_request *ev, const char **fiel
 	arm(c, HANDLER);
 	evhttp_request_set_on_complete_cb(ev, on_answered, c);
 	unsigned n = ++c->requests, bad = c->framing.bad;
-	/* evhttp has taken the request's bytes from `in`: it is the ambiguous one (or after it)
-	 * when they reach past the ambiguous request's first byte. */
+	/* evhttp has taken the request's bytes from `in`: it is the refused one (or after it)
+	 * when they reach past the refused request's first byte.  That cannot be (it is refused
+	 * before evhttp reads it): kept so that, should it ever be, no handler runs it. */
 	if (bad && consumed(c) > c->framing.bad_at) {
 		*field = c->framing.field;
 		*why = c->framing.why;
@@ -571,6 +695,9 @@ struct conns *conns_new(struct worker *w)
 		if (!(cs->phase_tv[p] = event_base_init_common_timeout(w->base, &tv)))
 			goto fail;
 	}
+	struct timeval linger = {REFUSAL_LINGER_S, 0};
+	if (!(cs->linger_tv = event_base_init_common_timeout(w->base, &linger)))
+		goto fail;
 	cs->limits = (struct framing_limits){
 	        .max_head = (size_t)cfg->max_header_bytes,
 	        .max_fields = MAX_HEADER_FIELDS,

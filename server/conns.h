@@ -1,6 +1,7 @@
 /*
  * conns.h: a worker's client connections: which are open, how many (in all and per client
- * address), and how long each may take to send a request.
+ * address), how long each may take to send a request, and the requests refused before evhttp
+ * reads them (answered here, in problem+json).
  *
  * All counts are the worker's own: the workers share the ports through SO_REUSEPORT, and the
  * kernel spreads a client's connections over them by a hash of its address and port.
@@ -25,9 +26,10 @@ void conns_free(struct conns *cs);
 struct bufferevent *conns_track(struct conns *cs, struct bufferevent *bev);
 /* From the request callback: the request is its handler's until answered, and no deadline
  * runs meanwhile; the last request a connection may make is answered with Connection: close,
- * and so is one followed by an ambiguous request.  -1 when the request itself (or one before
- * it) is framed ambiguously (R11): the caller answers 400 with Connection: close, naming
- * *field and saying *why (static strings). */
+ * and so is one followed by a refused request (which is then never read).  -1 when the
+ * request itself (or one before it) was refused by the pre-parser (R11): not expected, as
+ * such a request is answered before evhttp reads it; the caller answers 400 with
+ * Connection: close, naming *field and saying *why (static strings). */
 int conns_request(struct conns *cs, struct evhttp_request *ev, const char **field,
                   const char **why);
 /* Watch lev for accept errors (EMFILE...): it then pauses for a moment instead of spinning. */

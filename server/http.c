@@ -3,9 +3,9 @@
  *
  * Owns the evhttp objects and the listeners of one worker.  Limits are always explicit
  * (libevent's defaults are unlimited): header size, body size (the largest any route
- * allows; routes with a smaller limit are checked here), the write timeout, the methods we
- * route, and descriptors for the connection cap.  The connections themselves, their caps
- * and their deadlines are conns.c's.
+ * allows; routes with a smaller limit are checked here too), the write timeout, the methods
+ * we route, and descriptors for the connection cap.  The connections themselves, their caps,
+ * their deadlines and the requests refused before evhttp reads them are conns.c's.
  */
 #include "http.h"
 
@@ -120,9 +120,9 @@ static void set_rid(struct req *r)
  * Transfer-Encoding, but takes the first of two Content-Length headers and a signed one
  * ("+5").  A proxy in front may have framed the request by another, so such a request is
  * refused and its connection closed, as RFC 9112 §6.3 asks; so is a %00 in the target, which
- * a C string would end at.  conns.c refuses these too, and what only the raw bytes show (bare
- * LF, obs-fold, chunk syntax, trailers); this check on the parsed request stays for the
- * connections conns.c could not track. */
+ * a C string would end at.  conns.c refuses these too, before evhttp reads them, and what only
+ * the raw bytes show (bare LF, obs-fold, chunk syntax, trailers); this check on the parsed
+ * request stays for the %00 and for the connections conns.c could not track. */
 static int framing_is_ambiguous(struct evhttp_request *ev, const char **field, const char **why)
 {
 	int lengths = 0, encodings = 0;
@@ -306,12 +306,13 @@ static struct evhttp *make_evhttp(struct worker *w, int port,
 		err_set(err, APP_EINTERNAL, NULL, "evhttp_new failed");
 		return NULL;
 	}
-	/* Past these two evhttp answers 400 or 413 itself, in text/html with Connection: close:
-	 * 2.1 builds that answer before any callback of ours sees the request (a header callback
-	 * could refuse a Content-Length early, but only evhttp_set_newreqcb, new in 2.2, reaches
-	 * a request before its headers are parsed). */
+	/* Past these two evhttp would answer 400 or 413 itself, in text/html, before any
+	 * callback of ours sees the request.  conns.c's pre-parser refuses such a request first,
+	 * with problem+json: a head over max_header_bytes (it counts the line ends, which evhttp
+	 * does not) with 431, a body over its route's limit with 413 before a byte of it is read.
+	 * evhttp's own checks stay for the connections conns.c could not track. */
 	evhttp_set_max_headers_size(h, cfg->max_header_bytes);
-	/* Routes with a smaller limit are checked in on_request; this is the hard ceiling. */
+	/* Routes with a smaller limit are checked in on_request as well; the hard ceiling. */
 	evhttp_set_max_body_size(h, cfg->max_body_bytes);
 	/* Reading and writing; conns.c puts its deadlines in place of the reading one. */
 	evhttp_set_timeout(h, cfg->http_timeout_s);

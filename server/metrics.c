@@ -258,6 +258,9 @@ static void render_conn_events(struct metrics *m, struct evbuffer *out, const ch
 	        [METRICS_CONN_IDLE_DEADLINE] = "idle",
 	        [METRICS_CONN_HEADER_DEADLINE] = "header",
 	        [METRICS_CONN_BODY_DEADLINE] = "body",
+	        [METRICS_CONN_LIMIT_TARGET] = "request-target",
+	        [METRICS_CONN_LIMIT_HEADERS] = "headers",
+	        [METRICS_CONN_LIMIT_BODY] = "body",
 	};
 	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
 	for (int i = 0; i < m->nworkers; i++)
@@ -304,9 +307,15 @@ void metrics_render(struct metrics *m, struct evbuffer *out)
 	        "Connections told to close after VOLUNTEERD_MAX_REQUESTS_PER_CONN requests.", NULL,
 	        METRICS_CONN_REQUEST_CAP, 1);
 	render_conn_events(m, out, "volunteerd_http_framing_refusals_total",
-	                   "Requests framed ambiguously (request smuggling, R11): answered 400 "
-	                   "or their connection closed.",
+	                   "Requests refused before they were read: framed ambiguously "
+	                   "(request smuggling, R11) or malformed (400), an Expect (417), a method "
+	                   "(501) or a version (505) not served; answered, or their connection "
+	                   "closed.",
 	                   NULL, METRICS_CONN_FRAMING, 1);
+	render_conn_events(m, out, "volunteerd_http_limit_refusals_total",
+	                   "Requests refused before they were read for a limit (R7, R8): their "
+	                   "request-target (414), their header fields (431) or their body (413).",
+	                   "limit", METRICS_CONN_LIMIT_TARGET, 3);
 	render_gauge(m, out, "volunteerd_db_pool_connections", "Database connections configured.",
 	             "gauge", offsetof(struct worker_slot, db_size));
 	render_gauge(m, out, "volunteerd_db_pool_connected", "Database connections up.", "gauge",

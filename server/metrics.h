@@ -55,7 +55,11 @@ enum metrics_conn {
 	METRICS_CONN_HEADER_DEADLINE, /* closed with a request's headers unfinished */
 	METRICS_CONN_BODY_DEADLINE,   /* closed with a request's body unfinished */
 	METRICS_CONN_REQUEST_CAP,     /* told to close after its last allowed request */
-	METRICS_CONN_FRAMING,         /* a request framed ambiguously: refused or closed (R11) */
+	METRICS_CONN_FRAMING,         /* a request framed ambiguously, malformed or not served:
+	                                 refused or closed (R11) */
+	METRICS_CONN_LIMIT_TARGET,    /* a request refused for its request-target's length (414) */
+	METRICS_CONN_LIMIT_HEADERS,   /* ... for its header fields (431) */
+	METRICS_CONN_LIMIT_BODY,      /* ... for its body's size (413) */
 	METRICS_CONN_EVENTS
 };
 void metrics_conn_event(struct metrics *m, int worker, enum metrics_conn event);

@@ -343,6 +343,33 @@ def raw_exchange(port, data, timeout=10, chunk_pause=0.0, read_first=0.0):
     return reply, err
 
 
+def send_and_read_to_close(s, parts):
+    """Sends parts in turn on s (the server may close early: what it answered is still read),
+    then reads until the server closes.  Returns (reply, closed, seconds from the last part
+    sent to the reply's first byte, or None); closed is False when the connection was still
+    open after s's timeout without a byte."""
+    reply, first = b"", None
+    t0 = time.monotonic()
+    try:
+        for p in parts:
+            s.sendall(p)
+            t0 = time.monotonic()
+    except OSError:
+        pass
+    try:
+        while True:
+            got = s.recv(65536)
+            if not got:
+                return reply, True, first
+            if first is None:
+                first = time.monotonic() - t0
+            reply += got
+    except socket.timeout:
+        return reply, False, first
+    except (ConnectionResetError, ssl.SSLError):
+        return reply, True, first
+
+
 def dial(port, source="127.0.0.1", tls=False, timeout=10):
     """A connection to 127.0.0.1:port from source (a loopback address), over TLS (the test
     certificate not checked) when tls."""

@@ -2,8 +2,9 @@
 
 Each test starts a server of its own with short limits.  Deadlines: a request's headers
 trickled a byte at a time are cut at VOLUNTEERD_HEADER_TIMEOUT from their first byte (plain
-and TLS), a body at VOLUNTEERD_BODY_TIMEOUT from the headers' end, a TLS handshake trickled
-a byte at a time at VOLUNTEERD_HTTP_TIMEOUT from the accept; a slow but honest client and a
+and TLS), a body at VOLUNTEERD_BODY_TIMEOUT from the headers' end, each with a 408 answer
+before the close; a TLS handshake trickled a byte at a time is closed, without an answer, at
+VOLUNTEERD_HTTP_TIMEOUT from the accept; a slow but honest client and a
 keep-alive connection idle for longer than the header deadline are still served; a
 connection answers VOLUNTEERD_MAX_REQUESTS_PER_CONN requests, the last with Connection:
 close.  Caps: 100 connections from 127.0.0.2 against a cap of 16 per address keep 16 per
@@ -80,20 +81,35 @@ def peer_closed(s):
 
 
 def trickle(s, data, gap, limit):
-    """Sends data a byte every `gap` seconds until the server closes the connection (returns
-    the seconds since the first byte) or `limit` seconds pass (returns None)."""
+    """Sends data a byte every `gap` seconds until the server answers or closes the connection
+    or `limit` seconds pass.  Returns (the seconds from the first byte to the answer or the
+    close, or None; the answer, read to the close)."""
     t0 = time.monotonic()
     s.settimeout(gap)
     for i in range(len(data)):
         if time.monotonic() - t0 > limit:
-            return None
+            return None, b""
         try:
             s.sendall(data[i:i + 1])
+            got = s.recv(65536)
+        except socket.timeout:
+            continue
         except OSError:
-            return time.monotonic() - t0
-        if peer_closed(s):
-            return time.monotonic() - t0
-    return None
+            return time.monotonic() - t0, b""
+        took, reply = time.monotonic() - t0, got
+        s.settimeout(TIMEOUT)
+        while got:
+            got = s.recv(65536)
+            reply += got
+        return took, reply
+    return None, b""
+
+
+def status_408(reply):
+    """Whether reply is one 408 problem that closes the connection."""
+    head = reply.split(b"\r\n\r\n", 1)[0].lower()
+    return (reply.startswith(b"HTTP/1.1 408 ") and b"connection: close" in head
+            and b"application/problem+json" in head)
 
 
 def closed_within(s, limit):
@@ -134,9 +150,10 @@ def read_answer(s):
 def test_trickled_headers_are_cut_at_the_header_deadline(pg, make_server, tls):
     srv = serve(make_server, pg, tls=tls, HEADER_TIMEOUT=2, BODY_TIMEOUT=30, HTTP_TIMEOUT=30)
     with dial(srv.https if tls else srv.http, tls=tls) as s:
-        took = trickle(s, TRICKLED_HEAD, gap=0.25, limit=12)
+        took, reply = trickle(s, TRICKLED_HEAD, gap=0.25, limit=12)
     assert took is not None, "a client trickling its headers was held 12 s"
-    assert 1.5 <= took <= 5, f"closed {took:.2f} s after the first byte (deadline 2 s)"
+    assert 1.5 <= took <= 5, f"answered {took:.2f} s after the first byte (deadline 2 s)"
+    assert status_408(reply), reply[:300]
     probe(srv)
     assert total(metrics(srv), "volunteerd_http_deadline_closes_total", deadline="header") == 1
 
@@ -145,10 +162,11 @@ def test_trickled_body_is_cut_at_the_body_deadline(pg, make_server):
     srv = serve(make_server, pg, HEADER_TIMEOUT=2, BODY_TIMEOUT=4, HTTP_TIMEOUT=30)
     with dial(srv.http) as s:
         s.sendall(BODY_HEAD)
-        took = trickle(s, b"x" * 2000, gap=0.25, limit=12)
+        took, reply = trickle(s, b"x" * 2000, gap=0.25, limit=12)
     assert took is not None, "a client trickling its body was held 12 s"
     # After the header deadline (2 s), at the body's (4 s from the headers' end).
-    assert 3 <= took <= 7, f"closed {took:.2f} s after the headers (deadline 4 s)"
+    assert 3 <= took <= 7, f"answered {took:.2f} s after the headers (deadline 4 s)"
+    assert status_408(reply), reply[:300]
     probe(srv)
     m = metrics(srv)
     assert total(m, "volunteerd_http_deadline_closes_total", deadline="body") == 1
@@ -161,8 +179,9 @@ def test_trickled_tls_handshake_is_cut_at_the_wait_deadline(pg, make_server):
     srv = serve(make_server, pg, tls=True, HEADER_TIMEOUT=2, HTTP_TIMEOUT=3)
     with dial(srv.https) as s:
         # A TLS record header announcing a 512-byte handshake message, then its bytes, slowly.
-        took = trickle(s, b"\x16\x03\x01\x02\x00" + b"\x01" * 512, gap=0.25, limit=12)
+        took, reply = trickle(s, b"\x16\x03\x01\x02\x00" + b"\x01" * 512, gap=0.25, limit=12)
     assert took is not None, "a client trickling its TLS handshake was held 12 s"
+    assert reply == b"", reply[:300]  # no request yet: closed without an answer
     assert 2.5 <= took <= 6, f"closed {took:.2f} s after the accept (deadline 3 s)"
     probe(srv)
     assert total(metrics(srv), "volunteerd_http_deadline_closes_total", deadline="idle") >= 1
