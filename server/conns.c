@@ -1,5 +1,5 @@
 /*
- * conns.c: a worker's client connections: tracking, caps and deadlines.
+ * conns.c: a worker's client connections: tracking, caps, deadlines and refusals.
  *
  * Tracking.  evhttp 2.1 tells us nothing when it accepts or closes a connection, but it asks
  * our bevcb for each new connection's bufferevent, and it sets that bufferevent's callback
@@ -49,7 +49,7 @@
  * answer (problem+json, Connection: close) into its output; once that is out, the write side
  * is closed, and what the client still sends is read and dropped until it closes, so that a
  * close with unread bytes does not reset the connection before the client has read the
- * answer.  The deadlines' 408 takes the same way.  A request behind the one evhttp is at is
+ * answer.  The deadlines' 408 goes the same way.  A request behind the one evhttp is at is
  * never read: the one before it is answered with Connection: close, or, if evhttp does not
  * hand that one over in this loop turn, the connection is closed without an answer.  A
  * defect that arrives while a request is in its handler is refused once that answer is out
@@ -68,7 +68,6 @@
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
