@@ -33,9 +33,6 @@ static const struct {
         [APP_EEXPECT] = {417, "Expectation Failed", "urn:volunteerd:problem:expectation-failed"},
         [APP_EHEADERS] = {431, "Request Header Fields Too Large",
                           "urn:volunteerd:problem:headers-too-large"},
-        [APP_ENOTIMPL] = {501, "Not Implemented", "urn:volunteerd:problem:not-implemented"},
-        [APP_EVERSION] = {505, "HTTP Version Not Supported",
-                          "urn:volunteerd:problem:version-not-supported"},
 };
 
 static int valid_code(enum app_err code)

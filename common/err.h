@@ -34,8 +34,6 @@ enum app_err {
 	APP_ETARGET,  /* 414: a request-target over the limit */
 	APP_EEXPECT,  /* 417: an Expect other than 100-continue */
 	APP_EHEADERS, /* 431: too many header fields, or a head over the limit */
-	APP_ENOTIMPL, /* 501: a method the server does not implement */
-	APP_EVERSION, /* 505: an HTTP version other than 1.0 and 1.1 */
 	APP_ERR_COUNT
 };
 

@@ -17,7 +17,8 @@
  * lines where a chunk size is due, and takes trailers as more headers.  It answers itself
  * (text/html) a request line it cannot split or whose version is not HTTP/0.x or 1.x, a
  * request-target its URI parser refuses, a method it does not know or that is not allowed
- * (501), a header line without a colon, a head past its limit (counted without line ends),
+ * (501; here 400, as DESIGN §4 has no 5xx but 503), a header line without a colon, a head
+ * past its limit (counted without line ends),
  * an Expect other than 100-continue on an HTTP/1.1 request with a body (417), and a body
  * past its limit (413): each of those is refused here first, at its byte or earlier.
  */
@@ -259,11 +260,13 @@ static int request_line(struct framing *f, size_t len)
 	if (memcmp(v + 1, "HTTP/", 5) || !is_digit(v[6]) || v[7] != '.' || !is_digit(v[8]))
 		return defect(f, "request-line", "a version of the form HTTP/1.1");
 	if (v[6] != '1' || (v[8] != '0' && v[8] != '1'))
-		return refuse(f, 505, "HTTP-version", "HTTP/1.1 or HTTP/1.0 only");
+		return refuse(f, 400, "HTTP-version", "HTTP/1.1 or HTTP/1.0 only");
 	f->http10 = v[8] == '0';
 	f->method = sp ? method_index(f->first, mlen) : -1;
 	if (f->method < 0)
-		return refuse(f, 501, "method", "a method that this server does not implement");
+		return refuse(f, 400, "method",
+		              "GET, HEAD, POST, PUT, DELETE, PATCH or OPTIONS: no other method is "
+		              "served");
 	size_t tlen = len - mlen - 10;
 	if (tlen > f->limits->max_target)
 		return over_limit(f, 414, f->limits->max_target, "request-target",

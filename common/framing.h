@@ -20,8 +20,9 @@
  *   414 a request-target over max_target bytes (or a request line past max_head);
  *   417 an Expect other than `100-continue`;
  *   431 more than max_fields header fields, or a head over max_head bytes;
- *   501 a method other than GET, HEAD, POST, PUT, DELETE, PATCH and OPTIONS;
- *   505 a version other than HTTP/1.0 and HTTP/1.1.
+ *   400 also a method other than GET, HEAD, POST, PUT, DELETE, PATCH and OPTIONS, and a
+ *       version other than HTTP/1.0 and HTTP/1.1 (RFC 9110 has 501 and 505 for these, but
+ *       DESIGN §4 makes every 5xx but 503 a fault of the server).
  * Every limit is checked at the byte that passes it, before libevent could act on it (its
  * own header limit counts fewer bytes: no line ends).  The first defect ends the scan: the
  * connection is not to be read further.

@@ -306,12 +306,12 @@ void metrics_render(struct metrics *m, struct evbuffer *out)
 	        m, out, "volunteerd_http_request_cap_closes_total",
 	        "Connections told to close after VOLUNTEERD_MAX_REQUESTS_PER_CONN requests.", NULL,
 	        METRICS_CONN_REQUEST_CAP, 1);
-	render_conn_events(m, out, "volunteerd_http_framing_refusals_total",
-	                   "Requests refused before they were read: framed ambiguously "
-	                   "(request smuggling, R11) or malformed (400), an Expect (417), a method "
-	                   "(501) or a version (505) not served; answered, or their connection "
-	                   "closed.",
-	                   NULL, METRICS_CONN_FRAMING, 1);
+	render_conn_events(
+	        m, out, "volunteerd_http_framing_refusals_total",
+	        "Requests refused before they were read: framed ambiguously "
+	        "(request smuggling, R11) or malformed, a method or a version not served "
+	        "(400), an Expect (417); answered, or their connection closed.",
+	        NULL, METRICS_CONN_FRAMING, 1);
 	render_conn_events(m, out, "volunteerd_http_limit_refusals_total",
 	                   "Requests refused before they were read for a limit (R7, R8): their "
 	                   "request-target (414), their header fields (431) or their body (413).",

@@ -7,8 +7,8 @@ of ours carries, and then the connection closes.  Sent raw, plain and over TLS, 
 a fresh connection:
 
 - a request line that is not `method SP target SP HTTP/1.x` (400), a version other than 1.0
-  and 1.1 (505), a method not served (501), a target over 2,000 bytes (414), a target of no
-  known form (400);
+  and 1.1 (400, not 505), a method not served (400, not 501: DESIGN §4 allows no 5xx but
+  503), a target over 2,000 bytes (414), a target of no known form (400);
 - more than 50 header fields or a head over VOLUNTEERD_MAX_HEADERS (431), a header line
   without a colon (400), an Expect other than 100-continue (417), a Transfer-Encoding in
   HTTP/1.0 (400), `Content-Length: 2, 2` (400);
@@ -49,11 +49,11 @@ def chunked_past_a_mebibyte():
 CASES = {
     "request_line_garbage": (b"GARBAGE\r\n\r\n", 400, "request-line"),
     "request_line_two_spaces": (b"GET  /livez HTTP/1.1\r\nHost: localhost\r\n\r\n", 400, "request-line"),
-    "version_9_9": (b"GET /livez HTTP/9.9\r\nHost: localhost\r\n\r\n", 505, "HTTP-version"),
-    "version_2_0": (b"GET /livez HTTP/2.0\r\nHost: localhost\r\n\r\n", 505, "HTTP-version"),
-    "method_brew": (b"BREW /livez HTTP/1.1\r\nHost: localhost\r\n\r\n", 501, "method"),
-    "method_trace": (b"TRACE /livez HTTP/1.1\r\nHost: localhost\r\n\r\n", 501, "method"),
-    "method_connect": (b"CONNECT localhost:443 HTTP/1.1\r\nHost: localhost\r\n\r\n", 501, "method"),
+    "version_9_9": (b"GET /livez HTTP/9.9\r\nHost: localhost\r\n\r\n", 400, "HTTP-version"),
+    "version_2_0": (b"GET /livez HTTP/2.0\r\nHost: localhost\r\n\r\n", 400, "HTTP-version"),
+    "method_brew": (b"BREW /livez HTTP/1.1\r\nHost: localhost\r\n\r\n", 400, "method"),
+    "method_trace": (b"TRACE /livez HTTP/1.1\r\nHost: localhost\r\n\r\n", 400, "method"),
+    "method_connect": (b"CONNECT localhost:443 HTTP/1.1\r\nHost: localhost\r\n\r\n", 400, "method"),
     "target_3000": (b"GET /" + b"a" * 2999 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", 414, "request-target"),
     "target_double_slash": (b"GET //livez HTTP/1.1\r\nHost: localhost\r\n\r\n", 400, "request-target"),
     "target_userinfo": (b"GET http://u@localhost/livez HTTP/1.1\r\nHost: localhost\r\n\r\n", 400,
