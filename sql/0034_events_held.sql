@@ -29,42 +29,50 @@
 -- events' rollups: signups_count updates only an event's counters, which do not fire 0012's
 -- trigger.
 --
--- report_events_held(c) is that rule for one row; report_counts (0012, the area and team
--- reports) and report_monthly_teams (0019, the team views) now sum it instead of c.events.
--- Month closes snapshot only ended months (0007), so they are unchanged.
+-- report_counts_held(m, lo, hi) is report_unit_counts with that rule applied; report_counts
+-- (0012, the area and team reports) and report_monthly_teams (0019, the team views) now read
+-- it instead of the table.  It is plain SQL, inlined into its callers, so their unit paths and
+-- teams still narrow the rows before any probe.  The current month is found once per query
+-- (the uncorrelated sub-selects are init plans), not per row.  Month closes snapshot only
+-- ended months (0007), so they are unchanged.
 
--- The events of one report_unit_counts row that are held by now (see the header).
-CREATE FUNCTION report_events_held(c report_unit_counts) RETURNS bigint
+-- The rows of report_unit_counts for month m and the org units whose path is in [lo, hi), with
+-- `events` the events held by now (see the header).
+CREATE FUNCTION report_counts_held(m date, lo text, hi text)
+RETURNS TABLE (org_unit_id bigint, path text, team_id bigint, events bigint, registrations bigint)
 LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN c.events = 0 OR c.month > local_month(now()) THEN 0
-                WHEN c.month < local_month(now()) THEN c.events
+    SELECT c.org_unit_id, u.path, c.team_id,
+           CASE WHEN c.events = 0 OR m > (SELECT local_month(now())) THEN 0
+                WHEN m < (SELECT local_month(now())) THEN c.events
                 ELSE (SELECT count(*)
                         FROM events e
                        WHERE e.org_unit_id = c.org_unit_id
-                         AND e.starts_at >= c.month::timestamp AT TIME ZONE app_time_zone()
+                         AND e.starts_at >= (SELECT m::timestamp AT TIME ZONE app_time_zone())
                          AND e.starts_at <= now()
-                         AND e.team_id = c.team_id AND e.status = 'scheduled') END
+                         AND e.team_id = c.team_id AND e.status = 'scheduled') END,
+           c.registrations
+      FROM report_unit_counts c JOIN org_units u ON u.id = c.org_unit_id
+     WHERE c.month = m AND u.path >= lo AND u.path < hi
 $$;
 
--- Events held (report_events_held) and registrations of month m under `under`, keyed by the
--- direct child of `under` whose subtree holds them (or `under` itself for its own), or by team.
--- (0012's, with report_events_held(c) for c.events.)
+-- Events held and registrations of month m under `under`, keyed by the direct child of `under`
+-- whose subtree holds them (or `under` itself for its own), or by team.  (0012's, reading
+-- report_counts_held instead of report_unit_counts.)
 CREATE OR REPLACE FUNCTION report_counts(m date, under org_units, by_team boolean)
 RETURNS TABLE (key bigint, events bigint, registrations bigint)
 LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN by_team THEN c.team_id
-                WHEN u.id = under.id THEN under.id
-                ELSE (string_to_array(btrim(u.path, '/'), '/'))[under.depth + 2]::bigint END,
-           sum(report_events_held(c))::bigint, sum(c.registrations)::bigint
-      FROM report_unit_counts c JOIN org_units u ON u.id = c.org_unit_id
-     WHERE c.month = m AND u.path >= under.path AND u.path < left(under.path, -1) || '0'
+                WHEN c.org_unit_id = under.id THEN under.id
+                ELSE (string_to_array(btrim(c.path, '/'), '/'))[under.depth + 2]::bigint END,
+           sum(c.events)::bigint, sum(c.registrations)::bigint
+      FROM report_counts_held(m, under.path, left(under.path, -1) || '0') c
      GROUP BY 1
 $$;
 
 -- The monthly report of a set of teams: rows shaped as report_monthly_live's by team; with
 -- `under` (not null) each row is that report's row under it, without it the team's figures
--- over the whole tree.  Totals are over the rows.  (0019's, with events held: ev sums
--- report_events_held(c) instead of c.events.)
+-- over the whole tree.  Totals are over the rows.  (0019's, with events held: ev reads
+-- report_counts_held instead of report_unit_counts.)
 CREATE OR REPLACE FUNCTION report_monthly_teams(m date, dim text, under org_units, ids bigint[]) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -111,9 +119,9 @@ BEGIN
          GROUP BY 1
     ), ev AS (
         -- the events held (0034)
-        SELECT c.team_id AS key, sum(report_events_held(c)) AS n
-          FROM report_unit_counts c JOIN org_units u ON u.id = c.org_unit_id
-         WHERE c.month = m AND c.team_id = ANY (ids) AND u.path >= lo AND u.path < hi
+        SELECT c.team_id AS key, sum(c.events) AS n
+          FROM report_counts_held(m, lo, hi) c
+         WHERE c.team_id = ANY (ids)
          GROUP BY 1
     ), nv AS (
         -- members who joined the team in the month (as report_monthly_live)
