@@ -39,7 +39,7 @@ done
 add() { # suite passed failed [note]
 	PASSED=$((PASSED + $2))
 	FAILED=$((FAILED + $3))
-	SUMMARY+=("$(printf '%-20s %4d passed, %4d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
+	SUMMARY+=("$(printf '%-36s %4d passed, %4d failed%s' "$1" "$2" "$3" "${4:+  ($4)}")")
 }
 
 # The number before WORD in LINE ("3 passed, 1 failed in 2.0s" passed -> 3), or 0.
@@ -86,7 +86,7 @@ run_unit() { # [suite] [directory of the test programs]
 		fi
 		PASSED=$((PASSED + p))
 		FAILED=$((FAILED + f))
-		SUMMARY+=("$(printf '%-20s %4d passed, %4d failed' "${dir#build/}/$(basename "$b")" "$p" "$f")")
+		SUMMARY+=("$(printf '%-36s %4d passed, %4d failed' "${dir#build/}/$(basename "$b")" "$p" "$f")")
 	done
 }
 

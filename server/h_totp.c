@@ -51,6 +51,9 @@ struct totp_flow {
 	char ip[64];
 	long long step;
 	api_then_fn then; /* a page's continuation of the enrollment */
+	/* a wrong code's answer, once counted (wrong_code) */
+	enum app_err wrong_err;
+	const char *wrong_field;
 };
 
 static void flow_free(void *p)
@@ -58,6 +61,32 @@ static void flow_free(void *p)
 	struct totp_flow *f = p;
 	OPENSSL_cleanse(f, sizeof *f);
 	free(f);
+}
+
+static void wrong_code_counted(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct totp_flow *f = job->arg;
+	(void)res;
+	if (e->code != APP_OK) {
+		reply_error(f->r, e);
+		return;
+	}
+	reply_problem(f->r, f->wrong_err, f->wrong_field,
+	              "wrong or already used verification code");
+}
+
+/* A wrong code sent with the right password counts as a failed log-in, as it does at log-in:
+ * the log-in throttle (checked with the password) then stops someone who has the password
+ * from trying the million codes through this route instead. */
+static void wrong_code(struct totp_flow *f, enum app_err err, const char *field)
+{
+	struct req *r = f->r;
+	f->wrong_err = err;
+	f->wrong_field = field;
+	db_job_init(&r->job, Q_LOGIN_FAIL_ACCOUNT, wrong_code_counted, f);
+	db_job_param_int(&r->job, 0, r->account_id);
+	db_job_param(&r->job, 1, f->ip[0] ? f->ip : NULL);
+	db_submit(r->w->db, &r->job);
 }
 
 /* A flow for r with the code (may be NULL) and the caller's session; NULL after replying. */
@@ -356,7 +385,7 @@ static void disable_state(struct db_job *job, const struct db_result *res, const
 	if (step < 0) {
 		log_msg(LOG_WARN, "totp_disable_failed", "rid=%s account=%lld reason=code", r->rid,
 		        r->account_id);
-		reply_problem(r, APP_EINVALID, "code", "wrong or already used verification code");
+		wrong_code(f, APP_EINVALID, "code");
 		return;
 	}
 	cJSON *args = step_args(step);
@@ -472,7 +501,7 @@ static void reauth_state(struct db_job *job, const struct db_result *res, const 
 	if (f->step < 0) {
 		log_msg(LOG_WARN, "reauth_failed", "rid=%s account=%lld reason=totp", r->rid,
 		        r->account_id);
-		reply_problem(r, APP_ETOTP, "totp", "wrong or already used verification code");
+		wrong_code(f, APP_ETOTP, "totp");
 		return;
 	}
 	db_job_init(&r->job, Q_SESSION_REAUTH, reauthed, f);

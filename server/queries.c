@@ -103,6 +103,11 @@ const char Q_SESSION_REAUTH[] =
 /* $1 login, $2 ip: count the failure; no row. */
 const char Q_LOGIN_FAIL[] = "SELECT login_fail($1, $2::inet)";
 
+/* $1 account, $2 ip: count a failure against the account's login (a wrong second-factor code
+ * after the right password); no row. */
+const char Q_LOGIN_FAIL_ACCOUNT[] =
+        "SELECT login_fail(login, $2::inet) FROM accounts WHERE id = $1::bigint";
+
 /* $1 account, $2 ip -> (login, password_hash, retry_after_seconds); no row when disabled. */
 const char Q_PASSWORD_LOOKUP[] =
         "SELECT login, password_hash, retry_after FROM password_lookup($1::bigint, $2::inet)";

@@ -179,6 +179,32 @@ def test_the_failed_codes_count_against_the_log_in_limit(srv):
     assert r.status_code == 429 and "Retry-After" in r.headers
 
 
+@pytest.mark.parametrize("route", ["reauth", "turn-off"])
+def test_wrong_codes_after_the_password_count_on_every_route(srv, route):
+    """Someone holding the password and a session must not try the million codes through
+    re-authentication or turning the factor off, where no log-in limit used to count them."""
+    admin = Api(srv, "admin", PW)
+    _, carol = staff(admin, "carol-" + route)
+    step = steady_step()
+    secret = enrol_and_confirm(carol, step)
+    right, bad = code_for(secret, step), wrong(code_for(secret, step))
+
+    def attempt(code):
+        if route == "reauth":
+            return carol.req("POST", "/session/reauth", {"password": PW, "totp": code})
+        return carol.req("DELETE", "/me/totp", {"current_password": PW, "code": code})
+
+    for _ in range(5):
+        if route == "reauth":
+            problem(attempt(bad), 401, "totp-required", "totp")
+        else:
+            problem(attempt(bad), 422, "validation", "code")
+    r = attempt(right)  # the right code too, as after five wrong passwords
+    assert r.status_code == 429 and "Retry-After" in r.headers, r.text[:300]
+    r = login(srv, "carol-" + route, PW, right)
+    assert r.status_code == 429
+
+
 def test_an_administrator_clears_a_lost_phone(srv, pg):
     admin = Api(srv, "admin", PW)
     admin_id = admin.account["id"]
