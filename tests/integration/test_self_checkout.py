@@ -6,7 +6,8 @@ A self check-out (no volunteer_id, or one's own) needs no code, and a code sent 
 looked at: a wrong or expired one is no refusal and is not counted by the wrong-code throttle,
 which never refuses a check-out.  Unchanged: a self check-in needs the code; someone else's
 check-out needs a coordinator of the event; the attendance keeps its check-in's method and
-flags.  The single request and the group commit give the same answers.
+flags.  The single request and the group commit give the same answers, and the check-in page
+checks out under a link whose rotating token has gone stale.
 
 The module runs its own server with ONE worker, so that concurrent requests meet in one group
 commit (held on a lock as in test_checkin_set.py), and VOLUNTEERD_CODE_TRIES=3.  Two events are
@@ -21,8 +22,11 @@ import requests
 
 import conftest
 import helpers
+from apiclient import Api
 from test_attendance import checkin_key, code_of, safe_slot, token_of
 from test_checkin_set import one_batch
+from test_pages import Browser, check_page
+from test_pages import token_of as form_token
 
 TIMEOUT = 15
 TRIES = 3
@@ -259,3 +263,56 @@ def test_the_group_commit_answers_as_the_single_request(w):
     ids = ",".join(str(r.json()["id"]) for r in answers if r.status_code == 200)
     assert w.pg.sql(f"SELECT count(*), count(DISTINCT check_out_at) FROM attendances WHERE id IN ({ids})"
                     ).strip() == "5|1"
+
+
+# --- the check-in page ---------------------------------------------------------------------------
+
+def page_volunteer(w):
+    """A self-registered volunteer (its login is its phone), signed up for both events, and a
+    Browser logged in as it through the check-in page's own form, checked in at `rotating`."""
+    phone = "159" + "".join(secrets.choice("0123456789") for _ in range(8))
+    password = "Self-out-pass-123"
+    v = Api(w.srv).ok("POST", "/volunteers", {"name": "签退", "phone": phone, "org_unit_id": w.unit,
+                                              "password": password}, want=201)
+    w.pg.sql(f"""INSERT INTO signups (event_id, volunteer_id, status)
+                 VALUES ({w.static}, {v['id']}, 'confirmed'), ({w.rotating}, {v['id']}, 'confirmed')""")
+    b = Browser(w.srv)
+    current = "/checkin/" + token_of(w.key, w.rotating, safe_slot())
+    html = check_page(b.get(current))
+    r = b.post(current, {"_t": form_token(html), "action": "checkin", "phone": phone, "password": password})
+    assert r.status_code == 303, r.text[:300]
+    return b, v["id"]
+
+
+def test_the_check_in_page_checks_out_under_a_stale_rotating_link(w):
+    b, vid = page_volunteer(w)
+    stale = "/checkin/" + token_of(w.key, w.rotating, safe_slot() - 2)
+    html = check_page(b.get(stale))
+    # checked in, and the check-out form asks for no code
+    assert "已签到" in html and 'name="action" value="checkout"' in html, html
+    assert 'name="code"' not in html, html
+    # a check-in posted with a wrong code meanwhile (another tab): its error is shown, though
+    # this form has no code field to show it beside
+    r = b.post(stale, {"_t": form_token(html), "action": "checkin", "code": WRONG})
+    html = check_page(r, status=403)
+    assert 'role="alert"' in html and "签到码错误或已过期" in html, html
+    r = b.post(stale, {"_t": form_token(html), "action": "checkout"})
+    assert r.status_code == 303 and r.headers["Location"] == stale + "?done=out", (r.status_code, r.text[:300])
+    html = check_page(b.get(r.headers["Location"]))
+    assert "签退成功" in html and "已签退" in html, html
+    assert w.pg.sql(f"""SELECT method, check_out_at IS NOT NULL FROM attendances
+                         WHERE volunteer_id = {vid} AND event_id = {w.rotating}""").split()[0] == "self|t"
+
+
+def test_the_event_id_link_checks_out_without_the_code(w):
+    """/checkin/{event id} (a fixed code's poster) asks for the code to check in, not to check
+    out; a code posted anyway is not looked at."""
+    b, vid = page_volunteer(w)
+    html = check_page(b.get(f"/checkin/{w.static}"))
+    assert 'name="action" value="checkin"' in html and 'name="code"' in html  # not on post here
+    html = check_page(b.get(f"/checkin/{w.rotating}"))
+    assert 'name="action" value="checkout"' in html and 'name="code"' not in html, html
+    r = b.post(f"/checkin/{w.rotating}", {"_t": form_token(html), "action": "checkout", "code": WRONG})
+    assert r.status_code == 303, r.text[:300]
+    assert w.pg.sql(f"""SELECT count(*) FROM attendances WHERE volunteer_id = {vid}
+                         AND check_out_at IS NOT NULL""").strip() == "1"
