@@ -7,12 +7,13 @@
  * from checked fields only, so a client cannot smuggle in `code_ok`.
  *
  * Wrong codes are throttled per account (common/checkin_code.c: a 6-digit code, static or
- * rotating, could otherwise be guessed online).  Every refusal of a call that carried a code
- * as a wrong code (403 naming "code", whether C or SQL found it wrong) counts in a table the
- * workers share (metrics_code_throttle); a call with a code from an account over the limit
- * gets 429 with Retry-After before it is queued.  A correct check-in pays one look at that
- * table: no statement, lock or allocation.  When the session is not cached yet (the group
- * commit would resolve it), the account is unknown before the call; then, only while some
+ * rotating, could otherwise be guessed online).  Every refusal of a check-in that carried a
+ * code as a wrong code (403 naming "code", whether C or SQL found it wrong) counts in a table
+ * the workers share (metrics_code_throttle); a check-in with a code from an account over the
+ * limit gets 429 with Retry-After before it is queued.  A check-out needs no code, and one
+ * sent along is dropped here: never checked, counted or throttled.  A correct check-in pays one
+ * look at that table: no statement, lock or allocation.  When the session is not cached yet (the
+ * group commit would resolve it), the account is unknown before the call; then, only while some
  * account is blocked, the session is resolved first.
  */
 #include <stdio.h>
@@ -199,7 +200,11 @@ void attendance_submit(struct req *r, long long event_id, const char *fn, int st
 	cJSON_AddNumberToObject(args, "event_id", (double)event_id);
 	if (has_volunteer)
 		cJSON_AddNumberToObject(args, "volunteer_id", (double)volunteer);
-	if (code) {
+	/* A check-out needs no code (sql/0033_self_checkout.sql): one sent along is not looked
+	 * at, so it is neither passed on nor throttled (a stale code on the page must not refuse
+	 * a check-out, nor count as a guess). */
+	int with_code = code && strcmp(fn, "checkout") != 0; /* (code lives in body) */
+	if (with_code) {
 		cJSON_AddStringToObject(args, "code", code);
 		cJSON_AddBoolToObject(args, "code_ok", vouched || code_genuine(r, event_id, code));
 	}
@@ -208,9 +213,8 @@ void attendance_submit(struct req *r, long long event_id, const char *fn, int st
 		format_rfc3339(at, 0, when);
 		cJSON_AddStringToObject(args, "at", when);
 	}
-	int has_code = code != NULL; /* (code lives in body) */
 	cJSON_Delete(body);
-	if (has_code)
+	if (with_code)
 		submit_with_code(r, fn, args, status);
 	else
 		api_call_batched(r, fn, args, status); /* group commit: batch.c */

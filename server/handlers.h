@@ -181,10 +181,10 @@ void h_signups_cancel(struct req *r);
  * page) holds its own signed proof that this code was genuine when the volunteer opened the
  * page (see server/pages/page.h).  at = 0: the check-in or check-out happens now; else the
  * unix time of a tap queued offline, which the caller has checked lies between its proof and
- * now (the database re-checks every rule at that time).  A call with a code is refused
+ * now (the database re-checks every rule at that time).  A check-in with a code is refused
  * with 429 while the account has sent VOLUNTEERD_CODE_TRIES wrong codes within
- * VOLUNTEERD_CODE_WINDOW (counted for the whole server).  Replies like the API, or through
- * r->api_then. */
+ * VOLUNTEERD_CODE_WINDOW (counted for the whole server); a check-out's code is dropped
+ * unchecked (it needs none).  Replies like the API, or through r->api_then. */
 void attendance_submit(struct req *r, long long event_id, const char *fn, int status, cJSON *body,
                        int vouched, long long at);
 void h_checkin(struct req *r);

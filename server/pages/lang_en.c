@@ -374,4 +374,7 @@ const char *const lang_en[MSG_COUNT] = {
                 "A new policy applies to check-ins and check-outs from now on, also to people "
                 "on post now when they check out. Hours already recorded keep theirs.",
         [MSG_DONE_ACTIVITY_SAVED] = "The activity was saved.",
+        [MSG_ON_DUTY] = "On duty",
+        [MSG_ON_DUTY_SINCE] = "Checked in at",
+        [MSG_DONE_CHECKED_OUT] = "Checked out, credited",
 };

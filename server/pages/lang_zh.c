@@ -348,4 +348,7 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_ACTIVITY_POLICY_HINT] = "新规则从现在起用于签到和签退，正在岗位上的人签退时也按新规则"
                                      "计时；已记录的工时不变。",
         [MSG_DONE_ACTIVITY_SAVED] = "活动已保存。",
+        [MSG_ON_DUTY] = "正在服务",
+        [MSG_ON_DUTY_SINCE] = "签到时间",
+        [MSG_DONE_CHECKED_OUT] = "已签退，计入",
 };

@@ -342,6 +342,10 @@ enum msg {
 	MSG_ACTIVITY_EDIT,        /* the page's title, and the roster's link to it */
 	MSG_ACTIVITY_POLICY_HINT, /* what a new policy means for hours */
 	MSG_DONE_ACTIVITY_SAVED,
+	/* /me's "on duty" section: the open attendance and its check-out (sql/0036) */
+	MSG_ON_DUTY,
+	MSG_ON_DUTY_SINCE,    /* followed by the local check-in time */
+	MSG_DONE_CHECKED_OUT, /* followed by the credited hours and MSG_HOURS_UNIT */
 	MSG_COUNT
 };
 

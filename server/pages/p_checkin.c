@@ -5,7 +5,8 @@
  * a plain event id; when the token is no longer current (or for an id), the form asks for
  * the 6-digit code read off the poster.  States shown: not logged in (phone + password,
  * which logs in and checks in), ready to check in, checked in (with the time; a check-out
- * button), checked out (the credited time and its status).
+ * button, which asks for no code: a check-out needs none, so a stale token in the URL does
+ * not stop it), checked out (the credited time and its status).
  *
  * The POST runs exactly the API's path: attendance_submit() (h_attendance.c) with the code,
  * whose genuineness is decided there with the check-in key.  The one exception is stated in
@@ -98,8 +99,8 @@ static enum msg status_msg(const char *s)
 	return MSG_STATUS_PENDING;
 }
 
-/* The form: hidden action, the typed code when the URL's token is not current, a big
- * button.  Logged-out: phone and password too (never queued offline). */
+/* The form: hidden action, the typed code for a check-in when the URL's token is not
+ * current, a big button.  Logged-out: phone and password too (never queued offline). */
 static void action_form(struct page *p, struct ck *ck, const char *action, enum msg button)
 {
 	char url[64];
@@ -126,7 +127,7 @@ static void action_form(struct page *p, struct ck *ck, const char *action, enum 
 			           "inputmode=\"numeric\" autocomplete=\"one-time-code\" "
 			           "pattern=\"[0-9]{6}\" maxlength=\"6\" required autofocus");
 	}
-	if (!ck->presence)
+	if (!ck->presence && !strcmp(action, "checkin"))
 		page_input(
 		        p, "text", "code", MSG_CODE, NULL, MSG_CODE_HINT, code_err,
 		        "inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{6}\" "
@@ -164,8 +165,11 @@ static void render(struct page *p, const cJSON *data)
 		page_notice(p, MSG_DONE_CHECKIN);
 	else if (done && !strcmp(done, "out"))
 		page_notice(p, MSG_DONE_CHECKOUT);
-	/* an error about the code shows next to the code field, when the form has one */
-	if (ck->has_err == 1 && (strcmp(ck->err.field, "code") != 0 || ck->presence))
+	const char *st = json_str(ev, "status");
+	int open = cJSON_IsObject(att) && truthy(att, "open");
+	/* an error about the code shows next to the code field, when the form has one (the
+	 * check-out form has none) */
+	if (ck->has_err == 1 && (strcmp(ck->err.field, "code") != 0 || ck->presence || open))
 		page_error_box(p, &ck->err);
 	else if (ck->has_err == 2) {
 		html_raw(&p->out, "<div class=\"error\" role=\"alert\"><p>");
@@ -195,8 +199,6 @@ static void render(struct page *p, const cJSON *data)
 	page_text(p, json_str(ev, "location"));
 	html_raw(&p->out, "</dd></dl></section>\n");
 
-	const char *st = json_str(ev, "status");
-	int open = cJSON_IsObject(att) && truthy(att, "open");
 	if (st && !strcmp(st, "cancelled")) {
 		page_notice(p, MSG_EVENT_CANCELLED);
 	} else if (!p->r->account_id) {

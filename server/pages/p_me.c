@@ -1,11 +1,16 @@
 /*
- * p_me.c: GET and POST /me, the volunteer's own page: hours this month and this year (and a
- * link to the certificates of the record, p_certificate.c), star levels, the service record with
- * each entry's status and a way to report an error in it, upcoming events with sign-up and cancel,
- * log-in / log-out, and the account's password, other sessions and closing.
+ * p_me.c: GET and POST /me, the volunteer's own page: at the top, while they are checked in,
+ * the event they are on duty at with a check-out button (so that a check-in tab closed or
+ * dropped does not strand them); hours this month and this year (and a link to the certificates
+ * of the record, p_certificate.c), star levels, the service record with each entry's status and
+ * a way to report an error in it, upcoming events with sign-up and cancel, log-in / log-out, and
+ * the account's password, other sessions and closing.
  *
  * Data comes from api.page_me (sql/0009_pages.sql, which totals through the API's own
- * volunteer_hours_json); writes are the API's functions: signup_create, signup_cancel,
+ * volunteer_hours_json; the open attendance and a check-out's credited time, 0036); writes are
+ * the API's functions: the check-out through attendance_submit, exactly the path of POST
+ * /events/{id}/check-outs and of the check-in page's button (one's own needs no code,
+ * sql/0033_self_checkout.sql), signup_create, signup_cancel,
  * corrections_create_body (POST /correction-requests), the log-in flow of POST /session,
  * session_logout of DELETE /session, password_change_start and sessions_end_others of
  * POST /me/password and DELETE /me/sessions (the account section, for staff too), and
@@ -111,17 +116,27 @@ static void login_form(struct page *p)
 	page_send(p, m->status ? m->status : 200);
 }
 
-static void small_form(struct page *p, const char *action, long long subject, const char *key,
-                       enum msg button, int second)
+/* A form of one button that posts action with key=subject; cls: the button's class, or NULL. */
+static void button_form(struct page *p, const char *action, long long subject, const char *key,
+                        enum msg button, const char *cls)
 {
 	page_form_open(p, "/me", PAGE_P_ME, subject, 0, 0);
 	html_rawf(&p->out,
 	          "<input type=\"hidden\" name=\"action\" value=\"%s\">"
 	          "<input type=\"hidden\" name=\"%s\" value=\"%lld\">"
-	          "<button type=\"submit\"%s>",
-	          action, key, subject, second ? " class=\"second\"" : "");
+	          "<button type=\"submit\"",
+	          action, key, subject);
+	if (cls)
+		html_rawf(&p->out, " class=\"%s\"", cls);
+	html_raw(&p->out, ">");
 	page_msg(p, button);
 	html_raw(&p->out, "</button></form>");
+}
+
+static void small_form(struct page *p, const char *action, long long subject, const char *key,
+                       enum msg button, int second)
+{
+	button_form(p, action, subject, key, button, second ? "second" : NULL);
 }
 
 static enum msg status_msg(const char *s)
@@ -231,6 +246,62 @@ static void msg_value(struct page *p, enum msg label, const char *value)
 	page_msg(p, label);
 	html_raw(&p->out, " ");
 	page_text(p, value);
+}
+
+/* An event as /me lists it: its title, then when and where (page_event_json's fields). */
+static void event_summary(struct page *p, const cJSON *e)
+{
+	html_raw(&p->out, "<strong>");
+	page_text(p, json_str(e, "title"));
+	html_raw(&p->out, "</strong><br>");
+	page_text(p, json_str(e, "starts"));
+	html_raw(&p->out, " – ");
+	page_text(p, json_str(e, "ends_time"));
+	html_raw(&p->out, " · ");
+	page_text(p, json_str(e, "location"));
+}
+
+/* The open attendance (at most one), first on the page: where, since when, and the check-out
+ * button, which needs no code (sql/0033), so that a volunteer whose check-in tab is gone can
+ * still check out.  Nothing when they are not checked in. */
+static void on_duty_section(struct page *p, const cJSON *d)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(d, "on_duty");
+	if (!cJSON_IsObject(o))
+		return;
+	html_raw(&p->out, "<section class=\"card\" aria-labelledby=\"h-on-duty\" id=\"on-duty\">"
+	                  "<h2 id=\"h-on-duty\">");
+	page_msg(p, MSG_ON_DUTY);
+	html_raw(&p->out, "</h2><p>");
+	event_summary(p, o);
+	html_raw(&p->out, "</p><p class=\"state\" id=\"on-duty-since\">");
+	msg_value(p, MSG_ON_DUTY_SINCE, json_str(o, "check_in_time"));
+	html_raw(&p->out, "</p>");
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "can_check_out")))
+		button_form(p, "checkout", json_num(o, "id"), "event_id", MSG_CHECKOUT, "big");
+	html_raw(&p->out, "</section>\n");
+}
+
+/* After a check-out from that section (/me?done=out&attendance=ID): the credited time and its
+ * status, as the database has them (page_me's checked_out); a plain "checked out" when the
+ * link names no check-out of this volunteer's. */
+static void checked_out_notice(struct page *p, const cJSON *d)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(d, "checked_out");
+	const char *st = json_str(c, "status");
+	if (!cJSON_IsObject(c) || !json_str(c, "hours")) {
+		page_notice(p, MSG_DONE_CHECKOUT);
+		return;
+	}
+	html_raw(&p->out, "<div class=\"notice\" role=\"status\" id=\"checked-out\"><p>");
+	msg_value(p, MSG_DONE_CHECKED_OUT, json_str(c, "hours"));
+	html_raw(&p->out, " ");
+	page_msg(p, MSG_HOURS_UNIT);
+	html_raw(&p->out, " <span class=\"tag ");
+	page_text(p, st);
+	html_raw(&p->out, "\">");
+	page_msg(p, status_msg(st));
+	html_raw(&p->out, "</span></p></div>\n");
 }
 
 /* The ID number (masked) and its consent, as recorded: given by the volunteer (when, which
@@ -373,7 +444,10 @@ static void render(struct page *p, const cJSON *d)
 	for (size_t i = 0; done && i < sizeof notes / sizeof notes[0]; i++)
 		if (!strcmp(done, notes[i].key))
 			page_notice(p, notes[i].id);
+	if (done && !strcmp(done, "out"))
+		checked_out_notice(p, d);
 	errors(p);
+	on_duty_section(p, d);
 	if (!cJSON_IsObject(v)) {
 		page_notice(p, MSG_NO_VOLUNTEER);
 	} else {
@@ -433,14 +507,8 @@ static void render(struct page *p, const cJSON *d)
 		{
 			const char *su = json_str(e, "signup");
 			int live = su && strcmp(su, "cancelled") != 0;
-			html_raw(&p->out, "<li><strong>");
-			page_text(p, json_str(e, "title"));
-			html_raw(&p->out, "</strong><br>");
-			page_text(p, json_str(e, "starts"));
-			html_raw(&p->out, " – ");
-			page_text(p, json_str(e, "ends_time"));
-			html_raw(&p->out, " · ");
-			page_text(p, json_str(e, "location"));
+			html_raw(&p->out, "<li>");
+			event_summary(p, e);
 			if (live) {
 				html_raw(&p->out, " <span class=\"tag\">");
 				page_msg(p, !strcmp(su, "waitlisted") ? MSG_WAITLISTED
@@ -559,6 +627,14 @@ static void loaded(struct req *r, cJSON *result, const struct err *e)
 	cJSON_Delete(result);
 }
 
+/* A positive id written in decimal, else 0. */
+static long long id_of(const char *v)
+{
+	if (!v || !*v || strlen(v) > 15 || strspn(v, "0123456789") != strlen(v))
+		return 0;
+	return atoll(v);
+}
+
 static void load(struct page *p)
 {
 	if (!p->r->account_id) {
@@ -566,7 +642,10 @@ static void load(struct page *p)
 		return;
 	}
 	cJSON *args = cJSON_CreateObject();
-	if (!args) {
+	long long closed = id_of(page_query(p, "attendance")); /* after a check-out */
+	if (!args ||
+	    (closed > 0 && !cJSON_AddNumberToObject(args, "attendance_id", (double)closed))) {
+		cJSON_Delete(args);
 		reply_problem(p->r, APP_EUNAVAILABLE, NULL, "out of memory");
 		return;
 	}
@@ -631,6 +710,20 @@ static void erased(struct req *r, cJSON *result, const struct err *e)
 	page_redirect(page_of(r), url);
 }
 
+/* A check-out's outcome: 303 to /me?done=out&attendance=ID, where the page reads back the
+ * credited time; or the page again with the error (e.g. 409: already checked out elsewhere). */
+static void checked_out(struct req *r, cJSON *result, const struct err *e)
+{
+	if (e->code != APP_OK) {
+		written(r, result, e);
+		return;
+	}
+	char url[64];
+	snprintf(url, sizeof url, "/me?done=out&attendance=%lld", json_num(result, "id"));
+	cJSON_Delete(result);
+	page_redirect(page_of(r), url);
+}
+
 /* An enrollment started: the page with its secret and QR code, shown this once. */
 static void totp_started(struct req *r, cJSON *result, const struct err *e)
 {
@@ -689,10 +782,7 @@ static void logged_out(struct req *r, cJSON *result, const struct err *e)
 
 static long long field_id(struct page *p, const char *key)
 {
-	const char *v = page_field(p, key);
-	if (!v || !*v || strlen(v) > 15 || strspn(v, "0123456789") != strlen(v))
-		return 0;
-	return atoll(v);
+	return id_of(page_field(p, key));
 }
 
 /* The page again, with a 400 for a form that is not one of ours. */
@@ -720,6 +810,20 @@ static void withdraw_id_number(struct page *p)
 	page_write(p, "volunteer_update", args, written);
 }
 
+/* The volunteer checks out of their open attendance at event_id (the on-duty section): the
+ * API's own path, as POST /events/{id}/check-outs and the check-in page's button take. */
+static void check_out(struct page *p, long long event_id)
+{
+	cJSON *body = cJSON_CreateObject();
+	if (!body || event_id <= 0) {
+		cJSON_Delete(body);
+		bad_form(p);
+		return;
+	}
+	page_capture(p, checked_out);
+	attendance_submit(p->r, event_id, "checkout", 200, body, 0, 0);
+}
+
 void h_page_me_post(struct req *r)
 {
 	struct page *p = begin(r);
@@ -730,8 +834,10 @@ void h_page_me_post(struct req *r)
 	int flags;
 	if (!action)
 		action = "";
-	/* sign-up forms are per event (the token names it); the others have no subject */
-	int per_event = !strcmp(action, "signup") || !strcmp(action, "cancel");
+	/* sign-up and check-out forms are per event (the token names it); the others have no
+	 * subject */
+	int per_event = !strcmp(action, "signup") || !strcmp(action, "cancel") ||
+	                !strcmp(action, "checkout");
 	long long subject = !strcmp(action, "correction") ? field_id(p, "entry_id")
 	                    : per_event                   ? field_id(p, "event_id")
 	                                                  : 0;
@@ -791,6 +897,10 @@ void h_page_me_post(struct req *r)
 	}
 	if (totp_post(p, action))
 		return;
+	if (!strcmp(action, "checkout")) {
+		check_out(p, subject);
+		return;
+	}
 	if (!strcmp(action, "password")) {
 		const char *current = page_field(p, "current_password");
 		page_capture(p, written);

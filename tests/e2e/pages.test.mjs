@@ -1,8 +1,9 @@
 // Browser tests of the volunteer's pages (issue 7), in Debian's chromium at 360 px:
 // the whole path (QR link, log in, check in, check out, hours on /me) with JavaScript on and
 // off, the offline queue (one attendance only), the inline error of /register, a password
-// changed from /me, a certificate issued and the account closed from /me, and axe on every
-// page.  Each test leaves a screenshot in build/e2e/.
+// changed from /me, a check-out from /me after the check-in tab is gone, a certificate issued
+// and the account closed from /me, and axe on every page.  Each test leaves a screenshot in
+// build/e2e/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Api, axe, checkinPath, newContext, shot, startBrowser, startStack, volunteer } from './lib.mjs';
@@ -47,17 +48,22 @@ async function logInOnMe(page, v) {
   await page.getByRole('button', { name: '登录' }).click();
 }
 
+// Open the event's QR link, log v in and check in there.
+async function checkInFromPoster(page, v, eventId) {
+  await page.goto(stack.base + (await checkinPath(coord, eventId)));
+  await page.getByLabel('手机号').fill(v.phone);
+  await page.getByLabel('密码').fill(v.password);
+  await page.getByRole('button', { name: '登录并签到' }).click();
+  await page.getByText('已签到，时间').waitFor();
+}
+
 async function wholePath(js) {
   const eventId = stack.events[js ? 0 : 1];
   const v = await volunteer(stack, js ? '李志愿' : '王志愿', eventId);
   const ctx = await newContext(browser, { javaScriptEnabled: js });
   const page = await ctx.newPage();
   try {
-    await page.goto(stack.base + (await checkinPath(coord, eventId)));
-    await page.getByLabel('手机号').fill(v.phone);
-    await page.getByLabel('密码').fill(v.password);
-    await page.getByRole('button', { name: '登录并签到' }).click();
-    await page.getByText('已签到，时间').waitFor();
+    await checkInFromPoster(page, v, eventId);
     await page.getByText('签到成功').waitFor();
     await shot(page, `checkin-js-${js ? 'on' : 'off'}`);
     let r = await roster(eventId);
@@ -144,6 +150,43 @@ test('a double submission of one form checks in once', async () => {
     await page.reload();
     await page.getByText('已签到，时间').waitFor();
     await shot(page, 'double-submit');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('/me: checked in, the tab gone, the volunteer checks out from /me with JavaScript off', async () => {
+  const eventId = stack.events[3];
+  const v = await volunteer(stack, '陈志愿', eventId);
+  // the check-in, from the QR poster's page, in a browser that is then closed (axe looks at
+  // /me's on-duty section there: it needs JavaScript)
+  let ctx = await newContext(browser);
+  let page = await ctx.newPage();
+  try {
+    await checkInFromPoster(page, v, eventId);
+    await page.goto(stack.base + '/me');
+    await page.locator('#on-duty').waitFor();
+    assert.deepEqual(await axe(page), []);
+  } finally {
+    await ctx.close();
+  }
+  ctx = await newContext(browser, { javaScriptEnabled: false });
+  page = await ctx.newPage();
+  try {
+    await logInOnMe(page, v);
+    const duty = page.getByRole('region', { name: '正在服务' });
+    await duty.waitFor();
+    assert.match(await duty.textContent(), /交通文明岗 3/);
+    assert.match(await duty.textContent(), /签到时间 \d\d:\d\d/);
+    await shot(page, 'me-on-duty');
+    await duty.getByRole('button', { name: '签退 / Check out' }).click();
+    await page.getByText('已签退，计入').waitFor();
+    assert.match(await page.locator('#checked-out').textContent(), /已签退，计入 \d+\.\d\d 小时/);
+    assert.match(page.url(), /\/me\?done=out&attendance=\d+$/);
+    assert.equal(await page.locator('#on-duty').count(), 0);
+    const mine = (await roster(eventId)).items.find((i) => i.volunteer_id === v.id);
+    assert.ok(mine.attendance.check_out_at, JSON.stringify(mine));
+    await shot(page, 'me-checked-out');
   } finally {
     await ctx.close();
   }

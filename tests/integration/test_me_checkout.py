@@ -1,0 +1,184 @@
+"""/me shows the volunteer's open attendance, with a check-out button (sql/0036_me_on_duty.sql,
+server/pages/p_me.c).
+
+A volunteer who checked in from the QR poster's page and lost that tab finds, at the top of /me,
+an "on duty" section: the event, the check-in time and a plain form whose button checks out
+through the API's own path (one's own check-out needs no code, 0033).  The POST answers 303 to
+/me?done=out&attendance=ID, which shows the credited time read back from the database; a
+second form from a stale tab gets the page's error box (409), and no second entry.  The form
+needs its token, as the page's other forms do.  Nothing is shown to a volunteer who is not on
+duty, nor to staff without a volunteer record.
+
+Runs on the session's shared server; the event (a fixed code) and the volunteers with their
+sessions are made in SQL.
+"""
+import re
+import secrets
+
+import pytest
+import requests
+
+import helpers
+from test_pages import ESCAPED, EVIL, Browser, check_page, token_of
+
+CODE = "864209"
+TIMEOUT = 10
+
+
+class World:
+    pass
+
+
+@pytest.fixture(scope="module")
+def w(server, pg):
+    x = World()
+    x.srv, x.pg = server, pg
+    tag = secrets.token_hex(4)
+    unit, team = helpers.unit_with_team(pg, f"MO-{tag}", f"Me out {tag}", "Me-out team")
+    # started 3 hours ago: a check-in moved 150 minutes back is credited from there
+    x.event = helpers.open_event(pg, team, f"me-out {tag}", "岗" + EVIL, CODE, started="3 hours")
+    x.tokens = ["mo" + secrets.token_hex(21)[:41] for _ in range(6)]
+    x.ids, _ = helpers.volunteers_with_sessions(pg, unit, x.tokens, f"mo-{tag}", phone="157",
+                                                signup_event=x.event)
+    x.people = iter(zip(x.tokens, x.ids))
+    x.staff = "mo" + secrets.token_hex(21)[:41]
+    x.staff_id = helpers.coordinator_with_sessions(pg, unit, f"mo-{tag}-co", [x.staff])
+    return x
+
+
+def browser(w, token):
+    """A Browser holding `token`'s session cookie (the server runs plain HTTP)."""
+    b = Browser(w.srv)
+    b.s.cookies.set("vd_session", token)
+    return b
+
+
+def on_duty(w, token, ago="150 minutes 5 seconds"):
+    """Checks in through the API with the code, then moves the check-in `ago` back; the
+    attendance's id."""
+    r = requests.post(w.srv.url(f"/api/v1/events/{w.event}/check-ins"), json={"code": CODE},
+                      headers={"Authorization": "Bearer " + token}, timeout=TIMEOUT)
+    assert r.status_code == 201, r.text
+    aid = r.json()["id"]
+    w.pg.sql(f"UPDATE attendances SET check_in_at = now() - interval '{ago}' WHERE id = {aid}")
+    return aid
+
+
+def section(html):
+    m = re.search(r'<section class="card" aria-labelledby="h-on-duty" id="on-duty">.*?</section>', html)
+    return m.group(0) if m else None
+
+
+def text(html):
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
+def entries(w, aid):
+    """The attendance's ledger entries: (minutes, status) of each, live or not."""
+    rows = w.pg.sql(f"SELECT minutes, status FROM hour_entries WHERE attendance_id = {aid} ORDER BY id")
+    return [tuple(r.split("|")) for r in rows.split()]
+
+
+def test_the_volunteer_on_duty_checks_out_from_me(w):
+    token, vid = next(w.people)
+    aid = on_duty(w, token)
+    b = browser(w, token)
+    html = check_page(b.get("/me"))
+    s = section(html)
+    assert s, html
+    # at the top: before the greeting and the totals
+    assert html.index('id="on-duty"') < html.index('id="me-name"')
+    since = w.pg.sql(f"""SELECT to_char(check_in_at AT TIME ZONE 'Asia/Shanghai', 'HH24:MI')
+                          FROM attendances WHERE id = {aid}""").strip()
+    assert "正在服务" in s and "岗" + ESCAPED in s, s
+    assert "签到时间 " + since in text(s), s
+    assert f'name="action" value="checkout"><input type="hidden" name="event_id" value="{w.event}">' in s
+    assert '<button type="submit" class="big">签退 / Check out</button>' in s
+    assert 'name="code"' not in s  # one's own check-out needs no code
+    stale = token_of(check_page(b.get("/me")))  # another tab, rendered while on duty
+
+    form = {"_t": token_of(s), "action": "checkout", "event_id": str(w.event)}
+    r = b.post("/me", form)
+    assert r.status_code == 303, r.text[:300]
+    assert r.headers["Location"] == f"/me?done=out&attendance={aid}"
+    closed = w.pg.sql(f"""SELECT method, check_out_at IS NOT NULL,
+                                 floor(extract(epoch FROM check_out_at - check_in_at) / 60)
+                            FROM attendances WHERE id = {aid}""").split()[0]
+    assert closed == "self|t|150", closed
+    assert entries(w, aid) == [("150", "approved")]
+
+    html = check_page(b.get(r.headers["Location"]))
+    assert "已签退，计入 2.50 小时" in text(html), html
+    assert 'class="tag approved">已确认' in html
+    assert section(html) is None and 'value="checkout"' not in html
+
+    # the same form again (a double tap, a refresh of the POST): the stored answer, not a
+    # second check-out
+    r = b.post("/me", form)
+    assert r.status_code == 303 and r.headers["Location"] == f"/me?done=out&attendance={aid}"
+    # the stale tab's form: the page's error box, and still one entry
+    html = check_page(b.post("/me", {"_t": stale, "action": "checkout", "event_id": str(w.event)}),
+                      status=409)
+    assert '<div class="error" role="alert">' in html and "你尚未在此活动签到" in html, html
+    assert section(html) is None
+    assert entries(w, aid) == [("150", "approved")]
+    assert w.pg.sql(f"SELECT count(*) FROM attendances WHERE volunteer_id = {vid}").strip() == "1"
+
+    # in English
+    html = check_page(b.get(f"/me?done=out&attendance={aid}&lang=en"))
+    assert "Checked out, credited 2.50 hours" in text(html), html
+
+
+def test_the_confirmation_shows_only_ones_own_check_out(w):
+    """/me?done=out&attendance=ID names another volunteer's check-out: their hours are not
+    shown, only a plain "checked out"."""
+    (token, _), (other_token, _) = next(w.people), next(w.people)
+    aid = on_duty(w, other_token, ago="20 minutes")
+    r = requests.post(w.srv.url(f"/api/v1/events/{w.event}/check-outs"), json={},
+                      headers={"Authorization": "Bearer " + other_token}, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    html = check_page(browser(w, token).get(f"/me?done=out&attendance={aid}"))
+    assert "签退成功" in html and "已签退，计入" not in html and "0.33" not in html, html
+    html = check_page(browser(w, other_token).get(f"/me?done=out&attendance={aid}"))
+    assert "已签退，计入 0.33 小时" in text(html), html
+
+
+def test_no_section_without_an_open_attendance(w):
+    token, _ = next(w.people)
+    html = check_page(browser(w, token).get("/me"))
+    assert 'id="me-name"' in html  # the volunteer's page, with the event among the upcoming
+    assert "岗" + ESCAPED in html
+    assert section(html) is None and "正在服务" not in html and 'value="checkout"' not in html
+
+
+def test_the_check_out_form_needs_its_token(w):
+    token, _ = next(w.people)
+    aid = on_duty(w, token, ago="5 minutes")
+    b = browser(w, token)
+    s = section(check_page(b.get("/me")))
+    still_open = f"SELECT check_out_at IS NULL FROM attendances WHERE id = {aid}"
+    # no token; a token of another form of the page (the log-out's, for no event); a token
+    # tampered with
+    html = check_page(b.post("/me", {"action": "checkout", "event_id": str(w.event)}), status=403)
+    assert "页面已过期" in html
+    other = token_of(check_page(b.get("/me")), -1)
+    check_page(b.post("/me", {"_t": other, "action": "checkout", "event_id": str(w.event)}), status=403)
+    tok = token_of(s)
+    bad = tok[:-2] + ("AA" if tok[-2:] != "AA" else "BB")
+    check_page(b.post("/me", {"_t": bad, "action": "checkout", "event_id": str(w.event)}), status=403)
+    # the right token, posted from another site, is refused before the page runs
+    r = b.post("/me", {"_t": tok, "action": "checkout", "event_id": str(w.event)},
+               headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403
+    assert w.pg.sql(still_open).strip() == "t"
+    r = b.post("/me", {"_t": tok, "action": "checkout", "event_id": str(w.event)})
+    assert r.status_code == 303, r.text[:300]
+    assert w.pg.sql(still_open).strip() == "f"
+
+
+def test_staff_without_a_volunteer_record_see_no_section(w):
+    html = check_page(browser(w, w.staff).get("/me"))
+    assert "此账号没有志愿者档案" in html
+    assert section(html) is None and 'value="checkout"' not in html
+    assert w.pg.sql(f"SELECT api.page_me({w.staff_id}, '{{}}') ?| ARRAY['on_duty', 'checked_out']"
+                    ).strip() == "f"
