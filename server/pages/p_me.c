@@ -282,6 +282,42 @@ static void on_duty_section(struct page *p, const cJSON *d)
 	html_raw(&p->out, "</section>\n");
 }
 
+/* The event of the open attendance, or 0 when the volunteer is not on duty. */
+static long long on_duty_event(const cJSON *d)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(d, "on_duty");
+	return cJSON_IsObject(o) ? json_num(o, "id") : 0;
+}
+
+/* An upcoming event with the sign-up's state and its button: cancel a live sign-up, else sign
+ * up.  The event the volunteer is on duty at is marked so, with neither: cancelling the place
+ * one is serving in would free it for the waitlist while they are still there. */
+static void upcoming_item(struct page *p, const cJSON *e, long long on_duty)
+{
+	const char *su = json_str(e, "signup");
+	int live = su && strcmp(su, "cancelled") != 0;
+	int here = on_duty > 0 && json_num(e, "id") == on_duty;
+	html_raw(&p->out, here ? "<li class=\"on-duty\">" : "<li>");
+	event_summary(p, e);
+	if (live) {
+		html_raw(&p->out, " <span class=\"tag\">");
+		page_msg(p, !strcmp(su, "waitlisted") ? MSG_WAITLISTED : MSG_SIGNED_UP);
+		html_raw(&p->out, "</span>");
+	}
+	if (here) {
+		html_raw(&p->out, " <a class=\"tag approved\" href=\"#on-duty\">");
+		page_msg(p, MSG_ON_DUTY);
+		html_raw(&p->out, "</a></li>");
+		return;
+	}
+	html_raw(&p->out, "<br>");
+	if (live)
+		small_form(p, "cancel", json_num(e, "id"), "event_id", MSG_CANCEL_SIGNUP, 1);
+	else
+		small_form(p, "signup", json_num(e, "id"), "event_id", MSG_SIGN_UP, 0);
+	html_raw(&p->out, "</li>");
+}
+
 /* After a check-out from that section (/me?done=out&attendance=ID): the credited time and its
  * status, as the database has them (page_me's checked_out); a plain "checked out" when the
  * link names no check-out of this volunteer's. */
@@ -503,26 +539,10 @@ static void render(struct page *p, const cJSON *d)
 			html_raw(&p->out, "</p>");
 		}
 		html_raw(&p->out, "<ul class=\"events\">");
+		long long on_duty = on_duty_event(d);
 		cJSON_ArrayForEach(e, up)
 		{
-			const char *su = json_str(e, "signup");
-			int live = su && strcmp(su, "cancelled") != 0;
-			html_raw(&p->out, "<li>");
-			event_summary(p, e);
-			if (live) {
-				html_raw(&p->out, " <span class=\"tag\">");
-				page_msg(p, !strcmp(su, "waitlisted") ? MSG_WAITLISTED
-				                                      : MSG_SIGNED_UP);
-				html_raw(&p->out, "</span>");
-			}
-			html_raw(&p->out, "<br>");
-			if (live)
-				small_form(p, "cancel", json_num(e, "id"), "event_id",
-				           MSG_CANCEL_SIGNUP, 1);
-			else
-				small_form(p, "signup", json_num(e, "id"), "event_id", MSG_SIGN_UP,
-				           0);
-			html_raw(&p->out, "</li>");
+			upcoming_item(p, e, on_duty);
 		}
 		html_raw(&p->out, "</ul>\n");
 

@@ -7,7 +7,8 @@ through the API's own path (one's own check-out needs no code, 0033).  The POST 
 /me?done=out&attendance=ID, which shows the credited time read back from the database; a
 second form from a stale tab gets the page's error box (409), and no second entry.  The form
 needs its token, as the page's other forms do.  Nothing is shown to a volunteer who is not on
-duty, nor to staff without a volunteer record.
+duty, nor to staff without a volunteer record.  While on duty, the upcoming list marks the event
+as on duty instead of offering to cancel its sign-up.
 
 Runs on the session's shared server; the event (a fixed code) and the volunteers with their
 sessions are made in SQL.
@@ -22,6 +23,7 @@ import helpers
 from test_pages import ESCAPED, EVIL, Browser, check_page, token_of
 
 CODE = "864209"
+LATER = "晚班岗"  # a second event everyone has signed up for
 TIMEOUT = 10
 
 
@@ -37,9 +39,12 @@ def w(server, pg):
     unit, team = helpers.unit_with_team(pg, f"MO-{tag}", f"Me out {tag}", "Me-out team")
     # started 3 hours ago: a check-in moved 150 minutes back is credited from there
     x.event = helpers.open_event(pg, team, f"me-out {tag}", "岗" + EVIL, CODE, started="3 hours")
-    x.tokens = ["mo" + secrets.token_hex(21)[:41] for _ in range(6)]
+    x.later = helpers.open_event(pg, team, f"me-out later {tag}", LATER, CODE, started="1 minute")
+    x.tokens = ["mo" + secrets.token_hex(21)[:41] for _ in range(10)]
     x.ids, _ = helpers.volunteers_with_sessions(pg, unit, x.tokens, f"mo-{tag}", phone="157",
                                                 signup_event=x.event)
+    pg.sql(f"""INSERT INTO signups (event_id, volunteer_id, status)
+               SELECT {x.later}, v, 'confirmed' FROM unnest(ARRAY{x.ids}::bigint[]) v""")
     x.people = iter(zip(x.tokens, x.ids))
     x.staff = "mo" + secrets.token_hex(21)[:41]
     x.staff_id = helpers.coordinator_with_sessions(pg, unit, f"mo-{tag}-co", [x.staff])
@@ -67,6 +72,14 @@ def on_duty(w, token, ago="150 minutes 5 seconds"):
 def section(html):
     m = re.search(r'<section class="card" aria-labelledby="h-on-duty" id="on-duty">.*?</section>', html)
     return m.group(0) if m else None
+
+
+def upcoming(html, title):
+    """The upcoming list's item of the event titled `title` (as the page writes it)."""
+    m = re.search(r'<ul class="events">(.*?)</ul>', html)
+    assert m, html
+    [item] = [i for i in re.findall(r"<li[^>]*>.*?</li>", m.group(1)) if title in i]
+    return item
 
 
 def text(html):
@@ -127,6 +140,39 @@ def test_the_volunteer_on_duty_checks_out_from_me(w):
     # in English
     html = check_page(b.get(f"/me?done=out&attendance={aid}&lang=en"))
     assert "Checked out, credited 2.50 hours" in text(html), html
+
+
+def test_the_event_on_duty_offers_no_cancel_in_the_upcoming_list(w):
+    """Cancelling the sign-up of the event one is serving at would hand the place to the
+    waitlist while one is still there: the upcoming list marks that event as on duty, with no
+    button; the other events keep theirs, and after the check-out the event has its own back."""
+    token, _ = next(w.people)
+    on_duty(w, token, ago="5 minutes")
+    b = browser(w, token)
+    html = check_page(b.get("/me"))
+    here = upcoming(html, "岗" + ESCAPED)
+    assert "<form" not in here and "取消报名" not in here, here
+    assert here.startswith('<li class="on-duty">') and "已报名" in here, here
+    assert '<a class="tag approved" href="#on-duty">正在服务</a>' in here, here
+    assert 'value="cancel"' in upcoming(html, LATER)
+    here = upcoming(check_page(b.get("/me?lang=en")), "岗" + ESCAPED)
+    assert '<a class="tag approved" href="#on-duty">On duty</a>' in here and "Cancel sign-up" not in here, here
+
+    r = requests.post(w.srv.url(f"/api/v1/events/{w.event}/check-outs"), json={},
+                      headers={"Authorization": "Bearer " + token}, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    here = upcoming(check_page(b.get("/me?lang=zh")), "岗" + ESCAPED)
+    assert 'value="cancel"' in here and "取消报名" in here and "正在服务" not in here, here
+
+
+def test_on_duty_without_a_sign_up_offers_no_sign_up_either(w):
+    """On duty at an event without a live sign-up (a walk-in, or one cancelled since): the item
+    is marked on duty, with no sign-up button."""
+    token, vid = next(w.people)
+    on_duty(w, token, ago="5 minutes")
+    w.pg.sql(f"UPDATE signups SET status = 'cancelled' WHERE event_id = {w.event} AND volunteer_id = {vid}")
+    here = upcoming(check_page(browser(w, token).get("/me")), "岗" + ESCAPED)
+    assert "<form" not in here and "已报名" not in here and "正在服务" in here, here
 
 
 def test_the_confirmation_shows_only_ones_own_check_out(w):
