@@ -377,4 +377,5 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_ON_DUTY] = "On duty",
         [MSG_ON_DUTY_SINCE] = "Checked in at",
         [MSG_DONE_CHECKED_OUT] = "Checked out, credited",
+        [MSG_ERR_ALREADY_OUT] = "You have already checked out.",
 };

@@ -428,6 +428,7 @@ static const struct {
         {"check-in code is required", MSG_ERR_CODE_REQUIRED},
         {"already checked in at this event", MSG_ERR_ALREADY_IN},
         {"already checked in at event", MSG_ERR_ALREADY_IN_OTHER},
+        {"already checked out", MSG_ERR_ALREADY_OUT}, /* before "not checked in" (sql/0037) */
         {"not checked in at this event", MSG_ERR_NOT_IN},
         {"check-in closed", MSG_ERR_WINDOW_CLOSED},
         {"check-in opens", MSG_ERR_WINDOW_NOT_OPEN},

@@ -5,10 +5,10 @@ A volunteer who checked in from the QR poster's page and lost that tab finds, at
 an "on duty" section: the event, the check-in time and a plain form whose button checks out
 through the API's own path (one's own check-out needs no code, 0033).  The POST answers 303 to
 /me?done=out&attendance=ID, which shows the credited time read back from the database; a
-second form from a stale tab gets the page's error box (409), and no second entry.  The form
-needs its token, as the page's other forms do.  Nothing is shown to a volunteer who is not on
-duty, nor to staff without a volunteer record.  While on duty, the upcoming list marks the event
-as on duty instead of offering to cancel its sign-up.
+second form from a stale tab gets the page's error box (409: "checked out already", sql/0037),
+and no second entry.  The form needs its token, as the page's other forms do.  Nothing is shown
+to a volunteer who is not on duty, nor to staff without a volunteer record.  While on duty, the
+upcoming list marks the event as on duty instead of offering to cancel its sign-up.
 
 Runs on the session's shared server; the event (a fixed code) and the volunteers with their
 sessions are made in SQL.
@@ -129,10 +129,12 @@ def test_the_volunteer_on_duty_checks_out_from_me(w):
     # second check-out
     r = b.post("/me", form)
     assert r.status_code == 303 and r.headers["Location"] == f"/me?done=out&attendance={aid}"
-    # the stale tab's form: the page's error box, and still one entry
+    # the stale tab's form: the page's error box, which says it is done (not "you have not
+    # checked in"), and still one entry
     html = check_page(b.post("/me", {"_t": stale, "action": "checkout", "event_id": str(w.event)}),
                       status=409)
-    assert '<div class="error" role="alert">' in html and "你尚未在此活动签到" in html, html
+    assert '<div class="error" role="alert"><p>你已签退。</p></div>' in html, html
+    assert "你尚未在此活动签到" not in html
     assert section(html) is None
     assert entries(w, aid) == [("150", "approved")]
     assert w.pg.sql(f"SELECT count(*) FROM attendances WHERE volunteer_id = {vid}").strip() == "1"
@@ -140,6 +142,34 @@ def test_the_volunteer_on_duty_checks_out_from_me(w):
     # in English
     html = check_page(b.get(f"/me?done=out&attendance={aid}&lang=en"))
     assert "Checked out, credited 2.50 hours" in text(html), html
+    html = check_page(b.post("/me", {"_t": stale, "action": "checkout", "event_id": str(w.event)},
+                             headers={"Accept-Language": "en"}), status=409)
+    assert '<div class="error" role="alert"><p>You have already checked out.</p></div>' in html, html
+
+
+def test_the_error_tells_never_checked_in_from_checked_out(w):
+    """A check-out form for an event the volunteer never checked in at says "you have not
+    checked in"; once they have checked in and out there, the same form says "you have checked
+    out" (the token of the upcoming item's form names the same event, as the on-duty one)."""
+    token, vid = next(w.people)
+    b = browser(w, token)
+
+    def check_out_again():
+        item = upcoming(check_page(b.get("/me")), "岗" + ESCAPED)
+        return check_page(b.post("/me", {"_t": token_of(item), "action": "checkout",
+                                         "event_id": str(w.event)}), status=409)
+
+    html = check_out_again()
+    assert '<div class="error" role="alert"><p>你尚未在此活动签到。</p></div>' in html, html
+    assert "你已签退" not in html
+    on_duty(w, token, ago="5 minutes")
+    r = requests.post(w.srv.url(f"/api/v1/events/{w.event}/check-outs"), json={},
+                      headers={"Authorization": "Bearer " + token}, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    html = check_out_again()
+    assert '<div class="error" role="alert"><p>你已签退。</p></div>' in html, html
+    assert "你尚未在此活动签到" not in html
+    assert w.pg.sql(f"SELECT count(*) FROM attendances WHERE volunteer_id = {vid}").strip() == "1"
 
 
 def test_the_event_on_duty_offers_no_cancel_in_the_upcoming_list(w):

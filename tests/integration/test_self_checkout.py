@@ -7,7 +7,8 @@ looked at: a wrong or expired one is no refusal and is not counted by the wrong-
 which never refuses a check-out.  Unchanged: a self check-in needs the code; someone else's
 check-out needs a coordinator of the event; the attendance keeps its check-in's method and
 flags.  The single request and the group commit give the same answers, and the check-in page
-checks out under a link whose rotating token has gone stale.
+checks out under a link whose rotating token has gone stale.  A check-out of an attendance
+closed already says so (409, sql/0037), apart from one of a volunteer never checked in there.
 
 The module runs its own server with ONE worker, so that concurrent requests meet in one group
 commit (held on a lock as in test_checkin_set.py), and VOLUNTEERD_CODE_TRIES=3.  Two events are
@@ -15,6 +16,7 @@ open: `static` (a fixed code, CODE, compared in SQL) and `rotating` (the default
 code and the poster's token rotate every 45 s and are checked by the server).
 """
 import itertools
+import re
 import secrets
 
 import pytest
@@ -128,9 +130,19 @@ def checked_out(r, volunteer, minutes=10):
 
 
 NOT_IN = "not checked in at this event"
+ALREADY_OUT = NOT_IN + ": already checked out at {}"  # the latest check-out there, HH:MI local
 NOT_COORDINATOR = "only a coordinator of this event may do this"
 CODE_REQUIRED = "the check-in code is required: scan the poster or ask the coordinator"
 CODE_WRONG = "wrong or expired check-in code: scan the poster again"
+
+
+def already_out(w, r, event, volunteer):
+    """A 409 saying the volunteer's attendance at event was closed already, at the time of its
+    latest check-out (local)."""
+    at = w.pg.sql(f"""SELECT to_char(max(check_out_at) AT TIME ZONE 'Asia/Shanghai', 'HH24:MI')
+                        FROM attendances WHERE event_id = {event} AND volunteer_id = {volunteer}""").strip()
+    assert re.fullmatch(r"\d\d:\d\d", at), at
+    problem(r, 409, ALREADY_OUT.format(at))
 
 
 # --- the single request ------------------------------------------------------------------------
@@ -153,10 +165,45 @@ def test_self_checkout_needs_no_code_and_ignores_one_sent(w, kind):
     for (name, body), (token, vid) in zip(bodies.items(), people(w, len(bodies))):
         on_post(w, event, token)
         shapes[name] = checked_out(checkout(w, event, token, body(vid))(), vid)
-        # and a second check-out is still told there is nothing to close
-        problem(checkout(w, event, token, body(vid))(), 409, NOT_IN)
+        # and a second check-out is told that it was done
+        already_out(w, checkout(w, event, token, body(vid))(), event, vid)
     # each recorded as a check-out with the right code is: the check-in's method and flags
     assert all(s == ("self", [], "approved", []) for s in shapes.values()), shapes
+
+
+def test_a_check_out_with_nothing_open_says_why(w):
+    """Never checked in at the event: "not checked in", as before.  Checked in and out already
+    (a stale tab, a double tap): the same 409, which says so, with the time of the latest
+    check-out there; to the volunteer, to a coordinator, and after a second round too."""
+    [(token, vid)] = people(w, 1)
+    problem(checkout(w, w.static, token, {})(), 409, NOT_IN)
+    problem(checkout(w, w.static, w.coordinator, {"volunteer_id": vid})(), 409, NOT_IN)
+    on_post(w, w.static, token)
+    checked_out(checkout(w, w.static, token, {})(), vid)
+    # the time named is the check-out's, not the refusal's
+    w.pg.sql(f"""UPDATE attendances
+                    SET check_in_at = check_in_at - interval '5 minutes',
+                        check_out_at = check_out_at - interval '5 minutes',
+                        credited = tstzrange(lower(credited) - interval '5 minutes',
+                                             upper(credited) - interval '5 minutes')
+                  WHERE event_id = {w.static} AND volunteer_id = {vid}""")
+    already_out(w, checkout(w, w.static, token, {})(), w.static, vid)
+    already_out(w, checkout(w, w.static, w.coordinator, {"volunteer_id": vid})(), w.static, vid)
+    # at another event the volunteer never checked in at: still "not checked in"
+    problem(checkout(w, w.rotating, token, {})(), 409, NOT_IN)
+    # in and out again: the latest check-out is the one named
+    on_post(w, w.static, token, ago=None)
+    checked_out(checkout(w, w.static, token, {})(), vid, minutes=0)
+    already_out(w, checkout(w, w.static, token, {})(), w.static, vid)
+
+
+def test_attendance_actor_is_gone_and_nothing_calls_it(w):
+    """0013 replaced attendance_actor with attendance_who; 0037 dropped it.  A plpgsql body
+    naming it would fail only when run, so no function may name it."""
+    assert w.pg.sql("SELECT to_regproc('attendance_actor') IS NULL").strip() == "t"
+    assert w.pg.sql("""SELECT string_agg(p.oid::regprocedure::text, ', ') FROM pg_proc p
+                        JOIN pg_namespace n ON n.oid = p.pronamespace
+                       WHERE n.nspname IN ('public', 'api') AND strpos(p.prosrc, 'attendance_actor') > 0""").strip() == ""
 
 
 def test_self_checkin_still_needs_the_code(w):
@@ -223,16 +270,18 @@ def cases(w, lead):
     """Requests, by name, each with what it needs done first (on post or not); `lead` gives
     each its own volunteers.  Returns {name: request}."""
     slot = safe_slot()
-    (t1, _), (t2, v2), (t3, _), (t4, _), (t5, _), (t6, _), (t7, v7), (t8, v8), (t9, _) = lead
-    for t in (t1, t2, t3, t7, t8):
+    (t1, _), (t2, v2), (t3, _), (t4, _), (t5, _), (t6, _), (t7, v7), (t8, v8), (t9, _), (t10, v10) = lead
+    for t in (t1, t2, t3, t7, t8, t10):
         on_post(w, w.static, t)
     on_post(w, w.rotating, t4)
+    checked_out(checkout(w, w.static, t10, {})(), v10)
     return {
         "self, no code": checkout(w, w.static, t1, {}),
         "self, own volunteer_id": checkout(w, w.static, t2, {"volunteer_id": v2}),
         "self, wrong code": checkout(w, w.static, t3, {"code": WRONG}),
         "self, stale token": checkout(w, w.rotating, t4, {"code": token_of(w.key, w.rotating, slot - 2)}),
         "self, not on post": checkout(w, w.static, t5, {}),
+        "self, checked out already": checkout(w, w.static, t10, {}),
         "self check-in, no code": checkin(w, w.static, t6, {}),
         "another volunteer's": checkout(w, w.static, t9, {"volunteer_id": v7}),
         "coordinator": checkout(w, w.static, w.coordinator, {"volunteer_id": v8}),
@@ -243,18 +292,21 @@ def outcome(r):
     """What a request's answer says, but for ids and times."""
     if r.status_code >= 400:
         body = r.json()
-        return r.status_code, body["detail"], [e["field"] for e in body.get("errors", [])]
+        detail = re.sub(r"\d\d:\d\d$", "HH:MI", body["detail"])
+        return r.status_code, detail, [e["field"] for e in body.get("errors", [])]
     a = r.json()
     return r.status_code, a["method"], a["flags"], a["credited_minutes"], a["entry"]["status"], a["entry"]["flags"]
 
 
 def test_the_group_commit_answers_as_the_single_request(w):
-    alone = {name: outcome(f()) for name, f in cases(w, people(w, 9)).items()}
+    alone = {name: outcome(f()) for name, f in cases(w, people(w, 10)).items()}
     assert alone["self, no code"] == (200, "self", [], 10, "approved", []), alone
+    assert alone["self, not on post"] == (409, NOT_IN, []), alone
+    assert alone["self, checked out already"] == (409, ALREADY_OUT.format("HH:MI"), []), alone
     assert alone["self check-in, no code"] == (403, CODE_REQUIRED, ["code"]), alone
     assert alone["another volunteer's"] == (403, NOT_COORDINATOR, []), alone
 
-    batch = cases(w, people(w, 9))
+    batch = cases(w, people(w, 10))
     pilots = [checkin(w, w.static, t, {"code": CODE}) for t, _ in people(w, 2)]
     [answers] = one_batch(w.pg, pilots, [list(batch.values())])
     together = {name: outcome(r) for name, r in zip(batch, answers)}
