@@ -3,7 +3,8 @@
  *
  * The handlers check the body here (types, lengths, formats: 400/422 naming the field) and
  * then run one api.volunteer_* function (sql/0004_volunteers.sql; create is 0016's, which
- * adds team_id), which does scope, the change and the audit row in one transaction.
+ * adds team_id, with 0027's consent around it and 0038's INSERT naming the reserved id), which
+ * does scope, the change and the audit row in one transaction.
  *
  * Invariant: the ID number in clear never leaves this file's buffers (the request's
  * struct vol_write, wiped once the number is encrypted, and when the request ends).  It is

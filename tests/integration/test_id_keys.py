@@ -9,15 +9,17 @@ cryptography), and write rows as the code before key ids did.
 """
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
 
+import psycopg2
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import helpers
-from apiclient import Api, anonymous
+from apiclient import Api, anonymous, make_staff
 from test_staff_pages import Browser, tokens
 from test_volunteers import random_id, random_phone
 
@@ -51,6 +53,12 @@ class Keys:
 
     def header(self, vid):
         return bytes([2]) + self.id + vid.to_bytes(8, "big")
+
+    def seal(self, vid, number):
+        """The number in the current form for volunteer vid, as server/idnum.c makes it."""
+        nonce = os.urandom(12)
+        aad = b"volunteerd:id_number:v2" + self.header(vid)
+        return self.header(vid) + nonce + AESGCM(self.enc).encrypt(nonce, number.encode(), aad)
 
     def open(self, vid, stored):
         """The number in the current form made by this key for volunteer vid (else raises)."""
@@ -157,6 +165,108 @@ def test_the_ciphertext_is_bound_to_its_volunteer_and_names_its_key(env):
     r = anonymous(env.srv).req("POST", "/volunteers", {"name": "无证", "phone": random_phone(),
                                                       "org_unit_id": env.unit})
     assert r.status_code == 201 and r.json()["id"] > v["id"]
+
+
+def sequences_last(env):
+    """The last value handed out by the volunteers' id sequence and by volunteer_no_seq."""
+    out = env.sql("SELECT pg_sequence_last_value(pg_get_serial_sequence('volunteers', 'id')::regclass), "
+                  "pg_sequence_last_value('volunteer_no_seq')")
+    return tuple(int(x) for x in out.strip().split("|"))
+
+
+def test_each_registration_takes_one_id_and_one_volunteer_no(env):
+    # A registration with an ID number reserves its id before the encryption: the row must take
+    # that id and no other.  Consecutive registrations, with a number or without, by the person
+    # (API or /register) or by a coordinator, get consecutive ids and volunteer numbers, and
+    # neither sequence has handed out anything beyond the last of them.
+    current = env.a
+    env.server(current)
+    login = "ik-c-" + secrets.token_hex(3)
+    coord = make_staff(env.admin, login, PW, {"role": "coordinator", "org_unit_id": env.unit})
+    numbers = {}  # volunteer id: (ID number, the key current when it was stored)
+
+    def by_self(number=None):
+        if number is None:
+            r = anonymous(env.srv).req("POST", "/volunteers", {"name": "自己", "phone": random_phone(),
+                                                              "org_unit_id": env.unit})
+            assert r.status_code == 201, r.text
+            return r.json()
+        return env.register(number)
+
+    def by_coordinator(number=None):
+        body = {"name": "代登", "phone": random_phone(), "org_unit_id": env.unit}
+        if number:
+            body["id_number"] = number
+        return coord.ok("POST", "/volunteers", body, want=201)
+
+    def by_page(number):
+        b, phone = Browser(env.srv), random_phone()
+        html = b.get("/register").text
+        r = b.post("/register", {"_t": tokens(html)[0], "name": "页面", "phone": phone, "password": PW,
+                                 "org_unit_id": str(env.unit), "id_number": number, "consent_id_number": "1"})
+        assert r.status_code == 303, r.text[:300]
+        vid, no = env.sql(f"SELECT id, volunteer_no FROM volunteers WHERE phone = '{phone}'").strip().split("|")
+        return {"id": int(vid), "volunteer_no": no}
+
+    def made(register, with_number):
+        n = new_number(env) if with_number else None
+        v = register(n)
+        if n:
+            numbers[v["id"]] = (n, current)
+        return v
+
+    steps = [(by_self, True), (by_self, False), (by_coordinator, True), (by_coordinator, False),
+             (by_self, True), (by_coordinator, True), (by_page, True), (by_self, False), (by_self, True)]
+    vs = [made(register, with_number) for register, with_number in steps]
+    # and during a key rotation (the reservation also asks about the previous key's index)
+    current = env.b
+    env.server(current, env.a)
+    coord = Api(env.srv, login, PW)
+    vs += [made(by_self, True), made(by_coordinator, True), made(by_self, False)]
+    # an update is encrypted for the id of its path, and reserves nothing
+    n = new_number(env)
+    coord.ok("PATCH", f"/volunteers/{vs[1]['id']}", {"id_number": n})
+    numbers[vs[1]["id"]] = (n, current)
+
+    ids = [v["id"] for v in vs]
+    nos = [int(v["volunteer_no"][1:-1]) for v in vs]
+    assert ids == list(range(ids[0], ids[0] + len(vs))), ids
+    assert nos == list(range(nos[0], nos[0] + len(vs))), nos
+    assert sequences_last(env) == (ids[-1], nos[-1])
+    # each ciphertext is still bound to its own row, under the key current when it was made
+    stored = env.stored()
+    assert set(stored) == set(numbers)
+    for vid, (n, key) in numbers.items():
+        assert key.open(vid, stored[vid][0]) == n
+
+
+def test_an_id_not_reserved_is_refused(env):
+    # POST /volunteers' INSERT now names the id its ciphertext was made for: an id the sequence
+    # has not handed out (which a later registration would be given) is refused all the same,
+    # through the function or by a plain INSERT, and nothing is stored.
+    env.server(env.a)
+    env.register(new_number(env))
+    ahead = sequences_last(env)[0] + 5
+    n = new_number(env)
+    enc, mac = env.a.seal(ahead, n).hex(), env.a.blind(n).hex()
+    args = {"name": "预留", "phone": random_phone(), "org_unit_id": env.unit, "id_number_enc": enc,
+            "id_number_hmac": mac, "id_number_masked": n[:4] + "*" * 10 + n[-4:],
+            "consent_id_number": True, "id_consent_notice": "1"}
+    tries = [("SELECT api_call('volunteer_create', 0, %s::jsonb, NULL, NULL, NULL, NULL)", (json.dumps(args),)),
+             ("INSERT INTO volunteers (id, name, phone, org_unit_id, id_number_enc, id_number_hmac, "
+              "id_number_masked) OVERRIDING SYSTEM VALUE VALUES (%s, '预留', %s, %s, decode(%s, 'hex'), "
+              "decode(%s, 'hex'), %s)", (ahead, random_phone(), env.unit, enc, mac, args["id_number_masked"]))]
+    for q, params in tries:
+        conn = env.pg.connect(db=env.db)
+        try:
+            with pytest.raises(psycopg2.Error, match=f"volunteer id {ahead} was not reserved"):
+                conn.cursor().execute(q, params)
+        finally:
+            conn.close()
+    assert env.sql(f"SELECT count(*) FROM volunteers WHERE id >= {ahead}").strip() == "0"
+    # the sequence goes on where it was
+    v = env.register(n)
+    assert v["id"] == ahead - 4 and env.a.open(v["id"], env.stored()[v["id"]][0]) == n
 
 
 def test_a_moved_ciphertext_is_refused_or_fails_safely(env):

@@ -171,6 +171,22 @@ def test_volunteer_numbers_generated_and_unique(world):
     assert dup == "0"
 
 
+def test_consecutive_registrations_get_consecutive_ids_and_numbers(world):
+    # One id and one volunteer number per registration, with an ID number or without, by the
+    # person or by a coordinator (sql/0038): a number on a card is read as a count, and a gap
+    # after every registration with an ID number looked like a lost one.  (This module's tests
+    # run one at a time, and nothing else registers volunteers meanwhile.)
+    w = world
+    made = [register(w, id_number=random_id())[0], register(w)[0],
+            register(w, client=w.coord_a, id_number=random_id())[0], register(w, client=w.coord_a)[0],
+            register(w, id_number=random_id())[0], register(w, client=w.coord_a, id_number=random_id())[0],
+            register(w)[0]]
+    ids = [v["id"] for v in made]
+    nos = [int(v["volunteer_no"][1:-1]) for v in made]
+    assert ids == list(range(ids[0], ids[0] + len(made))), ids
+    assert nos == list(range(nos[0], nos[0] + len(made))), nos
+
+
 def test_volunteer_no_cannot_be_chosen(world):
     r = world.anon.req("POST", "/volunteers", {"name": "王五", "phone": random_phone(),
                                                "org_unit_id": world.a, "volunteer_no": "V1"})
