@@ -50,6 +50,8 @@ static const struct config_key config_keys[] = {
         {"VOLUNTEERD_WORKERS", CONFIG_INT, OFF(workers), 0, 64, "0"},
         {"VOLUNTEERD_TZ", CONFIG_STR, OFF(tz), 0, STRMAX(tz), "Asia/Shanghai"},
         {"VOLUNTEERD_SECRET_FILE", CONFIG_STR, OFF(secret_file), 0, STRMAX(secret_file), ""},
+        {"VOLUNTEERD_PASSWORD_DENYLIST", CONFIG_STR, OFF(password_denylist), 0,
+         STRMAX(password_denylist), ""},
         {"VOLUNTEERD_SECRET_FILE_PREVIOUS", CONFIG_STR, OFF(secret_file_previous), 0,
          STRMAX(secret_file_previous), ""},
         {"VOLUNTEERD_DB_POOL", CONFIG_INT, OFF(db_pool_size), 1, 64, "4"},

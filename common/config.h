@@ -26,9 +26,11 @@ struct config {
 	int workers;           /* VOLUNTEERD_WORKERS, default 0 = number of online cores; 0..64 */
 	char tz[64];           /* VOLUNTEERD_TZ, default "Asia/Shanghai" */
 	char secret_file[512]; /* VOLUNTEERD_SECRET_FILE */
-	int db_pool_size;      /* VOLUNTEERD_DB_POOL, default 4, 1..64 (connections per worker) */
-	int db_queue_max;      /* VOLUNTEERD_DB_QUEUE, default 1024 */
-	int db_queue_wait_ms;  /* VOLUNTEERD_DB_QUEUE_WAIT_MS, default 1000 */
+	char password_denylist[512]; /* VOLUNTEERD_PASSWORD_DENYLIST: passwords refused, one a line
+	                              */
+	int db_pool_size;     /* VOLUNTEERD_DB_POOL, default 4, 1..64 (connections per worker) */
+	int db_queue_max;     /* VOLUNTEERD_DB_QUEUE, default 1024 */
+	int db_queue_wait_ms; /* VOLUNTEERD_DB_QUEUE_WAIT_MS, default 1000 */
 	int db_statement_timeout_ms; /* VOLUNTEERD_DB_STATEMENT_TIMEOUT_MS, default 5000 */
 	int db_prepare;              /* VOLUNTEERD_DB_PREPARE, default 1 (prepared statements) */
 	int max_body_bytes;          /* VOLUNTEERD_MAX_BODY, default 1048576 */

@@ -20,6 +20,7 @@
 #include "queries.h"
 #include "secret.h"
 #include "validate.h"
+#include "weak_password.h"
 
 /* A blocking connection to DATABASE_URL, or NULL after saying why on stderr. */
 static PGconn *cli_connect(const struct config *cfg, const char *command)
@@ -89,9 +90,12 @@ int cli_create_admin(const struct config *cfg, const char *login, int password_s
 		goto out;
 	}
 	if (password_stdin) {
-		if (read_password(pw, sizeof pw) < 0 || !password_acceptable(pw)) {
-			fprintf(stderr, "volunteerd create-admin: the password on stdin must be "
-			                "10-128 characters\n");
+		struct err weak;
+		if (read_password(pw, sizeof pw) < 0)
+			pw[0] = '\0'; /* none, or too long: the length limit's message */
+		if (password_check_new(pw, login, "password", &weak) < 0) {
+			fprintf(stderr, "volunteerd create-admin: the password on stdin %s\n",
+			        weak.detail);
 			rc = 2;
 			goto out;
 		}

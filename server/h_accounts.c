@@ -25,6 +25,7 @@
 #include "req.h"
 #include "secret.h"
 #include "validate.h"
+#include "weak_password.h"
 #include "worker.h"
 
 struct new_account {
@@ -137,10 +138,8 @@ void h_accounts_create(struct req *r)
 		err_set(&e, APP_EINVALID, "login", "3-64 characters of letters, digits and ._@-");
 		goto invalid;
 	}
-	if (password && !password_acceptable(password)) {
-		err_set(&e, APP_EINVALID, "password", "must be 10-128 characters");
+	if (password && password_check_new(password, login, "password", &e) < 0)
 		goto invalid;
-	}
 	struct new_account *a = calloc(1, sizeof *a);
 	if (!a) {
 		cJSON_Delete(body);

@@ -40,6 +40,7 @@
 #include "req.h"
 #include "sessions.h"
 #include "validate.h"
+#include "weak_password.h"
 #include "worker.h"
 
 struct change {
@@ -191,6 +192,11 @@ static void looked_up(struct db_job *job, const struct db_result *res, const str
 		login_throttled(r, retry);
 		return;
 	}
+	struct err weak;
+	if (c->fresh[0] && password_check_new(c->fresh, login, "new_password", &weak) < 0) {
+		reply_error(r, &weak); /* built on the login: known only now */
+		return;
+	}
 	snprintf(c->login, sizeof c->login, "%s", login);
 	snprintf(c->hash, sizeof c->hash, "%s", hash);
 	c->task.work = change_work;
@@ -260,12 +266,8 @@ int password_check_start(struct req *r, const char *password, const char *field,
 int password_change_start(struct req *r, const char *current, const char *fresh)
 {
 	struct err e;
-	if (!password_acceptable(fresh))
-		err_set(&e, APP_EINVALID, "new_password", "must be 10-128 characters");
-	else if (!strcmp(current, fresh))
+	if (password_check_new(fresh, NULL, "new_password", &e) == 0 && !strcmp(current, fresh))
 		err_set(&e, APP_EINVALID, "new_password", "must differ from the current password");
-	else
-		err_clear(&e);
 	if (e.code != APP_OK) {
 		reply_error(r, &e);
 		return -1;

@@ -43,6 +43,7 @@
 #include "sessions.h"
 #include "throttle.h"
 #include "validate.h"
+#include "weak_password.h"
 #include "worker.h"
 
 #define ID_MAX      ((1LL << 53) - 1)
@@ -211,8 +212,9 @@ static int check_body(const cJSON *body, int patch, int self, const char **passw
 		return err_set(e, APP_EINVALID, "birth_date", "must be a date YYYY-MM-DD");
 	if (skills && check_skills(skills, e) < 0)
 		return -1;
-	if (*password && !password_acceptable(*password))
-		return err_set(e, APP_EINVALID, "password", "must be 10-128 characters");
+	/* the account a password makes logs in with the phone number */
+	if (*password && password_check_new(*password, phone, "password", e) < 0)
+		return -1;
 	if (status && strcmp(status, "active") && strcmp(status, "suspended"))
 		return err_set(e, APP_EINVALID, "status", "must be active or suspended");
 	/* last, so that check_body_all names the other fields first */

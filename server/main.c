@@ -13,6 +13,7 @@
 #include "log.h"
 #include "master.h"
 #include "version.h"
+#include "weak_password.h"
 
 static void usage(FILE *to)
 {
@@ -146,6 +147,13 @@ int main(int argc, char **argv)
 		return gendata_run(&cfg, &gen);
 	if (is_demo)
 		return gendata_seed_demo(&cfg, &gen);
+	/* the passwords refused, read before the workers are forked (weak_password.h) */
+	if (weak_password_load(cfg.password_denylist, &e) < 0) {
+		fprintf(stderr, "volunteerd: %s\n", e.detail);
+		return 1;
+	}
+	if (cfg.password_denylist[0])
+		log_msg(LOG_INFO, "password_denylist", "passwords=%ld", weak_password_listed());
 	if (is_admin)
 		return cli_create_admin(&cfg, login, password_stdin, if_missing);
 	if (is_rekey)

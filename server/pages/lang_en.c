@@ -15,7 +15,8 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_ACCOUNT] = "Account security",
         [MSG_CURRENT_PASSWORD] = "Current password",
         [MSG_NEW_PASSWORD] = "New password",
-        [MSG_NEW_PASSWORD_HINT] = "10 to 128 characters. Changing it logs you out everywhere else.",
+        [MSG_NEW_PASSWORD_HINT] = "10 to 128 characters, not your phone number or a common "
+                                  "password. Changing it logs you out everywhere else.",
         [MSG_CHANGE_PASSWORD] = "Change password",
         [MSG_LOGOUT_OTHERS] = "Log out everywhere else",
         [MSG_MY_DATA] = "Download all my data (a JSON file)",
@@ -37,7 +38,7 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_PHONE] = "Mobile number",
         [MSG_PHONE_HINT] = "11 digits",
         [MSG_PASSWORD] = "Password",
-        [MSG_PASSWORD_HINT] = "At least 10 characters",
+        [MSG_PASSWORD_HINT] = "At least 10 characters; not your phone number or a common password",
         [MSG_CODE] = "Check-in code",
         [MSG_CODE_HINT] = "The QR code has expired: type the 6-digit code shown on the poster",
         [MSG_CHECKED_IN_AT] = "Checked in at",
@@ -133,6 +134,9 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_ERR_PHONE] = "Enter an 11-digit mobile number starting with 13-19.",
         [MSG_ERR_PHONE_TAKEN] = "This mobile number is already registered.",
         [MSG_ERR_PASSWORD] = "The password needs 10 to 128 characters.",
+        [MSG_ERR_PASSWORD_WEAK] =
+                "This password is too easy to guess (a well-known leaked password, or the "
+                "phone number or login with little added): please choose another.",
         [MSG_ERR_WRONG_PASSWORD] = "The current password is wrong.",
         [MSG_ERR_SAME_PASSWORD] = "The new password must differ from the current one.",
         [MSG_ERR_PASSWORD_RACE] = "The password was just changed by another submission: if it was "

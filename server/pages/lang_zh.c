@@ -15,7 +15,8 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_ACCOUNT] = "账号安全",
         [MSG_CURRENT_PASSWORD] = "当前密码",
         [MSG_NEW_PASSWORD] = "新密码",
-        [MSG_NEW_PASSWORD_HINT] = "10–128 个字符。修改后，其他设备上的登录将退出。",
+        [MSG_NEW_PASSWORD_HINT] =
+                "10–128 个字符，不要用手机号或常见密码。修改后，其他设备上的登录将退出。",
         [MSG_CHANGE_PASSWORD] = "修改密码",
         [MSG_LOGOUT_OTHERS] = "退出其他设备上的登录",
         [MSG_MY_DATA] = "下载我的全部数据（JSON 文件）",
@@ -35,7 +36,7 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_PHONE] = "手机号",
         [MSG_PHONE_HINT] = "11 位手机号",
         [MSG_PASSWORD] = "密码",
-        [MSG_PASSWORD_HINT] = "至少 10 个字符",
+        [MSG_PASSWORD_HINT] = "至少 10 个字符；不要用手机号或常见密码",
         [MSG_CODE] = "签到码",
         [MSG_CODE_HINT] = "二维码已过期：请输入海报上的 6 位签到码",
         [MSG_CHECKED_IN_AT] = "已签到，时间",
@@ -126,6 +127,8 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_ERR_PHONE] = "请输入 11 位手机号（13–19 开头）。",
         [MSG_ERR_PHONE_TAKEN] = "该手机号已注册。",
         [MSG_ERR_PASSWORD] = "密码需 10–128 个字符。",
+        [MSG_ERR_PASSWORD_WEAK] = "这个密码太容易被猜到（常见的泄露密码，或手机号、登录名只加了几个"
+                                  "字符），请换一个。",
         [MSG_ERR_WRONG_PASSWORD] = "当前密码不正确。",
         [MSG_ERR_SAME_PASSWORD] = "新密码不能与当前密码相同。",
         [MSG_ERR_PASSWORD_RACE] = "密码刚被另一次提交修改：如果那是你本人提交的，修改已经生效。",

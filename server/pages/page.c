@@ -441,6 +441,7 @@ static const struct {
         {"wrong login or password", MSG_ERR_LOGIN},
         {"wrong password", MSG_ERR_WRONG_PASSWORD},
         {"password was changed at the same moment", MSG_ERR_PASSWORD_RACE},
+        {"is too easy to guess", MSG_ERR_PASSWORD_WEAK},
         {"must differ from the current password", MSG_ERR_SAME_PASSWORD},
         {"already the login", MSG_ERR_PHONE_TAKEN},
         {"the form expired", MSG_ERR_FORM},
