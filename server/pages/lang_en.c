@@ -380,6 +380,7 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_DONE_ACTIVITY_SAVED] = "The activity was saved.",
         [MSG_ON_DUTY] = "On duty",
         [MSG_ON_DUTY_SINCE] = "Checked in at",
+        [MSG_SERVED] = "Checked out",
         [MSG_DONE_CHECKED_OUT] = "Checked out, credited",
         [MSG_ERR_ALREADY_OUT] = "You have already checked out.",
 };

@@ -353,6 +353,7 @@ const char *const lang_zh[MSG_COUNT] = {
         [MSG_DONE_ACTIVITY_SAVED] = "活动已保存。",
         [MSG_ON_DUTY] = "正在服务",
         [MSG_ON_DUTY_SINCE] = "签到时间",
+        [MSG_SERVED] = "已签退",
         [MSG_DONE_CHECKED_OUT] = "已签退，计入",
         [MSG_ERR_ALREADY_OUT] = "你已签退。",
 };

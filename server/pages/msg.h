@@ -346,6 +346,7 @@ enum msg {
 	/* /me's "on duty" section: the open attendance and its check-out (sql/0036) */
 	MSG_ON_DUTY,
 	MSG_ON_DUTY_SINCE,    /* followed by the local check-in time */
+	MSG_SERVED,           /* an upcoming event the volunteer has checked out of */
 	MSG_DONE_CHECKED_OUT, /* followed by the credited hours and MSG_HOURS_UNIT */
 	MSG_ERR_ALREADY_OUT,  /* a check-out of an attendance closed already (sql/0037) */
 	MSG_COUNT

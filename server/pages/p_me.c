@@ -290,8 +290,8 @@ static long long on_duty_event(const cJSON *d)
 }
 
 /* An upcoming event with the sign-up's state and its button: cancel a live sign-up, else sign
- * up.  The event the volunteer is on duty at is marked so, with neither: cancelling the place
- * one is serving in would free it for the waitlist while they are still there. */
+ * up.  The event the volunteer is on duty at is marked so, and one they have checked out of
+ * is marked "checked out", with neither button: a sign-up that was served is kept (0040). */
 static void upcoming_item(struct page *p, const cJSON *e, long long on_duty)
 {
 	const char *su = json_str(e, "signup");
@@ -308,6 +308,12 @@ static void upcoming_item(struct page *p, const cJSON *e, long long on_duty)
 		html_raw(&p->out, " <a class=\"tag approved\" href=\"#on-duty\">");
 		page_msg(p, MSG_ON_DUTY);
 		html_raw(&p->out, "</a></li>");
+		return;
+	}
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "served"))) {
+		html_raw(&p->out, " <span class=\"tag\">");
+		page_msg(p, MSG_SERVED);
+		html_raw(&p->out, "</span></li>");
 		return;
 	}
 	html_raw(&p->out, "<br>");

@@ -154,19 +154,19 @@ def test_the_error_tells_never_checked_in_from_checked_out(w):
     token, vid = next(w.people)
     b = browser(w, token)
 
-    def check_out_again():
-        item = upcoming(check_page(b.get("/me")), "岗" + ESCAPED)
-        return check_page(b.post("/me", {"_t": token_of(item), "action": "checkout",
+    def check_out_with(form_token):
+        return check_page(b.post("/me", {"_t": form_token, "action": "checkout",
                                          "event_id": str(w.event)}), status=409)
 
-    html = check_out_again()
+    html = check_out_with(token_of(upcoming(check_page(b.get("/me")), "岗" + ESCAPED)))
     assert '<div class="error" role="alert"><p>你尚未在此活动签到。</p></div>' in html, html
     assert "你已签退" not in html
     on_duty(w, token, ago="5 minutes")
+    stale_tab = token_of(section(check_page(b.get("/me"))))
     r = requests.post(w.srv.url(f"/api/v1/events/{w.event}/check-outs"), json={},
                       headers={"Authorization": "Bearer " + token}, timeout=TIMEOUT)
     assert r.status_code == 200, r.text
-    html = check_out_again()
+    html = check_out_with(stale_tab)
     assert '<div class="error" role="alert"><p>你已签退。</p></div>' in html, html
     assert "你尚未在此活动签到" not in html
     assert w.pg.sql(f"SELECT count(*) FROM attendances WHERE volunteer_id = {vid}").strip() == "1"
@@ -175,7 +175,8 @@ def test_the_error_tells_never_checked_in_from_checked_out(w):
 def test_the_event_on_duty_offers_no_cancel_in_the_upcoming_list(w):
     """Cancelling the sign-up of the event one is serving at would hand the place to the
     waitlist while one is still there: the upcoming list marks that event as on duty, with no
-    button; the other events keep theirs, and after the check-out the event has its own back."""
+    button; the other events keep theirs.  After the check-out the event is marked checked
+    out, still with no button: a sign-up that was served is kept (0040), and the API says so."""
     token, _ = next(w.people)
     on_duty(w, token, ago="5 minutes")
     b = browser(w, token)
@@ -192,7 +193,9 @@ def test_the_event_on_duty_offers_no_cancel_in_the_upcoming_list(w):
                       headers={"Authorization": "Bearer " + token}, timeout=TIMEOUT)
     assert r.status_code == 200, r.text
     here = upcoming(check_page(b.get("/me?lang=zh")), "岗" + ESCAPED)
-    assert 'value="cancel"' in here and "取消报名" in here and "正在服务" not in here, here
+    assert "<form" not in here and "取消报名" not in here and "正在服务" not in here, here
+    assert '<span class="tag">已签退</span>' in here and "已报名" in here, here
+    assert 'value="cancel"' in upcoming(check_page(b.get("/me")), LATER)
 
 
 def test_on_duty_without_a_sign_up_offers_no_sign_up_either(w):
@@ -258,3 +261,27 @@ def test_staff_without_a_volunteer_record_see_no_section(w):
     assert section(html) is None and 'value="checkout"' not in html
     assert w.pg.sql(f"SELECT api.page_me({w.staff_id}, '{{}}') ?| ARRAY['on_duty', 'checked_out']"
                     ).strip() == "f"
+
+
+def test_a_served_sign_up_is_kept(w):
+    """DELETE of a sign-up with an attendance at the event is 409 (0040), on duty or after: the
+    place is not handed to the waitlist while its holder serves in it, nor freed once served.
+    A sign-up not served is cancelled as before."""
+    token, vid = next(w.people)
+    h = {"Authorization": "Bearer " + token}
+
+    def cancel(event):
+        return requests.delete(w.srv.url(f"/api/v1/events/{event}/signups/{vid}"), headers=h, timeout=TIMEOUT)
+
+    def status(event):
+        return w.pg.sql(f"SELECT status FROM signups WHERE event_id = {event} AND volunteer_id = {vid}").strip()
+
+    on_duty(w, token, ago="5 minutes")
+    r = cancel(w.event)
+    assert r.status_code == 409 and "problem+json" in r.headers["Content-Type"], r.text
+    assert "already checked in" in r.json()["detail"]
+    assert status(w.event) == "confirmed"
+    r = requests.post(w.srv.url(f"/api/v1/events/{w.event}/check-outs"), json={}, headers=h, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    assert cancel(w.event).status_code == 409 and status(w.event) == "confirmed"
+    assert cancel(w.later).status_code == 204 and status(w.later) == "cancelled"
