@@ -53,7 +53,8 @@
  * never read: the one before it is answered with Connection: close, or, if evhttp does not
  * hand that one over in this loop turn, the connection is closed without an answer.  A
  * defect that arrives while a request is in its handler is refused once that answer is out
- * (unless it said Connection: close), before evhttp's next read.
+ * (unless it said Connection: close), before evhttp's next read.  Each answer written here
+ * is counted with the requests answered (metrics.c), by its status.
  */
 #include "conns.h"
 
@@ -366,6 +367,7 @@ static void refuse(struct conn *c, const struct err *e)
 		close_soon(c); /* out of memory: closed without an answer */
 		return;
 	}
+	metrics_refusal(cs->w->metrics, app_err_status(e->code));
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 

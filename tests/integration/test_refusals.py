@@ -20,7 +20,8 @@ refused one gets its own answer (with Connection: close) and the refused one non
 request that arrives while the one before is in its handler is answered after it; a head or a
 body that misses its deadline gets 408 (the wait for a request stays a silent close); a client
 that never reads its refusal, or keeps sending, does not hold the connection past the bound
-(2 s); the refusals are counted in /metrics.  No answer anywhere contains libevent's page.
+(2 s); the refusals are counted in /metrics, also with the requests answered, by status.
+No answer anywhere contains libevent's page.
 """
 import json
 import time
@@ -198,6 +199,25 @@ def test_refusals_are_counted(server):
     assert after == (before[0] + 1, before[1] + 1, before[2] + 1), (before, after)
 
 
+def test_refusals_are_counted_with_the_requests_answered(server):
+    """A dashboard of answers by status sees the refusals: on the unmatched route, as their
+    route is never looked up."""
+    sent = {"method_brew": "400", "content_length_over_route": "413", "target_3000": "414",
+            "expect_other": "417", "fields_60": "431"}
+    statuses = sorted(set(sent.values()))
+
+    def counts():
+        return [metric(server, "volunteerd_http_requests_total", route="unmatched", status=st)
+                for st in statuses]
+    before = counts()
+    for name in sent:
+        reply, _, _ = exchange(server.http, False, CASES[name][0])
+        assert parse(reply)[0] == int(sent[name]), reply[:200]
+    after = counts()
+    want = [b + list(sent.values()).count(st) for b, st in zip(before, statuses)]
+    assert after == want, dict(zip(statuses, zip(before, after)))
+
+
 # --- deadlines and the bound, on servers of their own ----------------------------------------
 
 def serve(make_server, pg, tls=False, **settings):
@@ -220,6 +240,7 @@ def test_a_head_that_misses_its_deadline_gets_408(pg, make_server, tls):
     assert status == 408 and headers.get("content-type") == PROBLEM and headers.get("connection") == "close"
     assert json.loads(body)["status"] == 408 and rest == b""
     assert metric(srv, "volunteerd_http_deadline_closes_total", deadline="header") == 1
+    assert metric(srv, "volunteerd_http_requests_total", route="unmatched", status="408") == 1
 
 
 def test_a_body_that_misses_its_deadline_gets_408(pg, make_server):
