@@ -20,7 +20,8 @@
  * (501; here 400, as DESIGN §4 has no 5xx but 503), a header line without a colon, a head
  * past its limit (counted without line ends),
  * an Expect other than 100-continue on an HTTP/1.1 request with a body (417), and a body
- * past its limit (413): each of those is refused here first, at its byte or earlier.
+ * past its limit (413): each of those is refused here first, at its byte or earlier.  It takes
+ * a request without Host, or with two, as any other.
  */
 #include "framing.h"
 
@@ -85,7 +86,7 @@ static void begin_request(struct framing *f, uint64_t at)
 	f->cr = 0;
 	f->left = 0;
 	f->spaces = f->fields = 0;
-	f->lengths = f->encodings = f->chunked = 0;
+	f->lengths = f->encodings = f->chunked = f->hosts = 0;
 	f->body = f->body_max = 0;
 	f->path_at = f->path_len = 0;
 	f->state = HEAD;
@@ -325,13 +326,17 @@ static int framing_field(struct framing *f, const char *name, const char *v, con
 	return 0;
 }
 
-/* The name of a field the framing reads, or NULL. */
+/* The name of a field the framing reads (or counts: Host), or NULL.  Every header line of
+ * every request comes here: its length is compared first. */
 static const char *framing_name(const char *s, size_t n)
 {
-	static const char *const names[] = {"Expect", "Content-Length", "Transfer-Encoding"};
+	static const struct {
+		const char *name;
+		size_t len;
+	} names[] = {{"Host", 4}, {"Expect", 6}, {"Content-Length", 14}, {"Transfer-Encoding", 17}};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-		if (n == strlen(names[i]) && !strncasecmp(s, names[i], n))
-			return names[i];
+		if (n == names[i].len && !strncasecmp(s, names[i].name, n))
+			return names[i].name;
 	return NULL;
 }
 
@@ -353,13 +358,16 @@ static int header_line(struct framing *f, size_t len)
 	const char *name = namelen <= 17 ? framing_name(s, namelen) : NULL;
 	if (!name)
 		return 0;
+	if (name[0] == 'H') /* its value may be long, and is not read */
+		return ++f->hosts > 1 ? defect(f, name, "more than one Host header") : 0;
 	if (len > FRAMING_KEEP)
 		return name[0] == 'E' ? refuse(f, 417, name, "no expectation but 100-continue")
 		                      : defect(f, name, "a framing header too long");
 	return framing_field(f, name, colon + 1, s + len);
 }
 
-/* The empty line: the body's framing is known, and must be one only, within its limit. */
+/* The empty line: the body's framing is known, and must be one only, within its limit; an
+ * HTTP/1.1 request must have had its Host (RFC 9112 §3.2). */
 static int head_end(struct framing *f)
 {
 	f->heads++;
@@ -368,6 +376,8 @@ static int head_end(struct framing *f)
 	if (f->method == METHOD_HEAD && (f->chunked || f->left))
 		return defect(f, f->chunked ? "Transfer-Encoding" : "Content-Length",
 		              "a body on a method that has none");
+	if (!f->hosts && !f->http10)
+		return defect(f, "Host", "Host header missing");
 	if (!f->chunked && over_body_limit(f, f->left))
 		return over_limit(f, 413, body_limit(f), "Content-Length",
 		                  "a body larger than this resource takes");

@@ -22,7 +22,8 @@
  *   431 more than max_fields header fields, or a head over max_head bytes;
  *   400 also a method other than GET, HEAD, POST, PUT, DELETE, PATCH and OPTIONS, and a
  *       version other than HTTP/1.0 and HTTP/1.1 (RFC 9110 has 501 and 505 for these, but
- *       DESIGN §4 makes every 5xx but 503 a fault of the server).
+ *       DESIGN §4 makes every 5xx but 503 a fault of the server);
+ *       an HTTP/1.1 request without a Host header, and any with two (RFC 9112 §3.2).
  * Every limit is checked at the byte that passes it, before libevent could act on it (its
  * own header limit counts fewer bytes: no line ends).  The first defect ends the scan: the
  * connection is not to be read further.
@@ -77,7 +78,7 @@ struct framing {
 	int http10;      /* the request is HTTP/1.0 */
 	unsigned spaces; /* in the request line */
 	unsigned fields; /* header fields so far */
-	int lengths, encodings, chunked;
+	int lengths, encodings, chunked, hosts;
 	uint64_t body;            /* chunk sizes so far */
 	uint64_t body_max;        /* the request's body limit once looked up; 0: not yet */
 	size_t path_at, path_len; /* the request's path in `first` (path_len 0: not all kept) */

@@ -13,7 +13,8 @@ a fresh connection:
   without a colon (400), an Expect other than 100-continue (417), a Transfer-Encoding in
   HTTP/1.0 (400), `Content-Length: 2, 2` (400);
 - a Content-Length over the route's limit (413 before a byte of the body is sent: within a
-  second), or over the global one, and a chunked body whose chunks pass it (413).
+  second), or over the global one, and a chunked body whose chunks pass it (413);
+- an HTTP/1.1 request without Host, and any with two (400, RFC 9112 §3.2).
 
 Then: a control request on a new connection is served; a correct request pipelined before a
 refused one gets its own answer (with Connection: close) and the refused one none; a refused
@@ -61,7 +62,7 @@ CASES = {
                         "request-target"),
     "header_9KiB": (b"GET /livez HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"a" * 9216 + b"\r\n\r\n", 431,
                     "headers"),
-    "fields_60": (b"GET /livez HTTP/1.1\r\n" + b"".join(b"X-F%d: v\r\n" % i for i in range(60)) + b"\r\n",
+    "fields_60": (b"GET /livez HTTP/1.1\r\nHost: localhost\r\n" + b"".join(b"X-F%d: v\r\n" % i for i in range(60)) + b"\r\n",
                   431, "headers"),
     "header_without_colon": (b"GET /livez HTTP/1.1\r\nHost localhost\r\n\r\n", 400, "header-name"),
     "expect_other": (b"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nExpect: 200-ok\r\n"
@@ -75,9 +76,13 @@ CASES = {
     "content_length_over_route": (SESSION_70000, 413, "Content-Length"),
     "chunked_over_1MiB": (chunked_past_a_mebibyte(), 413, "body"),
     "bare_lf": (b"GET /livez HTTP/1.1\nHost: localhost\r\n\r\n", 400, "line-end"),
+    "host_missing": (b"GET /livez HTTP/1.1\r\n\r\n", 400, "Host"),
+    "host_twice": (b"GET /livez HTTP/1.1\r\nHost: localhost\r\nhost: localhost\r\n\r\n", 400, "Host"),
+    "host_twice_http10": (b"GET /livez HTTP/1.0\r\nHost: localhost\r\nHost: localhost\r\n\r\n", 400, "Host"),
+    "host_missing_after_a_body": (b"POST /api/v1/session HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 400, "Host"),
 }
 TLS_CASES = ["request_line_garbage", "version_9_9", "method_brew", "header_9KiB", "fields_60",
-             "content_length_over_route", "chunked_over_1MiB", "target_3000"]
+             "content_length_over_route", "chunked_over_1MiB", "target_3000", "host_missing", "host_twice"]
 
 
 def no_libevent_page(reply):
@@ -203,7 +208,7 @@ def test_refusals_are_counted_with_the_requests_answered(server):
     """A dashboard of answers by status sees the refusals: on the unmatched route, as their
     route is never looked up."""
     sent = {"method_brew": "400", "content_length_over_route": "413", "target_3000": "414",
-            "expect_other": "417", "fields_60": "431"}
+            "expect_other": "417", "fields_60": "431", "host_missing": "400"}
     statuses = sorted(set(sent.values()))
 
     def counts():
@@ -216,6 +221,22 @@ def test_refusals_are_counted_with_the_requests_answered(server):
     after = counts()
     want = [b + list(sent.values()).count(st) for b, st in zip(before, statuses)]
     assert after == want, dict(zip(statuses, zip(before, after)))
+
+
+# --- Host (RFC 9112 §3.2) -------------------------------------------------------------------
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_an_http11_request_needs_one_host(server, tls):
+    port = server.https if tls else server.http
+    for request, detail in ((b"GET /livez HTTP/1.1\r\n\r\n", "Host header missing"),
+                            (b"GET /livez HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", "more than one Host header")):
+        reply, closed, _ = exchange(port, tls, request)
+        assert closed
+        assert_refusal(reply, 400, "Host", tls)
+        assert json.loads(parse(reply)[2])["detail"] == detail
+    # HTTP/1.0 may go without: served, then closed (no keep-alive asked)
+    reply, closed, _ = exchange(port, tls, b"GET /livez HTTP/1.0\r\n\r\n")
+    assert closed and parse(reply)[0] == 200, reply[:300]
 
 
 # --- deadlines and the bound, on servers of their own ----------------------------------------
