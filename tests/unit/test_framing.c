@@ -5,7 +5,7 @@
  * element at fault and the request it is in, also when it comes after a correct request on
  * the same connection; what libevent would refuse itself, and what is over a limit, gets its
  * own status (400, 413, 414, 417, 431), at the byte that passes the limit.  An HTTP/1.1
- * request needs one Host header.
+ * request needs one Host header; up to four empty lines before a request line are no request.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,7 +188,6 @@ static void test_lines(void **state)
 	assert_refused("GET / HTTP/1.1\r\nX A: b\r\n\r\n", "header-name", 1);
 	assert_refused("GET / HTTP/1.1\r\n: b\r\n\r\n", "header-name", 1);
 	assert_refused("GET / HTTP/1.1\r\nno colon\r\n\r\n", "header-name", 1);
-	assert_refused("\r\nGET / HTTP/1.1\r\n\r\n", "request-line", 1);
 }
 
 static void test_request_lines(void **state)
@@ -385,6 +384,41 @@ static void test_host(void **state)
 	assert_string_equal(f.why, "more than one Host header");
 }
 
+static void test_empty_lines_before_a_request(void **state)
+{
+	(void)state;
+	/* up to four, before the first request and between two, are no request */
+	assert_passes("\r\n" GET "\r\n", 1, 1);
+	assert_passes("\r\n\r\n\r\n\r\n" GET "\r\n", 1, 1);
+	assert_passes("\r\n", 0, 0);
+	assert_passes(POST "Content-Length: 2\r\n\r\n{}\r\n", 1, 1);
+	assert_passes(POST "Content-Length: 2\r\n\r\n{}\r\n\r\n\r\n\r\n" GET "\r\n\r\n\r\n", 2, 2);
+	assert_passes(POST "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n\r\n" GET "\r\n",
+	              2, 2);
+	/* a fifth is refused, in the request it comes before, from its first byte */
+	static const char five[] = POST "Content-Length: 2\r\n\r\n{}"
+	                                "\r\n\r\n\r\n\r\n\r\n" GET "\r\n";
+	assert_refused(five, "request-line", 2);
+	for (size_t step = 0; step <= 9; step++) {
+		struct framing f;
+		feed(&f, five, sizeof five - 1, step);
+		assert_int_equal(f.bad_at, sizeof POST - 1 + 23 + 8); /* the fifth's CR */
+		assert_int_equal(f.head_end, sizeof POST - 1 + 21);
+	}
+	assert_refused("\r\n\r\n\r\n\r\n\r\n", "request-line", 1);
+	/* only CRLF: a bare LF, or a CR before anything but LF, is a line end's fault */
+	assert_refused("\n" GET "\r\n", "line-end", 1);
+	assert_refused("\r\n\n" GET "\r\n", "line-end", 1);
+	assert_refused("\r\r\n" GET "\r\n", "line-end", 1);
+	assert_refused("\r" GET "\r\n", "line-end", 1);
+	assert_refused(POST "Content-Length: 2\r\n\r\n{}\rGET / HTTP/1.1\r\n\r\n", "line-end", 2);
+	struct framing f;
+	feed(&f, "\r\n\rGET", 6, 0);
+	assert_int_equal(f.bad_at, 2); /* the CR */
+	/* within a head, an empty line is its end, as ever */
+	assert_passes(GET "\r\n\r\n", 1, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +433,7 @@ int main(void)
 	        cmocka_unit_test(test_expect_and_http10),
 	        cmocka_unit_test(test_a_defect_is_the_request_it_is_in),
 	        cmocka_unit_test(test_host),
+	        cmocka_unit_test(test_empty_lines_before_a_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
