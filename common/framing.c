@@ -1,7 +1,8 @@
 /*
  * framing.c: the request pre-parser (framing.h), a state machine over raw bytes.
  *
- * States, per request: IDLE (between requests) -> HEAD (lines up to the empty one) -> BODY
+ * States, per request: IDLE (between requests, where up to FRAMING_EMPTY_LINES CRLFs pass
+ * as no request at all) -> HEAD (lines up to the empty one) -> BODY
  * (Content-Length bytes) or the chunked states (CHUNK_SIZE, its LF, CHUNK_DATA, the CR and
  * LF after the data, and after the last chunk the CR LF that must end the body at once) ->
  * IDLE.  DEAD after a defect.  A head line is gathered in pieces between calls: its length,
@@ -19,8 +20,10 @@
  * request-target its URI parser refuses, a method it does not know or that is not allowed
  * (501; here 400, as DESIGN §4 has no 5xx but 503), a header line without a colon, a head
  * past its limit (counted without line ends),
- * an Expect other than 100-continue on an HTTP/1.1 request with a body (417), and a body
- * past its limit (413): each of those is refused here first, at its byte or earlier.
+ * an Expect other than 100-continue on an HTTP/1.1 request with a body (417), a body past
+ * its limit (413), and an empty line where a request line is due: each of those is refused
+ * here first, at its byte or earlier (the empty lines that pass here, conns.c drops before
+ * libevent reads them).  It takes a request without Host, or with two, as any other.
  */
 #include "framing.h"
 
@@ -76,16 +79,17 @@ static int over_limit(struct framing *f, int status, uint64_t limit, const char 
 	return refuse(f, status, field, why);
 }
 
+/* The request's first byte is at `at`: a CR seen before it (f->cr) is the start of its line. */
 static void begin_request(struct framing *f, uint64_t at)
 {
 	f->requests++;
 	f->start = at;
 	f->lineno = 0;
-	f->linelen = 0;
-	f->cr = 0;
+	f->linelen = (size_t)f->cr;
+	f->empty_lines = 0;
 	f->left = 0;
 	f->spaces = f->fields = 0;
-	f->lengths = f->encodings = f->chunked = 0;
+	f->lengths = f->encodings = f->chunked = f->hosts = 0;
 	f->body = f->body_max = 0;
 	f->path_at = f->path_len = 0;
 	f->state = HEAD;
@@ -251,8 +255,6 @@ static int request_line(struct framing *f, size_t len)
 	size_t kept = len < FRAMING_KEEP ? len : FRAMING_KEEP;
 	const char *sp = memchr(f->first, ' ', kept);
 	size_t mlen = sp ? (size_t)(sp - f->first) : kept;
-	if (!len)
-		return defect(f, "request-line", "an empty line before the request line");
 	if (f->spaces != 2 || len < 12 || v[0] != ' ' || !mlen || (sp && mlen + 10 >= len))
 		return defect(
 		        f, "request-line",
@@ -325,13 +327,17 @@ static int framing_field(struct framing *f, const char *name, const char *v, con
 	return 0;
 }
 
-/* The name of a field the framing reads, or NULL. */
+/* The name of a field the framing reads (or counts: Host), or NULL.  Every header line of
+ * every request comes here: its length is compared first. */
 static const char *framing_name(const char *s, size_t n)
 {
-	static const char *const names[] = {"Expect", "Content-Length", "Transfer-Encoding"};
+	static const struct {
+		const char *name;
+		size_t len;
+	} names[] = {{"Host", 4}, {"Expect", 6}, {"Content-Length", 14}, {"Transfer-Encoding", 17}};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-		if (n == strlen(names[i]) && !strncasecmp(s, names[i], n))
-			return names[i];
+		if (n == names[i].len && !strncasecmp(s, names[i].name, n))
+			return names[i].name;
 	return NULL;
 }
 
@@ -353,13 +359,16 @@ static int header_line(struct framing *f, size_t len)
 	const char *name = namelen <= 17 ? framing_name(s, namelen) : NULL;
 	if (!name)
 		return 0;
+	if (name[0] == 'H') /* its value may be long, and is not read */
+		return ++f->hosts > 1 ? defect(f, name, "more than one Host header") : 0;
 	if (len > FRAMING_KEEP)
 		return name[0] == 'E' ? refuse(f, 417, name, "no expectation but 100-continue")
 		                      : defect(f, name, "a framing header too long");
 	return framing_field(f, name, colon + 1, s + len);
 }
 
-/* The empty line: the body's framing is known, and must be one only, within its limit. */
+/* The empty line: the body's framing is known, and must be one only, within its limit; an
+ * HTTP/1.1 request must have had its Host (RFC 9112 §3.2). */
 static int head_end(struct framing *f)
 {
 	f->heads++;
@@ -368,6 +377,8 @@ static int head_end(struct framing *f)
 	if (f->method == METHOD_HEAD && (f->chunked || f->left))
 		return defect(f, f->chunked ? "Transfer-Encoding" : "Content-Length",
 		              "a body on a method that has none");
+	if (!f->hosts && !f->http10)
+		return defect(f, "Host", "Host header missing");
 	if (!f->chunked && over_body_limit(f, f->left))
 		return over_limit(f, 413, body_limit(f), "Content-Length",
 		                  "a body larger than this resource takes");
@@ -446,6 +457,22 @@ static int chunk_byte(struct framing *f, unsigned char c)
 	}
 }
 
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+/* Between requests, the LF after a CR: an empty line, no request (RFC 9112 §2.2: a client
+ * may send one after a body); one more than FRAMING_EMPTY_LINES in a row is refused, in the
+ * request it precedes, from its CR. */
+static int empty_line(struct framing *f, uint64_t at)
+{
+	f->cr = 0;
+	if (++f->empty_lines <= FRAMING_EMPTY_LINES)
+		return 0;
+	begin_request(f, at - 1);
+	return defect(f, "request-line",
+	              "more than " STR(FRAMING_EMPTY_LINES) " empty lines before the request line");
+}
+
 /* Up to the next LF of a head (k bytes before it, lf when there is one): the head may take
  * `room` more bytes; the byte that would pass that is refused, after any earlier fault. */
 static int head_bytes(struct framing *f, const unsigned char *p, size_t k, int lf, size_t room)
@@ -463,7 +490,16 @@ int framing_feed(struct framing *f, const unsigned char *p, size_t n)
 	while (p < end && f->state != DEAD) {
 		uint64_t at = f->fed + (uint64_t)(p - begin);
 		if (f->state == IDLE) {
-			begin_request(f, at);
+			if (*p == '\r' && !f->cr) {
+				f->cr = 1;
+				p++;
+			} else if (*p == '\n' && f->cr) {
+				if (empty_line(f, at) < 0)
+					break;
+				p++;
+			} else { /* a lone CR or LF begins a request, and is its line-end fault */
+				begin_request(f, at - (uint64_t)f->cr);
+			}
 		} else if (f->state == HEAD) {
 			const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
 			size_t k = (size_t)((lf ? lf : end) - p);

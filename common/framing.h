@@ -22,7 +22,11 @@
  *   431 more than max_fields header fields, or a head over max_head bytes;
  *   400 also a method other than GET, HEAD, POST, PUT, DELETE, PATCH and OPTIONS, and a
  *       version other than HTTP/1.0 and HTTP/1.1 (RFC 9110 has 501 and 505 for these, but
- *       DESIGN §4 makes every 5xx but 503 a fault of the server).
+ *       DESIGN §4 makes every 5xx but 503 a fault of the server);
+ *       an HTTP/1.1 request without a Host header, and any with two (RFC 9112 §3.2);
+ *       more than FRAMING_EMPTY_LINES empty lines (CRLF) before a request line: up to that
+ *       many are no request at all (RFC 9112 §2.2), and the caller drops them before
+ *       libevent, which would refuse them, sees them.
  * Every limit is checked at the byte that passes it, before libevent could act on it (its
  * own header limit counts fewer bytes: no line ends).  The first defect ends the scan: the
  * connection is not to be read further.
@@ -40,6 +44,9 @@
 #define FRAMING_KEEP 128 /* the first bytes of a line kept to read its field name and value */
 #define FRAMING_TAIL 16  /* the last bytes of a request line kept to read its version */
 
+/* Empty lines (CRLF) let pass before each request line (RFC 9112 §2.2). */
+#define FRAMING_EMPTY_LINES 4
+
 /* The limits of one server, shared by its connections (borrowed for their lifetime). */
 struct framing_limits {
 	size_t max_head;     /* bytes of a request's head, its line ends included */
@@ -54,7 +61,7 @@ struct framing_limits {
 };
 
 struct framing {
-	unsigned requests; /* requests begun (their first byte seen) */
+	unsigned requests; /* requests begun (their first byte seen: an empty line is none) */
 	unsigned heads;    /* requests whose head has ended */
 	uint64_t head_end; /* where in the stream the latest of them ended (after its empty line) */
 	unsigned bad;      /* the request (1 for the first) with a defect; 0: none yet */
@@ -68,7 +75,7 @@ struct framing {
 	uint64_t fed;   /* bytes fed before the current call */
 	uint64_t start; /* where the current request's first byte is in the stream */
 	int state;
-	int cr;          /* the line so far ends with a CR */
+	int cr;          /* the line so far ends with a CR (between requests: a CR came) */
 	unsigned lineno; /* in a head: 0 for the request line */
 	size_t linelen;  /* the current line's length so far (its CR included) */
 	uint64_t left;   /* body or chunk bytes still to skip; chunk-size digits so far */
@@ -77,7 +84,8 @@ struct framing {
 	int http10;      /* the request is HTTP/1.0 */
 	unsigned spaces; /* in the request line */
 	unsigned fields; /* header fields so far */
-	int lengths, encodings, chunked;
+	int lengths, encodings, chunked, hosts;
+	unsigned empty_lines;     /* between requests: the empty lines since the last one */
 	uint64_t body;            /* chunk sizes so far */
 	uint64_t body_max;        /* the request's body limit once looked up; 0: not yet */
 	size_t path_at, path_len; /* the request's path in `first` (path_len 0: not all kept) */

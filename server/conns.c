@@ -33,7 +33,9 @@
  * TLS: a callback on the buffer sees them before evhttp parses them), the request callback and
  * the request's completion callback.  evhttp's read timeout is switched off, as these replace
  * it.  The timer never runs in HANDLER: freeing the connection then would free the request
- * under its handler.
+ * under its handler.  Up to FRAMING_EMPTY_LINES empty lines (CRLF) before a request are no
+ * request (RFC 9112 §2.2): they leave WAIT as it is, and are drained from the buffer while
+ * evhttp waits for a request line, as evhttp would refuse them.
  *
  * Refusals (R7, R8, R11).  The same callback feeds every byte to a pre-parser
  * (common/framing.c) that frames the requests as evhttp will, and says where each head ends:
@@ -53,7 +55,8 @@
  * never read: the one before it is answered with Connection: close, or, if evhttp does not
  * hand that one over in this loop turn, the connection is closed without an answer.  A
  * defect that arrives while a request is in its handler is refused once that answer is out
- * (unless it said Connection: close), before evhttp's next read.
+ * (unless it said Connection: close), before evhttp's next read.  Each answer written here
+ * is counted with the requests answered (metrics.c), by its status.
  */
 #include "conns.h"
 
@@ -303,6 +306,25 @@ static uint64_t consumed(const struct conn *c)
 	return c->received - evbuffer_get_length(c->in);
 }
 
+/* A request has begun that evhttp has not handed over yet (empty lines begin none). */
+static int request_begun(const struct conn *c)
+{
+	return c->framing.requests > c->requests;
+}
+
+/* evhttp waits for a request line (WAIT, or between requests): the empty lines at the front
+ * of `in`, which the pre-parser let pass and evhttp would refuse, are dropped.  The drain
+ * calls on_input again, which ignores it. */
+static void drop_empty_lines(struct conn *c)
+{
+	unsigned char two[2];
+	for (int i = 0; i < FRAMING_EMPTY_LINES; i++) {
+		if (evbuffer_copyout(c->in, two, 2) != 2 || two[0] != '\r' || two[1] != '\n')
+			return;
+		evbuffer_drain(c->in, 2);
+	}
+}
+
 /* Whether evhttp is at the request that begins at `at` in the stream: it has taken every
  * byte before (maybe some of it too), and no request of the connection is in its handler. */
 static int evhttp_is_at(const struct conn *c, uint64_t at)
@@ -366,6 +388,7 @@ static void refuse(struct conn *c, const struct err *e)
 		close_soon(c); /* out of memory: closed without an answer */
 		return;
 	}
+	metrics_refusal(cs->w->metrics, app_err_status(e->code));
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
@@ -411,13 +434,14 @@ static void framing_refused(struct conn *c)
  * the timer, made active now, runs before that read (the callbacks run in order). */
 static void await_request(struct conn *c)
 {
+	drop_empty_lines(c);
 	if (c->framing.bad) {
 		c->phase = WAIT; /* no request in a handler now: the timer may act */
 		if (evhttp_is_at(c, c->framing.bad_at))
 			event_active(c->deadline, EV_TIMEOUT, 0);
 		else
 			close_soon(c);
-	} else if (!evbuffer_get_length(c->in)) {
+	} else if (!request_begun(c)) {
 		arm(c, WAIT);
 	} else {
 		arm(c, c->framing.head_end > consumed(c) ? BODY : HEAD);
@@ -432,11 +456,14 @@ static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, v
 	if (!info->n_added || c->framing.bad || c->phase == CLOSING)
 		return;
 	size_t len = evbuffer_get_length(in);
-	if (scan_framing(c, in, info->n_added < len ? len - info->n_added : 0) < 0) {
+	int bad = scan_framing(c, in, info->n_added < len ? len - info->n_added : 0) < 0;
+	if (c->phase == WAIT) /* before a refusal too: evhttp is at the request after them */
+		drop_empty_lines(c);
+	if (bad) {
 		framing_refused(c);
 		return;
 	}
-	if (c->phase == WAIT)
+	if (c->phase == WAIT && request_begun(c))
 		arm(c, HEAD);
 	if (c->phase == HEAD && c->framing.head_end > consumed(c))
 		arm(c, BODY);
@@ -561,10 +588,12 @@ static struct conn *conn_new(struct conns *cs, struct evhttp_connection *evcon,
 	bufferevent_set_timeouts(bev, NULL, &cs->write_tv); /* reading is timed by the phases */
 	framing_init(&c->framing, &cs->limits);
 	c->received = evbuffer_get_length(c->in);
-	if (scan_framing(c, c->in, 0) < 0) /* nothing is read yet, normally */
+	if (scan_framing(c, c->in, 0) < 0) { /* nothing is read yet, normally */
+		drop_empty_lines(c);
 		framing_refused(c);
-	else
+	} else {
 		await_request(c);
+	}
 	return c;
 }
 

@@ -21,8 +21,8 @@
 #define MAX_ROUTES  256
 #define MAX_WORKERS 64
 
-static const int statuses[] = {200, 201, 204, 303, 304, 400, 401, 403,
-                               404, 405, 409, 413, 422, 429, 500, 503};
+static const int statuses[] = {200, 201, 204, 303, 304, 400, 401, 403, 404, 405,
+                               408, 409, 413, 414, 417, 422, 429, 431, 500, 503};
 #define NSTATUS ((int)(sizeof statuses / sizeof statuses[0]) + 1) /* + other */
 
 static const double buckets_s[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -114,14 +114,19 @@ void metrics_purged(struct metrics *m, enum metrics_purged table, uint64_t rows)
 		add(&m->purged[table], rows);
 }
 
+/* status's place in statuses[], or the last one's: "other". */
+static int status_index(int status)
+{
+	for (int i = 0; i < NSTATUS - 1; i++)
+		if (statuses[i] == status)
+			return i;
+	return NSTATUS - 1;
+}
+
 void metrics_request(struct metrics *m, int route_index, int status, uint64_t dur_us)
 {
 	int ri = route_index >= 0 && route_index < MAX_ROUTES ? route_index : MAX_ROUTES;
-	int si = NSTATUS - 1;
-	for (int i = 0; i < NSTATUS - 1; i++)
-		if (statuses[i] == status)
-			si = i;
-	add(&m->requests[ri][si], 1);
+	add(&m->requests[ri][status_index(status)], 1);
 	for (int b = 0; b < NBUCKETS; b++)
 		if ((double)dur_us / 1e6 <= buckets_s[b]) {
 			add(&m->hist[ri][b], 1);
@@ -129,6 +134,11 @@ void metrics_request(struct metrics *m, int route_index, int status, uint64_t du
 		}
 	add(&m->hist_count[ri], 1);
 	add(&m->hist_sum_us[ri], dur_us);
+}
+
+void metrics_refusal(struct metrics *m, int status)
+{
+	add(&m->requests[MAX_ROUTES][status_index(status)], 1);
 }
 
 void metrics_conn_event(struct metrics *m, int worker, enum metrics_conn event)

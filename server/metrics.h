@@ -17,6 +17,9 @@ struct db_stats;
 /* Map the shared region for up to nworkers workers; NULL on failure.  Lives until exit. */
 struct metrics *metrics_new(int nworkers);
 void metrics_request(struct metrics *m, int route_index, int status, uint64_t dur_us);
+/* A request conns.c answered itself before evhttp read it (a refusal or a deadline's 408):
+ * counted with the requests of the unmatched route (its route is not looked up), untimed. */
+void metrics_refusal(struct metrics *m, int status);
 /* Store worker's pool figures (gauges and counters) in its slot. */
 void metrics_worker_db(struct metrics *m, int worker, const struct db_stats *s);
 /* Store the number of open client connections of worker. */

@@ -13,14 +13,19 @@ a fresh connection:
   without a colon (400), an Expect other than 100-continue (417), a Transfer-Encoding in
   HTTP/1.0 (400), `Content-Length: 2, 2` (400);
 - a Content-Length over the route's limit (413 before a byte of the body is sent: within a
-  second), or over the global one, and a chunked body whose chunks pass it (413).
+  second), or over the global one, and a chunked body whose chunks pass it (413);
+- an HTTP/1.1 request without Host, and any with two (400, RFC 9112 §3.2), more than four
+  empty lines before a request line (400).
 
 Then: a control request on a new connection is served; a correct request pipelined before a
 refused one gets its own answer (with Connection: close) and the refused one none; a refused
 request that arrives while the one before is in its handler is answered after it; a head or a
 body that misses its deadline gets 408 (the wait for a request stays a silent close); a client
 that never reads its refusal, or keeps sending, does not hold the connection past the bound
-(2 s); the refusals are counted in /metrics.  No answer anywhere contains libevent's page.
+(2 s); the refusals are counted in /metrics, also with the requests answered, by status.
+Up to four empty lines (CRLF) before a request line are ignored (RFC 9112 §2.2), at the start
+of a connection and between two requests, and do not start a request's deadline.  No answer
+anywhere contains libevent's page.
 """
 import json
 import time
@@ -60,7 +65,7 @@ CASES = {
                         "request-target"),
     "header_9KiB": (b"GET /livez HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"a" * 9216 + b"\r\n\r\n", 431,
                     "headers"),
-    "fields_60": (b"GET /livez HTTP/1.1\r\n" + b"".join(b"X-F%d: v\r\n" % i for i in range(60)) + b"\r\n",
+    "fields_60": (b"GET /livez HTTP/1.1\r\nHost: localhost\r\n" + b"".join(b"X-F%d: v\r\n" % i for i in range(60)) + b"\r\n",
                   431, "headers"),
     "header_without_colon": (b"GET /livez HTTP/1.1\r\nHost localhost\r\n\r\n", 400, "header-name"),
     "expect_other": (b"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nExpect: 200-ok\r\n"
@@ -74,9 +79,15 @@ CASES = {
     "content_length_over_route": (SESSION_70000, 413, "Content-Length"),
     "chunked_over_1MiB": (chunked_past_a_mebibyte(), 413, "body"),
     "bare_lf": (b"GET /livez HTTP/1.1\nHost: localhost\r\n\r\n", 400, "line-end"),
+    "host_missing": (b"GET /livez HTTP/1.1\r\n\r\n", 400, "Host"),
+    "host_twice": (b"GET /livez HTTP/1.1\r\nHost: localhost\r\nhost: localhost\r\n\r\n", 400, "Host"),
+    "host_twice_http10": (b"GET /livez HTTP/1.0\r\nHost: localhost\r\nHost: localhost\r\n\r\n", 400, "Host"),
+    "host_missing_after_a_body": (b"POST /api/v1/session HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 400, "Host"),
+    "empty_lines_5": (b"\r\n" * 5 + LIVEZ, 400, "request-line"),
 }
 TLS_CASES = ["request_line_garbage", "version_9_9", "method_brew", "header_9KiB", "fields_60",
-             "content_length_over_route", "chunked_over_1MiB", "target_3000"]
+             "content_length_over_route", "chunked_over_1MiB", "target_3000", "host_missing", "host_twice",
+             "empty_lines_5"]
 
 
 def no_libevent_page(reply):
@@ -198,6 +209,109 @@ def test_refusals_are_counted(server):
     assert after == (before[0] + 1, before[1] + 1, before[2] + 1), (before, after)
 
 
+def test_refusals_are_counted_with_the_requests_answered(server):
+    """A dashboard of answers by status sees the refusals: on the unmatched route, as their
+    route is never looked up."""
+    sent = {"method_brew": "400", "content_length_over_route": "413", "target_3000": "414",
+            "expect_other": "417", "fields_60": "431", "host_missing": "400"}
+    statuses = sorted(set(sent.values()))
+
+    def counts():
+        return [metric(server, "volunteerd_http_requests_total", route="unmatched", status=st)
+                for st in statuses]
+    before = counts()
+    for name in sent:
+        reply, _, _ = exchange(server.http, False, CASES[name][0])
+        assert parse(reply)[0] == int(sent[name]), reply[:200]
+    after = counts()
+    want = [b + list(sent.values()).count(st) for b, st in zip(before, statuses)]
+    assert after == want, dict(zip(statuses, zip(before, after)))
+
+
+# --- Host (RFC 9112 §3.2) and empty lines before a request (§2.2) ----------------------------
+
+LIVEZ_CLOSE = b"GET /livez HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+# A POST with a body that the handler answers at once (422: no login), keeping the connection.
+POST_BODY = (b"POST /api/v1/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+             b"Content-Length: 2\r\n\r\n{}")
+
+
+def read_answers(s, count):
+    """count whole answers from a connection kept open: [(status, headers, body)]."""
+    buf, answers = b"", []
+    while len(answers) < count:
+        while b"\r\n\r\n" in buf:
+            status, headers, body, rest = parse(buf)
+            if len(body) < int(headers.get("content-length", "0")):
+                break
+            answers.append((status, headers, body))
+            buf = rest
+            if len(answers) == count:
+                break
+        if len(answers) == count:
+            break
+        got = s.recv(65536)
+        assert got, f"closed after {len(answers)} answers: {buf[:300]!r}"
+        buf += got
+    assert buf == b"", f"more than {count} answers: {buf[:300]!r}"
+    no_libevent_page(b"".join(body for _, _, body in answers))
+    return answers
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_an_http11_request_needs_one_host(server, tls):
+    port = server.https if tls else server.http
+    for request, detail in ((b"GET /livez HTTP/1.1\r\n\r\n", "Host header missing"),
+                            (b"GET /livez HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", "more than one Host header")):
+        reply, closed, _ = exchange(port, tls, request)
+        assert closed
+        assert_refusal(reply, 400, "Host", tls)
+        assert json.loads(parse(reply)[2])["detail"] == detail
+    # HTTP/1.0 may go without: served, then closed (no keep-alive asked)
+    reply, closed, _ = exchange(port, tls, b"GET /livez HTTP/1.0\r\n\r\n")
+    assert closed and parse(reply)[0] == 200, reply[:300]
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_empty_lines_before_the_first_request_are_ignored(server, tls):
+    port = server.https if tls else server.http
+    for n in (1, 4):
+        reply, closed, _ = exchange(port, tls, b"\r\n" * n + LIVEZ_CLOSE)
+        assert closed and parse(reply)[0] == 200, (n, reply[:300])
+    # cut anywhere: the CR and its LF apart
+    reply, closed, _ = exchange(port, tls, [b"\r", b"\n\r", b"\n" + LIVEZ_CLOSE])
+    assert closed and parse(reply)[0] == 200, reply[:300]
+    reply, closed, _ = exchange(port, tls, b"\r\n" * 5 + LIVEZ_CLOSE)
+    assert closed
+    assert_refusal(reply, 400, "request-line", tls)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_empty_lines_between_two_requests_are_ignored(server, tls):
+    """After a POST's body, as some clients send: with the body, after its answer, cut, or
+    pipelined with the next request; the connection stays open throughout."""
+    with dial(server.https if tls else server.http, tls=tls, timeout=TIMEOUT) as s:
+        def exchange_kept(parts, count):
+            for part in parts:
+                s.sendall(part)
+                time.sleep(0.05)
+            answers = read_answers(s, count)
+            for _, headers, _ in answers:
+                assert headers.get("connection") != "close", answers
+            return [status for status, _, _ in answers]
+
+        assert exchange_kept([POST_BODY + b"\r\n"], 1) == [422]
+        assert exchange_kept([LIVEZ], 1) == [200]
+        assert exchange_kept([POST_BODY], 1) == [422]
+        assert exchange_kept([b"\r\n\r\n" + LIVEZ], 1) == [200]
+        assert exchange_kept([POST_BODY + b"\r\n", b"\r", b"\n" + LIVEZ], 2) == [422, 200]
+        assert exchange_kept([POST_BODY + b"\r\n\r\n\r\n\r\n" + LIVEZ], 2) == [422, 200]
+        assert exchange_kept([POST_BODY], 1) == [422]
+        reply, closed, _ = send_and_read_to_close(s, [b"\r\n" * 5 + LIVEZ])  # a fifth: refused
+    assert closed
+    assert_refusal(reply, 400, "request-line", tls)
+
+
 # --- deadlines and the bound, on servers of their own ----------------------------------------
 
 def serve(make_server, pg, tls=False, **settings):
@@ -220,6 +334,7 @@ def test_a_head_that_misses_its_deadline_gets_408(pg, make_server, tls):
     assert status == 408 and headers.get("content-type") == PROBLEM and headers.get("connection") == "close"
     assert json.loads(body)["status"] == 408 and rest == b""
     assert metric(srv, "volunteerd_http_deadline_closes_total", deadline="header") == 1
+    assert metric(srv, "volunteerd_http_requests_total", route="unmatched", status="408") == 1
 
 
 def test_a_body_that_misses_its_deadline_gets_408(pg, make_server):
@@ -230,6 +345,20 @@ def test_a_body_that_misses_its_deadline_gets_408(pg, make_server):
     assert closed and first is not None and 1.5 <= first <= 4, (first, reply[:200])
     assert parse(reply)[0] == 408, reply[:200]
     assert metric(srv, "volunteerd_http_deadline_closes_total", deadline="body") == 1
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_an_empty_line_after_a_body_starts_no_deadline(pg, make_server, tls):
+    """The CRLF some clients send after a body is no request's first byte: the connection
+    waits past the head deadline for the next request as for any other."""
+    srv = serve(make_server, pg, tls=tls, HEADER_TIMEOUT=1, HTTP_TIMEOUT=30)
+    with dial(srv.https if tls else srv.http, tls=tls, timeout=TIMEOUT) as s:
+        s.sendall(POST_BODY + b"\r\n")
+        assert read_answers(s, 1)[0][0] == 422
+        time.sleep(1.8)
+        s.sendall(LIVEZ)
+        assert read_answers(s, 1)[0][0] == 200
+    assert metric(srv, "volunteerd_http_deadline_closes_total", deadline="header") == 0
 
 
 def test_the_wait_for_a_request_ends_without_an_answer(pg, make_server):

@@ -4,7 +4,8 @@
  * counted: requests begun, heads ended.  Each ambiguous form is refused with 400, naming the
  * element at fault and the request it is in, also when it comes after a correct request on
  * the same connection; what libevent would refuse itself, and what is over a limit, gets its
- * own status (400, 413, 414, 417, 431), at the byte that passes the limit.
+ * own status (400, 413, 414, 417, 431), at the byte that passes the limit.  An HTTP/1.1
+ * request needs one Host header; up to four empty lines before a request line are no request.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "framing.h"
 
 #define POST "POST /x HTTP/1.1\r\nHost: a\r\n"
+#define GET  "GET / HTTP/1.1\r\nHost: a\r\n"
 
 /* The route /small takes 10 bytes, any other 100 (max_body); min_body is the smallest. */
 static unsigned limit_lookups;
@@ -90,18 +92,17 @@ static void test_correct_requests_pass(void **state)
 	assert_passes(POST "transfer-encoding: Chunked\r\n\r\n"
 	                   "A\r\n0123456789\r\n01\r\nx\r\n0\r\n\r\n",
 	              1, 1);
-	assert_passes("HEAD / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 1, 1);
+	assert_passes("HEAD / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", 1, 1);
 	/* a body may hold anything: CR, LF, NUL, a request */
 	assert_passes(POST "Content-Length: 5\r\n\r\n\n\r\0 \n", 1, 1);
 	/* pipelined, and a third begun */
-	assert_passes(POST "Content-Length: 2\r\n\r\n{}"
-	                   "GET / HTTP/1.1\r\n\r\n"
+	assert_passes(POST "Content-Length: 2\r\n\r\n{}" GET "\r\n"
 	                   "POST /x HTTP/1.1\r\nHost",
 	              3, 2);
 	/* a long header line: only its start is kept */
 	char big[1000];
 	memset(big, 'a', sizeof big);
-	memcpy(big, "GET / HTTP/1.1\r\nCookie: ", 24);
+	memcpy(big, GET "Cookie: ", 33);
 	memcpy(big + sizeof big - 5, "\r\n\r\n", 5);
 	passes(big, sizeof big - 1, 1, 1);
 }
@@ -187,17 +188,16 @@ static void test_lines(void **state)
 	assert_refused("GET / HTTP/1.1\r\nX A: b\r\n\r\n", "header-name", 1);
 	assert_refused("GET / HTTP/1.1\r\n: b\r\n\r\n", "header-name", 1);
 	assert_refused("GET / HTTP/1.1\r\nno colon\r\n\r\n", "header-name", 1);
-	assert_refused("\r\nGET / HTTP/1.1\r\n\r\n", "request-line", 1);
 }
 
 static void test_request_lines(void **state)
 {
 	(void)state;
-	assert_passes("OPTIONS * HTTP/1.1\r\n\r\n", 1, 1);
-	assert_passes("GET http://a.example:8080/x?y#z HTTP/1.1\r\n\r\n", 1, 1);
+	assert_passes("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 1, 1);
+	assert_passes("GET http://a.example:8080/x?y#z HTTP/1.1\r\nHost: a\r\n\r\n", 1, 1);
 	assert_passes("GET HTTPS://[::1]/ HTTP/1.0\r\n\r\n", 1, 1);
-	assert_passes("GET http://a%41b HTTP/1.1\r\n\r\n", 1, 1);
-	assert_passes("DELETE /a:b/c?d=//e HTTP/1.1\r\n\r\n", 1, 1);
+	assert_passes("GET http://a%41b HTTP/1.1\r\nHost: a\r\n\r\n", 1, 1);
+	assert_passes("DELETE /a:b/c?d=//e HTTP/1.1\r\nHost: a\r\n\r\n", 1, 1);
 	assert_status("GARBAGE\r\n\r\n", 400, "request-line");
 	assert_status("GET /\r\n\r\n", 400, "request-line");
 	assert_status("GET  / HTTP/1.1\r\n\r\n", 400, "request-line");
@@ -234,13 +234,15 @@ static void test_request_lines(void **state)
 	        400, "request-target"); /* an authority past the bytes kept */
 }
 
-/* A request line of `GET /aaa... HTTP/1.1` whose target is tlen bytes, then an empty line. */
+/* A request line of `GET /aaa... HTTP/1.1` whose target is tlen bytes, then a Host and an
+ * empty line. */
 static size_t long_target(char *buf, size_t tlen)
 {
+	static const char end[] = " HTTP/1.1\r\nHost: a\r\n\r\n";
 	memcpy(buf, "GET /", 5);
 	memset(buf + 5, 'a', tlen - 1);
-	memcpy(buf + 4 + tlen, " HTTP/1.1\r\n\r\n", 13);
-	return 4 + tlen + 13;
+	memcpy(buf + 4 + tlen, end, sizeof end);
+	return 4 + tlen + sizeof end - 1;
 }
 
 static void test_target_and_head_limits(void **state)
@@ -262,7 +264,7 @@ static void test_target_and_head_limits(void **state)
 	refused(buf, 1100, 400, "request-line", 1);
 
 	/* 8 fields pass, a 9th is refused */
-	static const char fields8[] = "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"
+	static const char fields8[] = "GET / HTTP/1.1\r\nHost: a\r\nB: 2\r\nC: 3\r\nD: 4\r\n"
 	                              "E: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\n\r\n";
 	assert_passes(fields8, 1, 1);
 	assert_status("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"
@@ -270,21 +272,21 @@ static void test_target_and_head_limits(void **state)
 	              431, "headers");
 	/* a head of max_head bytes passes (line ends counted); one byte more is refused, at the
 	 * byte that passes, even with no line end yet */
-	memcpy(buf, "GET / HTTP/1.1\r\nX: ", 19);
-	memset(buf + 19, 'v', 1024 - 19 - 4);
+	memcpy(buf, GET "X: ", 28);
+	memset(buf + 28, 'v', 1024 - 28 - 4);
 	memcpy(buf + 1024 - 4, "\r\n\r\n", 4);
 	passes(buf, 1024, 1, 1);
-	memcpy(buf, "GET / HTTP/1.1\r\nX: ", 19);
-	memset(buf + 19, 'v', 1024 - 19 - 3);
+	memcpy(buf, GET "X: ", 28);
+	memset(buf + 28, 'v', 1024 - 28 - 3);
 	memcpy(buf + 1024 - 3, "\r\n\r\n", 4);
 	refused(buf, 1025, 431, "headers", 1);
-	memset(buf + 19, 'v', 1100 - 19);
+	memset(buf + 28, 'v', 1100 - 28);
 	refused(buf, 1100, 431, "headers", 1);
 	/* a fault before the byte that passes is named instead, however the bytes come */
 	buf[600] = '\r';
 	refused(buf, 1100, 400, "line-end", 1);
 	/* a second request has a head budget of its own */
-	static const char two[] = "GET / HTTP/1.1\r\nX: 1\r\n\r\n";
+	static const char two[] = GET "X: 1\r\n\r\n";
 	memcpy(buf, two, sizeof two - 1);
 	passes(buf, long_target(buf + sizeof two - 1, 200) + sizeof two - 1, 2, 2);
 }
@@ -293,33 +295,36 @@ static void test_body_limits(void **state)
 {
 	(void)state;
 	limit_lookups = 0;
-	assert_passes("POST /small HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", 1, 1);
+	assert_passes("POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789", 1,
+	              1);
 	assert_int_equal(limit_lookups, 0); /* at min_body: no look-up */
-	assert_status("POST /small HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 413, "Content-Length");
-	assert_status("POST /small?x=1 HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 413,
+	assert_status("POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", 413,
 	              "Content-Length");
-	assert_status("POST http://a/small HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 413,
+	assert_status("POST /small?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", 413,
 	              "Content-Length");
-	assert_passes("POST /other HTTP/1.1\r\nContent-Length: 100\r\n\r\n", 1, 1);
-	assert_passes("PUT /small HTTP/1.1\r\nContent-Length: 100\r\n\r\n", 1, 1);
-	assert_status("POST /other HTTP/1.1\r\nContent-Length: 101\r\n\r\n", 413, "Content-Length");
+	assert_status("POST http://a/small HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", 413,
+	              "Content-Length");
+	assert_passes("POST /other HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n", 1, 1);
+	assert_passes("PUT /small HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n", 1, 1);
+	assert_status("POST /other HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n", 413,
+	              "Content-Length");
 	assert_status(POST "Content-Length: 123456789012345678901234\r\n\r\n{}", 413,
 	              "Content-Length");
 	/* chunks: refused at the size that passes, before its data */
-	assert_passes("POST /small HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	assert_passes("POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 	              "5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n",
 	              1, 1);
-	assert_status("POST /small HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	assert_status("POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 	              "5\r\n01234\r\n6\r\n",
 	              413, "body");
 	assert_status(POST "Transfer-Encoding: chunked\r\n\r\nfffffffffffffff\r\n", 413, "body");
 	struct framing f;
-	feed(&f, "POST /small HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 45, 0);
+	feed(&f, "POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", 54, 0);
 	assert_int_equal(f.limit, 10);
 	/* a path longer than the bytes kept takes max_body */
 	char buf[512];
 	int n = snprintf(buf, sizeof buf,
-	                 "POST /small%0150d HTTP/1.1\r\nContent-Length: 100\r\n\r\n", 0);
+	                 "POST /small%0150d HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n", 0);
 	passes(buf, (size_t)n, 1, 1);
 }
 
@@ -337,10 +342,8 @@ static void test_expect_and_http10(void **state)
 static void test_a_defect_is_the_request_it_is_in(void **state)
 {
 	(void)state;
-	static const char first[] = POST "Content-Length: 2\r\n\r\n{}"
-	                                 "GET / HTTP/1.1\r\n\r\n";
-	static const char both[] = POST "Content-Length: 2\r\n\r\n{}"
-	                                "GET / HTTP/1.1\r\n\r\n"
+	static const char first[] = POST "Content-Length: 2\r\n\r\n{}" GET "\r\n";
+	static const char both[] = POST "Content-Length: 2\r\n\r\n{}" GET "\r\n"
 	                                "GET / HTTP/1.1\nHost: a\r\n\r\n";
 	assert_refused(both, "line-end", 3);
 	for (size_t step = 0; step <= 9; step++) {
@@ -353,6 +356,67 @@ static void test_a_defect_is_the_request_it_is_in(void **state)
 	assert_int_equal(feed(&f, "GET / HTTP/1.1\nX", 16, 0), -1);
 	assert_int_equal(framing_feed(&f, (const unsigned char *)"\r\n\r\n", 4), -1); /* stays */
 	assert_int_equal(f.requests, 1);
+}
+
+static void test_host(void **state)
+{
+	(void)state;
+	assert_passes(GET "\r\n", 1, 1);
+	assert_passes("GET / HTTP/1.1\r\nhOST:\r\n\r\n", 1, 1); /* any case; empty is a value */
+	assert_passes("GET / HTTP/1.0\r\n\r\n", 1, 1);          /* HTTP/1.0 may go without */
+	assert_passes("GET / HTTP/1.0\r\nHost: a\r\n\r\n", 1, 1);
+	/* a long Host is counted, not read */
+	char big[400];
+	int n = snprintf(big, sizeof big, "GET / HTTP/1.1\r\nHost: %0300d\r\n\r\n", 0);
+	passes(big, (size_t)n, 1, 1);
+	assert_refused("GET / HTTP/1.1\r\n\r\n", "Host", 1);
+	assert_refused("GET / HTTP/1.1\r\nHosts: a\r\nX-Host: a\r\n\r\n", "Host", 1);
+	assert_refused(POST "Content-Length: 2\r\n\r\n{}"
+	                    "GET / HTTP/1.1\r\nX: 1\r\n\r\n",
+	               "Host", 2);
+	assert_refused(GET "Host: a\r\n\r\n", "Host", 1);
+	assert_refused(GET "host: b\r\n", "Host", 1); /* at the second, before the head ends */
+	assert_refused("GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", "Host", 1);
+	struct framing f;
+	feed(&f, "GET / HTTP/1.1\r\n\r\n", 18, 0);
+	assert_string_equal(f.why, "Host header missing");
+	feed(&f, GET "Host: a\r\n", 34, 0);
+	assert_string_equal(f.why, "more than one Host header");
+}
+
+static void test_empty_lines_before_a_request(void **state)
+{
+	(void)state;
+	/* up to four, before the first request and between two, are no request */
+	assert_passes("\r\n" GET "\r\n", 1, 1);
+	assert_passes("\r\n\r\n\r\n\r\n" GET "\r\n", 1, 1);
+	assert_passes("\r\n", 0, 0);
+	assert_passes(POST "Content-Length: 2\r\n\r\n{}\r\n", 1, 1);
+	assert_passes(POST "Content-Length: 2\r\n\r\n{}\r\n\r\n\r\n\r\n" GET "\r\n\r\n\r\n", 2, 2);
+	assert_passes(POST "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n\r\n" GET "\r\n",
+	              2, 2);
+	/* a fifth is refused, in the request it comes before, from its first byte */
+	static const char five[] = POST "Content-Length: 2\r\n\r\n{}"
+	                                "\r\n\r\n\r\n\r\n\r\n" GET "\r\n";
+	assert_refused(five, "request-line", 2);
+	for (size_t step = 0; step <= 9; step++) {
+		struct framing f;
+		feed(&f, five, sizeof five - 1, step);
+		assert_int_equal(f.bad_at, sizeof POST - 1 + 23 + 8); /* the fifth's CR */
+		assert_int_equal(f.head_end, sizeof POST - 1 + 21);
+	}
+	assert_refused("\r\n\r\n\r\n\r\n\r\n", "request-line", 1);
+	/* only CRLF: a bare LF, or a CR before anything but LF, is a line end's fault */
+	assert_refused("\n" GET "\r\n", "line-end", 1);
+	assert_refused("\r\n\n" GET "\r\n", "line-end", 1);
+	assert_refused("\r\r\n" GET "\r\n", "line-end", 1);
+	assert_refused("\r" GET "\r\n", "line-end", 1);
+	assert_refused(POST "Content-Length: 2\r\n\r\n{}\rGET / HTTP/1.1\r\n\r\n", "line-end", 2);
+	struct framing f;
+	feed(&f, "\r\n\rGET", 6, 0);
+	assert_int_equal(f.bad_at, 2); /* the CR */
+	/* within a head, an empty line is its end, as ever */
+	assert_passes(GET "\r\n\r\n", 1, 1);
 }
 
 int main(void)
@@ -368,6 +432,8 @@ int main(void)
 	        cmocka_unit_test(test_body_limits),
 	        cmocka_unit_test(test_expect_and_http10),
 	        cmocka_unit_test(test_a_defect_is_the_request_it_is_in),
+	        cmocka_unit_test(test_host),
+	        cmocka_unit_test(test_empty_lines_before_a_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
