@@ -23,7 +23,8 @@
  * an Expect other than 100-continue on an HTTP/1.1 request with a body (417), a body past
  * its limit (413), and an empty line where a request line is due: each of those is refused
  * here first, at its byte or earlier (the empty lines that pass here, conns.c drops before
- * libevent reads them).  It takes a request without Host, or with two, as any other.
+ * libevent reads them).  It takes a request without Host, with two, or with one whose value
+ * is no host[:port], as any other.
  */
 #include "framing.h"
 
@@ -341,6 +342,25 @@ static const char *framing_name(const char *s, size_t n)
 	return NULL;
 }
 
+/* Host = uri-host [ ":" port ] (RFC 9110 §7.2): only the characters RFC 3986 allows there
+ * (a name, an IPv4 address or an IP literal in brackets; no userinfo, path or space), between
+ * optional whitespace.  Empty is a value (RFC 9112 §3.2). */
+static int host_value_ok(const char *v, const char *end)
+{
+	static const char others[] = "-._~%!$&'()*+,;=:[]";
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	for (; v < end; v++) {
+		char c = *v;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      (c && strchr(others, c))))
+			return 0;
+	}
+	return 1;
+}
+
 static int header_line(struct framing *f, size_t len)
 {
 	const char *s = f->line;
@@ -359,8 +379,13 @@ static int header_line(struct framing *f, size_t len)
 	const char *name = namelen <= 17 ? framing_name(s, namelen) : NULL;
 	if (!name)
 		return 0;
-	if (name[0] == 'H') /* its value may be long, and is not read */
-		return ++f->hosts > 1 ? defect(f, name, "more than one Host header") : 0;
+	if (name[0] == 'H') {
+		if (++f->hosts > 1)
+			return defect(f, name, "more than one Host header");
+		if (len > FRAMING_KEEP || !host_value_ok(colon + 1, s + len))
+			return defect(f, name, "a Host header that is no host[:port]");
+		return 0;
+	}
 	if (len > FRAMING_KEEP)
 		return name[0] == 'E' ? refuse(f, 417, name, "no expectation but 100-continue")
 		                      : defect(f, name, "a framing header too long");

@@ -23,7 +23,9 @@
  *   400 also a method other than GET, HEAD, POST, PUT, DELETE, PATCH and OPTIONS, and a
  *       version other than HTTP/1.0 and HTTP/1.1 (RFC 9110 has 501 and 505 for these, but
  *       DESIGN §4 makes every 5xx but 503 a fault of the server);
- *       an HTTP/1.1 request without a Host header, and any with two (RFC 9112 §3.2);
+ *       an HTTP/1.1 request without a Host header, and any with two, or with one whose value
+ *       is no host[:port] (characters RFC 3986 does not allow there, or a line over
+ *       FRAMING_KEEP bytes) (RFC 9112 §3.2);
  *       more than FRAMING_EMPTY_LINES empty lines (CRLF) before a request line: up to that
  *       many are no request at all (RFC 9112 §2.2), and the caller drops them before
  *       libevent, which would refuse them, sees them.

@@ -82,6 +82,7 @@ CASES = {
     "host_missing": (b"GET /livez HTTP/1.1\r\n\r\n", 400, "Host"),
     "host_twice": (b"GET /livez HTTP/1.1\r\nHost: localhost\r\nhost: localhost\r\n\r\n", 400, "Host"),
     "host_twice_http10": (b"GET /livez HTTP/1.0\r\nHost: localhost\r\nHost: localhost\r\n\r\n", 400, "Host"),
+    "host_invalid": (b"GET /livez HTTP/1.1\r\nHost: evil.example/<script>\r\n\r\n", 400, "Host"),
     "host_missing_after_a_body": (b"POST /api/v1/session HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 400, "Host"),
     "empty_lines_5": (b"\r\n" * 5 + LIVEZ, 400, "request-line"),
 }
@@ -262,11 +263,18 @@ def read_answers(s, count):
 def test_an_http11_request_needs_one_host(server, tls):
     port = server.https if tls else server.http
     for request, detail in ((b"GET /livez HTTP/1.1\r\n\r\n", "Host header missing"),
-                            (b"GET /livez HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", "more than one Host header")):
+                            (b"GET /livez HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", "more than one Host header"),
+                            (b"GET /livez HTTP/1.1\r\nHost: a b\r\n\r\n", "a Host header that is no host[:port]"),
+                            (b"GET /livez HTTP/1.1\r\nHost: me@vd.example\r\n\r\n",
+                             "a Host header that is no host[:port]")):
         reply, closed, _ = exchange(port, tls, request)
         assert closed
         assert_refusal(reply, 400, "Host", tls)
         assert json.loads(parse(reply)[2])["detail"] == detail
+    # a name with its port, an IP literal: served
+    for host in (b"vd.example-district.cn:8443", b"[::1]:8080"):
+        reply, closed, _ = exchange(port, tls, b"GET /livez HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        assert closed and parse(reply)[0] == 200, reply[:300]
     # HTTP/1.0 may go without: served, then closed (no keep-alive asked)
     reply, closed, _ = exchange(port, tls, b"GET /livez HTTP/1.0\r\n\r\n")
     assert closed and parse(reply)[0] == 200, reply[:300]

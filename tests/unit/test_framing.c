@@ -365,10 +365,20 @@ static void test_host(void **state)
 	assert_passes("GET / HTTP/1.1\r\nhOST:\r\n\r\n", 1, 1); /* any case; empty is a value */
 	assert_passes("GET / HTTP/1.0\r\n\r\n", 1, 1);          /* HTTP/1.0 may go without */
 	assert_passes("GET / HTTP/1.0\r\nHost: a\r\n\r\n", 1, 1);
-	/* a long Host is counted, not read */
+	assert_passes("GET / HTTP/1.1\r\nHost:\t[::1]:8080 \r\n\r\n", 1, 1);
+	assert_passes("GET / HTTP/1.1\r\nHost: vd.example-district.cn:443\r\n\r\n", 1, 1);
+	assert_passes("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 1, 1);
+	/* a value that is no host[:port], or a line too long to read whole */
+	static const char *const bad[] = {"a b",       "evil<script>", "user@host",
+	                                  "host/path", "h\"q",         "\xe4\xbe\x8b.cn"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char req[200];
+		int k = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad[i]);
+		refused(req, (size_t)k, 400, "Host", 1);
+	}
 	char big[400];
 	int n = snprintf(big, sizeof big, "GET / HTTP/1.1\r\nHost: %0300d\r\n\r\n", 0);
-	passes(big, (size_t)n, 1, 1);
+	refused(big, (size_t)n, 400, "Host", 1);
 	assert_refused("GET / HTTP/1.1\r\n\r\n", "Host", 1);
 	assert_refused("GET / HTTP/1.1\r\nHosts: a\r\nX-Host: a\r\n\r\n", "Host", 1);
 	assert_refused(POST "Content-Length: 2\r\n\r\n{}"
