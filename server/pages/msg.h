@@ -126,7 +126,7 @@ enum msg {
 	MSG_ERR_PHONE,
 	MSG_ERR_PHONE_TAKEN,
 	MSG_ERR_PASSWORD,
-	MSG_ERR_PASSWORD_WEAK, /* a well-known, sequential or repeated password, or the phone */
+	MSG_ERR_PASSWORD_WEAK, /* a best-known leaked password, or the login with little added */
 	MSG_ERR_WRONG_PASSWORD,
 	MSG_ERR_SAME_PASSWORD,
 	MSG_ERR_PASSWORD_RACE,
