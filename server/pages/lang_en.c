@@ -121,9 +121,9 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_ERR_BAD_CODE] = "Wrong or expired check-in code: scan the poster again.",
         [MSG_ERR_CODE_REQUIRED] =
                 "A check-in code is needed: scan the poster or ask the organizer.",
-        [MSG_ERR_ALREADY_IN] = "You are already checked in at this event.",
-        [MSG_ERR_ALREADY_IN_OTHER] = "You are checked in at another event: check out there first.",
-        [MSG_ERR_NOT_IN] = "You are not checked in at this event.",
+        [MSG_ERR_ALREADY_IN] = "Already checked in at this event.",
+        [MSG_ERR_ALREADY_IN_OTHER] = "Checked in at another event: check out there first.",
+        [MSG_ERR_NOT_IN] = "Not checked in at this event.",
         [MSG_ERR_WINDOW_CLOSED] = "Check-in has closed.",
         [MSG_ERR_WINDOW_NOT_OPEN] = "Check-in has not opened yet.",
         [MSG_ERR_CANCELLED] = "The event was cancelled.",
@@ -382,5 +382,5 @@ const char *const lang_en[MSG_COUNT] = {
         [MSG_ON_DUTY_SINCE] = "Checked in at",
         [MSG_SERVED] = "Checked out",
         [MSG_DONE_CHECKED_OUT] = "Checked out, credited",
-        [MSG_ERR_ALREADY_OUT] = "You have already checked out.",
+        [MSG_ERR_ALREADY_OUT] = "Already checked out.",
 };

@@ -133,8 +133,8 @@ def test_the_volunteer_on_duty_checks_out_from_me(w):
     # checked in"), and still one entry
     html = check_page(b.post("/me", {"_t": stale, "action": "checkout", "event_id": str(w.event)}),
                       status=409)
-    assert '<div class="error" role="alert"><p>你已签退。</p></div>' in html, html
-    assert "你尚未在此活动签到" not in html
+    assert '<div class="error" role="alert"><p>已签退。</p></div>' in html, html
+    assert "尚未在此活动签到" not in html
     assert section(html) is None
     assert entries(w, aid) == [("150", "approved")]
     assert w.pg.sql(f"SELECT count(*) FROM attendances WHERE volunteer_id = {vid}").strip() == "1"
@@ -144,7 +144,7 @@ def test_the_volunteer_on_duty_checks_out_from_me(w):
     assert "Checked out, credited 2.50 hours" in text(html), html
     html = check_page(b.post("/me", {"_t": stale, "action": "checkout", "event_id": str(w.event)},
                              headers={"Accept-Language": "en"}), status=409)
-    assert '<div class="error" role="alert"><p>You have already checked out.</p></div>' in html, html
+    assert '<div class="error" role="alert"><p>Already checked out.</p></div>' in html, html
 
 
 def test_the_error_tells_never_checked_in_from_checked_out(w):
@@ -159,16 +159,16 @@ def test_the_error_tells_never_checked_in_from_checked_out(w):
                                          "event_id": str(w.event)}), status=409)
 
     html = check_out_with(token_of(upcoming(check_page(b.get("/me")), "岗" + ESCAPED)))
-    assert '<div class="error" role="alert"><p>你尚未在此活动签到。</p></div>' in html, html
-    assert "你已签退" not in html
+    assert '<div class="error" role="alert"><p>尚未在此活动签到。</p></div>' in html, html
+    assert "已签退。" not in html
     on_duty(w, token, ago="5 minutes")
     stale_tab = token_of(section(check_page(b.get("/me"))))
     r = requests.post(w.srv.url(f"/api/v1/events/{w.event}/check-outs"), json={},
                       headers={"Authorization": "Bearer " + token}, timeout=TIMEOUT)
     assert r.status_code == 200, r.text
     html = check_out_with(stale_tab)
-    assert '<div class="error" role="alert"><p>你已签退。</p></div>' in html, html
-    assert "你尚未在此活动签到" not in html
+    assert '<div class="error" role="alert"><p>已签退。</p></div>' in html, html
+    assert "尚未在此活动签到" not in html
     assert w.pg.sql(f"SELECT count(*) FROM attendances WHERE volunteer_id = {vid}").strip() == "1"
 
 

@@ -327,7 +327,7 @@ def test_checkin_errors_are_shown_in_the_page(server, world):
     html = check_page(b.get(path))  # a fresh form (another tab) is a second check-in: refused
     html = check_page(b.post(path, {"_t": token_of(html), "action": "checkin",
                                     "code": good}), status=409)
-    assert "你已在此活动签到" in html
+    assert "已在此活动签到" in html
     roster = co.ok("GET", f"/events/{world['event']['id']}/attendance")
     mine = [i for i in roster["items"] if i["phone"] == phone and i["attendance"]]
     assert len(mine) == 1
