@@ -21,8 +21,8 @@
 #define MAX_ROUTES  256
 #define MAX_WORKERS 64
 
-static const int statuses[] = {200, 201, 204, 303, 304, 400, 401, 403, 404, 405,
-                               408, 409, 413, 414, 417, 422, 429, 431, 500, 503};
+static const int statuses[] = {200, 201, 204, 303, 304, 400, 401, 403, 404, 405, 408,
+                               409, 413, 414, 415, 417, 422, 429, 431, 500, 503};
 #define NSTATUS ((int)(sizeof statuses / sizeof statuses[0]) + 1) /* + other */
 
 static const double buckets_s[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,

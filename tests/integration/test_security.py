@@ -148,6 +148,24 @@ def test_json_api_refuses_other_content_types(server):
     assert r.status_code == 415, r.text
 
 
+def test_unsupported_media_type_has_its_own_series(server):
+    """A dashboard of answers by status tells a client sending the wrong Content-Type (415)
+    from the rest, instead of counting it in "other"."""
+    def count(status):
+        total = 0.0
+        for line in server.get("/metrics", timeout=TIMEOUT).text.splitlines():
+            if line.startswith("volunteerd_http_requests_total{") and 'route="/api/v1/session"' in line \
+                    and f'status="{status}"' in line and 'method="POST"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+    before = count("415"), count("other")
+    for _ in range(3):
+        r = requests.post(server.url("/api/v1/session"), data=b"login=x", timeout=TIMEOUT,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 415, r.text
+    assert (count("415"), count("other")) == (before[0] + 3, before[1]), before
+
+
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_anonymous_write_from_another_site_is_refused(server, unit, tls):
     ours = server.url("", tls).rstrip("/")
