@@ -12,9 +12,11 @@
 #      counted: every acknowledged check-in must be there.
 #   3. nginx serving a small static file with as many workers as volunteerd, vs /livez.
 #   4. check-in p99 at half the best measured rate (open loop, Poisson arrivals:
-#      scripts/bench/vdload), and, as its baseline, pgbench's INSERT p99 at half of B
-#      (pgbench -R, Poisson arrivals too); the slowest of each, since a stall of the machine
-#      shows in both; and how busy the two cores were during each.
+#      scripts/bench/vdload), and, as its baselines, pgbench's INSERT p99 at half of B with
+#      B's client count (pgbench -R, Poisson arrivals too) and the disk alone at the
+#      check-ins' rate (scripts/bench/diskflush: a check-in's WAL, fdatasync'ed in groups by
+#      one flusher); the slowest of each, since a stall of the machine shows in all; and how
+#      busy the two cores were during each load.
 #   5. RSS of each worker with 10,000 idle keep-alive connections open on EACH worker.
 #   6. pgbench: the database's writes of 64 check-ins in each durable transaction and nothing
 #      else (scripts/bench/writes.sql); the best rate is W, what PostgreSQL allows for those
