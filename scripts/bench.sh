@@ -372,6 +372,7 @@ HALF=$(awk -v r="$BEST_RATE" 'BEGIN { printf "%d", r / 2 }')
 [ "$HALF" -lt 1 ] && HALF=1
 # As many connections as the best rate was measured with, so that only the rate differs.
 read -r b0 n0 <<<"$(commit_counts)"
+SLOW0=$(metric_sum volunteerd_commit_beside_slow_total)
 wal_lsn() { "${PSQL[@]}" -d vd -c "SELECT pg_current_wal_insert_lsn()"; }
 PACE_LSN0=$(wal_lsn)
 PACE_CPU0=$(cpu_snapshot)
@@ -381,6 +382,7 @@ PACE_CPU1=$(cpu_snapshot)
 pg1=$(cpu_ticks "$PG_PID") vd1=$(cpu_ticks "$SERVER_PID")
 took_volunteers "$pace"
 read -r b1 n1 <<<"$(commit_counts)"
+SLOW1=$(metric_sum volunteerd_commit_beside_slow_total)
 PACE_LSN1=$(wal_lsn)
 echo "bench: paced at $HALF/s: $pace"
 pace_value() { echo " $pace" | sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; } # NAME: NAME=X in vdload's line
@@ -394,7 +396,7 @@ PACE_PER=$(per_commit $((b1 - b0)) $((n1 - n0)))
 # The WAL a check-in wrote (its attendance, audit row and session touch, with their indexes and
 # full-page images): what the disk alone is given per check-in at the end of step 4.
 PACE_WAL=$("${PSQL[@]}" -d vd -c "SELECT round(pg_wal_lsn_diff('$PACE_LSN1', '$PACE_LSN0') / greatest(${PACE_OK:-0}, 1))")
-echo "bench: paced: cpu_us_per_checkin: postgres=$PACE_PG_US volunteerd=$PACE_VD_US per_commit=$PACE_PER wal_bytes_per_checkin=$PACE_WAL"
+echo "bench: paced: cpu_us_per_checkin: postgres=$PACE_PG_US volunteerd=$PACE_VD_US per_commit=$PACE_PER wal_bytes_per_checkin=$PACE_WAL batches_beside_slow=$((SLOW1 - SLOW0))"
 rows=$(count_and_reset)
 [ "${rows:-0}" -lt "${PACE_OK:-0}" ] && MISSING=$((MISSING + PACE_OK - rows))
 ERRORS=$((ERRORS + ${PACE_BAD:-0}))
