@@ -368,7 +368,9 @@ echo "bench: nginx $NGINX_RPS/s, /livez $LIVEZ_RPS/s"
 check "nginx and /livez measured, all 2xx" $(((${NGINX_BAD:-0} == 0 && ${LIVEZ_BAD:-0} == 0) ? 0 : 1))
 
 # ---- 4. check-in p99 at half the best rate -----------------------------------------------
-HALF=$(awk -v r="$BEST_RATE" 'BEGIN { printf "%d", r / 2 }')
+# BENCH_PACE_FRACTION (default 0.5) paces step 4 at another share of the best rate, to see
+# how the tail follows the load; the table's "half load" lines then mean that share.
+HALF=$(awk -v r="$BEST_RATE" -v f="${BENCH_PACE_FRACTION:-0.5}" 'BEGIN { printf "%d", r * f }')
 [ "$HALF" -lt 1 ] && HALF=1
 # As many connections as the best rate was measured with, so that only the rate differs.
 read -r b0 n0 <<<"$(commit_counts)"
@@ -443,7 +445,7 @@ check "database's writes alone paced in batches of $WP_N: every batch wrote its 
 # B's best client count.  Its transactions, like vdload's check-ins, are due as a Poisson process
 # and their latencies count from when each was due (pgbench -R), so the two p99s compare a
 # durable write at half its own best rate under the same kind of traffic.
-PG_HALF=$(awk -v b="$B" 'BEGIN { printf "%d", b / 2 }')
+PG_HALF=$(awk -v b="$B" -v f="${BENCH_PACE_FRACTION:-0.5}" 'BEGIN { printf "%d", b * f }')
 [ "$PG_HALF" -lt 1 ] && PG_HALF=1
 mkdir -p "$TMP/paced"
 PG_PACE_CPU0=$(cpu_snapshot)
@@ -535,6 +537,8 @@ R1=$(ratio "$BEST_ANY" "$B") R2=$(ratio "$LIVEZ_RPS" "$NGINX_RPS") R3=$(ratio "$
 {
 	echo "volunteerd bench $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores, $WORKERS workers, ${DUR}s per load$([ $SMOKE = 1 ] && echo ', SMOKE (no targets)')"
 	echo "PostgreSQL $("${PSQL[@]}" -d vd -c 'SHOW server_version') $DURABILITY; volunteerd log level ${BENCH_LOG_LEVEL:-warn}"
+	[ -n "${BENCH_PACE_FRACTION:-}" ] && echo "BENCH_PACE_FRACTION=$BENCH_PACE_FRACTION: the paced loads (\"half load\") ran at that share of the best rates"
+	[ -n "${BENCH_PG_SETTINGS:-}" ] && echo "BENCH_PG_SETTINGS=$BENCH_PG_SETTINGS"
 	echo
 	printf '%-28s %10s %9s %9s %8s %10s %10s %6s %6s %6s\n' "load" "req/s" "p50 ms" "p99 ms" "non-2xx" "2xx" "db rows" "pg us" "vd us" "commit"
 	printf '%-28s %10s %9s %9s %8s %10s %10s %6s %6s %6s\n' "----" "-----" "------" "------" "-------" "---" "-------" "-----" "-----" "------"
