@@ -370,7 +370,8 @@ check "nginx and /livez measured, all 2xx" $(((${NGINX_BAD:-0} == 0 && ${LIVEZ_B
 # ---- 4. check-in p99 at half the best rate -----------------------------------------------
 # BENCH_PACE_FRACTION (default 0.5) paces step 4 at another share of the best rate, to see
 # how the tail follows the load; the table's "half load" lines then mean that share.
-HALF=$(awk -v r="$BEST_RATE" -v f="${BENCH_PACE_FRACTION:-0.5}" 'BEGIN { printf "%d", r * f }')
+PACE_FRACTION=${BENCH_PACE_FRACTION:-0.5}
+HALF=$(awk -v r="$BEST_RATE" -v f="$PACE_FRACTION" 'BEGIN { printf "%d", r * f }')
 [ "$HALF" -lt 1 ] && HALF=1
 # As many connections as the best rate was measured with, so that only the rate differs.
 read -r b0 n0 <<<"$(commit_counts)"
@@ -387,7 +388,8 @@ read -r b1 n1 <<<"$(commit_counts)"
 SLOW1=$(metric_sum volunteerd_commit_beside_slow_total)
 PACE_LSN1=$(wal_lsn)
 echo "bench: paced at $HALF/s: $pace"
-pace_value() { echo " $pace" | sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; } # NAME: NAME=X in vdload's line
+value_of() { echo " $1" | sed -n "s/.* $2=\([0-9.]*\).*/\1/p"; } # LINE NAME: X of NAME=X in LINE
+pace_value() { value_of "$pace" "$1"; } # NAME=X in vdload's line
 PACE_P50=$(pace_value p50_ms) PACE_P99=$(pace_value p99_ms) PACE_MAX=$(pace_value max_ms)
 PACE_OK=$(pace_value ok) PACE_RATE=$(pace_value rate)
 # not 2xx: a non-2xx answer, or no answer at all (a connection error, or still unanswered at the end)
@@ -445,7 +447,7 @@ check "database's writes alone paced in batches of $WP_N: every batch wrote its 
 # B's best client count.  Its transactions, like vdload's check-ins, are due as a Poisson process
 # and their latencies count from when each was due (pgbench -R), so the two p99s compare a
 # durable write at half its own best rate under the same kind of traffic.
-PG_HALF=$(awk -v b="$B" -v f="${BENCH_PACE_FRACTION:-0.5}" 'BEGIN { printf "%d", b * f }')
+PG_HALF=$(awk -v b="$B" -v f="$PACE_FRACTION" 'BEGIN { printf "%d", b * f }')
 [ "$PG_HALF" -lt 1 ] && PG_HALF=1
 mkdir -p "$TMP/paced"
 PG_PACE_CPU0=$(cpu_snapshot)
@@ -464,7 +466,7 @@ PG_PACE_CPU1=$(cpu_snapshot)
 # check-ins' p99 is read against it: above 10 ms, the target was out of reach in this run.
 DISK=$(timeout $((PACE_S + 30)) build/bench/diskflush "$TMP/pg" "$HALF" "$PACE_S" "${PACE_WAL:-2000}" 2>&1)
 echo "bench: the disk alone paced at $HALF/s, ${PACE_WAL:-2000} bytes each: $DISK"
-disk_value() { echo " $DISK" | sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
+disk_value() { value_of "$DISK" "$1"; }
 DISK_P50=$(disk_value p50_ms) DISK_P99=$(disk_value p99_ms) DISK_MAX=$(disk_value max_ms)
 DISK_N=$(disk_value records) DISK_FLUSHES=$(disk_value flushes)
 DISK_PER=$(per_commit "${DISK_FLUSHES:-0}" "${DISK_N:-0}")

@@ -47,6 +47,17 @@ def wait_until(pred, timeout, interval=0.1):
         time.sleep(interval)
 
 
+def metric(srv, name, timeout=10, **labels):
+    """The sum of /metrics' series of NAME whose labels include LABELS (key=value)."""
+    total = 0.0
+    for line in srv.get("/metrics", timeout=timeout).text.splitlines():
+        if line.startswith(name + "{"):
+            series, value = line.rsplit(" ", 1)
+            if all(f'{k}="{v}"' in series for k, v in labels.items()):
+                total += float(value)
+    return total
+
+
 def children(pid):
     """The pids whose parent is pid (from /proc, so that no procps is needed)."""
     out = []

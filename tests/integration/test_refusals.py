@@ -32,7 +32,7 @@ import time
 
 import pytest
 
-from helpers import dial, send_and_read_to_close
+from helpers import dial, metric, send_and_read_to_close
 
 TIMEOUT = 5
 PROBLEM = "application/problem+json; charset=utf-8"
@@ -133,16 +133,6 @@ def assert_refusal(reply, status, field, tls):
     assert problem["title"] and problem["detail"], problem
     assert [e["field"] for e in problem["errors"]] == [field], problem
     assert rest == b"", f"more after the refusal: {rest[:200]!r}"
-
-
-def metric(srv, name, **labels):
-    total = 0.0
-    for line in srv.get("/metrics", timeout=TIMEOUT).text.splitlines():
-        if line.startswith(name + "{"):
-            series, value = line.rsplit(" ", 1)
-            if all(f'{k}="{v}"' in series for k, v in labels.items()):
-                total += float(value)
-    return total
 
 
 @pytest.mark.parametrize("name,tls", [(n, False) for n in CASES] + [(n, True) for n in TLS_CASES])

@@ -152,12 +152,8 @@ def test_unsupported_media_type_has_its_own_series(server):
     """A dashboard of answers by status tells a client sending the wrong Content-Type (415)
     from the rest, instead of counting it in "other"."""
     def count(status):
-        total = 0.0
-        for line in server.get("/metrics", timeout=TIMEOUT).text.splitlines():
-            if line.startswith("volunteerd_http_requests_total{") and 'route="/api/v1/session"' in line \
-                    and f'status="{status}"' in line and 'method="POST"' in line:
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+        return helpers.metric(server, "volunteerd_http_requests_total", method="POST",
+                              route="/api/v1/session", status=status)
     before = count("415"), count("other")
     for _ in range(3):
         r = requests.post(server.url("/api/v1/session"), data=b"login=x", timeout=TIMEOUT,
