@@ -156,10 +156,10 @@ fuzz: $(FUZZ_BIN)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/test.sh fuzz
 
 format:
-	clang-format -i common/*.[ch] server/*.[ch] server/pages/*.[ch] tests/unit/*.[ch]
+	clang-format -i common/*.[ch] server/*.[ch] server/pages/*.[ch] tests/unit/*.[ch] scripts/bench/*.c
 
 check:
-	clang-format --dry-run --Werror common/*.[ch] server/*.[ch] server/pages/*.[ch] tests/unit/*.[ch]
+	clang-format --dry-run --Werror common/*.[ch] server/*.[ch] server/pages/*.[ch] tests/unit/*.[ch] scripts/bench/*.c
 	@# log_msg quotes every %s itself: a value quoted again in the format would break logfmt.
 	@! grep -n -A2 'log_msg(' common/*.c server/*.c server/pages/*.c | grep -F '\"%s'
 

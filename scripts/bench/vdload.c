@@ -141,11 +141,12 @@ static int pace(int port, double rate, int seconds, int nconns, const char *even
 			         (first - 1 + sent) % volunteers + 1);
 			char body[64];
 			int bl = snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
-			int n = snprintf(req, sizeof req,
-			                 "POST /api/v1/events/%s/check-ins HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-			                 "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
-			                 "Content-Length: %d\r\n\r\n%s",
-			                 event, token, bl, body);
+			int n = snprintf(
+			        req, sizeof req,
+			        "POST /api/v1/events/%s/check-ins HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			        "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+			        "Content-Length: %d\r\n\r\n%s",
+			        event, token, bl, body);
 			cs[i].due_us = (uint64_t)due;
 			if (write(cs[i].fd, req, (size_t)n) != n) {
 				errors++;
@@ -161,7 +162,8 @@ static int pace(int port, double rate, int seconds, int nconns, const char *even
 		 * timeout would round to 0 and spin, taking a core from the server). */
 		uint64_t next = (uint64_t)due;
 		uint64_t wait_us = sent < total && next > now ? next - now : 1000;
-		struct timespec ts = {(time_t)(wait_us / 1000000), (long)(wait_us % 1000000) * 1000};
+		struct timespec ts = {(time_t)(wait_us / 1000000),
+		                      (long)(wait_us % 1000000) * 1000};
 		struct epoll_event evs[256];
 		int k = epoll_pwait2(ep, evs, 256, &ts, NULL);
 		for (int e = 0; e < k; e++) {
@@ -198,7 +200,8 @@ static int pace(int port, double rate, int seconds, int nconns, const char *even
 		fclose(log);
 	double secs = (double)(now_us() - t0) / 1e6;
 	qsort(lat, (size_t)nlat, sizeof *lat, cmp_u32);
-	double p50 = nlat ? lat[nlat / 2] / 1000.0 : 0, p99 = nlat ? lat[nlat * 99 / 100] / 1000.0 : 0,
+	double p50 = nlat ? lat[nlat / 2] / 1000.0 : 0,
+	       p99 = nlat ? lat[nlat * 99 / 100] / 1000.0 : 0,
 	       mx = nlat ? lat[nlat - 1] / 1000.0 : 0;
 	printf("sent=%ld ok=%ld non2xx=%ld errors=%ld p50_ms=%.2f p99_ms=%.2f max_ms=%.2f "
 	       "rate=%.0f next=%ld\n",

@@ -47,15 +47,21 @@ def wait_until(pred, timeout, interval=0.1):
         time.sleep(interval)
 
 
-def metric(srv, name, timeout=10, **labels):
-    """The sum of /metrics' series of NAME whose labels include LABELS (key=value)."""
+def metric_sum(text, name, **labels):
+    """The sum of the series of NAME in a /metrics text (over the workers) whose labels include
+    LABELS (key=value)."""
     total = 0.0
-    for line in srv.get("/metrics", timeout=timeout).text.splitlines():
+    for line in text.splitlines():
         if line.startswith(name + "{"):
             series, value = line.rsplit(" ", 1)
             if all(f'{k}="{v}"' in series for k, v in labels.items()):
                 total += float(value)
     return total
+
+
+def metric(srv, name, timeout=10, **labels):
+    """The sum of /metrics' series of NAME whose labels include LABELS (key=value)."""
+    return metric_sum(srv.get("/metrics", timeout=timeout).text, name, **labels)
 
 
 def children(pid):

@@ -311,7 +311,5 @@ def test_a_batch_waiting_on_a_lock_holds_the_next_check_in_back_briefly(one_work
 
 
 def beside_slow(server):
-    """The worker's count of batches sent beside a slow one, from /metrics."""
-    text = requests.get(server.url("/metrics"), timeout=TIMEOUT).text
-    return sum(int(float(line.split()[-1])) for line in text.splitlines()
-               if line.startswith("volunteerd_commit_beside_slow_total{"))
+    """The workers' count of batches sent beside a slow one, from /metrics."""
+    return int(helpers.metric(server, "volunteerd_commit_beside_slow_total", timeout=TIMEOUT))

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from helpers import dial, wait_until
+from helpers import dial, metric_sum as total, wait_until
 
 TIMEOUT = 10
 TRICKLED_HEAD = b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 2000
@@ -44,17 +44,6 @@ def probe(srv):
 
 def metrics(srv):
     return srv.get("/metrics", timeout=TIMEOUT).text
-
-
-def total(text, name, **labels):
-    """The sum of a metric's series (over the workers) whose labels include `labels`."""
-    out = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{"):
-            series, value = line.rsplit(" ", 1)
-            if all(f'{k}="{v}"' in series for k, v in labels.items()):
-                out += float(value)
-    return out
 
 
 def worker_fds(srv):

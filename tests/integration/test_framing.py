@@ -25,7 +25,8 @@ import socket
 
 import pytest
 
-from helpers import dial, open_event, send_and_read_to_close, unit_with_team, volunteers_with_sessions
+from helpers import (dial, metric, open_event, send_and_read_to_close, unit_with_team,
+                     volunteers_with_sessions)
 
 TIMEOUT = 5
 CODE = "246810"
@@ -299,9 +300,7 @@ def test_refusals_are_counted_in_metrics(server, world):
     """A bare LF refused in the pre-parser counts once in /metrics (summed over the workers:
     the request is refused on one of them)."""
     def count():
-        text = server.get("/metrics", timeout=TIMEOUT).text
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("volunteerd_http_framing_refusals_total{"))
+        return metric(server, "volunteerd_http_framing_refusals_total", timeout=TIMEOUT)
     before = count()
     with connect(server, False) as s:
         reply, closed, _ = send_and_read_to_close(s, [b"GET /livez HTTP/1.1\nHost: localhost\r\n\r\n"])
