@@ -36,6 +36,7 @@
 #include "req.h"
 #include "router.h"
 #include "tls.h"
+#include "urlform.h"
 #include "worker.h"
 
 int http_bind_socket(const char *addr, int port, int do_listen, struct err *err)
@@ -239,6 +240,8 @@ static void on_request(struct evhttp_request *ev, void *arg, int tls)
 		reply_problem(r, APP_EMALFORMED, field, "%s", why);
 		return;
 	}
+	if (query && req_form_refused(r, query, strlen(query), NULL))
+		return;
 	if (query && evhttp_parse_query_str(query, &r->query) < 0) {
 		reply_problem(r, APP_EMALFORMED, NULL, "malformed query string");
 		return;
@@ -409,6 +412,21 @@ void http_free(struct worker *w)
 const char *req_query(struct req *r, const char *name)
 {
 	return evhttp_find_header(&r->query, name);
+}
+
+int req_form_refused(struct req *r, const char *text, size_t len, const char *const *repeatable)
+{
+	struct urlform_refusal bad;
+	switch (urlform_check(text, len, repeatable, &bad)) {
+	case 0:
+		return 0;
+	case -1:
+		reply_problem(r, APP_EMALFORMED, bad.field[0] ? bad.field : NULL, "%s", bad.why);
+		return 1;
+	default:
+		reply_problem(r, APP_EUNAVAILABLE, NULL, "out of memory");
+		return 1;
+	}
 }
 
 long long req_param_id(const struct req *r, int i)

@@ -75,6 +75,10 @@ struct req {
 
 /* The query parameter's value, or NULL. */
 const char *req_query(struct req *r, const char *name);
+/* Whether TEXT, a query or a form body, was refused (R29, common/urlform.h): a field given
+ * twice (but those in REPEATABLE), a %00, a bad %-escape or bytes that are not UTF-8 is 400
+ * naming the field.  1 when refused (answered), 0 to go on. */
+int req_form_refused(struct req *r, const char *text, size_t len, const char *const *repeatable);
 /* Parse path parameter i as a positive id; -1 when it is not one. */
 long long req_param_id(const struct req *r, int i);
 /* A request header, or NULL. */

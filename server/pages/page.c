@@ -134,10 +134,17 @@ struct page *page_new(struct req *r)
 		return NULL;
 	}
 	if (r->route->method == M_POST) {
+		/* the forms' lists of checkboxes: the entries to approve, a weekly rule's days */
+		static const char *const repeatable[] = {"id", "byday", NULL};
 		const char *ct = req_header(r, "Content-Type");
 		if ((ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) ||
-		    strlen(r->body) != r->body_len ||
-		    evhttp_parse_query_str(r->body, &p->form) < 0) {
+		    strlen(r->body) != r->body_len) {
+			reply_problem(r, APP_EMALFORMED, NULL, "expected a form");
+			return NULL;
+		}
+		if (req_form_refused(r, r->body, r->body_len, repeatable))
+			return NULL;
+		if (evhttp_parse_query_str(r->body, &p->form) < 0) {
 			reply_problem(r, APP_EMALFORMED, NULL, "expected a form");
 			return NULL;
 		}

@@ -124,6 +124,39 @@ def test_register_shows_every_fields_error_at_once(server, world):
         assert f'id="e-{field}"' in html, field
 
 
+def test_register_refuses_a_field_twice_a_nul_or_bytes_not_utf8(server, world):
+    """R29: a form is taken exactly as sent or not at all.  A field given twice (the server
+    would read only the first), a %00 (C would cut the value there) or a value that is not
+    UTF-8 is 400 naming the field, and registers no one; the same form sent cleanly
+    registers."""
+    b = Browser(server)
+    html = check_page(b.get("/register"))
+    phone = f"135{secrets.randbelow(10**8):08d}"
+    fields = [("_t", token_of(html)), ("name", "王五"), ("phone", phone), ("password", "Long-enough-1"),
+              ("org_unit_id", str(world["community"]["id"]))]
+    admin = Api(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
+
+    def registered():
+        return admin.ok("GET", f"/volunteers?q={phone}")["items"]
+
+    def refused(body, field):
+        r = b.post("/register", body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 400 and r.headers["Content-Type"].startswith("application/problem+json"), \
+            (r.status_code, r.text[:300])
+        assert [e["field"] for e in r.json()["errors"]] == [field], r.text
+        assert registered() == []
+
+    refused(fields + [("phone", "13900000000")], "phone")
+    refused(fields[:1] + [("name", "王五"), ("name", "")] + fields[2:], "name")
+    clean = "&".join(f"{k}={requests.utils.quote(v, safe='')}" for k, v in fields[1:])
+    refused(f"_t={fields[0][1]}&work_unit=a%00b&{clean}", "work_unit")
+    refused(f"_t={fields[0][1]}&work_unit=%C3%28&{clean}", "work_unit")
+    refused(f"_t={fields[0][1]}&work_unit=100%&{clean}", "work_unit")
+    r = b.post("/register", fields)
+    assert r.status_code == 303, r.text[:300]
+    assert len(registered()) == 1
+
+
 def test_checkin_page_escapes_event_and_logs_in_and_checks_in(server, world):
     b = Browser(server)
     path, _ = checkin_path(world)

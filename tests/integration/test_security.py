@@ -2,6 +2,8 @@
 
 - a password is never cut short: a long multibyte one registers (API, /register page, staff
   account, create-admin, password change) and then logs in (API and /me page);
+- a query parameter given twice, with a %00, a bad escape or bytes that are not UTF-8 is 400
+  naming it (R29; the forms' side is in test_pages.py);
 - a JSON body labelled as something else is 415, and an anonymous write whose Origin names
   another site is 403 (log-in CSRF), while clients that send no Origin keep working;
 - the pool's connected count never goes negative while PostgreSQL is unreachable, so the
@@ -11,6 +13,8 @@
 - durability settings that are off are named in a warning at start-up;
 - a second SIGTERM ends the drain at once.
 """
+import http.client
+import json
 import re
 import secrets
 import signal
@@ -146,6 +150,38 @@ def test_json_api_refuses_other_content_types(server):
     r = requests.post(server.url("/api/v1/org-units"), data=b'{"kind": "district"}',
                       headers={"Authorization": "Bearer " + token, "Content-Type": "text/plain"}, timeout=TIMEOUT)
     assert r.status_code == 415, r.text
+
+
+def test_a_query_is_taken_exactly_as_sent_or_refused(server):
+    """R29: a query parameter given twice (the server would read only the first), a %00 (C
+    would cut the value there), a '%' that begins no escape or bytes that are not UTF-8 are
+    400 naming the parameter, before the route's own rules; the same query sent once is
+    served."""
+    token = login(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD).json()["token"]
+    auth = {"Authorization": "Bearer " + token}
+
+    def get(query):
+        """The query exactly as written (requests would mend a bare '%' into %25)."""
+        conn = http.client.HTTPConnection("127.0.0.1", server.http, timeout=TIMEOUT)
+        try:
+            conn.request("GET", "/api/v1/volunteers?" + query, headers=auth)
+            resp = conn.getresponse()
+            return resp.status, resp.getheader("Content-Type"), resp.read().decode()
+        finally:
+            conn.close()
+
+    assert get("status=active&limit=5")[0] == 200
+    for query, field in (("status=active&status=withdrawn", "status"),
+                         ("limit=5&status=active&limit=500", "limit"),
+                         ("q=%C3%28", "q"), ("q=100%", "q"), ("q=%zz", "q"),
+                         ("q=13%00", "request-target")):  # the pre-parser's refusal (R11)
+        status, ctype, body = get(query)
+        assert status == 400 and ctype.startswith(PROBLEM), (query, body)
+        assert [e["field"] for e in json.loads(body)["errors"]] == [field], (query, body)
+    # Before authentication too: the query is read before anything else.
+    r = requests.get(server.url("/livez?a=1&a=1"), timeout=TIMEOUT)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "a", r.text
+    assert requests.get(server.url("/livez?a=1&b=1"), timeout=TIMEOUT).status_code == 200
 
 
 def test_unsupported_media_type_has_its_own_series(server):
