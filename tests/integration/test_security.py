@@ -10,6 +10,8 @@
   pool is marked down and requests get their 503 at once;
 - HTTPS answers carry Strict-Transport-Security, plain HTTP ones do not;
 - every log line parses as logfmt, even with quotes in a value;
+- a fault of the database's own is 500 saying only "database error" (R32), with the details
+  in the log;
 - durability settings that are off are named in a warning at start-up;
 - a second SIGTERM ends the drain at once.
 """
@@ -306,6 +308,39 @@ def test_log_lines_with_quoted_values_parse_as_logfmt(own_pg, make_server):
             quoted += 1
             assert "connection to server" in pairs["reason"]
     assert quoted, "no reason with a quote in it was logged"
+
+
+def test_a_database_fault_answers_generically_and_is_logged(pg, fresh_db, make_server):
+    """R32: when the database fails a statement for a reason of its own (here a column renamed
+    under the server), the client gets 500 problem+json that says only "database error" and
+    the request's id: no SQL, table, column or message of PostgreSQL's.  The log has the
+    SQLSTATE and the message for the operator, and then the request's line with its id.  Once
+    the schema is whole again, the same request is served."""
+    name, url = fresh_db()
+    srv = make_server(url, tls=False, workers=1)
+    srv.migrate()
+    srv.create_admin("admin", "Fault-test-pass-1")
+    srv.start()
+    admin = Api(srv, "admin", "Fault-test-pass-1")
+    admin.ok("POST", "/org-units", {"kind": "district", "code": "FD", "name": "故障区"}, want=201)
+    assert admin.status("GET", "/org-units") == 200
+    pg.sql("ALTER TABLE org_units RENAME COLUMN name TO name_gone", db=name)
+    try:
+        r = admin.req("GET", "/org-units")
+        assert r.status_code == 500 and r.headers["Content-Type"].startswith(PROBLEM), r.text
+        body = r.json()
+        assert body["detail"] == "database error" and body["status"] == 500, body
+        for leak in ("name", "org_units", "column", "FROM", "SELECT", "SQL", "42P01", "42703", "api."):
+            assert leak not in r.text, (leak, r.text)
+        # For the operator: PostgreSQL's SQLSTATE and message, then the request's line.
+        lines = srv.log_text().splitlines()
+        fault = [i for i, l in enumerate(lines) if "event=db_error" in l and "sqlstate=42" in l]
+        assert fault and 'message="' in lines[fault[-1]], srv.log_text()[-3000:]
+        rid = r.headers["X-Request-Id"]
+        assert any(f"rid={rid}" in l and "status=500" in l for l in lines[fault[-1]:]), rid
+    finally:
+        pg.sql("ALTER TABLE org_units RENAME COLUMN name_gone TO name", db=name)
+    assert admin.status("GET", "/org-units") == 200
 
 
 # --- 6. durability settings -------------------------------------------------------------------
