@@ -282,9 +282,18 @@ def test_wrong_method_is_405_with_allow(server):
         assert "GET" in allow, f"{path}: Allow {allow!r}"
 
 
-def test_every_response_names_its_charset(server):
-    for path in ("/livez", "/readyz", "/metrics", "/api/v1/openapi.json", "/nope"):
-        assert_charset(server.get(path))
+def test_every_response_names_its_charset_and_no_server(server):
+    """R13, over a crawl: every GET route that openapi.json lists (path ids set to 1, no
+    session: mostly 401s), the pages, a static file and an unknown path.  Each answer names
+    its charset and carries no Server header (no software or version to look up)."""
+    paths = [re.sub(r"\{[^}]+\}", "1", p) for p, ops in server.get("/api/v1/openapi.json").json()["paths"].items()
+             if "get" in ops]
+    assert len(paths) > 20, paths
+    paths += ["/", "/register", "/me", "/console", "/admin", "/checkin/abc", "/static/app.js", "/nope"]
+    for path in paths:
+        r = server.get(path, allow_redirects=False)
+        assert_charset(r)
+        assert "Server" not in r.headers, (path, r.headers["Server"])
 
 
 def test_readyz_and_openapi(server):
