@@ -32,6 +32,31 @@ static int json_has_nul_escape(const char *buf, size_t len)
 	return 0;
 }
 
+/* 1 when arrays and objects nest deeper than JSON_MAX_DEPTH in the raw text (brackets inside
+ * strings do not count).  No body of the API goes past 4; cJSON itself allows 1,000, each a
+ * frame of its recursive parser, and every deeper walk of the tree costs the same again. */
+static int json_too_deep(const char *buf, size_t len)
+{
+	int depth = 0, in_string = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = buf[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = 0;
+		} else if (c == '"') {
+			in_string = 1;
+		} else if (c == '{' || c == '[') {
+			if (++depth > JSON_MAX_DEPTH)
+				return 1;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		}
+	}
+	return 0;
+}
+
 static int json_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -86,6 +111,11 @@ cJSON *json_parse_object(const char *buf, size_t len, struct err *err)
 	}
 	if (json_has_nul_escape(buf, len)) {
 		err_set(err, APP_EMALFORMED, "", "strings must not contain \\u0000");
+		return NULL;
+	}
+	if (json_too_deep(buf, len)) {
+		err_set(err, APP_EMALFORMED, "", "arrays and objects nest more than %d deep",
+		        JSON_MAX_DEPTH);
 		return NULL;
 	}
 	char *copy = malloc(len + 1);

@@ -17,9 +17,11 @@
 
 /* Parse a request body (len bytes, not NUL-terminated) into an object; the caller frees it
  * with cJSON_Delete.  Empty, not an object, bad JSON or trailing bytes -> NULL with
- * APP_EMALFORMED "body must be a JSON object"; a NUL byte, invalid UTF-8, a \u0000 escape or a
- * duplicate key in any object -> NULL with APP_EMALFORMED and a specific detail; no memory ->
- * NULL with APP_EUNAVAILABLE. */
+ * APP_EMALFORMED "body must be a JSON object"; a NUL byte, invalid UTF-8, a \u0000 escape,
+ * arrays and objects nested more than JSON_MAX_DEPTH deep (R28) or a duplicate key in any
+ * object -> NULL with APP_EMALFORMED and a specific detail; no memory -> NULL with
+ * APP_EUNAVAILABLE. */
+#define JSON_MAX_DEPTH 8
 cJSON *json_parse_object(const char *buf, size_t len, struct err *err);
 
 /* A string of at most max_chars code points, valid UTF-8, without control characters (C0, DEL

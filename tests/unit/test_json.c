@@ -88,6 +88,19 @@ static void test_parse_refusals(void **state)
 	assert_malformed("{\"l\":[{\"k\":1,\"k\":1}]}");
 	parse("{\"x\":1,\"role\":1,\"role\":2}", &e);
 	assert_string_equal(e.field, "role");
+
+	/* Nesting: eight levels pass, nine do not (R28); brackets in strings do not count. */
+	struct cJSON *ok = parse("{\"a\":[{\"b\":[[[[{\"c\":\"[[[[{{{{\\\"[\"}]]]]}]}", &e);
+	assert_non_null(ok);
+	cJSON_Delete(ok);
+	assert_malformed("{\"a\":[{\"b\":[[[[{\"c\":[]}]]]]}]}");
+	parse("{\"a\":[{\"b\":[[[[{\"c\":[]}]]]]}]}", &e);
+	assert_string_equal(e.detail, "arrays and objects nest more than 8 deep");
+	char deep[2100] = "{\"a\":";
+	memset(deep + 5, '[', 1000);
+	memset(deep + 1005, ']', 1000);
+	strcpy(deep + 2005, "}");
+	assert_malformed(deep);
 }
 
 static void test_parse_many_keys(void **state)
