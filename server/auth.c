@@ -171,6 +171,8 @@ static int refused_cross_site(struct req *r)
 	int anonymous = !r->account_id && !r->session_pending;
 	if (!cookie_session && !(anonymous && req_header(r, "Origin")))
 		return 0;
+	log_msg(LOG_WARN, "cross_site_refused", "rid=%s ip=%s account=%lld route=%s", r->rid,
+	        r->client_ip, r->account_id, r->route->pattern);
 	reply_problem(r, APP_EFORBIDDEN, NULL,
 	              "cross-site request refused: Origin does not match this site");
 	return 1;

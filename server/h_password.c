@@ -33,11 +33,13 @@
 #include "db.h"
 #include "handlers.h"
 #include "json.h"
+#include "log.h"
 #include "offload.h"
 #include "password.h"
 #include "queries.h"
 #include "reply.h"
 #include "req.h"
+#include "router.h"
 #include "sessions.h"
 #include "validate.h"
 #include "weak_password.h"
@@ -410,6 +412,8 @@ void h_sessions_end_others(struct req *r)
 static int as_attachment(struct req *r, cJSON **result)
 {
 	(void)result;
+	log_msg(LOG_INFO, "export", "rid=%s ip=%s account=%lld route=%s format=json", r->rid,
+	        r->client_ip, r->account_id, r->route->pattern);
 	reply_header(r, "Content-Disposition", "attachment; filename=\"volunteerd-my-data.json\"");
 	return 0;
 }

@@ -24,9 +24,11 @@
 #include "csv.h"
 #include "export.h"
 #include "handlers.h"
+#include "log.h"
 #include "offload.h"
 #include "reply.h"
 #include "req.h"
+#include "router.h"
 #include "worker.h"
 #include "xlsx.h"
 
@@ -123,6 +125,9 @@ static void export_done(struct offload_task *t, int ran)
 		reply_error(r, &s->e);
 		return;
 	}
+	log_msg(LOG_INFO, "export", "rid=%s ip=%s account=%lld route=%s format=%s", r->rid,
+	        r->client_ip, r->account_id, r->route->pattern,
+	        s->format == FMT_CSV ? "csv" : "xlsx");
 	if (s->format == FMT_CSV) {
 		disposition(r, s->report, s->kind, "csv");
 		reply_raw(r, 200, "text/csv; charset=utf-8", s->csv.data, s->csv.len);

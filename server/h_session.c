@@ -64,6 +64,14 @@ static void login_free(void *p)
 	free(l);
 }
 
+/* The first 8 hex digits of a session token's hash ("\\x..." as a parameter): enough to follow
+ * one session through the log (R41), nothing that could be used as the token. */
+static const char *session_tag(const char *hash_param, char out[9])
+{
+	snprintf(out, 9, "%.8s", hash_param + 2);
+	return out;
+}
+
 /* The caller's session has ended: no worker may serve it from its cache any more. */
 static void forget_session(struct req *r)
 {
@@ -86,19 +94,29 @@ static void finished(struct db_job *job, const struct db_result *res, const stru
 		return;
 	}
 	if (!l->ok) {
+		log_msg(LOG_WARN, "login_failed", "rid=%s ip=%s account=%lld reason=password",
+		        r->rid, l->ip, l->account_id);
 		reply_problem(r, APP_EUNAUTH, NULL, "wrong login or password");
 		return;
 	}
 	const char *account = db_result_value(res, 0, 0);
 	if (!account && l->step) { /* the step was taken by a concurrent log-in */
+		log_msg(LOG_WARN, "login_failed", "rid=%s ip=%s account=%lld reason=totp_used",
+		        r->rid, l->ip, l->account_id);
 		reply_problem(r, APP_ETOTP, "totp",
 		              "this code was used already; wait for the next one");
 		return;
 	}
 	if (!account) {
+		log_msg(LOG_WARN, "login_failed", "rid=%s ip=%s account=%lld reason=account",
+		        r->rid, l->ip, l->account_id);
 		reply_problem(r, APP_EUNAUTH, NULL, "wrong login or password");
 		return;
 	}
+	char tag[9];
+	log_msg(LOG_INFO, "login_ok", "rid=%s ip=%s account=%lld session=%s mfa=%d rotated=%d",
+	        r->rid, l->ip, l->account_id, session_tag(l->token_hash, tag), l->step > 0,
+	        l->old_hash[0] != 0);
 	if (l->old_hash[0]) /* rotated: the old token is refused everywhere from now on */
 		forget_session(r);
 	l->ok_fn(r, l->token, account);
@@ -186,7 +204,8 @@ static void totp_looked_up(struct db_job *job, const struct db_result *res, cons
 		return;
 	}
 	l->step = 0;
-	log_msg(LOG_WARN, "login_failed", "rid=%s account=%lld reason=totp", r->rid, l->account_id);
+	log_msg(LOG_WARN, "login_failed", "rid=%s ip=%s account=%lld reason=totp", r->rid, l->ip,
+	        l->account_id);
 	db_job_init(&r->job, Q_LOGIN_FAIL, totp_failure_counted, l);
 	db_job_param(&r->job, 0, l->login);
 	db_job_param(&r->job, 1, l->ip[0] ? l->ip : NULL);
@@ -206,6 +225,7 @@ static void verify_done(struct offload_task *t, int ran)
 	struct req *r = l->r;
 	memset(l->password, 0, sizeof l->password);
 	if (!ran) {
+		log_msg(LOG_WARN, "login_shed", "rid=%s ip=%s", r->rid, l->ip);
 		reply_problem(r, APP_EUNAVAILABLE, NULL, "too many log-ins at once; try again");
 		return;
 	}
@@ -237,6 +257,8 @@ static void looked_up(struct db_job *job, const struct db_result *res, const str
 	}
 	long long retry = db_result_int(res, 0, 2, 0);
 	if (retry > 0) {
+		log_msg(LOG_WARN, "login_locked", "rid=%s ip=%s retry_s=%lld", r->rid, l->ip,
+		        retry);
 		login_throttled(r, retry);
 		return;
 	}
@@ -345,6 +367,14 @@ static void logged_out(struct db_job *job, const struct db_result *res, const st
 	if (e->code != APP_OK) {
 		reply_error(r, e);
 		return;
+	}
+	char buf[64], hash[67], tag[9];
+	int via_cookie;
+	const char *token = auth_request_token(r, buf, sizeof buf, &via_cookie);
+	if (token) {
+		auth_token_hash_param(token, hash);
+		log_msg(LOG_INFO, "logout", "rid=%s ip=%s account=%lld session=%s", r->rid,
+		        r->client_ip, r->account_id, session_tag(hash, tag));
 	}
 	forget_session(r); /* committed: every worker refuses the token from now on */
 	logged_out_reply(r);

@@ -73,8 +73,8 @@ static void finish(struct req *r, int status)
 	const char *route = r->route ? r->route->pattern : "unmatched";
 	metrics_request(w->metrics, r->route_index, status, dur);
 	log_msg(status >= 500 ? LOG_WARN : LOG_INFO, "request",
-	        "rid=%s method=%s route=%s status=%d dur_ms=%.3f", r->rid, r->method, route, status,
-	        (double)dur / 1000.0);
+	        "rid=%s method=%s route=%s status=%d dur_ms=%.3f ip=%s account=%lld", r->rid,
+	        r->method, route, status, (double)dur / 1000.0, r->client_ip, r->account_id);
 	if (r->hstate_free && r->hstate)
 		r->hstate_free(r->hstate);
 	if (r->pstate_free && r->pstate)

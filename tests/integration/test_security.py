@@ -10,6 +10,8 @@
   pool is marked down and requests get their 503 at once;
 - HTTPS answers carry Strict-Transport-Security, plain HTTP ones do not;
 - every log line parses as logfmt, even with quotes in a value;
+- security events (log-in, lock-out, cross-site refusal, export, log-out) are logged with the
+  request id, the address and the account (R41);
 - a fault of the database's own is 500 saying only "database error" (R32), with the details
   in the log;
 - durability settings that are off are named in a warning at start-up;
@@ -341,6 +343,61 @@ def test_a_database_fault_answers_generically_and_is_logged(pg, fresh_db, make_s
     finally:
         pg.sql("ALTER TABLE org_units RENAME COLUMN name_gone TO name", db=name)
     assert admin.status("GET", "/org-units") == 200
+
+
+def test_security_events_are_logged_with_who_and_where(server):
+    """R41: each security event is one logfmt line with the request's id and the source
+    address: log-in success (account, a tag of the session: the first 8 hex digits of its
+    token's hash, never the token) and failure (known and unknown login, which the client
+    cannot tell apart), a lock-out, a refused cross-site request, an export and a log-out;
+    every request's line also names the address and the account (0: none)."""
+    def lines_of(r, event):
+        rid = r.headers["X-Request-Id"]
+        found = []
+        for line in server.log_text().splitlines():
+            pairs = parse_logfmt(line) if f"rid={rid}" in line else None
+            if pairs and pairs.get("event") == event:
+                found.append(pairs)
+        return found
+
+    def one(r, event, **want):
+        assert wait_until(lambda: lines_of(r, event), 5), (event, server.log_text()[-2000:])
+        (pairs,) = lines_of(r, event)
+        assert pairs["ip"] == "127.0.0.1", pairs
+        for k, v in want.items():
+            assert pairs[k] == v, (event, k, pairs)
+        return pairs
+
+    ok = login(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD)
+    assert ok.status_code == 201
+    token, account = ok.json()["token"], str(ok.json()["account"]["id"])
+    tag = one(ok, "login_ok", account=account, mfa="0")["session"]
+    assert re.fullmatch(r"[0-9a-f]{8}", tag) and tag not in token, tag
+    one(ok, "request", account="0", status="201")  # no session before this one
+
+    one(login(server, conftest.ADMIN_LOGIN, "Wrong-password-1"), "login_failed", account=account,
+        reason="password")
+    stranger = "nobody-" + secrets.token_hex(4)
+    one(login(server, stranger, "Wrong-password-1"), "login_failed", account="0", reason="password")
+    for _ in range(4):
+        login(server, stranger, "Wrong-password-1")
+    locked = login(server, stranger, "Wrong-password-1")
+    assert locked.status_code == 429, locked.text
+    one(locked, "login_locked")
+
+    evil = login(server, conftest.ADMIN_LOGIN, conftest.ADMIN_PASSWORD, headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 403, evil.text
+    one(evil, "cross_site_refused", account="0", route="/api/v1/session")
+
+    auth = {"Authorization": "Bearer " + token}
+    data = requests.get(server.url("/api/v1/me/data"), headers=auth, timeout=TIMEOUT)
+    assert data.status_code == 200, data.text[:300]
+    one(data, "export", account=account, format="json", route="/api/v1/me/data")
+    one(data, "request", account=account, status="200")
+    out = requests.delete(server.url("/api/v1/session"), headers=auth, timeout=TIMEOUT)
+    assert out.status_code == 204, out.text
+    one(out, "logout", account=account, session=tag)
+    assert token not in server.log_text()
 
 
 # --- 6. durability settings -------------------------------------------------------------------
