@@ -698,7 +698,7 @@ def test_canary_never_logged(world):
     assert w.anon.req("POST", "/volunteers", headers={"Content-Type": "application/json"},
                       data=raw).status_code == 400
     w.coord_a.ok("PATCH", f"/volunteers/{v['id']}", {"id_number": canary_id, "password": canary_pw})
-    Api(w.server, phone, canary_pw)
+    token = Api(w.server, phone, canary_pw).token
     r = w.anon.req("POST", "/session", {"login": phone, "password": canary_pw + "x"})
     assert r.status_code == 401
 
@@ -712,6 +712,11 @@ def test_canary_never_logged(world):
     for s in secrets_:
         assert s not in server_log, "a secret is in the server log"
         assert s not in pg_log, "a secret is in PostgreSQL's log"
+    # The phone number (the login, logged in with and failed with) and the session token
+    # (R42): in neither log either.
+    for s in (phone, token):
+        assert s not in server_log, "a phone number or token is in the server log"
+        assert s not in pg_log, "a phone number or token is in PostgreSQL's log"
     # nor in any table
     dump = w.pg.sql("SELECT concat_ws(' ', (SELECT string_agg(a::text, ' ') FROM audit_log a), "
                     "(SELECT string_agg(i::text, ' ') FROM idempotency_keys i), "
