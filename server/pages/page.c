@@ -58,10 +58,12 @@ static int choose_english(struct req *r)
 {
 	const char *q = req_query(r, "lang");
 	if (q && (!strcmp(q, "en") || !strcmp(q, "zh"))) {
-		reply_header(r, "Set-Cookie",
-		             !strcmp(q, "en")
-		                     ? "vd_lang=en; Path=/; Max-Age=31536000; SameSite=Lax"
-		                     : "vd_lang=zh; Path=/; Max-Age=31536000; SameSite=Lax");
+		/* no script reads it: HttpOnly; over HTTPS only back over HTTPS (R20) */
+		char cookie[96];
+		snprintf(cookie, sizeof cookie,
+		         "vd_lang=%s; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly%s", q,
+		         r->https ? "; Secure" : "");
+		reply_header(r, "Set-Cookie", cookie);
 		return !strcmp(q, "en");
 	}
 	const char *c = req_header(r, "Cookie");

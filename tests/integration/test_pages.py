@@ -232,7 +232,10 @@ def test_language_switch_and_accept_language(server):
     r = b.get("/register?lang=en")
     html = check_page(r)
     assert '<html lang="en">' in html and "Volunteer registration" in html
-    assert "vd_lang=en" in r.headers["Set-Cookie"]
+    assert "vd_lang=en" in r.headers["Set-Cookie"] and "; HttpOnly" in r.headers["Set-Cookie"]
+    assert "; Secure" not in r.headers["Set-Cookie"]
+    tls = server.get("/register?lang=zh", tls=True, allow_redirects=False)
+    assert "vd_lang=zh" in tls.headers["Set-Cookie"] and "; Secure" in tls.headers["Set-Cookie"]
     assert "Volunteer registration" in check_page(b.get("/register"))  # the cookie holds
     html = check_page(requests.get(server.url("/register"), headers={"Accept-Language": "en-US,en;q=0.8"},
                                    timeout=10))
