@@ -765,53 +765,76 @@ def test_idempotency_key_on_checkin_and_checkout(w, pg):
     expect(w.co.req("POST", f"/events/{ev['id']}/check-outs", {"volunteer_id": v}), 409)
 
 
-def test_replay_after_the_server_was_killed_between_commit_and_reply(make_server, own_pg):
-    """The check-in commits, and the server dies before it can reply.  Made deterministic by a
-    synchronous standby that does not exist: the COMMIT is written but waits (invisible to
-    others) until synchronous_standby_names is cleared; meanwhile the whole server is killed
-    with SIGKILL.  Then the commit completes, a new server starts, and the client's retry with
-    the same key must find the committed attendance, not make a second one."""
-    srv = make_server(own_pg.url(), tls=False, workers=2)
-    srv.migrate()
-    srv.create_admin("admin", PW)
-    srv.start()
-    admin = Api(srv, "admin", PW)
-    d = admin.ok("POST", "/org-units", {"parent_id": None, "kind": "district", "code": "kr-d", "name": "区"})
-    t = admin.ok("POST", "/teams", {"name": "队", "org_unit_id": d["id"]})
-    v = int(one(own_pg, f"INSERT INTO volunteers (name, phone, org_unit_id) VALUES ('断电', '{phone()}', {d['id']}) "
-                        f"RETURNING id"))
-    n0 = now().replace(microsecond=0)
-    act = admin.ok("POST", "/activities", {"team_id": t["id"], "org_unit_id": d["id"], "title": "t",
-                                           "starts_at": iso(n0), "ends_at": iso(n0 + dt.timedelta(hours=1))})
-    ev = admin.ok("GET", f"/activities/{act['id']}/events")["items"][0]
-    admin = Api(srv, "admin", PW)  # a fresh session: nothing else will write while we wait
-    key = {"Idempotency-Key": "crash-" + secrets.token_hex(6)}
-    body = {"volunteer_id": v}
-    outcome = {}
+class CommitHeld:
+    """A server, an event and a volunteer, and a check-in under an Idempotency-Key whose COMMIT
+    is held: a synchronous standby that does not exist makes the COMMIT wait, written but
+    invisible to others, until synchronous_standby_names is cleared (`release`)."""
 
-    def send():
-        try:
-            outcome["r"] = admin.req("POST", f"/events/{ev['id']}/check-ins", body, headers=key, timeout=30)
-        except requests.RequestException as e:
-            outcome["e"] = e
+    def __init__(self, make_server, pg):
+        self.pg = pg
+        self.srv = make_server(pg.url(), tls=False, workers=2)
+        self.srv.migrate()
+        self.srv.create_admin("admin", PW)
+        self.srv.start()
+        admin = Api(self.srv, "admin", PW)
+        d = admin.ok("POST", "/org-units", {"parent_id": None, "kind": "district", "code": "kr-d", "name": "区"})
+        t = admin.ok("POST", "/teams", {"name": "队", "org_unit_id": d["id"]})
+        self.v = int(one(pg, f"INSERT INTO volunteers (name, phone, org_unit_id) "
+                             f"VALUES ('断电', '{phone()}', {d['id']}) RETURNING id"))
+        n0 = now().replace(microsecond=0)
+        act = admin.ok("POST", "/activities", {"team_id": t["id"], "org_unit_id": d["id"], "title": "t",
+                                               "starts_at": iso(n0), "ends_at": iso(n0 + dt.timedelta(hours=1))})
+        self.ev = admin.ok("GET", f"/activities/{act['id']}/events")["items"][0]
+        self.admin = Api(self.srv, "admin", PW)  # a fresh session: nothing else will write while we wait
+        self.key = {"Idempotency-Key": "crash-" + secrets.token_hex(6)}
+        self.body = {"volunteer_id": self.v}
+        self.outcome = {}
+        self.thread = None
 
-    own_pg.sql("ALTER SYSTEM SET synchronous_standby_names = 'nobody'", db="postgres")
-    own_pg.sql("SELECT pg_reload_conf()", db="postgres")
-    try:
+    def check_in(self, body=None, timeout=10):
+        return self.admin.req("POST", f"/events/{self.ev['id']}/check-ins", body or self.body, headers=self.key,
+                              timeout=timeout)
+
+    def send_and_hold(self):
+        """Sends the check-in from a thread and returns once its COMMIT waits."""
+        def send():
+            try:
+                self.outcome["r"] = self.check_in(timeout=30)
+            except requests.RequestException as e:
+                self.outcome["e"] = e
+
+        self.pg.sql("ALTER SYSTEM SET synchronous_standby_names = 'nobody'", db="postgres")
+        self.pg.sql("SELECT pg_reload_conf()", db="postgres")
         time.sleep(0.3)
-        th = threading.Thread(target=send, daemon=True)
-        th.start()
-        waiting = helpers.wait_until(lambda: one(own_pg, "SELECT count(*) FROM pg_stat_activity WHERE "
-                                                         "wait_event = 'SyncRep' AND query LIKE '%checkin_batch%'",
-                                                 db="postgres") == "1", 15)
-        assert waiting, "the check-in never reached its commit"
-        assert one(own_pg, "SELECT count(*) FROM attendances") == "0"  # not visible yet
+        self.thread = threading.Thread(target=send, daemon=True)
+        self.thread.start()
+        assert helpers.wait_until(lambda: self.held_backend() is not None, 15), "the check-in never reached its commit"
+        assert one(self.pg, "SELECT count(*) FROM attendances") == "0"  # not visible yet
+
+    def held_backend(self):
+        pid = one(self.pg, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' "
+                           "AND query LIKE '%checkin_batch%'", db="postgres")
+        return pid or None
+
+    def release(self):
+        self.pg.sql("ALTER SYSTEM RESET synchronous_standby_names", db="postgres")
+        self.pg.sql("SELECT pg_reload_conf()", db="postgres")
+
+
+def test_replay_after_the_server_was_killed_between_commit_and_reply(make_server, own_pg):
+    """The check-in commits, and the server dies before it can reply: the whole server is
+    killed with SIGKILL while the COMMIT is held.  Then the commit completes, a new server
+    starts, and the client's retry with the same key must find the committed attendance, not
+    make a second one."""
+    w = CommitHeld(make_server, own_pg)
+    srv, admin, ev, v, key, body, outcome = w.srv, w.admin, w.ev, w.v, w.key, w.body, w.outcome
+    try:
+        w.send_and_hold()
         srv.kill()  # SIGKILL to the whole process group: parent and workers
         assert not srv.workers()
     finally:
-        own_pg.sql("ALTER SYSTEM RESET synchronous_standby_names", db="postgres")
-        own_pg.sql("SELECT pg_reload_conf()", db="postgres")
-    th.join(35)
+        w.release()
+    w.thread.join(35)
     assert "r" not in outcome, "the client got an answer from a killed server"
     assert helpers.wait_until(lambda: one(own_pg, "SELECT count(*) FROM attendances") == "1", 10), \
         "the commit did not complete"
@@ -825,6 +848,32 @@ def test_replay_after_the_server_was_killed_between_commit_and_reply(make_server
     expect(admin.req("POST", f"/events/{ev['id']}/check-ins", {"volunteer_id": v, "code": "123456"}, headers=key),
            422, "Idempotency-Key")
     srv.stop()
+
+
+def test_a_connection_lost_during_commit_is_never_a_2xx_and_the_retry_finds_the_commit(make_server, own_pg):
+    """R34: the database connection dies while the COMMIT is in flight and the server lives on
+    (the backend holding the COMMIT is terminated: the transaction has committed locally, the
+    server never hears so).  The client gets 503 with Retry-After, never a 2xx for an outcome
+    the server does not know; its retry with the same key gets the committed attendance, and
+    there is one."""
+    w = CommitHeld(make_server, own_pg)
+    try:
+        w.send_and_hold()
+        own_pg.sql(f"SELECT pg_terminate_backend({w.held_backend()})", db="postgres")
+        w.thread.join(35)
+    finally:
+        w.release()
+    r = w.outcome.get("r")
+    assert r is not None, f"no answer: {w.outcome.get('e')}"
+    expect(r, 503)
+    assert r.headers.get("Retry-After"), r.headers
+    assert helpers.wait_until(lambda: one(own_pg, "SELECT count(*) FROM attendances") == "1", 10), \
+        "the commit did not complete"
+    committed = one(own_pg, "SELECT id FROM attendances")
+    a = expect(w.check_in(), 201)  # the pool has reconnected by itself
+    assert str(a["id"]) == committed and a["volunteer_id"] == w.v
+    assert one(own_pg, "SELECT count(*) FROM attendances") == "1"
+    w.srv.stop()
 
 
 # --- the live roster ------------------------------------------------------------------------------
