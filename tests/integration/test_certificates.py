@@ -71,8 +71,12 @@ def volunteer(w):
 def with_service(w):
     """A volunteer with approved service on two days and two activities, and a pending entry."""
     v, body, me = volunteer(w)
-    day1 = w.now - dt.timedelta(hours=48)
-    day2 = w.now - dt.timedelta(hours=5)
+    # At set hours of the day before yesterday and of yesterday (all within the events, which
+    # began 50 hours before w.now), so that no entry crosses midnight, whenever the test runs:
+    # 90 minutes from w.now - 48 h did between 22:30 and midnight, Beijing time, and split.
+    today = w.now.date()
+    day1 = dt.datetime.combine(today - dt.timedelta(days=2), dt.time(22, 0), SH)
+    day2 = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(10, 0), SH)
     served(w, v["id"], w.events[0], day1, 90)
     served(w, v["id"], w.events[0], day2, 45)
     served(w, v["id"], w.events[1], day2 + dt.timedelta(hours=2), 60)
