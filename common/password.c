@@ -5,6 +5,7 @@
 #include "password.h"
 
 #include <argon2.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -42,6 +43,14 @@ int password_verify(const char *hash, const char *pw)
 	if (!hash || !pw || strncmp(hash, "$argon2id$", 10) != 0)
 		return 0;
 	return argon2id_verify(hash, pw, strlen(pw)) == ARGON2_OK;
+}
+
+int password_needs_rehash(const char *hash)
+{
+	char now[64];
+	int n = snprintf(now, sizeof now, "$argon2id$v=%d$m=%d,t=%d,p=%d$", ARGON2_VERSION_NUMBER,
+	                 PW_M_COST, PW_T_COST, PW_LANES);
+	return !hash || strncmp(hash, now, (size_t)n) != 0;
 }
 
 int password_generate(char *out, size_t len)

@@ -15,6 +15,10 @@
 int password_hash(const char *pw, char out[PASSWORD_HASH_MAX]);
 /* 1 when pw matches hash, 0 when not (or the hash is malformed). */
 int password_verify(const char *hash, const char *pw);
+/* 1 when hash was not made with the parameters password_hash uses now (an older, cheaper
+ * cost, or not Argon2id at all): once a log-in has verified the password against it, the
+ * server stores a new hash (R15), so that raising the cost needs no password resets. */
+int password_needs_rehash(const char *hash);
 /* Fill out with a random password of len characters from an unambiguous alphabet. 0 or -1. */
 int password_generate(char *out, size_t len);
 

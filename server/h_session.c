@@ -45,6 +45,7 @@ struct login {
 	char password[PASSWORD_BUF]; /* the whole password: a cut one could never match */
 	int too_long;                /* longer than any password can be: never matches */
 	char hash[PASSWORD_HASH_MAX];
+	char new_hash[PASSWORD_HASH_MAX]; /* "" unless hash was made at an older cost (R15) */
 	long long account_id;
 	int ok;
 	char token[AUTH_TOKEN_LEN + 1];
@@ -217,6 +218,28 @@ static void verify_work(struct offload_task *t)
 	struct login *l = t->arg;
 	int match = password_verify(l->hash[0] ? l->hash : l->r->w->dummy_hash, l->password);
 	l->ok = match && !l->too_long && l->hash[0] && l->account_id > 0;
+	if (l->ok && password_needs_rehash(l->hash) && password_hash(l->password, l->new_hash) < 0)
+		l->new_hash[0] = '\0'; /* the old hash still serves: try again next time */
+}
+
+/* The password is right: is a second factor due?  (totp_looked_up) */
+static void look_up_totp(struct login *l)
+{
+	db_job_init(&l->r->job, Q_TOTP_STATE, totp_looked_up, l);
+	db_job_param_int(&l->r->job, 0, l->account_id);
+	db_submit(l->r->w->db, &l->r->job);
+}
+
+/* The new hash is stored (or the password changed meanwhile, or the store failed: the log-in
+ * goes on with the hash it verified). */
+static void rehashed(struct db_job *job, const struct db_result *res, const struct err *e)
+{
+	struct login *l = job->arg;
+	(void)res;
+	if (e->code == APP_OK)
+		log_msg(LOG_INFO, "password_rehashed", "rid=%s account=%lld", l->r->rid,
+		        l->account_id);
+	look_up_totp(l);
 }
 
 static void verify_done(struct offload_task *t, int ran)
@@ -229,13 +252,18 @@ static void verify_done(struct offload_task *t, int ran)
 		reply_problem(r, APP_EUNAVAILABLE, NULL, "too many log-ins at once; try again");
 		return;
 	}
-	if (l->ok) {
-		db_job_init(&r->job, Q_TOTP_STATE, totp_looked_up, l);
-		db_job_param_int(&r->job, 0, l->account_id);
-	} else {
+	if (!l->ok) {
 		db_job_init(&r->job, Q_LOGIN_FAIL, finished, l);
 		db_job_param(&r->job, 0, l->login);
 		db_job_param(&r->job, 1, l->ip[0] ? l->ip : NULL);
+	} else if (l->new_hash[0]) {
+		db_job_init(&r->job, Q_PASSWORD_REHASH, rehashed, l);
+		db_job_param_int(&r->job, 0, l->account_id);
+		db_job_param(&r->job, 1, l->hash);
+		db_job_param(&r->job, 2, l->new_hash);
+	} else {
+		look_up_totp(l);
+		return;
 	}
 	db_submit(r->w->db, &r->job);
 }

@@ -103,6 +103,11 @@ const char Q_SESSION_REAUTH[] =
 /* $1 login, $2 ip: count the failure; no row. */
 const char Q_LOGIN_FAIL[] = "SELECT login_fail($1, $2::inet)";
 
+/* $1 account, $2 the hash the log-in verified, $3 a new one of the same password: stored only
+ * when the hash is still $2 (a password changed meanwhile wins); the password's age stays. */
+const char Q_PASSWORD_REHASH[] =
+        "UPDATE accounts SET password_hash = $3 WHERE id = $1::bigint AND password_hash = $2";
+
 /* $1 account, $2 ip: count a failure against the account's login (a wrong second-factor code
  * after the right password); no row. */
 const char Q_LOGIN_FAIL_ACCOUNT[] =

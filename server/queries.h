@@ -27,6 +27,7 @@ extern const char Q_SESSION_DELETE[];
 extern const char Q_LOGIN_LOOKUP[];
 extern const char Q_LOGIN_SUCCEED[];
 extern const char Q_LOGIN_FAIL[];
+extern const char Q_PASSWORD_REHASH[];
 extern const char Q_LOGIN_FAIL_ACCOUNT[];
 extern const char Q_PASSWORD_LOOKUP[];
 extern const char Q_PASSWORD_CHANGE[];

@@ -1,5 +1,6 @@
 """Security and robustness fixes from the 2026-12 audit, against the real binary:
 
+- a password stored at an older cost is rehashed at today's cost when it logs in (R15);
 - a password is never cut short: a long multibyte one registers (API, /register page, staff
   account, create-admin, password change) and then logs in (API and /me page);
 - a query parameter given twice, with a %00, a bad escape or bytes that are not UTF-8 is 400
@@ -132,6 +133,39 @@ def test_create_admin_takes_a_long_password_whole(fresh_db, make_server):
     srv.start()
     assert login(srv, "longadmin", LONG_PW).status_code == 201
     assert login(srv, "longadmin", LONG_PW[:53]).status_code == 401
+
+
+# A hash of "Rehash-test-pass-1" at an older, cheaper cost (m = 4096 KiB, t = 1), made once
+# with libargon2's argon2id_hash_encoded and a fixed salt.
+OLD_COST_PW = "Rehash-test-pass-1"
+OLD_COST_HASH = "$argon2id$v=19$m=4096,t=1,p=1$dm9sdW50ZWVyZC1zYWx0IQ$2Qm/7i5Y2EA+dWgA2KQb5ZKpeM6bP4ikIT9LXlET5YA"
+
+
+def test_a_hash_of_an_older_cost_is_replaced_at_log_in(pg, fresh_db, make_server):
+    """R15: a password stored at an older cost still logs in, and that log-in stores a hash at
+    today's cost (so the cost can be raised without resetting anyone's password); a wrong
+    password changes nothing, the password's age stays, and the next log-in rehashes nothing."""
+    name, url = fresh_db()
+    srv = make_server(url, tls=False, workers=1)
+    srv.migrate()
+    srv.create_admin("veteran", OLD_COST_PW)
+    srv.start()
+    pg.sql(f"UPDATE accounts SET password_hash = '{OLD_COST_HASH}' WHERE login = 'veteran'", db=name)
+
+    def stored():
+        return pg.sql("SELECT password_hash || ' ' || password_changed_at FROM accounts "
+                      "WHERE login = 'veteran'", db=name).strip().split(" ", 1)
+
+    _, changed_at = stored()
+    assert login(srv, "veteran", OLD_COST_PW + "x").status_code == 401
+    assert stored() == [OLD_COST_HASH, changed_at]
+    assert login(srv, "veteran", OLD_COST_PW).status_code == 201
+    new_hash, changed_after = stored()
+    assert new_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and new_hash != OLD_COST_HASH, new_hash
+    assert changed_after == changed_at
+    assert login(srv, "veteran", OLD_COST_PW).status_code == 201
+    assert stored() == [new_hash, changed_at]
+    assert srv.log_text().count("event=password_rehashed") == 1
 
 
 # --- 2. content type and log-in CSRF ----------------------------------------------------------

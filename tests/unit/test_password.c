@@ -3,7 +3,8 @@
  * Argon2id's parameters (m = 19456 KiB, t = 2, p = 1), a 16-byte salt and a 32-byte hash; a
  * fresh salt makes two hashes of one password differ; verification refuses a one-byte change
  * anywhere, also past byte 72 (where bcrypt would stop reading), and refuses a malformed or
- * tampered hash without crashing; generated passwords use their whole alphabet and only it.
+ * tampered hash without crashing; a hash of an older cost verifies and is due for a new one;
+ * generated passwords use their whole alphabet and only it.
  *
  * Each hash or verification costs tens of milliseconds and ~19 MiB, so the hashes made here
  * are few and shared within a test.
@@ -163,6 +164,27 @@ static void test_malformed_or_tampered_hash_is_refused(void **state)
 	assert_int_equal(password_verify(h, PW), 1);
 }
 
+/* A hash of an older, cheaper cost still verifies, and is due for a new one (R15's rehash on
+ * log-in); a hash made now is not. */
+static void test_older_cost_verifies_and_needs_rehash(void **state)
+{
+	(void)state;
+	char h[PASSWORD_HASH_MAX], old[PASSWORD_HASH_MAX];
+	const uint8_t salt[16] = "0123456789abcdef";
+	assert_int_equal(password_hash(PW, h), 0);
+	assert_int_equal(password_needs_rehash(h), 0);
+	assert_int_equal(argon2id_hash_encoded(1, 4096, 1, PW, strlen(PW), salt, sizeof salt, 32,
+	                                       old, sizeof old),
+	                 ARGON2_OK);
+	assert_int_equal(password_verify(old, PW), 1);
+	assert_int_equal(password_needs_rehash(old), 1);
+	/* the same cost written with other digits is another cost: m=194560 is not m=19456 */
+	snprintf(old, sizeof old, "$argon2id$v=19$m=194560,t=2,p=1$%s", strrchr(h, '$') + 1);
+	assert_int_equal(password_needs_rehash(old), 1);
+	assert_int_equal(password_needs_rehash(""), 1);
+	assert_int_equal(password_needs_rehash(NULL), 1);
+}
+
 static void test_generate_uses_its_alphabet(void **state)
 {
 	(void)state;
@@ -198,6 +220,7 @@ int main(void)
 	        cmocka_unit_test(test_one_byte_changes_are_refused),
 	        cmocka_unit_test(test_long_multibyte_password_is_not_truncated),
 	        cmocka_unit_test(test_malformed_or_tampered_hash_is_refused),
+	        cmocka_unit_test(test_older_cost_verifies_and_needs_rehash),
 	        cmocka_unit_test(test_generate_uses_its_alphabet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
