@@ -129,6 +129,12 @@ void auth_peer_ip(struct req *r, char *out, size_t n)
 	snprintf(out, n, "%s", r->client_ip);
 }
 
+int auth_fetched_from_another_site(const struct req *r)
+{
+	const char *site = req_header(r, "Sec-Fetch-Site");
+	return site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0;
+}
+
 /* Same-origin check for cookie-authenticated writes: Origin (or Referer) must name the
  * host the request was sent to, with our scheme. */
 static int same_origin(struct req *r)
@@ -162,14 +168,16 @@ static void reply_no_session(struct req *r)
 /* An unsafe request from another site: 403, and 1.  A cookie session's must show our origin
  * (Origin or Referer).  An anonymous one is refused when its Origin names another site: a
  * browser's cross-site form or fetch, e.g. a log-in that would plant the attacker's session
- * (log-in CSRF); clients that send no Origin (scripts, curl) pass, as a Bearer token does. */
+ * (log-in CSRF); clients that send no Origin (scripts, curl) pass, as a Bearer token does.
+ * A browser's Sec-Fetch-Site naming another site (R45) counts as such an Origin. */
 static int refused_cross_site(struct req *r)
 {
-	if (!is_unsafe(r) || same_origin(r))
+	int other_site = auth_fetched_from_another_site(r);
+	if (!is_unsafe(r) || (!other_site && same_origin(r)))
 		return 0;
 	int cookie_session = r->via_cookie && (r->account_id || r->session_pending);
 	int anonymous = !r->account_id && !r->session_pending;
-	if (!cookie_session && !(anonymous && req_header(r, "Origin")))
+	if (!cookie_session && !(anonymous && (req_header(r, "Origin") || other_site)))
 		return 0;
 	log_msg(LOG_WARN, "cross_site_refused", "rid=%s ip=%s account=%lld route=%s", r->rid,
 	        r->client_ip, r->account_id, r->route->pattern);

@@ -36,5 +36,8 @@ void auth_set_cookie(struct req *r, const char *token, int max_age_s);
 /* The client's address as text into out (at least 64 bytes): the socket's peer, or behind a
  * trusted proxy the client it names (r->client_ip, set by http.c). */
 void auth_peer_ip(struct req *r, char *out, size_t n);
+/* 1 when a browser says (Sec-Fetch-Site) that another site made the request: cross-site or
+ * same-site, not same-origin and not the user's own navigation. */
+int auth_fetched_from_another_site(const struct req *r);
 
 #endif

@@ -266,7 +266,7 @@ void reply_empty(struct req *r)
  * code; forms post only here; nobody may frame us. */
 #define PAGE_CSP                                                                                   \
 	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "          \
-	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 
 static void security_headers(struct req *r)
 {

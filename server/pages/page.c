@@ -89,14 +89,17 @@ static int choose_english(struct req *r)
 	return 0;
 }
 
-/* A form post from another site: its Origin names another scheme, host or port.  auth.c
- * refuses those for cookie sessions; this also covers anonymous posts (log-in CSRF).  A
- * request without Origin (an old browser, curl) passes: the form token still binds it. */
+/* A form post from another site: its Origin names another scheme, host or port, or the
+ * browser's Sec-Fetch-Site says so.  auth.c refuses those for cookie sessions; this also
+ * covers anonymous posts (log-in CSRF).  A request without either (an old browser, curl)
+ * passes: the form token still binds it. */
 static int foreign_origin(struct req *r)
 {
 	const char *origin = req_header(r, "Origin");
 	const char *host = req_header(r, "Host");
 	char want[300];
+	if (auth_fetched_from_another_site(r))
+		return 1;
 	if (!origin)
 		return 0;
 	if (!host)

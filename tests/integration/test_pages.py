@@ -17,7 +17,7 @@ from apiclient import Api
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 TZ = dt.timezone(dt.timedelta(hours=8))
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
 EVIL = "<script>alert(\"x\")</script>&'\">"
 ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;&quot;&gt;"
 
@@ -211,9 +211,15 @@ def test_forms_need_their_token_and_our_origin(server, world):
     r = b.post("/me", {"_t": token_of(html), "action": "login", "phone": world["phone"],
                        "password": world["password"]}, headers={"Origin": "http://evil.example"})
     assert r.status_code == 403
+    # so is one whose browser says (Sec-Fetch-Site) another site sent it (R45)
+    for site in ("cross-site", "same-site"):
+        html = check_page(b.get("/me"))
+        r = b.post("/me", {"_t": token_of(html), "action": "login", "phone": world["phone"],
+                           "password": world["password"]}, headers={"Sec-Fetch-Site": site})
+        assert r.status_code == 403, site
     html = check_page(b.get("/me"))
     r = b.post("/me", {"_t": token_of(html), "action": "login", "phone": world["phone"],
-                       "password": world["password"]})
+                       "password": world["password"]}, headers={"Sec-Fetch-Site": "same-origin"})
     assert r.status_code == 303
     # a token made for another purpose, or tampered with, is refused
     html = check_page(b.get("/me"))

@@ -248,8 +248,14 @@ def test_anonymous_write_from_another_site_is_refused(server, unit, tls):
         "name": "跨站", "phone": phone(), "org_unit_id": unit}, headers={"Origin": "https://evil.example"},
         timeout=TIMEOUT, verify=False)
     assert r.status_code == 403, r.text
+    # A browser's Sec-Fetch-Site naming another site counts as such an Origin (R45), even
+    # without one.
+    for site in ("cross-site", "same-site"):
+        r = login(server, creds["login"], creds["password"], tls=tls, headers={"Sec-Fetch-Site": site})
+        assert r.status_code == 403, (site, r.status_code, r.text)
     # Our own origin, and clients that send none, are served.
-    assert login(server, creds["login"], creds["password"], tls=tls, headers={"Origin": ours}).status_code == 201
+    assert login(server, creds["login"], creds["password"], tls=tls,
+                 headers={"Origin": ours, "Sec-Fetch-Site": "same-origin"}).status_code == 201
     assert login(server, creds["login"], creds["password"], tls=tls).status_code == 201
     # A stale cookie does not make an anonymous request exempt.
     stale = "vd_session" if not tls else "__Host-vd_session"

@@ -20,7 +20,7 @@ from apiclient import Api
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 TZ = dt.timezone(dt.timedelta(hours=8))
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
 EVIL = "<script>alert(\"x\")</script>&'\">"
 ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;&quot;&gt;"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
