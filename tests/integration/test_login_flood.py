@@ -150,8 +150,9 @@ def test_a_login_flood_is_answered_and_the_worker_stays_responsive(srv):
     assert srv.workers() == pids, "a worker was replaced during the flood"
     rss_after, hwm_after = memory_kib(pids[0])
     bound = rss_before + (2 * HASH_THREADS * ARGON2_MIB + SLACK_MIB) * 1024
-    assert rss_after <= bound, (rss_before, rss_after, bound)
-    assert hwm_after <= bound, (rss_before, hwm_after, bound)
+    if "asan" not in helpers.BIN:  # AddressSanitizer keeps freed blocks (256 MiB of quarantine)
+        assert rss_after <= bound, (rss_before, rss_after, bound)
+        assert hwm_after <= bound, (rss_before, hwm_after, bound)
 
     for status in (401, 429, 503):
         assert helpers.metric(srv, "volunteerd_http_requests_total", method="POST",
