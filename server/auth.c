@@ -202,8 +202,8 @@ static int refused_without_mfa(struct req *r)
 	if (!config_admin_mfa_required(r->w->cfg) || !r->account_id || !r->session_admin ||
 	    r->session_mfa || r->route->mfa_exempt)
 		return 0;
-	log_msg(LOG_WARN, "mfa_required", "rid=%s account=%lld method=%s route=%s", r->rid,
-	        r->account_id, r->method, r->route->pattern);
+	log_msg(LOG_WARN, "mfa_required", "rid=%s ip=%s account=%lld method=%s route=%s", r->rid,
+	        r->client_ip, r->account_id, r->method, r->route->pattern);
 	if (strncmp(r->route->pattern, "/api/", 5) != 0) {
 		reply_redirect(r, "/me#totp");
 		return 1;
@@ -224,8 +224,8 @@ int auth_reauth_required(struct req *r)
 	        (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - r->session_auth_at_ms;
 	if (age_ms <= (long long)r->w->cfg->reauth_s * 1000)
 		return 0;
-	log_msg(LOG_WARN, "reauth_required", "rid=%s account=%lld route=%s age_s=%lld", r->rid,
-	        r->account_id, r->route->pattern, age_ms / 1000);
+	log_msg(LOG_WARN, "reauth_required", "rid=%s ip=%s account=%lld route=%s age_s=%lld",
+	        r->rid, r->client_ip, r->account_id, r->route->pattern, age_ms / 1000);
 	reply_problem(r, APP_EREAUTH, NULL,
 	              "this change needs a recent log-in: confirm your password (and code) with "
 	              "POST /api/v1/session/reauth, then try again");
