@@ -135,6 +135,12 @@ int auth_fetched_from_another_site(const struct req *r)
 	return site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0;
 }
 
+void auth_log_cross_site(const struct req *r)
+{
+	log_msg(LOG_WARN, "cross_site_refused", "rid=%s ip=%s account=%lld route=%s", r->rid,
+	        r->client_ip, r->account_id, r->route->pattern);
+}
+
 /* Same-origin check for cookie-authenticated writes: Origin (or Referer) must name the
  * host the request was sent to, with our scheme. */
 static int same_origin(struct req *r)
@@ -179,8 +185,7 @@ static int refused_cross_site(struct req *r)
 	int anonymous = !r->account_id && !r->session_pending;
 	if (!cookie_session && !(anonymous && (req_header(r, "Origin") || other_site)))
 		return 0;
-	log_msg(LOG_WARN, "cross_site_refused", "rid=%s ip=%s account=%lld route=%s", r->rid,
-	        r->client_ip, r->account_id, r->route->pattern);
+	auth_log_cross_site(r);
 	reply_problem(r, APP_EFORBIDDEN, NULL,
 	              "cross-site request refused: Origin does not match this site");
 	return 1;

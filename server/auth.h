@@ -39,5 +39,7 @@ void auth_peer_ip(struct req *r, char *out, size_t n);
 /* 1 when a browser says (Sec-Fetch-Site) that another site made the request: cross-site or
  * same-site, not same-origin and not the user's own navigation. */
 int auth_fetched_from_another_site(const struct req *r);
+/* The log line of a request refused as cross-site (R41). */
+void auth_log_cross_site(const struct req *r);
 
 #endif

@@ -73,6 +73,12 @@ static const char *session_tag(const char *hash_param, char out[9])
 	return out;
 }
 
+static void log_login_failed(const struct login *l, const char *reason)
+{
+	log_msg(LOG_WARN, "login_failed", "rid=%s ip=%s account=%lld reason=%s", l->r->rid, l->ip,
+	        l->account_id, reason);
+}
+
 /* The caller's session has ended: no worker may serve it from its cache any more. */
 static void forget_session(struct req *r)
 {
@@ -95,22 +101,19 @@ static void finished(struct db_job *job, const struct db_result *res, const stru
 		return;
 	}
 	if (!l->ok) {
-		log_msg(LOG_WARN, "login_failed", "rid=%s ip=%s account=%lld reason=password",
-		        r->rid, l->ip, l->account_id);
+		log_login_failed(l, "password");
 		reply_problem(r, APP_EUNAUTH, NULL, "wrong login or password");
 		return;
 	}
 	const char *account = db_result_value(res, 0, 0);
 	if (!account && l->step) { /* the step was taken by a concurrent log-in */
-		log_msg(LOG_WARN, "login_failed", "rid=%s ip=%s account=%lld reason=totp_used",
-		        r->rid, l->ip, l->account_id);
+		log_login_failed(l, "totp_used");
 		reply_problem(r, APP_ETOTP, "totp",
 		              "this code was used already; wait for the next one");
 		return;
 	}
 	if (!account) {
-		log_msg(LOG_WARN, "login_failed", "rid=%s ip=%s account=%lld reason=account",
-		        r->rid, l->ip, l->account_id);
+		log_login_failed(l, "account");
 		reply_problem(r, APP_EUNAUTH, NULL, "wrong login or password");
 		return;
 	}
@@ -205,8 +208,7 @@ static void totp_looked_up(struct db_job *job, const struct db_result *res, cons
 		return;
 	}
 	l->step = 0;
-	log_msg(LOG_WARN, "login_failed", "rid=%s ip=%s account=%lld reason=totp", r->rid, l->ip,
-	        l->account_id);
+	log_login_failed(l, "totp");
 	db_job_init(&r->job, Q_LOGIN_FAIL, totp_failure_counted, l);
 	db_job_param(&r->job, 0, l->login);
 	db_job_param(&r->job, 1, l->ip[0] ? l->ip : NULL);

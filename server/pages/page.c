@@ -24,7 +24,6 @@
 #include "config.h"
 #include "handlers.h"
 #include "lang.h"
-#include "log.h"
 #include "reply.h"
 #include "router.h"
 #include "req.h"
@@ -136,8 +135,7 @@ struct page *page_new(struct req *r)
 	p->en = choose_english(r);
 	p->msg = p->en ? lang_en : lang_zh;
 	if (r->route->method == M_POST && foreign_origin(r)) {
-		log_msg(LOG_WARN, "cross_site_refused", "rid=%s ip=%s account=%lld route=%s",
-		        r->rid, r->client_ip, r->account_id, r->route->pattern);
+		auth_log_cross_site(r);
 		reply_problem(r, APP_EFORBIDDEN, NULL, "cross-site form refused");
 		return NULL;
 	}

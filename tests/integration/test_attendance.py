@@ -820,6 +820,16 @@ class CommitHeld:
         self.pg.sql("ALTER SYSTEM RESET synchronous_standby_names", db="postgres")
         self.pg.sql("SELECT pg_reload_conf()", db="postgres")
 
+    def assert_retry_finds_the_commit(self):
+        """Once the held COMMIT has completed, the retry under the same key answers the
+        committed attendance, and there is one."""
+        assert helpers.wait_until(lambda: one(self.pg, "SELECT count(*) FROM attendances") == "1", 10), \
+            "the commit did not complete"
+        committed = one(self.pg, "SELECT id FROM attendances")
+        a = expect(self.check_in(), 201)
+        assert str(a["id"]) == committed and a["volunteer_id"] == self.v
+        assert one(self.pg, "SELECT count(*) FROM attendances") == "1"
+
 
 def test_replay_after_the_server_was_killed_between_commit_and_reply(make_server, own_pg):
     """The check-in commits, and the server dies before it can reply: the whole server is
@@ -827,27 +837,19 @@ def test_replay_after_the_server_was_killed_between_commit_and_reply(make_server
     starts, and the client's retry with the same key must find the committed attendance, not
     make a second one."""
     w = CommitHeld(make_server, own_pg)
-    srv, admin, ev, v, key, body, outcome = w.srv, w.admin, w.ev, w.v, w.key, w.body, w.outcome
     try:
         w.send_and_hold()
-        srv.kill()  # SIGKILL to the whole process group: parent and workers
-        assert not srv.workers()
+        w.srv.kill()  # SIGKILL to the whole process group: parent and workers
+        assert not w.srv.workers()
     finally:
         w.release()
     w.thread.join(35)
-    assert "r" not in outcome, "the client got an answer from a killed server"
-    assert helpers.wait_until(lambda: one(own_pg, "SELECT count(*) FROM attendances") == "1", 10), \
-        "the commit did not complete"
-    committed = one(own_pg, "SELECT id FROM attendances")
-    srv.start()
-    r = admin.req("POST", f"/events/{ev['id']}/check-ins", body, headers=key)
-    a = expect(r, 201)
-    assert str(a["id"]) == committed and a["volunteer_id"] == v
-    assert one(own_pg, "SELECT count(*) FROM attendances") == "1"
+    assert "r" not in w.outcome, "the client got an answer from a killed server"
+    w.srv.start()
+    w.assert_retry_finds_the_commit()
     # the same key with another body is still refused
-    expect(admin.req("POST", f"/events/{ev['id']}/check-ins", {"volunteer_id": v, "code": "123456"}, headers=key),
-           422, "Idempotency-Key")
-    srv.stop()
+    expect(w.check_in({"volunteer_id": w.v, "code": "123456"}), 422, "Idempotency-Key")
+    w.srv.stop()
 
 
 def test_a_connection_lost_during_commit_is_never_a_2xx_and_the_retry_finds_the_commit(make_server, own_pg):
@@ -867,12 +869,7 @@ def test_a_connection_lost_during_commit_is_never_a_2xx_and_the_retry_finds_the_
     assert r is not None, f"no answer: {w.outcome.get('e')}"
     expect(r, 503)
     assert r.headers.get("Retry-After"), r.headers
-    assert helpers.wait_until(lambda: one(own_pg, "SELECT count(*) FROM attendances") == "1", 10), \
-        "the commit did not complete"
-    committed = one(own_pg, "SELECT id FROM attendances")
-    a = expect(w.check_in(), 201)  # the pool has reconnected by itself
-    assert str(a["id"]) == committed and a["volunteer_id"] == w.v
-    assert one(own_pg, "SELECT count(*) FROM attendances") == "1"
+    w.assert_retry_finds_the_commit()  # the pool has reconnected by itself
     w.srv.stop()
 
 
