@@ -59,6 +59,7 @@ static const struct config_key config_keys[] = {
         {"VOLUNTEERD_DB_QUEUE_WAIT_MS", CONFIG_INT, OFF(db_queue_wait_ms), 1, 600000, "1000"},
         {"VOLUNTEERD_DB_STATEMENT_TIMEOUT_MS", CONFIG_INT, OFF(db_statement_timeout_ms), 0, 3600000,
          "5000"},
+        {"VOLUNTEERD_DB_LOCK_TIMEOUT_MS", CONFIG_INT, OFF(db_lock_timeout_ms), 0, 3600000, "1000"},
         {"VOLUNTEERD_REQUIRE_DURABLE_DB", CONFIG_INT, OFF(require_durable_db), 0, 1, "0"},
         {"VOLUNTEERD_DB_PREPARE", CONFIG_INT, OFF(db_prepare), 0, 1, "1"},
         {"VOLUNTEERD_MAX_BODY", CONFIG_INT, OFF(max_body_bytes), 1024, 1073741824, "1048576"},

@@ -32,6 +32,7 @@ struct config {
 	int db_queue_max;     /* VOLUNTEERD_DB_QUEUE, default 1024 */
 	int db_queue_wait_ms; /* VOLUNTEERD_DB_QUEUE_WAIT_MS, default 1000 */
 	int db_statement_timeout_ms; /* VOLUNTEERD_DB_STATEMENT_TIMEOUT_MS, default 5000 */
+	int db_lock_timeout_ms;      /* VOLUNTEERD_DB_LOCK_TIMEOUT_MS, default 1000 */
 	int db_prepare;              /* VOLUNTEERD_DB_PREPARE, default 1 (prepared statements) */
 	int max_body_bytes;          /* VOLUNTEERD_MAX_BODY, default 1048576 */
 	int max_header_bytes;        /* VOLUNTEERD_MAX_HEADERS, default 8192 */

@@ -261,7 +261,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Prepend our settings to any `options` already in DATABASE_URL, so neither is lost. */
+/* Prepend our settings to any `options` already in DATABASE_URL, so neither is lost.
+ * lock_timeout fails a statement stuck behind someone's row or table lock well before its
+ * statement_timeout would: the client's 503 comes sooner, and a batch of check-ins, unlike
+ * after a cancel, can run its round again one by one so that only the stuck one fails
+ * (checkin_many).  The server never leaves a transaction open between round trips (each is
+ * sent whole), so a connection idle in one is a bug or a stuck pooler: PostgreSQL ends it
+ * after 10 s rather than let it hold locks. */
 static void build_options(struct db_pool *p)
 {
 	const char *user_opts = "";
@@ -271,8 +277,11 @@ static void build_options(struct db_pool *p)
 			if (!strcmp(o->keyword, "options") && o->val)
 				user_opts = o->val;
 	}
-	snprintf(p->options, sizeof p->options, "-c statement_timeout=%d -c TimeZone=%s %s",
-	         p->cfg->db_statement_timeout_ms, p->cfg->tz, user_opts);
+	snprintf(p->options, sizeof p->options,
+	         "-c statement_timeout=%d -c lock_timeout=%d"
+	         " -c idle_in_transaction_session_timeout=10000 -c TimeZone=%s %s",
+	         p->cfg->db_statement_timeout_ms, p->cfg->db_lock_timeout_ms, p->cfg->tz,
+	         user_opts);
 	if (parsed)
 		PQconninfoFree(parsed);
 }

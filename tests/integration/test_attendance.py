@@ -873,6 +873,53 @@ def test_a_connection_lost_during_commit_is_never_a_2xx_and_the_retry_finds_the_
     w.srv.stop()
 
 
+def test_a_checkin_behind_a_held_row_lock_is_503_at_the_lock_timeout(w, pg):
+    """R38: a transaction elsewhere holds the volunteer's row (FOR UPDATE, as an edit does) and
+    stalls.  The check-in, whose foreign key must share-lock that row, waits lock_timeout
+    (VOLUNTEERD_DB_LOCK_TIMEOUT_MS, 1 s by default) twice, once in its batch's round and once
+    alone (checkin_many runs a failed round's check-ins one by one, so that the others of its
+    batch go through), and so gets its 503 with Retry-After in about 2 s, where the 5 s of
+    statement_timeout would have failed the whole batch.  PostgreSQL's lock_not_available is
+    in the log.  Another volunteer checks in meanwhile, and once the lock is gone the retry
+    under the same key checks in once."""
+    ev = live_event(w)
+    held, other = volunteer(w), volunteer(w)
+    signup(w, ev, held)
+    signup(w, ev, other)
+    key = {"Idempotency-Key": "lock-" + secrets.token_hex(8)}
+    log_before = len(w.server.log_text())
+    result = {}
+
+    def check_in_held():
+        t0 = time.monotonic()
+        result["r"] = w.co.req("POST", f"/events/{ev['id']}/check-ins", {"volunteer_id": held}, headers=key,
+                               timeout=15)
+        result["took"] = time.monotonic() - t0
+
+    lock = pg.connect()
+    try:
+        lock.cursor().execute(f"SELECT 1 FROM volunteers WHERE id = {held} FOR UPDATE")
+        waiting = threading.Thread(target=check_in_held, daemon=True)
+        waiting.start()
+        assert helpers.wait_until(lambda: one(pg, "SELECT count(*) FROM pg_stat_activity "
+                                                  "WHERE wait_event_type = 'Lock'", db="postgres") != "0", 5)
+        expect(checkin(w, ev, other), 201)
+        waiting.join(15)
+    finally:
+        lock.rollback()
+        lock.close()
+    r = result.get("r")
+    assert r is not None, "the held check-in got no answer"
+    expect(r, 503)
+    assert r.headers.get("Retry-After"), r.headers
+    assert result["took"] < 3.0, f"the 503 took {result['took']:.2f} s"
+    assert "sqlstate=55P03" in w.server.log_text()[log_before:]
+    assert one(pg, f"SELECT count(*) FROM attendances WHERE volunteer_id = {held}") == "0"
+    a = expect(w.co.req("POST", f"/events/{ev['id']}/check-ins", {"volunteer_id": held}, headers=key), 201)
+    assert a["volunteer_id"] == held
+    assert one(pg, f"SELECT count(*) FROM attendances WHERE volunteer_id = {held}") == "1"
+
+
 # --- the live roster ------------------------------------------------------------------------------
 
 def test_event_roster(w):
