@@ -10,11 +10,13 @@ with track_functions on for that transaction, so that the functions it ran can b
     api_call_batch answers for the same batch (the way every batch took before 0015);
   * a batch with a dead session, an Idempotency-Key or a check-out still goes through
     api_call_batch, and its live check-ins get the same answers;
+  * a round stuck on a row lock past lock_timeout fails only the check-in that waited;
   * flags_valid gives, for each array tried, what 0001's query gives.
 """
 import json
 import secrets
 
+import psycopg2
 import pytest
 
 import helpers
@@ -173,6 +175,35 @@ def test_other_batches_take_the_general_way_with_the_same_answers(pg, world, odd
 
     before, _ = through_api_call_batch(pg, items[:3], w.accounts[:3])
     assert [comparable(r) for r in rows[:3]] == [comparable(r) for r in before]
+
+
+@pytest.mark.parametrize("limit", ["lock_timeout", "statement_timeout"])
+def test_a_check_in_stuck_on_a_lock_fails_alone_only_under_lock_timeout(pg, world, limit):
+    """The server sets lock_timeout below statement_timeout (server/db.c, R38) for this: a
+    batch whose round waits past lock_timeout on one volunteer's row (held FOR UPDATE
+    elsewhere) runs its check-ins again one by one, and only that one fails (55P03).  A
+    statement_timeout cancels the whole statement, which no EXCEPTION clause catches, so the
+    whole batch fails."""
+    w = world
+    items = [item(w, session=session_hash(pg, t)) for t in w.tokens[:3]]
+    holder, conn = pg.connect(), pg.connect()
+    try:
+        holder.cursor().execute(f"SELECT 1 FROM volunteers WHERE id = {w.volunteers[1]} FOR UPDATE")
+        cur = conn.cursor()
+        cur.execute(f"SET LOCAL {limit} = '300ms'")
+        batch = ("SELECT n, ok, state FROM checkin_batch(%s::jsonb, %s) ORDER BY n",
+                 (json.dumps(items), IDLE_MINUTES))
+        if limit == "statement_timeout":
+            with pytest.raises(psycopg2.errors.QueryCanceled):
+                cur.execute(*batch)
+            return
+        cur.execute(*batch)
+        assert cur.fetchall() == [(1, True, None), (2, False, "55P03"), (3, True, None)]
+    finally:
+        conn.rollback()
+        holder.rollback()
+        conn.close()
+        holder.close()
 
 
 # What 0001 defined, as a query to compare with.
