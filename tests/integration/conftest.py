@@ -86,10 +86,12 @@ def server(pg, workdir):
     """The shared server: HTTP and HTTPS, two workers, on the session database, connected as
     APP_ROLE (its migrate, as the superuser, as in production).  The suite registers hundreds
     of volunteers from 127.0.0.1: the registration throttle is raised (test_consent.py tests it
-    on servers of its own)."""
+    on servers of its own).  Several files gather check-ins into one batch by holding a table
+    lock for a second or more: lock_timeout is off (test_attendance.py tests its default on a
+    server of its own)."""
     srv = helpers.Server(pg.url(user=APP_ROLE), workdir, tls=True, workers=2,
                          env={"VOLUNTEERD_MIGRATE_DATABASE_URL": pg.url(), "VOLUNTEERD_APP_ROLE": APP_ROLE,
-                              "VOLUNTEERD_REGISTER_TRIES": "1000000"})
+                              "VOLUNTEERD_REGISTER_TRIES": "1000000", "VOLUNTEERD_DB_LOCK_TIMEOUT_MS": "0"})
     _track(srv.cleanup)
     try:
         srv.start()

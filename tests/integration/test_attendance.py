@@ -765,10 +765,10 @@ def test_idempotency_key_on_checkin_and_checkout(w, pg):
     expect(w.co.req("POST", f"/events/{ev['id']}/check-outs", {"volunteer_id": v}), 409)
 
 
-class CommitHeld:
-    """A server, an event and a volunteer, and a check-in under an Idempotency-Key whose COMMIT
-    is held: a synchronous standby that does not exist makes the COMMIT wait, written but
-    invisible to others, until synchronous_standby_names is cleared (`release`)."""
+class OneEvent:
+    """A server of its own (the suite's shared one runs without lock_timeout), an event open
+    now and a volunteer, and the administrator's check-in of that volunteer under an
+    Idempotency-Key."""
 
     def __init__(self, make_server, pg):
         self.pg = pg
@@ -779,8 +779,8 @@ class CommitHeld:
         admin = Api(self.srv, "admin", PW)
         d = admin.ok("POST", "/org-units", {"parent_id": None, "kind": "district", "code": "kr-d", "name": "区"})
         t = admin.ok("POST", "/teams", {"name": "队", "org_unit_id": d["id"]})
-        self.v = int(one(pg, f"INSERT INTO volunteers (name, phone, org_unit_id) "
-                             f"VALUES ('断电', '{phone()}', {d['id']}) RETURNING id"))
+        self.unit = d["id"]
+        self.v = self.new_volunteer()
         n0 = now().replace(microsecond=0)
         act = admin.ok("POST", "/activities", {"team_id": t["id"], "org_unit_id": d["id"], "title": "t",
                                                "starts_at": iso(n0), "ends_at": iso(n0 + dt.timedelta(hours=1))})
@@ -788,12 +788,25 @@ class CommitHeld:
         self.admin = Api(self.srv, "admin", PW)  # a fresh session: nothing else will write while we wait
         self.key = {"Idempotency-Key": "crash-" + secrets.token_hex(6)}
         self.body = {"volunteer_id": self.v}
+
+    def new_volunteer(self):
+        return int(one(self.pg, f"INSERT INTO volunteers (name, phone, org_unit_id) "
+                                f"VALUES ('断电', '{phone()}', {self.unit}) RETURNING id"))
+
+    def check_in(self, body=None, timeout=10, key=True):
+        return self.admin.req("POST", f"/events/{self.ev['id']}/check-ins", body or self.body,
+                              headers=self.key if key else None, timeout=timeout)
+
+
+class CommitHeld(OneEvent):
+    """OneEvent, and its check-in's COMMIT held: a synchronous standby that does not exist
+    makes the COMMIT wait, written but invisible to others, until synchronous_standby_names is
+    cleared (`release`)."""
+
+    def __init__(self, make_server, pg):
+        super().__init__(make_server, pg)
         self.outcome = {}
         self.thread = None
-
-    def check_in(self, body=None, timeout=10):
-        return self.admin.req("POST", f"/events/{self.ev['id']}/check-ins", body or self.body, headers=self.key,
-                              timeout=timeout)
 
     def send_and_hold(self):
         """Sends the check-in from a thread and returns once its COMMIT waits."""
@@ -873,37 +886,32 @@ def test_a_connection_lost_during_commit_is_never_a_2xx_and_the_retry_finds_the_
     w.srv.stop()
 
 
-def test_a_checkin_behind_a_held_row_lock_is_503_at_the_lock_timeout(w, pg):
+def test_a_checkin_behind_a_held_row_lock_is_503_at_the_lock_timeout(make_server, own_pg):
     """R38: a transaction elsewhere holds the volunteer's row (FOR UPDATE, as an edit does) and
     stalls.  The check-in, whose foreign key must share-lock that row, waits lock_timeout
     (VOLUNTEERD_DB_LOCK_TIMEOUT_MS, 1 s by default) twice, once in its batch's round and once
     alone (checkin_many runs a failed round's check-ins one by one, so that the others of its
-    batch go through), and so gets its 503 with Retry-After in about 2 s, where the 5 s of
-    statement_timeout would have failed the whole batch.  PostgreSQL's lock_not_available is
-    in the log.  Another volunteer checks in meanwhile, and once the lock is gone the retry
-    under the same key checks in once."""
-    ev = live_event(w)
-    held, other = volunteer(w), volunteer(w)
-    signup(w, ev, held)
-    signup(w, ev, other)
-    key = {"Idempotency-Key": "lock-" + secrets.token_hex(8)}
-    log_before = len(w.server.log_text())
+    batch go through: test_checkin_lean.py), and so gets its 503 with Retry-After in about
+    2 s, where the 5 s of statement_timeout would have failed the whole batch.  PostgreSQL's
+    lock_not_available is in the log.  Another volunteer checks in meanwhile, and once the lock
+    is gone the retry under the same key checks in once."""
+    w = OneEvent(make_server, own_pg)
+    other = w.new_volunteer()
     result = {}
 
     def check_in_held():
         t0 = time.monotonic()
-        result["r"] = w.co.req("POST", f"/events/{ev['id']}/check-ins", {"volunteer_id": held}, headers=key,
-                               timeout=15)
+        result["r"] = w.check_in(timeout=15)
         result["took"] = time.monotonic() - t0
 
-    lock = pg.connect()
+    lock = own_pg.connect()
     try:
-        lock.cursor().execute(f"SELECT 1 FROM volunteers WHERE id = {held} FOR UPDATE")
+        lock.cursor().execute(f"SELECT 1 FROM volunteers WHERE id = {w.v} FOR UPDATE")
         waiting = threading.Thread(target=check_in_held, daemon=True)
         waiting.start()
-        assert helpers.wait_until(lambda: one(pg, "SELECT count(*) FROM pg_stat_activity "
-                                                  "WHERE wait_event_type = 'Lock'", db="postgres") != "0", 5)
-        expect(checkin(w, ev, other), 201)
+        assert helpers.wait_until(lambda: one(own_pg, "SELECT count(*) FROM pg_stat_activity "
+                                                      "WHERE wait_event_type = 'Lock'", db="postgres") != "0", 5)
+        expect(w.check_in({"volunteer_id": other}, key=False), 201)
         waiting.join(15)
     finally:
         lock.rollback()
@@ -913,11 +921,12 @@ def test_a_checkin_behind_a_held_row_lock_is_503_at_the_lock_timeout(w, pg):
     expect(r, 503)
     assert r.headers.get("Retry-After"), r.headers
     assert result["took"] < 3.0, f"the 503 took {result['took']:.2f} s"
-    assert "sqlstate=55P03" in w.server.log_text()[log_before:]
-    assert one(pg, f"SELECT count(*) FROM attendances WHERE volunteer_id = {held}") == "0"
-    a = expect(w.co.req("POST", f"/events/{ev['id']}/check-ins", {"volunteer_id": held}, headers=key), 201)
-    assert a["volunteer_id"] == held
-    assert one(pg, f"SELECT count(*) FROM attendances WHERE volunteer_id = {held}") == "1"
+    assert "sqlstate=55P03" in w.srv.log_text()
+    assert one(own_pg, f"SELECT count(*) FROM attendances WHERE volunteer_id = {w.v}") == "0"
+    a = expect(w.check_in(), 201)
+    assert a["volunteer_id"] == w.v
+    assert one(own_pg, f"SELECT count(*) FROM attendances WHERE volunteer_id = {w.v}") == "1"
+    w.srv.stop()
 
 
 # --- the live roster ------------------------------------------------------------------------------

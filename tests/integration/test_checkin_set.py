@@ -31,8 +31,8 @@ CODE = "246810"
 @pytest.fixture(scope="module")
 def one_worker(pg, workdir):
     """A server with ONE worker on the session database, so that concurrent requests meet in
-    the same batch."""
-    srv = helpers.Server(pg.url(), workdir, tls=False, workers=1)
+    the same batch (gathered behind a table lock held longer than lock_timeout: it is off)."""
+    srv = helpers.Server(pg.url(), workdir, tls=False, workers=1, env={"VOLUNTEERD_DB_LOCK_TIMEOUT_MS": "0"})
     conftest._track(srv.cleanup)
     try:
         srv.start()
