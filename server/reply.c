@@ -42,8 +42,16 @@ void reply_retry_after(struct req *r, long long seconds)
 }
 
 #define PROBLEM_TYPE "application/problem+json; charset=utf-8"
-/* Browsers heed it over HTTPS only; a year, this host only (no includeSubDomains). */
-#define HSTS "max-age=31536000"
+/* Browsers heed it over HTTPS only; two years, this host only (no includeSubDomains). */
+#define HSTS "max-age=63072000"
+
+/* Every answer that is not a page (JSON, CSV, Excel, an image, a refusal) is data: nothing in
+ * it may load, run or be framed, and it sends no Referer on.  The pages set their own. */
+#define DATA_CSP "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+#define DATA_SECURITY_HEADERS                                                                      \
+	"Content-Security-Policy: " DATA_CSP "\r\n"                                                \
+	"Referrer-Policy: no-referrer\r\n"                                                         \
+	"X-Frame-Options: DENY\r\n"
 
 /* A TLS record holds at most 16 KB of data. */
 #define ONE_TLS_RECORD 16384
@@ -99,6 +107,11 @@ void reply_buffer(struct req *r, int status, const char *ctype, struct evbuffer 
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	if (r->https)
 		evhttp_add_header(h, "Strict-Transport-Security", HSTS);
+	if (!evhttp_find_header(h, "Content-Security-Policy")) {
+		evhttp_add_header(h, "Content-Security-Policy", DATA_CSP);
+		evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+		evhttp_add_header(h, "X-Frame-Options", "DENY");
+	}
 	if (!evhttp_find_header(h, "Cache-Control"))
 		evhttp_add_header(h, "Cache-Control", "no-store");
 	if (status == 503 && !evhttp_find_header(h, "Retry-After"))
@@ -234,8 +247,7 @@ int reply_refusal(struct evbuffer *out, const struct err *e, const char *rid, in
 	                            "Content-Type: " PROBLEM_TYPE "\r\n"
 	                            "X-Request-Id: %s\r\n"
 	                            "X-Content-Type-Options: nosniff\r\n"
-	                            "%s"
-	                            "Cache-Control: no-store\r\n"
+	                            "%s" DATA_SECURITY_HEADERS "Cache-Control: no-store\r\n"
 	                            "Connection: close\r\n"
 	                            "Date: %s\r\n"
 	                            "Content-Length: %zu\r\n\r\n%s",

@@ -282,18 +282,51 @@ def test_wrong_method_is_405_with_allow(server):
         assert "GET" in allow, f"{path}: Allow {allow!r}"
 
 
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+def assert_security_headers(path, headers, page=False):
+    """R45: nosniff and DENY everywhere; a page, its redirect or its file has the pages' policy
+    (Referer kept to this site, since the same-origin check of its forms needs an Origin that
+    is not "null"); any other answer is data, and may load nothing and send no Referer."""
+    assert headers.get("X-Content-Type-Options") == "nosniff", (path, headers)
+    assert headers.get("X-Frame-Options") == "DENY", (path, headers)
+    assert "Access-Control-Allow-Origin" not in headers, (path, headers)
+    if page:
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], (path, headers)
+        assert headers.get("Referrer-Policy") == "same-origin", (path, headers)
+    else:
+        assert headers.get("Content-Security-Policy") == DATA_CSP, (path, headers)
+        assert headers.get("Referrer-Policy") == "no-referrer", (path, headers)
+
+
 def test_every_response_names_its_charset_and_no_server(server):
-    """R13, over a crawl: every GET route that openapi.json lists (path ids set to 1, no
-    session: mostly 401s), the pages, a static file and an unknown path.  Each answer names
-    its charset and carries no Server header (no software or version to look up)."""
+    """R13 and R45, over a crawl: every GET route that openapi.json lists (path ids set to 1,
+    no session: mostly 401s), the pages, a static file, an unknown path, a wrong method, a
+    body refused and a request refused before parsing.  Each answer names its charset,
+    carries no Server header (no software or version to look up) and has the security
+    headers of its kind."""
     paths = [re.sub(r"\{[^}]+\}", "1", p) for p, ops in server.get("/api/v1/openapi.json").json()["paths"].items()
              if "get" in ops]
     assert len(paths) > 20, paths
     paths += ["/", "/register", "/me", "/console", "/admin", "/checkin/abc", "/static/app.js", "/nope"]
-    for path in paths:
-        r = server.get(path, allow_redirects=False)
+    answers = [(path, server.get(path, allow_redirects=False)) for path in paths]
+    answers.append(("DELETE /livez", server.request("DELETE", "/livez")))
+    answers.append(("bad JSON", server.request("POST", "/api/v1/session", data=b"{", headers={
+        "Content-Type": "application/json"})))
+    for path, r in answers:
         assert_charset(r)
         assert "Server" not in r.headers, (path, r.headers["Server"])
+        page = (r.headers["Content-Type"].startswith("text/html") or r.status_code == 303
+                or (path.startswith("/static/") and r.status_code == 200))
+        assert_security_headers(path, r.headers, page=page)
+    statuses = {r.status_code for _, r in answers}
+    assert {200, 303, 400, 401, 404, 405} <= statuses, statuses
+    # refused before parsing (conns.c writes the answer itself)
+    reply, err = raw_exchange(server.http, b"GET /livez HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n")
+    assert status_of(reply) == 431, (reply[:200], err)
+    head = reply.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")[1:]
+    assert_security_headers("refusal", dict(line.split(": ", 1) for line in head))
 
 
 def test_readyz_and_openapi(server):
@@ -374,11 +407,13 @@ def test_a_busy_database_gets_503_each_way_and_the_server_recovers(pg, fresh_db,
     """The three ways a request meets a database too busy to answer (server/db.c, dbconn.c),
     each a prompt 503 problem with Retry-After: its statement runs past statement_timeout; it
     waits in the queue past VOLUNTEERD_DB_QUEUE_WAIT_MS; the queue is full.  One worker with
-    one connection and a queue of one, and a lock held on org_units from here."""
+    one connection and a queue of one, and a lock held on org_units from here (with no
+    lock_timeout, which test_attendance.py's held-lock test covers, so that the statement
+    runs out its statement_timeout)."""
     name, url = fresh_db()
     srv = make_server(url, tls=False, workers=1, env={
         "VOLUNTEERD_DB_POOL": "1", "VOLUNTEERD_DB_QUEUE": "1", "VOLUNTEERD_DB_QUEUE_WAIT_MS": "400",
-        "VOLUNTEERD_DB_STATEMENT_TIMEOUT_MS": "2000"})
+        "VOLUNTEERD_DB_STATEMENT_TIMEOUT_MS": "2000", "VOLUNTEERD_DB_LOCK_TIMEOUT_MS": "0"})
     srv.migrate()
     srv.create_admin("busy-admin", "Busy-admin-pass-1")
     srv.start()
@@ -467,8 +502,9 @@ def test_statement_prepared_before_a_schema_change_is_prepared_again(pg, fresh_d
 
 def test_sigterm_drains_in_flight_request(pg, make_server):
     """A /readyz waiting on a table lock is in flight when SIGTERM arrives: it must still be
-    answered, and the server must then exit 0."""
-    srv = make_server(pg.url(), tls=False)
+    answered, and the server must then exit 0.  (No lock_timeout here, so that the request
+    waits for as long as the lock is held.)"""
+    srv = make_server(pg.url(), tls=False, env={"VOLUNTEERD_DB_LOCK_TIMEOUT_MS": "0"})
     srv.start()
     conn = pg.connect()
     try:

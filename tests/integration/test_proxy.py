@@ -103,7 +103,7 @@ def test_https_at_the_proxy_gives_the_secure_cookie_and_origin(proxied, direct):
     r = login(proxied, {"X-Forwarded-Proto": "https"})
     cookie = r.headers["Set-Cookie"]
     assert cookie.startswith("__Host-vd_session=") and "; Secure" in cookie, cookie
-    assert r.headers.get("Strict-Transport-Security") == "max-age=31536000"
+    assert r.headers.get("Strict-Transport-Security") == "max-age=63072000"
     token = r.json()["token"]
     host = f"127.0.0.1:{proxied.http}"
 

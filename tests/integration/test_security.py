@@ -307,7 +307,7 @@ def test_pool_started_without_the_database_stays_sane_and_recovers(own_pg, make_
 def test_hsts_on_https_only(server):
     for path in ("/livez", "/api/v1/no-such-thing", "/register"):
         r = server.get(path, tls=True)
-        assert r.headers.get("Strict-Transport-Security") == "max-age=31536000", (path, r.headers)
+        assert r.headers.get("Strict-Transport-Security") == "max-age=63072000", (path, r.headers)
         r = server.get(path)
         assert "Strict-Transport-Security" not in r.headers, path
 
