@@ -15,6 +15,7 @@
 
 #include "db.h"
 #include "monotime.h"
+#include "offload.h"
 #include "router.h"
 #include "throttle.h"
 
@@ -38,6 +39,8 @@ struct worker_slot {
 	int64_t batches, batch_calls, batches_beside_slow; /* batch.c */
 	int64_t session_hits, session_misses;              /* sessions.c */
 	uint64_t conn_events[METRICS_CONN_EVENTS];         /* conns.c */
+	int64_t hash_threads, hash_running, hash_peak;     /* the hashing pool (offload.c) */
+	int64_t hash_queued, hash_refused;
 };
 
 struct metrics {
@@ -86,6 +89,18 @@ void metrics_worker_batching(struct metrics *m, int worker, uint64_t batches, ui
 	__atomic_store_n(&w->batches_beside_slow, (int64_t)beside_slow, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->session_hits, (int64_t)session_hits, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->session_misses, (int64_t)session_misses, __ATOMIC_RELAXED);
+}
+
+void metrics_worker_hashing(struct metrics *m, int worker, const struct offload_stats *s)
+{
+	if (worker < 0 || worker >= m->nworkers)
+		return;
+	struct worker_slot *w = &m->workers[worker];
+	__atomic_store_n(&w->hash_threads, (int64_t)s->threads, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->hash_running, (int64_t)s->running, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->hash_peak, (int64_t)s->peak_running, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->hash_queued, (int64_t)s->queued, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->hash_refused, (int64_t)s->refused, __ATOMIC_RELAXED);
 }
 
 void metrics_session_revoked(struct metrics *m)
@@ -356,6 +371,21 @@ void metrics_render(struct metrics *m, struct evbuffer *out)
 	render_gauge(m, out, "volunteerd_session_cache_misses_total",
 	             "Sessions looked up in the database.", "counter",
 	             offsetof(struct worker_slot, session_misses));
+	render_gauge(m, out, "volunteerd_hash_threads",
+	             "Password hashing threads (VOLUNTEERD_HASH_THREADS): the most Argon2id hashes "
+	             "the worker runs at once.",
+	             "gauge", offsetof(struct worker_slot, hash_threads));
+	render_gauge(m, out, "volunteerd_hash_running", "Password hashes running now.", "gauge",
+	             offsetof(struct worker_slot, hash_running));
+	render_gauge(m, out, "volunteerd_hash_running_peak",
+	             "The most password hashes that have run at once since the worker started.",
+	             "gauge", offsetof(struct worker_slot, hash_peak));
+	render_gauge(m, out, "volunteerd_hash_queued", "Password hashes waiting for a thread.",
+	             "gauge", offsetof(struct worker_slot, hash_queued));
+	render_gauge(m, out, "volunteerd_hash_refused_total",
+	             "Log-ins, password changes and registrations refused (503) with the hashing "
+	             "queue full.",
+	             "counter", offsetof(struct worker_slot, hash_refused));
 	/* Read by whichever worker answers: a stuck worker cannot say so itself. */
 	evbuffer_add_printf(out, "# HELP volunteerd_worker_loop_age_seconds Time since the "
 	                         "worker's event loop last turned (it turns at least once a "

@@ -5,6 +5,9 @@
  * A thread that finishes a task appends it to `finished` and writes to an eventfd; the
  * loop's read event drains `finished` and runs each done.  libevent is never called from
  * a pool thread, so libevent needs no thread support.
+ *
+ * `running` counts the tasks inside work() right now and `peak_running` its highest value:
+ * the pool's own account of how much work it ran at once (R18 caps the hashes this way).
  */
 #include "offload.h"
 
@@ -22,6 +25,8 @@ struct offload {
 	struct offload_task *finished, *finished_tail;
 	int queued;
 	int max_queued;
+	int running, peak_running;
+	unsigned long long refused;
 	int stopping;
 	int efd;
 	struct event *ev;
@@ -67,10 +72,13 @@ static void *thread_main(void *arg)
 		if (!o->todo)
 			o->todo_tail = NULL;
 		o->queued--;
+		if (++o->running > o->peak_running)
+			o->peak_running = o->running;
 		pthread_mutex_unlock(&o->lock);
 		t->work(t);
 		t->ran = 1;
 		pthread_mutex_lock(&o->lock);
+		o->running--;
 		push(&o->finished, &o->finished_tail, t);
 		signal_loop(o);
 	}
@@ -156,6 +164,7 @@ void offload_submit(struct offload *o, struct offload_task *t)
 	pthread_mutex_lock(&o->lock);
 	if (o->queued >= o->max_queued || o->stopping) {
 		/* Refused: complete through the loop like any other task, never re-entrantly. */
+		o->refused++;
 		push(&o->finished, &o->finished_tail, t);
 		signal_loop(o);
 	} else {
@@ -163,5 +172,16 @@ void offload_submit(struct offload *o, struct offload_task *t)
 		o->queued++;
 		pthread_cond_signal(&o->wake);
 	}
+	pthread_mutex_unlock(&o->lock);
+}
+
+void offload_get_stats(struct offload *o, struct offload_stats *s)
+{
+	pthread_mutex_lock(&o->lock);
+	s->threads = o->nthreads;
+	s->running = o->running;
+	s->peak_running = o->peak_running;
+	s->queued = o->queued;
+	s->refused = o->refused;
 	pthread_mutex_unlock(&o->lock);
 }
