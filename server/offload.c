@@ -6,7 +6,7 @@
  * loop's read event drains `finished` and runs each done.  libevent is never called from
  * a pool thread, so libevent needs no thread support.
  *
- * `running` counts the tasks inside work() right now and `peak_running` its highest value:
+ * `st.running` counts the tasks inside work() now and `st.peak_running` its highest value:
  * the pool's own account of how much work it ran at once (R18 caps the hashes this way).
  */
 #include "offload.h"
@@ -23,10 +23,8 @@ struct offload {
 	pthread_cond_t wake;
 	struct offload_task *todo, *todo_tail;
 	struct offload_task *finished, *finished_tail;
-	int queued;
+	struct offload_stats st; /* queued, running, ...: the figures offload_get_stats copies */
 	int max_queued;
-	int running, peak_running;
-	unsigned long long refused;
 	int stopping;
 	int efd;
 	struct event *ev;
@@ -71,14 +69,15 @@ static void *thread_main(void *arg)
 		o->todo = t->next;
 		if (!o->todo)
 			o->todo_tail = NULL;
-		o->queued--;
-		if (++o->running > o->peak_running)
-			o->peak_running = o->running;
+		o->st.queued--;
+		if (++o->st.running > o->st.peak_running)
+			o->st.peak_running = o->st.running;
 		pthread_mutex_unlock(&o->lock);
 		t->work(t);
 		t->ran = 1;
 		pthread_mutex_lock(&o->lock);
-		o->running--;
+		o->st.running--;
+		o->st.ran++;
 		push(&o->finished, &o->finished_tail, t);
 		signal_loop(o);
 	}
@@ -127,7 +126,7 @@ struct offload *offload_new(struct event_base *base, int nthreads, int max_queue
 	for (int i = 0; i < nthreads; i++) {
 		if (pthread_create(&o->threads[i], NULL, thread_main, o) != 0)
 			goto fail;
-		o->nthreads++;
+		o->st.threads = ++o->nthreads;
 	}
 	return o;
 fail:
@@ -162,14 +161,14 @@ void offload_submit(struct offload *o, struct offload_task *t)
 {
 	t->ran = 0;
 	pthread_mutex_lock(&o->lock);
-	if (o->queued >= o->max_queued || o->stopping) {
+	if (o->st.queued >= o->max_queued || o->stopping) {
 		/* Refused: complete through the loop like any other task, never re-entrantly. */
-		o->refused++;
+		o->st.refused++;
 		push(&o->finished, &o->finished_tail, t);
 		signal_loop(o);
 	} else {
 		push(&o->todo, &o->todo_tail, t);
-		o->queued++;
+		o->st.queued++;
 		pthread_cond_signal(&o->wake);
 	}
 	pthread_mutex_unlock(&o->lock);
@@ -178,10 +177,6 @@ void offload_submit(struct offload *o, struct offload_task *t)
 void offload_get_stats(struct offload *o, struct offload_stats *s)
 {
 	pthread_mutex_lock(&o->lock);
-	s->threads = o->nthreads;
-	s->running = o->running;
-	s->peak_running = o->peak_running;
-	s->queued = o->queued;
-	s->refused = o->refused;
+	*s = o->st;
 	pthread_mutex_unlock(&o->lock);
 }

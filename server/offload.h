@@ -38,6 +38,7 @@ struct offload_stats {
 	int running;
 	int peak_running;
 	int queued;
+	unsigned long long ran;     /* tasks whose work has run */
 	unsigned long long refused; /* tasks completed with ran = 0: queue full or pool stopping */
 };
 void offload_get_stats(struct offload *o, struct offload_stats *s);

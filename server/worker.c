@@ -49,9 +49,11 @@ static void publish_stats(struct worker *w)
 	sessions_get_stats(w->sessions, &ss);
 	metrics_worker_batching(w->metrics, w->index, b.batches, b.items, b.beside_slow, ss.hits,
 	                        ss.misses);
-	struct offload_stats h;
-	offload_get_stats(w->hashing, &h);
-	metrics_worker_hashing(w->metrics, w->index, &h);
+	struct offload_stats o;
+	offload_get_stats(w->hashing, &o);
+	metrics_worker_pool(w->metrics, w->index, METRICS_POOL_HASHING, &o);
+	offload_get_stats(w->exports, &o);
+	metrics_worker_pool(w->metrics, w->index, METRICS_POOL_EXPORT, &o);
 }
 
 static void on_stats(evutil_socket_t fd, short what, void *arg)
