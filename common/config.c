@@ -48,6 +48,7 @@ static const struct config_key config_keys[] = {
         {"VOLUNTEERD_TLS_CERT", CONFIG_STR, OFF(tls_cert), 0, STRMAX(tls_cert), ""},
         {"VOLUNTEERD_TLS_KEY", CONFIG_STR, OFF(tls_key), 0, STRMAX(tls_key), ""},
         {"VOLUNTEERD_WORKERS", CONFIG_INT, OFF(workers), 0, 64, "0"},
+        {"VOLUNTEERD_HASH_THREADS", CONFIG_INT, OFF(hash_threads), 0, 64, "0"},
         {"VOLUNTEERD_TZ", CONFIG_STR, OFF(tz), 0, STRMAX(tz), "Asia/Shanghai"},
         {"VOLUNTEERD_SECRET_FILE", CONFIG_STR, OFF(secret_file), 0, STRMAX(secret_file), ""},
         {"VOLUNTEERD_PASSWORD_DENYLIST", CONFIG_STR, OFF(password_denylist), 0,
@@ -370,12 +371,23 @@ int config_load(struct config *cfg, const char *path, struct err *err)
 	return config_validate(cfg, err);
 }
 
-int config_workers(const struct config *cfg)
+static int online_cores(void)
 {
-	if (cfg->workers > 0)
-		return cfg->workers;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+int config_workers(const struct config *cfg)
+{
+	return cfg->workers > 0 ? cfg->workers : online_cores();
+}
+
+int config_hash_threads(const struct config *cfg)
+{
+	if (cfg->hash_threads > 0)
+		return cfg->hash_threads;
+	int share = online_cores() / config_workers(cfg);
+	return share < 1 ? 1 : share;
 }
 
 void config_dump(const struct config *cfg, FILE *f)

@@ -24,6 +24,8 @@ struct config {
 	char tls_cert[512];    /* VOLUNTEERD_TLS_CERT, PEM path; required when https_port != 0 */
 	char tls_key[512];     /* VOLUNTEERD_TLS_KEY */
 	int workers;           /* VOLUNTEERD_WORKERS, default 0 = number of online cores; 0..64 */
+	int hash_threads;      /* VOLUNTEERD_HASH_THREADS, per worker, default 0 = the online cores
+	                          shared among the workers (config_hash_threads); 0..64 */
 	char tz[64];           /* VOLUNTEERD_TZ, default "Asia/Shanghai" */
 	char secret_file[512]; /* VOLUNTEERD_SECRET_FILE */
 	char password_denylist[512]; /* VOLUNTEERD_PASSWORD_DENYLIST: passwords refused, one a line
@@ -102,6 +104,10 @@ int config_load(struct config *cfg, const char *path, struct err *err);
 
 /* The number of workers to start: cfg->workers, or the online cores (1..64) when it is 0. */
 int config_workers(const struct config *cfg);
+/* Password hashing threads per worker: cfg->hash_threads, or when it is 0 the online cores
+ * divided among config_workers() (at least 1), so that the server hashes at most one password
+ * per core at a time (R18: each Argon2id hash holds a core and 19 MiB). */
+int config_hash_threads(const struct config *cfg);
 /* Write every setting as `KEY=value` lines to f for `--print-config` and start-up logs; the
  * password in DATABASE_URL and secret values are masked. */
 void config_dump(const struct config *cfg, FILE *f);

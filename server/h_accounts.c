@@ -1,7 +1,7 @@
 /*
  * h_accounts.c: staff accounts, scoped role grants and the audit trail (admin).
  *
- * An account's password is hashed here, on the offload pool, before the database sees the
+ * An account's password is hashed here, on the hashing pool, before the database sees the
  * account.  When the request names none, one is generated and shown in the answer.  It also
  * travels to the database sealed (AES-GCM under the secret file's key for stored answers),
  * comes back in the function's answer as password_sealed, and is opened into "password" just
@@ -171,7 +171,7 @@ void h_accounts_create(struct req *r)
 	a->task.work = hash_work;
 	a->task.done = hash_done;
 	a->task.arg = a;
-	offload_submit(r->w->offload, &a->task);
+	offload_submit(r->w->hashing, &a->task);
 	return;
 invalid:
 	cJSON_Delete(body);

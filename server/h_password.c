@@ -9,7 +9,7 @@
  *   POST   /api/v1/me/erase {current_password}         200 {"volunteer_no": ..., "erased": true}
  *
  * A password change is log-in's three steps (h_session.c): (1) the database returns the
- * account's login and hash with the log-in throttle's state; (2) the offload pool verifies
+ * account's login and hash with the log-in throttle's state; (2) the hashing pool verifies
  * the current password and hashes the new one; (3) the database stores the new hash, if the
  * stored one is still the hash just verified, and ends every other session of the account;
  * or it counts a wrong current password as a failed log-in, so that this form is no way
@@ -204,7 +204,7 @@ static void looked_up(struct db_job *job, const struct db_result *res, const str
 	c->task.work = change_work;
 	c->task.done = change_done;
 	c->task.arg = c;
-	offload_submit(r->w->offload, &c->task);
+	offload_submit(r->w->hashing, &c->task);
 }
 
 /* The caller's token hash as a bytea parameter; -1 when the request carries none. */

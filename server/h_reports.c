@@ -4,9 +4,9 @@
  * scope included); this file only picks the format:
  *
  *   json  the function's answer as is;
- *   csv   common/export.c on the same answer, built in memory on the offload pool (a
+ *   csv   common/export.c on the same answer, built in memory on the export pool (a
  *         district's per-volunteer report is tens of thousands of lines: not on the loop);
- *   xlsx  server/xlsx.c on the same answer, on the offload pool (file I/O), into a temporary
+ *   xlsx  server/xlsx.c on the same answer, on the export pool (file I/O), into a temporary
  *         file that is unlinked at once and sent from its descriptor (reply_file).
  *
  * State per request (struct report_req, hung on r->hstate): the format, the kind of table,
@@ -158,7 +158,7 @@ static int report_post(struct req *r, cJSON **result)
 	s->task.done = export_done;
 	if (s->format == FMT_CSV) {
 		s->task.work = csv_work;
-		offload_submit(r->w->offload, &s->task);
+		offload_submit(r->w->exports, &s->task);
 		return -1;
 	}
 	const char *period =
@@ -174,7 +174,7 @@ static int report_post(struct req *r, cJSON **result)
 	snprintf(s->title, sizeof s->title, "%s %s %s", under ? under : "", period ? period : "",
 	         what[s->kind]);
 	s->task.work = xlsx_work;
-	offload_submit(r->w->offload, &s->task);
+	offload_submit(r->w->exports, &s->task);
 	return -1;
 }
 

@@ -2,7 +2,7 @@
  * h_session.c: log in, log out, who am I.
  *
  * Log-in is three steps: (1) the database checks the throttle and returns the account's
- * hash (or none); (2) Argon2id verifies on the offload pool, against a dummy hash when the
+ * hash (or none); (2) Argon2id verifies on the hashing pool, against a dummy hash when the
  * login does not exist, so timing does not tell whether it does; (3) the database records
  * the outcome: a new session (a fresh token: rotation at every log-in) or a failure count.
  * The flow is session_login() (handlers.h), shared by POST /api/v1/session and the pages'
@@ -298,7 +298,7 @@ static void looked_up(struct db_job *job, const struct db_result *res, const str
 	l->task.work = verify_work;
 	l->task.done = verify_done;
 	l->task.arg = l;
-	offload_submit(r->w->offload, &l->task);
+	offload_submit(r->w->hashing, &l->task);
 }
 
 int session_login(struct req *r, const char *login, const char *password, const char *totp,

@@ -12,7 +12,7 @@
  * reserves the id first, sql/0026_id_number_keys.sql), indexed (HMAC-SHA256) and masked
  * here; the database gets only those three, error messages never quote it, and nothing here
  * logs.  A password likewise reaches the database only as an Argon2id hash, computed on the
- * offload pool.
+ * hashing pool.
  *
  * Self-registration (no login) with an ID number needs `consent_id_number: true`, the
  * separate consent to keep it (PIPL Art. 29; sql/0027_consent.sql records it with the
@@ -56,7 +56,7 @@
  * the password, both wiped with it, until api_call takes args.  Its steps, each skipped when
  * not needed: prepare (ask the database for what the encryption needs: a new volunteer's id,
  * reserved, since the ciphertext is bound to it; during a key rotation, whether the previous
- * key's blind index is taken), protect the ID number, hash the password (offload pool), call. */
+ * key's blind index is taken), protect the ID number, hash the password (hashing pool), call. */
 struct vol_write {
 	struct offload_task task;
 	struct req *r;
@@ -115,7 +115,7 @@ static void vol_write_call(struct vol_write *w)
 	w->task.work = hash_work;
 	w->task.done = hash_done;
 	w->task.arg = w;
-	offload_submit(w->r->w->offload, &w->task);
+	offload_submit(w->r->w->hashing, &w->task);
 }
 
 /* A key that is present with JSON null. */

@@ -21,7 +21,7 @@ void h_metrics(struct req *r);
 void h_openapi(struct req *r);
 
 /* h_session.c */
-/* The log-in flow of POST /session, shared with the pages: throttle, Argon2id on the offload
+/* The log-in flow of POST /session, shared with the pages: throttle, Argon2id on the hashing
  * pool, a new session.  On success ok(r, token, account_json) runs (both borrowed for the
  * call) and must reply or continue; every failure is replied with reply_error (a page sees
  * it through r->api_then).  Returns 0 with *state set to the flow's state (no callback has

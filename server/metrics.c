@@ -15,6 +15,7 @@
 
 #include "db.h"
 #include "monotime.h"
+#include "offload.h"
 #include "router.h"
 #include "throttle.h"
 
@@ -38,6 +39,9 @@ struct worker_slot {
 	int64_t batches, batch_calls, batches_beside_slow; /* batch.c */
 	int64_t session_hits, session_misses;              /* sessions.c */
 	uint64_t conn_events[METRICS_CONN_EVENTS];         /* conns.c */
+	struct pool_slot {                                 /* offload.c's pools */
+		int64_t threads, running, peak, queued, ran, refused;
+	} pools[METRICS_POOLS];
 };
 
 struct metrics {
@@ -86,6 +90,20 @@ void metrics_worker_batching(struct metrics *m, int worker, uint64_t batches, ui
 	__atomic_store_n(&w->batches_beside_slow, (int64_t)beside_slow, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->session_hits, (int64_t)session_hits, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->session_misses, (int64_t)session_misses, __ATOMIC_RELAXED);
+}
+
+void metrics_worker_pool(struct metrics *m, int worker, enum metrics_pool pool,
+                         const struct offload_stats *s)
+{
+	if (worker < 0 || worker >= m->nworkers || (unsigned)pool >= METRICS_POOLS)
+		return;
+	struct pool_slot *p = &m->workers[worker].pools[pool];
+	__atomic_store_n(&p->threads, (int64_t)s->threads, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->running, (int64_t)s->running, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->peak, (int64_t)s->peak_running, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->queued, (int64_t)s->queued, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->ran, (int64_t)s->ran, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->refused, (int64_t)s->refused, __ATOMIC_RELAXED);
 }
 
 void metrics_session_revoked(struct metrics *m)
@@ -295,6 +313,22 @@ static void render_gauge(struct metrics *m, struct evbuffer *out, const char *na
 	}
 }
 
+/* A family of the offload pools' figures: a series per worker and pool. */
+static void render_pool(struct metrics *m, struct evbuffer *out, const char *name, const char *help,
+                        const char *type, size_t offset)
+{
+	static const char *const pool_names[METRICS_POOLS] = {"hashing", "export"};
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	for (int i = 0; i < m->nworkers; i++)
+		for (int p = 0; p < METRICS_POOLS; p++) {
+			const char *slot = (const char *)&m->workers[i].pools[p] + offset;
+			long long v =
+			        (long long)__atomic_load_n((const int64_t *)slot, __ATOMIC_RELAXED);
+			evbuffer_add_printf(out, "%s{worker=\"%d\",pool=\"%s\"} %lld\n", name, i,
+			                    pool_names[p], v);
+		}
+}
+
 void metrics_render(struct metrics *m, struct evbuffer *out)
 {
 	render_requests(m, out, router_count());
@@ -356,6 +390,23 @@ void metrics_render(struct metrics *m, struct evbuffer *out)
 	render_gauge(m, out, "volunteerd_session_cache_misses_total",
 	             "Sessions looked up in the database.", "counter",
 	             offsetof(struct worker_slot, session_misses));
+	render_pool(m, out, "volunteerd_offload_threads",
+	            "Threads of the worker's pool: hashing (VOLUNTEERD_HASH_THREADS) bounds the "
+	            "Argon2id hashes run at once.",
+	            "gauge", offsetof(struct pool_slot, threads));
+	render_pool(m, out, "volunteerd_offload_running", "Tasks running on the pool now.", "gauge",
+	            offsetof(struct pool_slot, running));
+	render_pool(m, out, "volunteerd_offload_running_peak",
+	            "The most tasks that have run on the pool at once since the worker started.",
+	            "gauge", offsetof(struct pool_slot, peak));
+	render_pool(m, out, "volunteerd_offload_queued", "Tasks waiting for a thread of the pool.",
+	            "gauge", offsetof(struct pool_slot, queued));
+	render_pool(m, out, "volunteerd_offload_tasks_total", "Tasks the pool has run.", "counter",
+	            offsetof(struct pool_slot, ran));
+	render_pool(m, out, "volunteerd_offload_refused_total",
+	            "Tasks refused (503) with the pool's queue full: log-ins, password changes and "
+	            "registrations (hashing), exports (export).",
+	            "counter", offsetof(struct pool_slot, refused));
 	/* Read by whichever worker answers: a stuck worker cannot say so itself. */
 	evbuffer_add_printf(out, "# HELP volunteerd_worker_loop_age_seconds Time since the "
 	                         "worker's event loop last turned (it turns at least once a "

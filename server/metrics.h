@@ -13,6 +13,7 @@
 struct metrics;
 struct evbuffer;
 struct db_stats;
+struct offload_stats;
 
 /* Map the shared region for up to nworkers workers; NULL on failure.  Lives until exit. */
 struct metrics *metrics_new(int nworkers);
@@ -32,6 +33,12 @@ uint64_t metrics_worker_beats(struct metrics *m, int worker);
 /* Store worker's group-commit and session-cache counters (batch.c, sessions.c). */
 void metrics_worker_batching(struct metrics *m, int worker, uint64_t batches, uint64_t calls,
                              uint64_t beside_slow, uint64_t session_hits, uint64_t session_misses);
+/* The offload pools of a worker (worker.h), labelled pool="hashing" and pool="export". */
+enum metrics_pool { METRICS_POOL_HASHING, METRICS_POOL_EXPORT, METRICS_POOLS };
+/* Store one pool's figures in worker's slot (R18): its threads, the tasks running and queued,
+ * the most that ran at once (a high-water mark) and the tasks it refused (503). */
+void metrics_worker_pool(struct metrics *m, int worker, enum metrics_pool pool,
+                         const struct offload_stats *s);
 /* A log-out committed: every worker of this server drops its session cache when it next
  * resolves a token (sessions.c), so the token is refused everywhere at once.  The shared
  * region is the only memory the workers share, hence this counter lives here. */

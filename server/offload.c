@@ -5,6 +5,9 @@
  * A thread that finishes a task appends it to `finished` and writes to an eventfd; the
  * loop's read event drains `finished` and runs each done.  libevent is never called from
  * a pool thread, so libevent needs no thread support.
+ *
+ * `st.running` counts the tasks inside work() now and `st.peak_running` its highest value:
+ * the pool's own account of how much work it ran at once (R18 caps the hashes this way).
  */
 #include "offload.h"
 
@@ -20,7 +23,7 @@ struct offload {
 	pthread_cond_t wake;
 	struct offload_task *todo, *todo_tail;
 	struct offload_task *finished, *finished_tail;
-	int queued;
+	struct offload_stats st; /* queued, running, ...: the figures offload_get_stats copies */
 	int max_queued;
 	int stopping;
 	int efd;
@@ -66,11 +69,15 @@ static void *thread_main(void *arg)
 		o->todo = t->next;
 		if (!o->todo)
 			o->todo_tail = NULL;
-		o->queued--;
+		o->st.queued--;
+		if (++o->st.running > o->st.peak_running)
+			o->st.peak_running = o->st.running;
 		pthread_mutex_unlock(&o->lock);
 		t->work(t);
 		t->ran = 1;
 		pthread_mutex_lock(&o->lock);
+		o->st.running--;
+		o->st.ran++;
 		push(&o->finished, &o->finished_tail, t);
 		signal_loop(o);
 	}
@@ -119,7 +126,7 @@ struct offload *offload_new(struct event_base *base, int nthreads, int max_queue
 	for (int i = 0; i < nthreads; i++) {
 		if (pthread_create(&o->threads[i], NULL, thread_main, o) != 0)
 			goto fail;
-		o->nthreads++;
+		o->st.threads = ++o->nthreads;
 	}
 	return o;
 fail:
@@ -154,14 +161,22 @@ void offload_submit(struct offload *o, struct offload_task *t)
 {
 	t->ran = 0;
 	pthread_mutex_lock(&o->lock);
-	if (o->queued >= o->max_queued || o->stopping) {
+	if (o->st.queued >= o->max_queued || o->stopping) {
 		/* Refused: complete through the loop like any other task, never re-entrantly. */
+		o->st.refused++;
 		push(&o->finished, &o->finished_tail, t);
 		signal_loop(o);
 	} else {
 		push(&o->todo, &o->todo_tail, t);
-		o->queued++;
+		o->st.queued++;
 		pthread_cond_signal(&o->wake);
 	}
+	pthread_mutex_unlock(&o->lock);
+}
+
+void offload_get_stats(struct offload *o, struct offload_stats *s)
+{
+	pthread_mutex_lock(&o->lock);
+	*s = o->st;
 	pthread_mutex_unlock(&o->lock);
 }

@@ -31,4 +31,16 @@ void offload_free(struct offload *o);
 /* Queue t.  When the queue is full, done runs soon with ran = 0 (the caller answers 503). */
 void offload_submit(struct offload *o, struct offload_task *t);
 
+/* A pool's figures, for /metrics.  `peak_running` is a high-water mark: the most tasks that
+ * have run at once since offload_new (never more than `threads`). */
+struct offload_stats {
+	int threads;
+	int running;
+	int peak_running;
+	int queued;
+	unsigned long long ran;     /* tasks whose work has run */
+	unsigned long long refused; /* tasks completed with ran = 0: queue full or pool stopping */
+};
+void offload_get_stats(struct offload *o, struct offload_stats *s);
+
 #endif

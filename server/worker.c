@@ -29,6 +29,14 @@
 #include "sessions.h"
 #include "tls.h"
 
+/* Tasks each pool queues before refusing (503 with Retry-After).  Hashing: a queued log-in
+ * holds a few hundred bytes and waits about one hash time per (queued / threads).  Exports:
+ * each queued one holds its parsed report (megabytes for a district's per-volunteer table). */
+enum { HASH_QUEUE_MAX = 256, EXPORT_QUEUE_MAX = 16 };
+/* One export thread per worker: exports are rare (coordinators, monthly), mostly file writes,
+ * and with one worker per core this is one per core; more would only compete with hashing. */
+enum { EXPORT_THREADS = 1 };
+
 static void publish_stats(struct worker *w)
 {
 	struct db_stats s;
@@ -41,6 +49,11 @@ static void publish_stats(struct worker *w)
 	sessions_get_stats(w->sessions, &ss);
 	metrics_worker_batching(w->metrics, w->index, b.batches, b.items, b.beside_slow, ss.hits,
 	                        ss.misses);
+	struct offload_stats o;
+	offload_get_stats(w->hashing, &o);
+	metrics_worker_pool(w->metrics, w->index, METRICS_POOL_HASHING, &o);
+	offload_get_stats(w->exports, &o);
+	metrics_worker_pool(w->metrics, w->index, METRICS_POOL_EXPORT, &o);
 }
 
 static void on_stats(evutil_socket_t fd, short what, void *arg)
@@ -168,13 +181,14 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
 	w.db = db_pool_new(w.base, cfg);
 	/* config_validate has parsed it once already, naming the variable if it was wrong */
 	netranges_parse(cfg->trusted_proxies, "VOLUNTEERD_TRUSTED_PROXIES", &w.trusted_proxies, &e);
-	w.offload = offload_new(w.base, 2, 256);
+	w.hashing = offload_new(w.base, config_hash_threads(cfg), HASH_QUEUE_MAX);
+	w.exports = offload_new(w.base, EXPORT_THREADS, EXPORT_QUEUE_MAX);
 	if (w.db) {
 		w.sessions = sessions_new(w.base, cfg, w.db, metrics);
 		w.batch = batch_new(w.base, w.db, w.sessions, cfg->session_idle_min);
 	}
 	char unknowable[33];
-	if (!w.db || !w.offload || !w.sessions || !w.batch ||
+	if (!w.db || !w.hashing || !w.exports || !w.sessions || !w.batch ||
 	    password_generate(unknowable, 32) < 0 || password_hash(unknowable, w.dummy_hash) < 0)
 		goto out;
 	if (http_start(&w, &e) < 0) {
@@ -193,8 +207,8 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
 		event_add(stats, &one_s);
 
 	jobs = jobs_start(&w);
-	log_msg(LOG_INFO, "worker_start", "worker=%d pid=%d http=%d https=%d", index, (int)getpid(),
-	        cfg->http_port, cfg->https_port);
+	log_msg(LOG_INFO, "worker_start", "worker=%d pid=%d http=%d https=%d hash_threads=%d",
+	        index, (int)getpid(), cfg->http_port, cfg->https_port, config_hash_threads(cfg));
 	metrics_worker_beat(metrics, index); /* listening: the parent may report ready */
 	event_base_dispatch(w.base);
 	log_msg(LOG_INFO, "worker_stop", "worker=%d inflight=%d", index, w.inflight);
@@ -208,7 +222,8 @@ out:
 			event_free(sigs[i]);
 	if (w.drain_timer)
 		event_free(w.drain_timer);
-	offload_free(w.offload); /* waits for running hashes; their replies go nowhere */
+	offload_free(w.hashing); /* waits for running hashes; their replies go nowhere */
+	offload_free(w.exports); /* likewise for a running export */
 	batch_stop(w.batch);     /* answers calls not yet sent, before the pool goes */
 	sessions_stop(w.sessions);
 	db_pool_free(w.db); /* fails queued jobs while their requests still exist */

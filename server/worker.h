@@ -36,9 +36,12 @@ struct worker {
 	struct conns *conns; /* conns.c: the open connections */
 	SSL_CTX *tls;        /* replaced on SIGHUP; connections keep a reference to the old */
 	struct db_pool *db;
-	struct sessions *sessions;        /* session cache and batched look-ups (sessions.c) */
-	struct batch *batch;              /* group commit of check-ins and check-outs (batch.c) */
-	struct offload *offload;          /* password hashing and exports, off the loop */
+	struct sessions *sessions; /* session cache and batched look-ups (sessions.c) */
+	struct batch *batch;       /* group commit of check-ins and check-outs (batch.c) */
+	/* Work off the loop, in two pools so that neither waits behind the other (R18):
+	 * Argon2id hashing (config_hash_threads: one hash per core server-wide) and exports. */
+	struct offload *hashing;
+	struct offload *exports;
 	struct netranges trusted_proxies; /* VOLUNTEERD_TRUSTED_PROXIES, parsed */
 	/* An Argon2id hash of a random secret: log-ins for unknown logins verify against it,
 	 * so that their timing matches real ones. */

@@ -23,6 +23,7 @@ static const char *const all_vars[] = {
         "VOLUNTEERD_TLS_CERT",
         "VOLUNTEERD_TLS_KEY",
         "VOLUNTEERD_WORKERS",
+        "VOLUNTEERD_HASH_THREADS",
         "VOLUNTEERD_TZ",
         "VOLUNTEERD_SECRET_FILE",
         "VOLUNTEERD_DB_POOL",
@@ -114,6 +115,29 @@ static void test_defaults(void **state)
 	assert_true(config_workers(&c) >= 1 && config_workers(&c) <= 64);
 	c.workers = 3;
 	assert_int_equal(config_workers(&c), 3);
+}
+
+/* One hash at a time per core, server-wide (R18): the cores shared among the workers, at
+ * least one thread each, unless VOLUNTEERD_HASH_THREADS says otherwise. */
+static void test_hash_threads(void **state)
+{
+	(void)state;
+	struct config c;
+	struct err e;
+	config_defaults(&c);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	assert_int_equal(c.hash_threads, 0);
+	c.workers = 1;
+	assert_int_equal(config_hash_threads(&c), cores > 64 ? 64 : cores);
+	c.workers = 0; /* one worker per core: one hash thread each */
+	assert_int_equal(config_hash_threads(&c), 1);
+	c.workers = 64; /* more workers than cores: still one each */
+	assert_int_equal(config_hash_threads(&c), 1);
+	assert_int_equal(config_set(&c, "VOLUNTEERD_HASH_THREADS", "3", &e), 0);
+	assert_int_equal(config_hash_threads(&c), 3);
+	assert_int_equal(config_set(&c, "VOLUNTEERD_HASH_THREADS", "65", &e), -1);
+	assert_string_equal(e.field, "VOLUNTEERD_HASH_THREADS");
+	assert_int_equal(config_set(&c, "VOLUNTEERD_HASH_THREADS", "-1", &e), -1);
 }
 
 static void test_set_integers(void **state)
@@ -455,6 +479,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup(test_defaults, clean_env),
+	        cmocka_unit_test_setup(test_hash_threads, clean_env),
 	        cmocka_unit_test_setup(test_set_integers, clean_env),
 	        cmocka_unit_test_setup(test_set_strings_and_keys, clean_env),
 	        cmocka_unit_test_setup(test_file, clean_env),
