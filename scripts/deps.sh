@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building, running and testing volunteerd need, and only
-# those that are missing.  Idempotent: when everything is present it runs no apt-get at all and
-# prints one short line.  Works as root (CI) and as an ordinary user (through sudo when it is
+# those that are missing, and upgrades the runtime libraries that are below the versions with
+# the security fixes we rely on (scripts/deps-floor.sh holds that list).  Idempotent: when
+# everything is present and recent enough it runs no apt-get at all and prints one short line.  Works as root (CI) and as an ordinary user (through sudo when it is
 # there; otherwise it prints the apt-get line to run and fails).
 set -euo pipefail
 
@@ -14,6 +15,7 @@ PACKAGES=(
 	python3-cryptography
 	chromium fonts-wqy-microhei
 	prometheus clang-format curl clang libclang-rt-14-dev
+	valgrind cppcheck
 )
 
 missing=()
@@ -38,13 +40,16 @@ e2e_npm() {
 	fi
 }
 
-if [ ${#missing[@]} -eq 0 ]; then
+floor="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/deps-floor.sh"
+mapfile -t below < <(bash "$floor" --below)
+
+if [ ${#missing[@]} -eq 0 ] && [ ${#below[@]} -eq 0 ]; then
 	echo "deps: all ${#PACKAGES[@]} packages present"
 	e2e_npm
 	exit 0
 fi
 
-echo "deps: installing ${missing[*]}"
+[ ${#missing[@]} -eq 0 ] || echo "deps: installing ${missing[*]}"
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -52,7 +57,10 @@ if [ "$(id -u)" -ne 0 ]; then
 		SUDO=(sudo)
 	else
 		echo "deps: not root and no sudo; as root run:" >&2
-		echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+		[ ${#missing[@]} -eq 0 ] ||
+			echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+		[ ${#below[@]} -eq 0 ] ||
+			echo "  apt-get update && apt-get install -y --only-upgrade ${below[*]}" >&2
 		exit 1
 	fi
 fi
@@ -72,9 +80,24 @@ fi
 cleanup() { if [ "$made_policy" = 1 ]; then "${SUDO[@]}" rm -f "$policy"; fi; }
 trap cleanup EXIT
 
+apt_install() { # apt-get install's arguments
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" </dev/null
+}
+
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" </dev/null
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+# The libraries below their floor (asked again: the packages just installed may have brought
+# them), upgraded alone.  One that apt cannot bring up to its floor is reported, not fatal:
+# the deps-floor step of scripts/test.sh fails on it.
+mapfile -t below < <(bash "$floor" --below)
+if [ ${#below[@]} -ne 0 ]; then
+	echo "deps: upgrading ${below[*]} to their security floor"
+	apt_install --only-upgrade "${below[@]}"
+	mapfile -t below < <(bash "$floor" --below)
+	[ ${#below[@]} -eq 0 ] || echo "deps: still below the floor: ${below[*]} (scripts/deps-floor.sh)" >&2
+fi
 
 # Check again: a package that apt-get reported installed but dpkg does not know is an error.
 still=()

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Runs the test suites and sums them up:  scripts/test.sh {unit|integration|e2e|contract|all}
+# Runs the test suites and sums them up:  scripts/test.sh {lint|deps-floor|unit|...|all}
 #
+#   lint         `make check`: clang-format and cppcheck (one test)
+#   deps-floor   scripts/deps-floor.sh: the runtime libraries at or above the fixed versions,
+#                and build/sbom.txt (one test)
 #   unit         every build/tests/test_* (cmocka), built by `make test` / `make test-unit`
 #   integration  python3 -m pytest tests/integration (the real binary and a real PostgreSQL)
 #   asan         both again, built with AddressSanitizer, LeakSanitizer and UBSan, which stop
 #                at the first report (build/asan/, `make test-asan`): unit-asan runs
 #                build/asan/tests/test_*, integration-asan the suite against build/asan/volunteerd
+#   valgrind     the unit test programs again under memcheck (valgrind-unit), then
+#                tests/integration/test_valgrind.py with every `serve` under memcheck
+#                (integration-valgrind); an error or a definite leak fails
 #   e2e          node --test in tests/e2e (browser tests; TAP summary)
 #   fuzz         build/fuzz/fuzz_* (libFuzzer), FUZZ_SECONDS each (default 5)
 #   contract     ../shared/contract/smoke.py --upto $(cat tests/contract-step), when present
 #   bench        scripts/bench.sh --smoke: every step of the benchmark for a second (no targets)
-#   all          all of the above, in that order
+#   all          all of them: lint, deps-floor, unit, fuzz, integration, asan, valgrind, e2e,
+#                bench, contract
 #
 # Each suite's own output stays visible; the LAST line is always `N passed, N failed` (sums
 # over the suites run).  The exit status is non-zero when a test failed or a suite could not
@@ -49,8 +56,12 @@ count() { # line word
 	echo "${n:-0}"
 }
 
-run_unit() { # [suite] [directory of the test programs]
-	local suite=${1:-unit} dir=${2:-build/tests} bins=() b out rc p f
+# A command that run_unit puts before each test program (the valgrind suite sets it).
+UNIT_RUNNER=()
+
+run_unit() { # [suite] [directory of the test programs] [label in the summary]
+	local suite=${1:-unit} dir=${2:-build/tests} label=${3:-} bins=() b out rc p f
+	label=${label:-${dir#build/}}
 	shopt -s nullglob
 	for b in "$dir"/test_*; do
 		[ -x "$b" ] && [ -f "$b" ] && [[ "$b" != *.d ]] && bins+=("$b")
@@ -68,7 +79,7 @@ run_unit() { # [suite] [directory of the test programs]
 	fi
 	for b in "${bins[@]}"; do
 		out="$TMP/$(basename "$b").out"
-		CMOCKA_MESSAGE_OUTPUT=stdout timeout 300 "$b" >"$out" 2>&1
+		CMOCKA_MESSAGE_OUTPUT=stdout timeout 300 "${UNIT_RUNNER[@]}" "$b" >"$out" 2>&1
 		rc=$?
 		cat "$out"
 		# cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:"
@@ -86,7 +97,7 @@ run_unit() { # [suite] [directory of the test programs]
 		fi
 		PASSED=$((PASSED + p))
 		FAILED=$((FAILED + f))
-		SUMMARY+=("$(printf '%-36s %4d passed, %4d failed' "${dir#build/}/$(basename "$b")" "$p" "$f")")
+		SUMMARY+=("$(printf '%-36s %4d passed, %4d failed' "$label/$(basename "$b")" "$p" "$f")")
 	done
 }
 
@@ -137,6 +148,44 @@ run_asan() {
 	run_unit unit-asan build/asan/tests
 	VOLUNTEERD_BIN=$ROOT/build/asan/volunteerd run_pytest integration-asan tests/integration
 	unset ASAN_OPTIONS UBSAN_OPTIONS
+}
+
+# valgrind's memcheck (R46), which sees what the sanitizers' build does not: the normal -O2
+# binary and uninitialised reads.  The unit programs run under it directly; the integration
+# subset sets VOLUNTEERD_VALGRIND, and helpers.py starts every `serve` under it with a log per
+# process, failing the session on an error or a definite leak.  Leaks of the kinds "possibly"
+# and "still reachable" are not errors: libraries keep their tables until exit.
+run_valgrind() {
+	if ! command -v valgrind >/dev/null 2>&1; then
+		add valgrind 0 1 "valgrind is missing: run scripts/deps.sh"
+		return
+	fi
+	UNIT_RUNNER=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
+		--show-leak-kinds=definite --suppressions=tests/valgrind.supp)
+	run_unit valgrind-unit build/tests "valgrind tests"
+	UNIT_RUNNER=()
+	VOLUNTEERD_VALGRIND=1 run_pytest integration-valgrind tests/integration/test_valgrind.py
+}
+
+# `make check` (clang-format, the log-format check and cppcheck) as one test, so that CI gates
+# on it.
+run_lint() {
+	echo "=== lint: make check"
+	if make -s check; then
+		add lint 1 0
+	else
+		add lint 0 1 "make check failed: see above"
+	fi
+}
+
+# The runtime libraries' versions against the fixed ones, and build/sbom.txt, as one test.
+run_deps_floor() {
+	echo "=== deps-floor: scripts/deps-floor.sh"
+	if bash scripts/deps-floor.sh; then
+		add deps-floor 1 0
+	else
+		add deps-floor 0 1 "a library is below its floor: run scripts/deps.sh"
+	fi
 }
 
 # The browser tests: node --test in tests/e2e (playwright-core driving Debian's chromium),
@@ -239,17 +288,23 @@ contract) run_contract ;;
 bench) run_bench ;;
 fuzz) run_fuzz ;;
 asan) run_asan ;;
+valgrind) run_valgrind ;;
+lint) run_lint ;;
+deps-floor) run_deps_floor ;;
 all)
+	run_lint
+	run_deps_floor
 	run_unit
 	run_fuzz
 	run_integration
 	run_asan
+	run_valgrind
 	run_e2e
 	run_bench
 	run_contract
 	;;
 *)
-	echo "usage: $0 {unit|fuzz|integration|asan|e2e|contract|bench|all}" >&2
+	echo "usage: $0 {lint|deps-floor|unit|fuzz|integration|asan|valgrind|e2e|contract|bench|all}" >&2
 	echo "0 passed, 1 failed"
 	exit 2
 	;;

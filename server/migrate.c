@@ -130,6 +130,7 @@ static int verify_applied(PGconn *pg, int *applied_max, struct err *err)
 			        "in the database, %.12s in this build); refusing",
 			        version, m->name, sum, want);
 			PQclear(res);
+			free(applied);
 			return -1;
 		}
 		if (version > *applied_max)

@@ -48,6 +48,8 @@ int privs_drop(const char *user, struct err *err)
 		return 0;
 	}
 	errno = 0;
+	/* The master calls this once, before any thread or worker exists: getpwnam is safe here. */
+	/* cppcheck-suppress getpwnamCalled */
 	const struct passwd *pw = getpwnam(user);
 	if (!pw)
 		return err_set(err, APP_EINVALID, "VOLUNTEERD_USER", "no such user: %s",

@@ -25,6 +25,17 @@ BIN = os.environ.get("VOLUNTEERD_BIN", os.path.join(ROOT, "build", "volunteerd")
 PGBIN = "/usr/lib/postgresql/15/bin"
 IS_ROOT = os.geteuid() == 0
 
+# `scripts/test.sh valgrind` sets VOLUNTEERD_VALGRIND=1: every `serve` then runs under memcheck,
+# one log per process (the workers are forks), and a server's cleanup fails the session on an
+# error or a definite leak in any of them (R46).  memcheck is 20-50x slower: SLOW stretches the
+# waits for the server, and only those.
+VALGRIND = os.environ.get("VOLUNTEERD_VALGRIND") == "1"
+SLOW = 15 if VALGRIND else 1
+VALGRIND_CMD = ["valgrind", "--tool=memcheck", "--error-exitcode=1", "--leak-check=full",
+                "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                "--trace-children=yes", "--num-callers=30",
+                "--suppressions=" + os.path.join(ROOT, "tests", "valgrind.supp")]
+
 
 def free_port():
     with socket.socket() as s:
@@ -181,6 +192,20 @@ def note_sanitizer_reports(log):
             return
 
 
+def note_valgrind_reports(directory):
+    """Adds to SANITIZER_REPORTS every valgrind log in directory that reports an error (leaks
+    of the kinds counted as errors included) or lacks its summary (the process was killed),
+    and a line when there is no log at all (valgrind did not run)."""
+    logs = sorted(n for n in os.listdir(directory) if n.startswith("valgrind.") and n.endswith(".log"))
+    reports = [] if logs else [f"{directory}: no valgrind log"]
+    for name in logs:
+        with open(os.path.join(directory, name), errors="replace") as f:
+            text = f.read()
+        if "ERROR SUMMARY: 0 errors" not in text:
+            reports.append(f"{os.path.join(directory, name)}:\n{text[-6000:]}")
+    SANITIZER_REPORTS.extend(r for r in reports if r not in SANITIZER_REPORTS)
+
+
 class Server:
     """`volunteerd serve` on free ports with its stdout and stderr in a log file."""
 
@@ -229,7 +254,8 @@ class Server:
         """Starts `serve` without waiting (for tests that expect it to refuse)."""
         logf = open(self.log, "ab")
         try:
-            self.proc = subprocess.Popen([BIN, "serve", *args], env=self.env, stdin=subprocess.DEVNULL,
+            prefix = VALGRIND_CMD + ["--log-file=" + os.path.join(self.dir, "valgrind.%p.log")] if VALGRIND else []
+            self.proc = subprocess.Popen(prefix + [BIN, "serve", *args], env=self.env, stdin=subprocess.DEVNULL,
                                          stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             logf.close()
@@ -241,14 +267,14 @@ class Server:
         answers 200 on the HTTP port."""
         readies = self.log_text().count("event=serve_ready")
         self.spawn(args)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * SLOW
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"volunteerd serve exited with {self.proc.returncode} at start:\n"
                                      + self.log_text()[-2000:])
             try:
                 if (self.log_text().count("event=serve_ready") > readies
-                        and requests.get(self.url("/livez"), timeout=1).status_code == 200):
+                        and requests.get(self.url("/livez"), timeout=SLOW).status_code == 200):
                     return self
             except requests.RequestException:
                 pass
@@ -271,7 +297,7 @@ class Server:
             return self.proc.returncode if self.proc else None
         with contextlib.suppress(ProcessLookupError):
             self.proc.send_signal(sig)
-        rc = self.wait_exit(timeout)
+        rc = self.wait_exit(timeout * SLOW)
         if rc is None:
             self.kill()
         return rc
@@ -288,6 +314,8 @@ class Server:
         self.stop(timeout=10)
         self.kill()  # the group: workers that outlived the parent, if any
         note_sanitizer_reports(self.log_text())
+        if VALGRIND and self.proc:
+            note_valgrind_reports(self.dir)
 
     def workers(self):
         return children(self.proc.pid) if self.proc and self.proc.poll() is None else []
@@ -307,10 +335,10 @@ class Server:
         return f"http://127.0.0.1:{self.http}{path}"
 
     def get(self, path, tls=False, timeout=5, **kw):
-        return requests.get(self.url(path, tls), timeout=timeout, verify=False, **kw)
+        return requests.get(self.url(path, tls), timeout=timeout * SLOW, verify=False, **kw)
 
     def request(self, method, path, tls=False, timeout=5, **kw):
-        return requests.request(method, self.url(path, tls), timeout=timeout, verify=False, **kw)
+        return requests.request(method, self.url(path, tls), timeout=timeout * SLOW, verify=False, **kw)
 
 
 def raw_exchange(port, data, timeout=10, chunk_pause=0.0, read_first=0.0):
