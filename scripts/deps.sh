@@ -2,8 +2,9 @@
 # Installs the Debian packages that building, running and testing volunteerd need, and only
 # those that are missing, and upgrades the runtime libraries that are below the versions with
 # the security fixes we rely on (scripts/deps-floor.sh holds that list).  Idempotent: when
-# everything is present and recent enough it runs no apt-get at all and prints one short line.  Works as root (CI) and as an ordinary user (through sudo when it is
-# there; otherwise it prints the apt-get line to run and fails).
+# everything is present and recent enough it runs no apt-get at all and prints one short line.
+# Works as root (CI) and as an ordinary user (through sudo when it is there; otherwise it
+# prints the apt-get line to run and fails).
 set -euo pipefail
 
 PACKAGES=(

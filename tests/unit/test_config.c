@@ -30,6 +30,7 @@ static const char *const all_vars[] = {
         "VOLUNTEERD_DB_QUEUE",
         "VOLUNTEERD_DB_QUEUE_WAIT_MS",
         "VOLUNTEERD_DB_STATEMENT_TIMEOUT_MS",
+        "VOLUNTEERD_DB_LOCK_TIMEOUT_MS",
         "VOLUNTEERD_DB_PREPARE",
         "VOLUNTEERD_MAX_BODY",
         "VOLUNTEERD_MAX_HEADERS",
@@ -94,6 +95,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.db_queue_max, 1024);
 	assert_int_equal(c.db_queue_wait_ms, 1000);
 	assert_int_equal(c.db_statement_timeout_ms, 5000);
+	assert_int_equal(c.db_lock_timeout_ms, 1000);
 	assert_int_equal(c.max_body_bytes, 1048576);
 	assert_int_equal(c.max_header_bytes, 8192);
 	assert_int_equal(c.http_timeout_s, 30);
