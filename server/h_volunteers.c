@@ -63,6 +63,7 @@ struct vol_write {
 	cJSON *args;
 	const char *fn; /* static */
 	int status;
+	int patch;                     /* an update (PATCH), not a registration */
 	long long volunteer_id;        /* the path's (update) or the reserved one; 0 before */
 	char id_number[IDNUM_LEN + 1]; /* "" when the body gives none */
 	char password[PASSWORD_BUF];   /* "" when the body gives none */
@@ -86,6 +87,18 @@ static void hash_work(struct offload_task *t)
 	idnum_wipe(w->password, sizeof w->password);
 }
 
+/* A password set by staff, or an erasure, ended the account's sessions in the database (the
+ * answer names the account): no worker of this server serves them from its cache either, from
+ * the moment the answer is sent.  NOTIFY alone would leave the other workers a moment in which
+ * the old session still works. */
+static int account_sessions_revoked(struct req *r, cJSON **result)
+{
+	const cJSON *account = cJSON_GetObjectItemCaseSensitive(*result, "account_id");
+	if (cJSON_IsNumber(account))
+		sessions_account_revoked(r->w->sessions, (long long)account->valuedouble);
+	return 0;
+}
+
 static void hash_done(struct offload_task *t, int ran)
 {
 	struct vol_write *w = t->arg;
@@ -100,7 +113,10 @@ static void hash_done(struct offload_task *t, int ran)
 	}
 	cJSON *args = w->args;
 	w->args = NULL;
-	api_call(r, w->fn, args, w->status);
+	if (w->patch)
+		api_call_post(r, w->fn, args, w->status, account_sessions_revoked);
+	else
+		api_call(r, w->fn, args, w->status);
 }
 
 /* The last steps: hash the password when there is one, then run fn with args. */
@@ -491,6 +507,7 @@ static void volunteer_write_body(struct req *r, cJSON *body, int patch)
 		return;
 	}
 	w->r = r;
+	w->patch = patch;
 	w->fn = patch ? "volunteer_update" : "volunteer_create";
 	w->status = patch ? 200 : 201;
 	r->hstate = w;
@@ -537,18 +554,8 @@ void h_volunteers_get(struct req *r)
 	api_call_path(r, "volunteer_get", ids, NULL, 200, NULL);
 }
 
-/* The erased volunteer's sessions ended in the database: no worker of this server serves them
- * from its cache either, from the moment the answer is sent. */
-static int erased_sessions_revoked(struct req *r, cJSON **result)
-{
-	const cJSON *account = cJSON_GetObjectItemCaseSensitive(*result, "account_id");
-	if (cJSON_IsNumber(account))
-		sessions_account_revoked(r->w->sessions, (long long)account->valuedouble);
-	return 0;
-}
-
 void h_volunteers_erase(struct req *r)
 {
 	static const char *const ids[] = {"id", NULL};
-	api_call_path(r, "volunteer_erase", ids, NULL, 200, erased_sessions_revoked);
+	api_call_path(r, "volunteer_erase", ids, NULL, 200, account_sessions_revoked);
 }

@@ -6,10 +6,12 @@ Everything here builds its own org units (codes with a random suffix) and volunt
 random phone and ID numbers, so that it shares the session's server and database with the
 other test modules without colliding.
 """
+import contextlib
 import datetime
 import os
 import random
 import secrets
+import signal
 import threading
 
 import pytest
@@ -659,11 +661,31 @@ def test_staff_sets_a_first_password(world):
     assert Api(world.server, body["phone"], pw).account["volunteer_id"] == v["id"]
 
 
+@contextlib.contextmanager
+def notifications_held(pg):
+    """The backends of the servers' LISTEN connections stopped (SIGSTOP): no NOTIFY reaches a
+    worker until the block ends, as if it were slow to arrive."""
+    pids = [int(p) for p in pg.sql("SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN vd_sessions'").split()]
+    assert pids, "no LISTEN connection found"
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
 def test_password_reset_ends_sessions(world, two_volunteers):
+    """A password set by staff ends the volunteer's sessions in every worker of the server at
+    once, from the moment the PATCH is answered, without waiting for the database's NOTIFY
+    (held back here; each request is a fresh connection, so both workers have cached the
+    session)."""
     v, me, body = two_volunteers[0]
-    assert me.status("GET", f"/volunteers/{v['id']}") == 200
-    world.coord_a.ok("PATCH", f"/volunteers/{v['id']}", {"password": "Pw-" + secrets.token_hex(8)})
-    assert me.status("GET", f"/volunteers/{v['id']}") == 401
+    assert [me.status("GET", f"/volunteers/{v['id']}") for _ in range(8)] == [200] * 8
+    with notifications_held(world.pg):
+        world.coord_a.ok("PATCH", f"/volunteers/{v['id']}", {"password": "Pw-" + secrets.token_hex(8)})
+        assert [me.status("GET", f"/volunteers/{v['id']}") for _ in range(8)] == [401] * 8
 
 
 def test_me_shows_the_volunteer(world, two_volunteers):
