@@ -34,6 +34,7 @@
 #include "migrate.h"
 #include "monotime.h"
 #include "privs.h"
+#include "router.h"
 #include "secret.h"
 #include "tls.h"
 #include "worker.h"
@@ -114,6 +115,8 @@ static int workers_all_up(const struct child *kids, int n)
 static int check_setup(const struct config *cfg, struct secrets *sec)
 {
 	struct err e;
+	if (router_check(&e) < 0)
+		goto fail;
 	if (secret_load(sec, cfg->secret_file, cfg->secret_file_previous, &e) < 0)
 		goto fail;
 	/* Before any port or certificate: the workers bind and read them as this user. */

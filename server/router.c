@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "err.h"
 #include "handlers.h"
 #include "reply.h"
 #include "req.h"
@@ -114,6 +115,29 @@ static const struct route routes[] = {
 };
 
 #define NROUTES ((int)(sizeof routes / sizeof routes[0]))
+
+static int one_method(int m)
+{
+	return m >= M_GET && m <= M_HEAD && (m & (m - 1)) == 0;
+}
+
+int router_check(struct err *e)
+{
+	for (int i = 0; i < NROUTES; i++) {
+		const struct route *r = &routes[i];
+		if (!r->pattern || r->pattern[0] != '/')
+			return err_set(e, APP_EINTERNAL, "route", "route %d has no path", i);
+		if (r->auth == AUTH_UNSET || !r->handler || !one_method(r->method))
+			return err_set(e, APP_EINTERNAL, "route",
+			               "%s names no access policy, handler or single method",
+			               r->pattern);
+		for (int j = 0; j < i; j++)
+			if (routes[j].method == r->method && !strcmp(routes[j].pattern, r->pattern))
+				return err_set(e, APP_EINTERNAL, "route", "%s %s is listed twice",
+				               router_method_name(r->method), r->pattern);
+	}
+	return 0;
+}
 
 int router_count(void)
 {

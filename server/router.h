@@ -23,6 +23,8 @@ enum route_method {
 };
 
 enum route_auth {
+	AUTH_UNSET,    /* a route that names no policy: router_check refuses to start (R24), and
+	                  auth.c would treat it as AUTH_USER */
 	AUTH_PUBLIC,   /* no session lookup (health, metrics) */
 	AUTH_OPTIONAL, /* the caller is resolved when a token is sent */
 	AUTH_USER,     /* 401 without a valid session */
@@ -56,6 +58,11 @@ uint64_t router_route_body_limit(const struct route *route, uint64_t max_body);
 uint64_t router_body_limit(const char *method, const char *path, size_t len, uint64_t max_body);
 /* The smallest body limit of any route: a body up to it needs no look-up. */
 uint64_t router_min_body_limit(uint64_t max_body);
+/* The table checked once at start (R24, deny by default): every route names its access
+ * policy, one method and a handler, and no method and pattern comes twice.  0, or -1 with e
+ * naming the route. */
+struct err;
+int router_check(struct err *e);
 /* Number of routes and the i-th route, for metrics labels. */
 int router_count(void);
 const struct route *router_get(int i);

@@ -302,6 +302,31 @@ def test_pool_started_without_the_database_stays_sane_and_recovers(own_pg, make_
     assert r.status_code == 401, r.text
 
 
+# --- 3b. deny by default (R24) -----------------------------------------------------------------
+
+# The API's routes open without a session (server/router.c: AUTH_PUBLIC and AUTH_OPTIONAL).
+OPEN_API = {("GET", "/livez"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/api/v1/openapi.json"),
+            ("POST", "/api/v1/session"), ("DELETE", "/api/v1/session"), ("POST", "/api/v1/volunteers")}
+
+
+def test_every_other_api_route_refuses_a_request_without_a_session(server):
+    """R24: every API operation openapi.json lists (path ids set to 1, an empty JSON body),
+    asked without a session, is 401 before anything else is looked at, except the few open
+    ones, which are in the document too (the pages answer a log-in form instead).  (The table itself is checked at every start:
+    router_check refuses to serve a route that names no access policy.)"""
+    paths = server.get("/api/v1/openapi.json").json()["paths"]
+    ops = {(m.upper(), p) for p, item in paths.items() for m in item
+           if m in ("get", "post", "put", "patch", "delete") and p.startswith("/api/")}
+    assert len(ops) > 50, len(ops)
+    assert {op for op in OPEN_API if op[1].startswith("/api/")} <= ops
+    refused = []
+    for method, path in sorted(ops - OPEN_API):
+        r = server.request(method, re.sub(r"\{[^}]+\}", "1", path), json={} if method != "GET" else None)
+        if r.status_code != 401:
+            refused.append((method, path, r.status_code))
+    assert refused == [], refused
+
+
 # --- 4. HSTS ----------------------------------------------------------------------------------
 
 def test_hsts_on_https_only(server):
