@@ -262,6 +262,23 @@ static void warn_role(PGconn *pg)
 	PQclear(res);
 }
 
+/* The database splits hours into days and months in the zone the last migrate stored
+ * (app_time_zone()); a server in another would show times in one zone and count days in the
+ * other, so it does not start until migrate has stored its zone. */
+static int check_time_zone(PGconn *pg, const char *tz, struct err *err)
+{
+	PGresult *res = PQexec(pg, "SELECT app_time_zone()");
+	int rc = 0;
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), tz) != 0)
+		rc = err_set(
+		        err, APP_ECONFLICT, "VOLUNTEERD_TZ",
+		        "%s, but the database counts days and months in %s (stored by the last "
+		        "`volunteerd migrate`): run migrate to change it, or set it back",
+		        tz, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
 int migrate_check(const struct config *cfg, int serving, struct err *err)
 {
 	int applied_max = 0;
@@ -283,6 +300,8 @@ int migrate_check(const struct config *cfg, int serving, struct err *err)
 		             "migrate` first",
 		             applied_max, migrate_latest());
 	}
+	if (rc == 0 && serving)
+		rc = check_time_zone(pg, cfg->tz, err);
 	if (rc == 0 && serving) {
 		if (warn_durability(pg) > 0 && cfg->require_durable_db)
 			rc = err_set(

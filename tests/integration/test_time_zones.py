@@ -254,3 +254,22 @@ def test_a_time_sent_with_a_check_in_or_out_is_refused_and_writes_nothing(make_s
     server_now(out["check_out_at"])
     assert out["credited_minutes"] < 5, out
     w.srv.stop()
+
+
+def test_serve_refuses_a_zone_other_than_the_one_migrate_stored(make_server, fresh_db, pg):
+    """The database splits days in the zone `volunteerd migrate` stored; a server started with
+    another VOLUNTEERD_TZ would show times in one zone and count days in the other.  It exits 1
+    naming VOLUNTEERD_TZ, until migrate stores the new zone; then it starts, and the database
+    counts in that zone."""
+    name, url = fresh_db()
+    srv = make_server(url, tls=False, workers=1, env={"VOLUNTEERD_TZ": "Asia/Shanghai"})
+    srv.migrate()
+    srv.env["VOLUNTEERD_TZ"] = "Europe/Berlin"
+    srv.spawn()
+    assert srv.wait_exit(20) == 1, srv.log_text()
+    assert "VOLUNTEERD_TZ: Europe/Berlin, but the database counts days and months in Asia/Shanghai" in srv.log_text()
+    srv.migrate()
+    srv.start()
+    assert srv.get("/readyz").status_code == 200
+    assert pg.sql("SELECT app_time_zone()", db=name).strip() == "Europe/Berlin"
+    srv.stop()
