@@ -43,8 +43,9 @@ class World:
 
 @pytest.fixture(scope="module")
 def w(pg, workdir):
+    # lock_timeout off: one_batch gathers a batch behind a table lock held longer than it
     srv = helpers.Server(pg.url(), workdir, tls=False, workers=1,
-                         env={"VOLUNTEERD_CODE_TRIES": str(TRIES)})
+                         env={"VOLUNTEERD_CODE_TRIES": str(TRIES), "VOLUNTEERD_DB_LOCK_TIMEOUT_MS": "0"})
     conftest._track(srv.cleanup)
     try:
         srv.start()
