@@ -39,7 +39,9 @@ The rules the table follows, in short:
     per id: the cell gives that result.
 
 Writes that succeed change state, so every write cell makes its own fresh target in setup
-(a fresh volunteer, attendance, entry, grant...) or writes an idempotent value.
+(a fresh volunteer, attendance, entry, grant...) or writes an idempotent value.  A write that
+is refused changes nothing: the cell compares a fingerprint of the domain tables taken just
+before and just after the request (FINGERPRINTED, which says what is left out and why).
 """
 import datetime as dt
 import itertools
@@ -934,6 +936,95 @@ SETUP = {
 }
 
 
+# --------------------------------------------------------------------------------------------
+# A refused write changes nothing (R25): a fingerprint of the domain tables, taken just before
+# and just after each write cell whose answer is a refusal, must be the same.
+# --------------------------------------------------------------------------------------------
+
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+
+# The rows of the auto check-out's tables that it cannot touch during a cell: those of events
+# ending after $1, the cutoff: ten minutes past the cell's start (every tick it closes the open
+# attendances of events ended more than their policy's grace ago, which is never negative, and
+# writes their entries, entry days and audit rows).  The world's events all end hours later.
+LATER_EVENTS = "t.event_id IN (SELECT id FROM events WHERE ends_at > $1)"
+
+# Each table's rows (as t) that a refused write must leave as they were.  Left out:
+#   * sessions: every signed-in request moves its session's last_seen_at; the purge job deletes
+#     dead ones;
+#   * login_attempts, login_pair_attempts: the log-in throttle's counts (a failed log-in raises
+#     them), purged by the job;
+#   * report_unit_deltas, report_unit_totals, volunteer_totals, monthly_volunteer_totals,
+#     report_adjustments: rollups that triggers derive from hour_entry_days (fingerprinted
+#     below), which the auto check-out moves too and the compaction job folds every tick;
+#   * schema_migrations: written by `migrate` alone.
+# Refusals are not audited: audit rows are written in the transaction a refusal rolls back
+# (failed log-ins are audited, but no cell fails a log-in), so audit_log is kept but for the
+# auto check-out's rows.  The matrix sends no Idempotency-Key: no refused write may add one;
+# the purge job deletes expired keys, so only those expiring after the cutoff are compared.
+FINGERPRINTED = {
+    "accounts": "accounts t",
+    "account_totp": "account_totp t",
+    "role_grants": "role_grants t",
+    "org_units": "org_units t",
+    "teams": "teams t",
+    "team_members": "team_members t",
+    "volunteers": "volunteers t",
+    "volunteer_home_history": "volunteer_home_history t",
+    "id_number_consents": "id_number_consents t",
+    "hour_policies": "hour_policies t",
+    "activities": "activities t",
+    "events": "events t",
+    "signups": "signups t",
+    "attendances": "attendances t WHERE " + LATER_EVENTS,
+    "hour_entries": "hour_entries t WHERE " + LATER_EVENTS,
+    "hour_entry_days": "hour_entry_days t WHERE " + LATER_EVENTS,
+    "correction_requests": "correction_requests t",
+    "certificates": "certificates t",
+    "month_closes": "month_closes t",
+    "report_unit_counts": "report_unit_counts t",
+    "audit_log": "audit_log t WHERE t.action <> 'auto_check_out'",
+    "idempotency_keys": "idempotency_keys t WHERE t.expires_at > $1",
+    "app_settings": "app_settings t",
+    "star_schemes": "star_schemes t",
+}
+
+# One statement, so one snapshot of every table.  PostgreSQL never changes a row in place: an
+# UPDATE of any column (even to the value it had) writes a new version, at a new ctid, whose
+# xmin is the writing transaction's id, and an INSERT adds one; a DELETE lowers the count.  So
+# each row's (xmin, ctid), in physical order, and the count witness every committed write;
+# rows at rest keep both (freezing keeps the raw xmin; nothing here runs VACUUM FULL).  Cheaper
+# than hashing the rows' text, which for audit_log's JSON was most of the cost.  Prepared once:
+# planning the two dozen scans cost more than running them.
+FINGERPRINT_SQL = "PREPARE fingerprint(timestamptz) AS " + " UNION ALL ".join(
+    f"SELECT '{name}', count(*), md5(string_agg(t.xmin::text || t.ctid::text, ',' ORDER BY t.tableoid, t.ctid)) "
+    f"FROM {rows}" for name, rows in FINGERPRINTED.items())
+
+
+@pytest.fixture(scope="module")
+def fingerprint(pg):
+    """fingerprint(cutoff) -> {table: (rows, md5 of the rows' versions)}, on a connection of the
+    test's own."""
+    conn = pg.connect()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(FINGERPRINT_SQL)
+
+    def take(cutoff):
+        with conn.cursor() as cur:
+            cur.execute("EXECUTE fingerprint(%s)", (cutoff,))
+            return {name: (rows, digest) for name, rows, digest in cur.fetchall()}
+    yield take
+    conn.close()
+
+
+def refused(want):
+    """A refusal: a 4xx, or a bulk approval that refuses its one item."""
+    if isinstance(want, int):
+        return 400 <= want < 500
+    return want.startswith("200 item 4")
+
+
 def test_the_table_covers_every_route_of_the_domain_api(server):
     """Every /api/v1 route of the router (but the OpenAPI document) has rows in EXPECT for all
     actors, and every row has a setup."""
@@ -958,11 +1049,15 @@ def test_the_table_covers_every_route_of_the_domain_api(server):
 
 
 @pytest.mark.parametrize("endpoint,actor,scope,want", list(cases()))
-def test_authz(w, endpoint, actor, scope, want):
+def test_authz(w, fingerprint, endpoint, actor, scope, want):
     side = "A" if scope in ("own", "any") else OTHER_SIDE[actor]
     spec = SETUP[endpoint](w, actor, side)
     method, path, body, probe, teardown = spec[:5]
     api = spec[5] if len(spec) > 5 else w.api[actor]
+    before = None
+    if method in WRITES and refused(want):
+        cutoff = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=10)
+        before = fingerprint(cutoff)
     try:
         resp = api.req(method, path, body)
     except requests.RequestException as e:  # pragma: no cover - reported as the cell's failure
@@ -975,6 +1070,10 @@ def test_authz(w, endpoint, actor, scope, want):
                              f"{resp.text[:300]}")
         if isinstance(want, int) and want >= 400:
             assert resp.headers.get("Content-Type", "").startswith("application/problem+json")
+        if before is not None:
+            after = fingerprint(cutoff)
+            changed = sorted(t for t in FINGERPRINTED if after[t] != before[t])
+            assert not changed, f"{actor} {scope}: {method} {path} was refused but changed {changed}"
     finally:
         if teardown is not None:
             teardown(resp)
