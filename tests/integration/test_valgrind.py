@@ -3,7 +3,7 @@
 cleanup then fails the session on any memcheck error or definite leak (helpers.py).  Without
 it they are ordinary tests.  Each asserts its answer, so that a path valgrind never walked
 cannot pass as clean: the TLS handshake (1.2 and 1.3), a GET read from the database, a log-in
-(Argon2 on the offload pool), a JSON POST, a form POST of a page, a check-in."""
+(Argon2 on the hashing pool), a JSON POST, a form POST of a page, a check-in."""
 import re
 import secrets
 import ssl
