@@ -27,40 +27,42 @@ FLOORS=(
 OTHERS=(libargon2-1 libqrencode4 libxlsxwriter4 libsystemd0)
 
 installed_version() { # package -> its version, or nothing when it is not installed
-	dpkg-query -W -f='${db:Status-Status} ${Version}' "$1" 2>/dev/null |
+	{ dpkg-query -W -f='${db:Status-Status} ${Version}' "$1" 2>/dev/null || true; } |
 		sed -n 's/^installed //p'
 }
 
-below_floor() { # prints the packages below their floor (or not installed)
-	local line pkg floor v
-	for line in "${FLOORS[@]}"; do
-		read -r pkg floor <<<"$line"
-		v=$(installed_version "$pkg")
-		if [ -z "$v" ] || dpkg --compare-versions "$v" lt "$floor"; then
-			echo "$pkg"
-		fi
-	done
+floor_state() { # package floor -> "ok VERSION", "below VERSION" or "missing -"
+	local v
+	v=$(installed_version "$1")
+	if [ -z "$v" ]; then
+		echo "missing -"
+	elif dpkg --compare-versions "$v" lt "$2"; then
+		echo "below $v"
+	else
+		echo "ok $v"
+	fi
 }
 
-if [ "${1:-}" = --below ]; then
-	below_floor
+if [ "${1:-}" = --below ]; then # the packages below their floor or missing, for deps.sh
+	for line in "${FLOORS[@]}"; do
+		read -r pkg floor <<<"$line"
+		read -r state _ < <(floor_state "$pkg" "$floor")
+		[ "$state" = ok ] || echo "$pkg"
+	done
 	exit 0
 fi
 
 check_floors() { # prints a line per library; returns 1 when one is below its floor
-	local line pkg floor v rc=0
+	local line pkg floor state v rc=0
 	for line in "${FLOORS[@]}"; do
 		read -r pkg floor <<<"$line"
-		v=$(installed_version "$pkg")
-		if [ -z "$v" ]; then
-			printf 'deps-floor: %-24s %-26s BELOW: not installed (floor %s)\n' "$pkg" - "$floor"
-			rc=1
-		elif dpkg --compare-versions "$v" lt "$floor"; then
-			printf 'deps-floor: %-24s %-26s BELOW: floor %s\n' "$pkg" "$v" "$floor"
-			rc=1
-		else
-			printf 'deps-floor: %-24s %-26s ok (floor %s)\n' "$pkg" "$v" "$floor"
-		fi
+		read -r state v < <(floor_state "$pkg" "$floor")
+		case $state in
+		ok) printf 'deps-floor: %-24s %-26s ok (floor %s)\n' "$pkg" "$v" "$floor" ;;
+		below) printf 'deps-floor: %-24s %-26s BELOW: floor %s\n' "$pkg" "$v" "$floor" ;;
+		*) printf 'deps-floor: %-24s %-26s BELOW: not installed (floor %s)\n' "$pkg" - "$floor" ;;
+		esac
+		[ "$state" = ok ] || rc=1
 	done
 	for pkg in "${OTHERS[@]}"; do
 		v=$(installed_version "$pkg")

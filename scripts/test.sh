@@ -167,25 +167,25 @@ run_valgrind() {
 	VOLUNTEERD_VALGRIND=1 run_pytest integration-valgrind tests/integration/test_valgrind.py
 }
 
-# `make check` (clang-format, the log-format check and cppcheck) as one test, so that CI gates
-# on it.
-run_lint() {
-	echo "=== lint: make check"
-	if make -s check; then
-		add lint 1 0
+# A command counted as one test: passed when it exits 0, else failed with the hint.
+run_as_one_test() { # suite hint command...
+	local suite=$1 hint=$2
+	shift 2
+	echo "=== $suite: $*"
+	if "$@"; then
+		add "$suite" 1 0
 	else
-		add lint 0 1 "make check failed: see above"
+		add "$suite" 0 1 "$hint"
 	fi
 }
 
-# The runtime libraries' versions against the fixed ones, and build/sbom.txt, as one test.
+# `make check` (clang-format, the log-format check and cppcheck), so that CI gates on it.
+run_lint() { run_as_one_test lint "make check failed: see above" make -s check; }
+
+# The runtime libraries' versions against the fixed ones, and build/sbom.txt.
 run_deps_floor() {
-	echo "=== deps-floor: scripts/deps-floor.sh"
-	if bash scripts/deps-floor.sh; then
-		add deps-floor 1 0
-	else
-		add deps-floor 0 1 "a library is below its floor: run scripts/deps.sh"
-	fi
+	run_as_one_test deps-floor "a library is below its floor: run scripts/deps.sh" \
+		bash scripts/deps-floor.sh
 }
 
 # The browser tests: node --test in tests/e2e (playwright-core driving Debian's chromium),

@@ -47,11 +47,14 @@ void reply_retry_after(struct req *r, long long seconds)
 
 /* Every answer that is not a page (JSON, CSV, Excel, an image, a refusal) is data: nothing in
  * it may load, run or be framed, and it sends no Referer on.  The pages set their own. */
-#define DATA_CSP "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+#define DATA_CSP      "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+#define DATA_REFERRER "no-referrer"
+#define FRAMES        "DENY"
+/* The same three, written out for reply_refusal's one printf. */
 #define DATA_SECURITY_HEADERS                                                                      \
 	"Content-Security-Policy: " DATA_CSP "\r\n"                                                \
-	"Referrer-Policy: no-referrer\r\n"                                                         \
-	"X-Frame-Options: DENY\r\n"
+	"Referrer-Policy: " DATA_REFERRER "\r\n"                                                   \
+	"X-Frame-Options: " FRAMES "\r\n"
 
 /* A TLS record holds at most 16 KB of data. */
 #define ONE_TLS_RECORD 16384
@@ -109,8 +112,8 @@ void reply_buffer(struct req *r, int status, const char *ctype, struct evbuffer 
 		evhttp_add_header(h, "Strict-Transport-Security", HSTS);
 	if (!evhttp_find_header(h, "Content-Security-Policy")) {
 		evhttp_add_header(h, "Content-Security-Policy", DATA_CSP);
-		evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-		evhttp_add_header(h, "X-Frame-Options", "DENY");
+		evhttp_add_header(h, "Referrer-Policy", DATA_REFERRER);
+		evhttp_add_header(h, "X-Frame-Options", FRAMES);
 	}
 	if (!evhttp_find_header(h, "Cache-Control"))
 		evhttp_add_header(h, "Cache-Control", "no-store");
@@ -284,7 +287,7 @@ static void security_headers(struct req *r)
 {
 	reply_header(r, "Content-Security-Policy", PAGE_CSP);
 	reply_header(r, "Referrer-Policy", "same-origin");
-	reply_header(r, "X-Frame-Options", "DENY");
+	reply_header(r, "X-Frame-Options", FRAMES);
 }
 
 void reply_html(struct req *r, int status, const char *body, size_t len)
