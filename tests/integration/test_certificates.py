@@ -113,8 +113,10 @@ def test_a_certificate_states_the_approved_hours_and_checks_out(w):
                 f"/certificates/VC2026999999999?c={c['code']}"):
         assert requests.get(w.server.url(bad), timeout=TIMEOUT).status_code == 404
 
-    # Later approvals do not change what was issued; a new certificate counts them.
-    served(w, v["id"], w.events[1], w.now - dt.timedelta(hours=30), 15)
+    # Later approvals do not change what was issued; a new certificate counts them.  (At a set
+    # hour of yesterday, clear of with_service's entries: 15 minutes from w.now - 30 h met its
+    # 22:00 entry of the day before yesterday when the test ran between 03:30 and 04:00.)
+    served(w, v["id"], w.events[1], dt.datetime.combine(day2, dt.time(16, 0), SH), 15)
     assert requests.get(c["url"], timeout=TIMEOUT).text.count("3.25") >= 1
     assert me.ok("POST", "/me/certificates", {}, want=201)["service"]["approved_hours"] == "3.50"
 
