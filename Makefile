@@ -6,14 +6,15 @@ PKGS    := libevent libevent_openssl openssl libpq libcjson libargon2 xlsxwriter
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-           -Wpointer-arith -Wcast-qual
+           -Wpointer-arith -Wcast-qual -Wformat -Werror=format-security
 OPT     ?= -O2 -g
 # Hardening, as Debian builds its packages: checked buffer functions, stack canaries and
-# clash protection, and a GOT made read-only at start-up (full RELRO).  The sanitizer builds
-# below leave them out (ASan replaces the checked functions).
-HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fcf-protection
+# clash protection, a position-independent executable (said here, not left to the compiler's
+# default), and a GOT made read-only at start-up (full RELRO).  The sanitizer builds below
+# leave them out (ASan replaces the checked functions).
+HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fcf-protection -fPIE
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(HARDEN) $(WARN) -MMD -MP -Icommon -Iserver -Ibuild $(PKG_CFLAGS)
-LDFLAGS += -Wl,-z,relro -Wl,-z,now
+LDFLAGS += -pie -Wl,-z,relro -Wl,-z,now
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
@@ -86,6 +87,9 @@ build/tests/test_%: tests/unit/test_%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $(filter-out %.h,$^) $(LDLIBS) -lcmocka
 
+# The one unit test of server code: route_check.c stands apart from the table and its handlers.
+build/tests/test_route_check: build/server/route_check.o
+
 deps:
 	bash scripts/deps.sh
 
@@ -140,6 +144,11 @@ build/asan/tests/test_%: tests/unit/test_%.c $(ASAN_COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LDLIBS) -lcmocka
 
+build/asan/server/route_check.o: server/route_check.c $(ALL_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
+build/asan/tests/test_route_check: build/asan/server/route_check.o
+
 test-asan: asan
 	bash scripts/test.sh asan
 
@@ -166,11 +175,21 @@ QUEUE_H  = $(shell printf '\043include <sys/queue.h>\n' | $(CC) -M -E - 2>/dev/n
 CPPCHECK = cppcheck --error-exitcode=1 --enable=warning,portability --library=posix --inline-suppr \
            --std=c11 -q -D_GNU_SOURCE --include=$(QUEUE_H) -Icommon -Iserver -Iserver/pages
 
+# clang-tidy's static analyzer (R46), every file of common/ and server/, two at a time, any
+# finding an error.  Left out: security.insecureAPI, which names every memcpy, snprintf and
+# strcpy, bounded or not, and asks for Annex K functions that glibc does not have; and
+# valist.Uninitialized, which loses a va_list passed by pointer (log.c) or started again after
+# va_end (html.c).  A false positive is suppressed inline (NOLINTNEXTLINE), with its reason.
+TIDY_CHECKS = -*,clang-analyzer-*,-clang-analyzer-security.insecureAPI.*,-clang-analyzer-valist.Uninitialized
+TIDY = clang-tidy --quiet --warnings-as-errors='*' --checks='$(TIDY_CHECKS)'
+
 check:
 	clang-format --dry-run --Werror common/*.[ch] server/*.[ch] server/pages/*.[ch] tests/unit/*.[ch] scripts/bench/*.c
 	@# log_msg quotes every %s itself: a value quoted again in the format would break logfmt.
 	@! grep -n -A2 'log_msg(' common/*.c server/*.c server/pages/*.c | grep -F '\"%s'
 	$(CPPCHECK) common server
+	ls common/*.c server/*.c server/pages/*.c | xargs -P2 -n4 sh -c '$(TIDY) "$$@" -- \
+		$(filter-out -MMD -MP $(WARN),$(CFLAGS))' tidy
 
 clean:
 	rm -rf build

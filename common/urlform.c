@@ -49,6 +49,8 @@ static int refuse(struct urlform_refusal *out, const char *name, const char *why
 	size_t n = name ? strlen(name) : 0;
 	if (n >= sizeof out->field) {
 		n = sizeof out->field - 1;
+		/* n < strlen(name) here; the analyzer loses that length through decode(). */
+		/* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult) */
 		while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80)
 			n--;
 	}

@@ -16,7 +16,7 @@ PACKAGES=(
 	python3-cryptography
 	chromium fonts-wqy-microhei
 	prometheus clang-format curl clang libclang-rt-14-dev
-	valgrind cppcheck
+	valgrind cppcheck clang-tidy
 )
 
 missing=()

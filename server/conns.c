@@ -212,7 +212,7 @@ void conns_watch_listener(struct conns *cs, struct evconnlistener *lev)
  * whole: a phone's temporary addresses change within it).  -1 when it has none. */
 static int peer_key(evutil_socket_t fd, uint64_t *key)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0};
 	socklen_t len = sizeof ss;
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
 		return -1;

@@ -10,6 +10,7 @@
  */
 #include "db.h"
 
+#include <assert.h>
 #include <event2/event.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -172,6 +173,7 @@ static void on_conn(struct dbconn *c, enum dbconn_event ev, struct db_job *job, 
 	for (int i = 0; i < p->nslots; i++)
 		if (p->slots[i].conn == c)
 			s = &p->slots[i];
+	assert(s != NULL); /* every connection is made by one slot and reports only to it */
 	switch (ev) {
 	case DBCONN_EV_UP:
 		if (!s->up)

@@ -380,7 +380,8 @@ static int run_group(struct stream *streams, const struct phase *const *phases, 
 			if (errno == EINTR)
 				continue;
 			perror("poll");
-			return -1;
+			failed = 1;
+			break;
 		}
 		for (int j = 0; j < m; j++) {
 			struct stream *s = &streams[which[j]];
@@ -392,7 +393,9 @@ static int run_group(struct stream *streams, const struct phase *const *phases, 
 			stream_report(s);
 		}
 	}
-	for (int k = 0; k < n; k++) {
+	for (int k = 0; k < n; k++) { /* a phase left running when poll failed is reported here */
+		free(streams[k].text);
+		streams[k].text = NULL;
 		free(streams[k].error);
 		streams[k].error = NULL;
 	}

@@ -116,27 +116,9 @@ static const struct route routes[] = {
 
 #define NROUTES ((int)(sizeof routes / sizeof routes[0]))
 
-static int one_method(int m)
-{
-	return m >= M_GET && m <= M_HEAD && (m & (m - 1)) == 0;
-}
-
 int router_check(struct err *e)
 {
-	for (int i = 0; i < NROUTES; i++) {
-		const struct route *r = &routes[i];
-		if (!r->pattern || r->pattern[0] != '/')
-			return err_set(e, APP_EINTERNAL, "route", "route %d has no path", i);
-		if (r->auth == AUTH_UNSET || !r->handler || !one_method(r->method))
-			return err_set(e, APP_EINTERNAL, "route",
-			               "%s names no access policy, handler or single method",
-			               r->pattern);
-		for (int j = 0; j < i; j++)
-			if (routes[j].method == r->method && !strcmp(routes[j].pattern, r->pattern))
-				return err_set(e, APP_EINTERNAL, "route", "%s %s is listed twice",
-				               router_method_name(r->method), r->pattern);
-	}
-	return 0;
+	return route_table_check(routes, NROUTES, e);
 }
 
 int router_count(void)
@@ -178,26 +160,6 @@ static int match(const char *pattern, char *path, const char **params, size_t *l
 		return 0;
 	*nparams = n;
 	return 1;
-}
-
-const char *router_method_name(int m)
-{
-	switch (m) {
-	case M_GET:
-		return "GET";
-	case M_POST:
-		return "POST";
-	case M_PUT:
-		return "PUT";
-	case M_DELETE:
-		return "DELETE";
-	case M_PATCH:
-		return "PATCH";
-	case M_OPTIONS:
-		return "OPTIONS";
-	default:
-		return "HEAD";
-	}
 }
 
 uint64_t router_route_body_limit(const struct route *route, uint64_t max_body)

@@ -63,6 +63,9 @@ uint64_t router_min_body_limit(uint64_t max_body);
  * naming the route. */
 struct err;
 int router_check(struct err *e);
+/* The same checks over any table of n routes (server/route_check.c, which a unit test links
+ * without the handlers). */
+int route_table_check(const struct route *table, int n, struct err *e);
 /* Number of routes and the i-th route, for metrics labels. */
 int router_count(void);
 const struct route *router_get(int i);

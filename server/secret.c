@@ -106,8 +106,8 @@ static void derive_id_key(const uint8_t *master, size_t len, struct idnum_key *k
 
 int secret_load(struct secrets *s, const char *path, const char *previous, struct err *err)
 {
-	uint8_t master[4096];
-	size_t n;
+	uint8_t master[4096] = {0};
+	size_t n = 0;
 	char cur_hex[2 * IDNUM_KEY_ID_LEN + 1], prev_hex[2 * IDNUM_KEY_ID_LEN + 1] = "-";
 	memset(s, 0, sizeof *s);
 	if (!path || !*path)

@@ -1,0 +1,120 @@
+/*
+ * test_route_check.c: the checks serve runs over its route table before it binds anything
+ * (R24, deny by default), given tables of the test's own: a route without an access policy, a
+ * handler, a path or exactly one method, or a method and path listed twice, stops the start
+ * and is named.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "router.h"
+
+static void answer(struct req *r)
+{
+	(void)r;
+}
+
+#define GOOD_ROUTES                                                                                \
+	{M_GET, "/livez", answer, AUTH_PUBLIC, 0, 0},                                              \
+	        {M_GET, "/api/v1/me", answer, AUTH_USER, 0, 1},                                    \
+	        {M_POST, "/api/v1/me", answer, AUTH_USER, 4096, 1},                                \
+	{                                                                                          \
+		M_POST, "/api/v1/events/{id}/check-ins", answer, AUTH_BATCHED, 0, 0                \
+	}
+
+/* Checks table, and when it is refused, that the refusal is an internal error on "route" whose
+ * detail holds `names`. */
+static int check(const struct route *table, int n, const char *names)
+{
+	struct err e;
+	err_clear(&e);
+	int rc = route_table_check(table, n, &e);
+	if (rc == 0)
+		return 0;
+	assert_int_equal(e.code, APP_EINTERNAL);
+	assert_string_equal(e.field, "route");
+	assert_non_null(strstr(e.detail, names));
+	return rc;
+}
+
+static void test_a_table_of_whole_routes_passes(void **state)
+{
+	(void)state;
+	const struct route table[] = {GOOD_ROUTES};
+	assert_int_equal(check(table, 4, ""), 0);
+	assert_int_equal(check(table, 0, ""), 0);
+}
+
+static void test_a_route_without_a_policy_stops_the_start(void **state)
+{
+	(void)state;
+	const struct route table[] = {
+	        GOOD_ROUTES, {.method = M_GET, .pattern = "/api/v1/forgotten", .handler = answer}};
+	assert_int_equal(check(table, 5, "/api/v1/forgotten names no access policy"), -1);
+}
+
+static void test_a_route_without_a_handler_stops_the_start(void **state)
+{
+	(void)state;
+	const struct route table[] = {GOOD_ROUTES, {M_GET, "/api/v1/x", NULL, AUTH_USER, 0, 0}};
+	assert_int_equal(check(table, 5, "/api/v1/x names no"), -1);
+}
+
+static void test_a_route_needs_exactly_one_method(void **state)
+{
+	(void)state;
+	const struct route none[] = {{0, "/api/v1/x", answer, AUTH_USER, 0, 0}};
+	const struct route two[] = {{M_GET | M_POST, "/api/v1/x", answer, AUTH_USER, 0, 0}};
+	const struct route beyond[] = {{M_HEAD << 1, "/api/v1/x", answer, AUTH_USER, 0, 0}};
+	assert_int_equal(check(none, 1, "/api/v1/x"), -1);
+	assert_int_equal(check(two, 1, "/api/v1/x"), -1);
+	assert_int_equal(check(beyond, 1, "/api/v1/x"), -1);
+}
+
+static void test_a_route_needs_a_path(void **state)
+{
+	(void)state;
+	const struct route no_path[] = {GOOD_ROUTES, {M_GET, NULL, answer, AUTH_USER, 0, 0}};
+	const struct route relative[] = {GOOD_ROUTES, {M_GET, "api", answer, AUTH_USER, 0, 0}};
+	assert_int_equal(check(no_path, 5, "route 4 has no path"), -1);
+	assert_int_equal(check(relative, 5, "route 4 has no path"), -1);
+}
+
+static void test_a_method_and_path_listed_twice_stop_the_start(void **state)
+{
+	(void)state;
+	const struct route table[] = {GOOD_ROUTES,
+	                              {M_POST, "/api/v1/me", answer, AUTH_PUBLIC, 0, 0}};
+	assert_int_equal(check(table, 5, "POST /api/v1/me is listed twice"), -1);
+}
+
+static void test_method_names(void **state)
+{
+	(void)state;
+	assert_string_equal(router_method_name(M_GET), "GET");
+	assert_string_equal(router_method_name(M_POST), "POST");
+	assert_string_equal(router_method_name(M_PUT), "PUT");
+	assert_string_equal(router_method_name(M_DELETE), "DELETE");
+	assert_string_equal(router_method_name(M_PATCH), "PATCH");
+	assert_string_equal(router_method_name(M_OPTIONS), "OPTIONS");
+	assert_string_equal(router_method_name(M_HEAD), "HEAD");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_a_table_of_whole_routes_passes),
+	        cmocka_unit_test(test_a_route_without_a_policy_stops_the_start),
+	        cmocka_unit_test(test_a_route_without_a_handler_stops_the_start),
+	        cmocka_unit_test(test_a_route_needs_exactly_one_method),
+	        cmocka_unit_test(test_a_route_needs_a_path),
+	        cmocka_unit_test(test_a_method_and_path_listed_twice_stop_the_start),
+	        cmocka_unit_test(test_method_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
