@@ -49,6 +49,7 @@ static const struct config_key config_keys[] = {
         {"VOLUNTEERD_TLS_KEY", CONFIG_STR, OFF(tls_key), 0, STRMAX(tls_key), ""},
         {"VOLUNTEERD_WORKERS", CONFIG_INT, OFF(workers), 0, 64, "0"},
         {"VOLUNTEERD_HASH_THREADS", CONFIG_INT, OFF(hash_threads), 0, 64, "0"},
+        {"VOLUNTEERD_HASH_QUEUE", CONFIG_INT, OFF(hash_queue_max), 1, 100000, "256"},
         {"VOLUNTEERD_TZ", CONFIG_STR, OFF(tz), 0, STRMAX(tz), "Asia/Shanghai"},
         {"VOLUNTEERD_SECRET_FILE", CONFIG_STR, OFF(secret_file), 0, STRMAX(secret_file), ""},
         {"VOLUNTEERD_PASSWORD_DENYLIST", CONFIG_STR, OFF(password_denylist), 0,

@@ -26,6 +26,7 @@ struct config {
 	int workers;           /* VOLUNTEERD_WORKERS, default 0 = number of online cores; 0..64 */
 	int hash_threads;      /* VOLUNTEERD_HASH_THREADS, per worker, default 0 = the online cores
 	                          shared among the workers (config_hash_threads); 0..64 */
+	int hash_queue_max;    /* VOLUNTEERD_HASH_QUEUE, default 256: log-ins waiting per worker */
 	char tz[64];           /* VOLUNTEERD_TZ, default "Asia/Shanghai" */
 	char secret_file[512]; /* VOLUNTEERD_SECRET_FILE */
 	char password_denylist[512]; /* VOLUNTEERD_PASSWORD_DENYLIST: passwords refused, one a line

@@ -29,10 +29,11 @@
 #include "sessions.h"
 #include "tls.h"
 
-/* Tasks each pool queues before refusing (503 with Retry-After).  Hashing: a queued log-in
- * holds a few hundred bytes and waits about one hash time per (queued / threads).  Exports:
- * each queued one holds its parsed report (megabytes for a district's per-volunteer table). */
-enum { HASH_QUEUE_MAX = 256, EXPORT_QUEUE_MAX = 16 };
+/* Tasks the export pool queues before refusing (503 with Retry-After): each queued one holds
+ * its parsed report (megabytes for a district's per-volunteer table).  The hashing pool's is
+ * VOLUNTEERD_HASH_QUEUE: a queued log-in holds a few hundred bytes and waits about one hash
+ * time per (queued / threads). */
+enum { EXPORT_QUEUE_MAX = 16 };
 /* One export thread per worker: exports are rare (coordinators, monthly), mostly file writes,
  * and with one worker per core this is one per core; more would only compete with hashing. */
 enum { EXPORT_THREADS = 1 };
@@ -181,7 +182,7 @@ int worker_run(const struct config *cfg, const struct secrets *secrets, int inde
 	w.db = db_pool_new(w.base, cfg);
 	/* config_validate has parsed it once already, naming the variable if it was wrong */
 	netranges_parse(cfg->trusted_proxies, "VOLUNTEERD_TRUSTED_PROXIES", &w.trusted_proxies, &e);
-	w.hashing = offload_new(w.base, config_hash_threads(cfg), HASH_QUEUE_MAX);
+	w.hashing = offload_new(w.base, config_hash_threads(cfg), cfg->hash_queue_max);
 	w.exports = offload_new(w.base, EXPORT_THREADS, EXPORT_QUEUE_MAX);
 	if (w.db) {
 		w.sessions = sessions_new(w.base, cfg, w.db, metrics);

@@ -1,8 +1,9 @@
 """R18, hashing cannot be used for a denial of service: 200 log-ins at once against a server of
 one worker and one of two.  Each worker verifies Argon2id (m = 19 MiB, tens of ms each) on a
 hashing pool of its own whose threads are the online cores shared among the workers (at least
-one each: VOLUNTEERD_HASH_THREADS, common/config.c), with a queue of 256 (server/worker.c,
-server/offload.c; a full queue is 503 with Retry-After, server/h_session.c).  Checked while
+one each: VOLUNTEERD_HASH_THREADS, common/config.c), with a queue of VOLUNTEERD_HASH_QUEUE,
+256 by default (server/worker.c, server/offload.c; a full queue is 503 with Retry-After,
+server/h_session.c).  Checked while
 and after they run:
 
 * every answer is 401 (hashed and wrong), 429 (throttled) or 503 (refused for load), the last
@@ -23,7 +24,8 @@ wrong passwords of one account, from ten loopback addresses with 20 log-ins each
 log-in throttle's 30 per address, so every unknown login reaches the pool (401, or 503 when its
 queue is full), never 429.  The final log-in is another account's, from an address the flood
 did not use (README "The log-in throttle": 30 failures from one address lock it).  With 200 <
-256, the queue does not fill here, so 503s are allowed but not expected.
+256, the queue does not fill here, so 503s are allowed but not expected; a queue made small
+fills in test_a_full_hashing_queue_sheds_log_ins_at_once_with_503.
 
 Exports (CSV, Excel) run on a second pool of each worker, so that neither kind of work queues
 behind the other: an Excel export asked for while a flood's hashes are queued is answered
@@ -282,3 +284,49 @@ def test_sigterm_answers_the_log_ins_queued_for_a_hash(fresh_db, make_server):
     assert collections.Counter(status for status, _ in answers) == {401: DRAIN_FLOOD}, answers
     assert rc == 0, srv.log_text()[-1500:]
     assert "event=worker_drain" in srv.log_text()
+
+
+SHED_QUEUE = 4
+SHED_FLOOD = 60
+
+
+def test_a_full_hashing_queue_sheds_log_ins_at_once_with_503(fresh_db, make_server):
+    """One worker, one hashing thread and a queue of SHED_QUEUE (VOLUNTEERD_HASH_QUEUE):
+    SHED_FLOOD log-ins at once fill it at once, and those past it are refused without a hash,
+    503 with Retry-After (event=login_shed), while the pool never holds more than its queue and
+    its one running hash.  The refused are counted in /metrics, the accepted are hashed (401),
+    /livez keeps answering, and an account logs in afterwards."""
+    _, url = fresh_db()
+    srv = make_server(url, tls=False, workers=1,
+                      env={"VOLUNTEERD_HASH_THREADS": "1", "VOLUNTEERD_HASH_QUEUE": str(SHED_QUEUE)})
+    srv.migrate()
+    srv.create_admin("target", PW)
+    srv.create_admin("keeper", PW)
+    srv.start()
+
+    probe = Probe(srv)
+    probe.start()
+    try:
+        answers = flood(srv, None, SHED_FLOOD)
+    finally:
+        probe.stop.set()
+        probe.join(10)
+
+    counts = collections.Counter(status for status, _ in answers)
+    assert set(counts) <= {401, 503} and counts[401] >= 1, counts
+    # A hash takes tens of ms and the flood arrives within about as long: most of it finds the
+    # queue full.
+    assert counts[503] >= SHED_FLOOD // 2, counts
+    for status, retry_after in answers:
+        if status == 503:
+            assert retry_after and retry_after.isdigit() and int(retry_after) > 0, retry_after
+    assert {status for status, _ in probe.samples} == {200}, probe.samples
+
+    hashing = lambda name: pool_figures(srv, name, "hashing")[0]  # noqa: E731
+    assert helpers.wait_until(lambda: hashing("volunteerd_offload_refused_total") == counts[503], 5), \
+        (hashing("volunteerd_offload_refused_total"), counts)
+    assert hashing("volunteerd_offload_tasks_total") == counts[401]
+    assert hashing("volunteerd_offload_running_peak") == 1
+    assert srv.log_text().count("event=login_shed") == counts[503]
+    assert login(srv, "127.0.0.1", "keeper", PW)[0] == 201
+    print(f"\nqueue of {SHED_QUEUE}: {dict(counts)}")

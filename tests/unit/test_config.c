@@ -24,6 +24,7 @@ static const char *const all_vars[] = {
         "VOLUNTEERD_TLS_KEY",
         "VOLUNTEERD_WORKERS",
         "VOLUNTEERD_HASH_THREADS",
+        "VOLUNTEERD_HASH_QUEUE",
         "VOLUNTEERD_TZ",
         "VOLUNTEERD_SECRET_FILE",
         "VOLUNTEERD_DB_POOL",
@@ -140,6 +141,11 @@ static void test_hash_threads(void **state)
 	assert_int_equal(config_set(&c, "VOLUNTEERD_HASH_THREADS", "65", &e), -1);
 	assert_string_equal(e.field, "VOLUNTEERD_HASH_THREADS");
 	assert_int_equal(config_set(&c, "VOLUNTEERD_HASH_THREADS", "-1", &e), -1);
+	assert_int_equal(c.hash_queue_max, 256);
+	assert_int_equal(config_set(&c, "VOLUNTEERD_HASH_QUEUE", "2", &e), 0);
+	assert_int_equal(c.hash_queue_max, 2);
+	assert_int_equal(config_set(&c, "VOLUNTEERD_HASH_QUEUE", "0", &e), -1);
+	assert_string_equal(e.field, "VOLUNTEERD_HASH_QUEUE");
 }
 
 static void test_set_integers(void **state)
