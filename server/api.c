@@ -192,11 +192,12 @@ static void api_call_submit(struct req *r, const char *fn, cJSON *args, int ok_s
 	db_job_param_copy(&r->job, 4, key ? hash_hex : NULL);
 	db_job_param_copy(&r->job, 5, ip[0] ? ip : NULL);
 	db_job_param(&r->job, 6, r->rid);
+	r->job.rid = r->rid; /* for the log's db_error line, in a batch too */
 	if (batched)
 		batch_submit(r->w->batch, &r->job, r->session_pending ? r->session_hash : NULL,
 		             api_batch_finish, r);
 	else
-		db_submit(r->w->db, &r->job);
+		req_db_submit(r);
 }
 
 void api_call_post(struct req *r, const char *fn, cJSON *args, int ok_status, api_post_fn post)

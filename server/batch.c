@@ -40,7 +40,8 @@
 struct call {
 	batch_done_fn done;
 	void *arg;
-	cJSON *item; /* the api_call parameters, until the batch is sent */
+	const char *rid; /* the request's (job->rid), for the log */
+	cJSON *item;     /* the api_call parameters, until the batch is sent */
 	int has_session;
 	uint8_t session_hash[32];
 };
@@ -129,9 +130,10 @@ static void bjob_done(struct db_job *job, const struct db_result *res, const str
 			c->done(c->arg, db_result_value(res, row, 2),
 			        (size_t)db_result_length(res, row, 2), account, volunteer, &ie);
 		} else {
-			db_error_from_fields(
-			        db_result_value(res, row, 3), db_result_value(res, row, 4),
-			        db_result_value(res, row, 5), db_result_value(res, row, 6), &ie);
+			db_error_from_fields(db_result_value(res, row, 3),
+			                     db_result_value(res, row, 4),
+			                     db_result_value(res, row, 5),
+			                     db_result_value(res, row, 6), c->rid, &ie);
 			c->done(c->arg, NULL, 0, account, volunteer, &ie);
 		}
 	}
@@ -251,6 +253,7 @@ void batch_submit(struct batch *b, struct db_job *job, const uint8_t *session_ha
 	struct call *c = &bj->calls[bj->n++];
 	c->done = done;
 	c->arg = arg;
+	c->rid = job->rid;
 	c->item = item;
 	c->has_session = session_hash != NULL;
 	if (session_hash)

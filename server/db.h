@@ -35,6 +35,7 @@ struct db_job {
 	                                      db_job_param_copy */
 	db_done_fn done;
 	void *arg;
+	const char *rid; /* the request's id for the log's db_error line (borrowed), or NULL */
 
 	/* private to db.c */
 	uint32_t owned; /* bit i: params[i] is a copy that db.c frees */
@@ -81,9 +82,10 @@ void db_pool_stats(const struct db_pool *pool, struct db_stats *out);
 
 /* Map an error's SQLSTATE, message, column and constraint (any may be NULL) to an
  * application error, as for a failed job: VDnnn is HTTP status nnn, 23505 a conflict, ...
- * For errors reported inside a result (sql/0008_batch.sql's per-item outcomes). */
+ * For errors reported inside a result (sql/0008_batch.sql's per-item outcomes).  An internal
+ * or unavailable one is logged (db_error) with rid, the request's id, when not NULL. */
 void db_error_from_fields(const char *sqlstate, const char *msg, const char *column,
-                          const char *constraint, struct err *err);
+                          const char *constraint, const char *rid, struct err *err);
 
 int db_result_rows(const struct db_result *r);
 int db_result_cols(const struct db_result *r);

@@ -190,7 +190,7 @@ static void finish_job(struct dbconn *c)
 	if (!res)
 		err_set(&e, APP_EINTERNAL, NULL, "no result");
 	else if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
-		dbconn_result_err(res, &e);
+		dbconn_result_err(res, job ? job->rid : NULL, &e);
 	if (reuse) {
 		c->state = DBCONN_IDLE;
 		watch(c, EV_READ);
@@ -476,16 +476,16 @@ static enum app_err err_of_sqlstate(const char *st)
 	return APP_EINTERNAL;
 }
 
-void dbconn_result_err(const PGresult *res, struct err *err)
+void dbconn_result_err(const PGresult *res, const char *rid, struct err *err)
 {
 	db_error_from_fields(PQresultErrorField(res, PG_DIAG_SQLSTATE),
 	                     PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
 	                     PQresultErrorField(res, PG_DIAG_COLUMN_NAME),
-	                     PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME), err);
+	                     PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME), rid, err);
 }
 
 void db_error_from_fields(const char *st, const char *msg, const char *col, const char *cons,
-                          struct err *err)
+                          const char *rid, struct err *err)
 {
 	enum app_err code = err_of_sqlstate(st);
 	const char *field = col ? col : cons ? queries_constraint_field(cons) : NULL;
@@ -493,7 +493,8 @@ void db_error_from_fields(const char *st, const char *msg, const char *col, cons
 	if (code == APP_EINTERNAL || code == APP_EUNAVAILABLE) {
 		/* Keep server internals out of the answer, but in the log. */
 		log_msg(code == APP_EINTERNAL ? LOG_ERROR : LOG_WARN, "db_error",
-		        "sqlstate=%s message=%s", st ? st : "-", msg ? msg : "-");
+		        "rid=%s sqlstate=%s message=%s", rid ? rid : "-", st ? st : "-",
+		        msg ? msg : "-");
 		err_set(err, code, NULL,
 		        code == APP_EINTERNAL ? "database error" : "database busy or unavailable");
 		return;

@@ -56,7 +56,7 @@ void dbconn_set_notify(struct dbconn *c, dbconn_notify_fn fn, void *arg);
  * default; a pooler in transaction mode may not keep prepared statements). */
 void dbconn_set_prepare(struct dbconn *c, int on);
 
-/* Map a failed result (or a connection error message) to an application error. */
-void dbconn_result_err(const PGresult *res, struct err *err);
+/* Map a failed result to an application error (db_error_from_fields; rid for the log). */
+void dbconn_result_err(const PGresult *res, const char *rid, struct err *err);
 
 #endif

@@ -62,7 +62,7 @@ void h_readyz(struct req *r)
 		return;
 	}
 	db_job_init(&r->job, Q_SCHEMA_VERSION, readyz_done, r);
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 }
 
 void h_metrics(struct req *r)

@@ -172,7 +172,7 @@ static void change_done(struct offload_task *t, int ran)
 		db_job_param(&r->job, 4, c->ip[0] ? c->ip : NULL);
 		db_job_param(&r->job, 5, r->rid);
 	}
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 }
 
 static void looked_up(struct db_job *job, const struct db_result *res, const struct err *e)
@@ -246,7 +246,7 @@ static struct change *account_flow_start(struct req *r, const char *current, con
 	db_job_init(&r->job, Q_PASSWORD_LOOKUP, looked_up, c);
 	db_job_param_int(&r->job, 0, r->account_id);
 	db_job_param(&r->job, 1, c->ip[0] ? c->ip : NULL);
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 	return c;
 }
 
@@ -386,7 +386,7 @@ void h_sessions_list(struct req *r)
 	db_job_param_int(&r->job, 0, r->account_id);
 	db_job_param(&r->job, 1, m->keep);
 	db_job_param_int(&r->job, 2, r->w->cfg->session_idle_min);
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 }
 
 void sessions_end_others(struct req *r)
@@ -399,7 +399,7 @@ void sessions_end_others(struct req *r)
 	db_job_param(&r->job, 1, m->keep);
 	db_job_param(&r->job, 2, m->ip[0] ? m->ip : NULL);
 	db_job_param(&r->job, 3, r->rid);
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 }
 
 void h_sessions_end_others(struct req *r)

@@ -166,7 +166,7 @@ static void succeed(struct login *l)
 	db_job_param_copy(&r->job, k++, req_header(r, "User-Agent"));
 	db_job_param(&r->job, k++, l->login);
 	db_job_param(&r->job, k, r->rid);
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 }
 
 /* A wrong or used code, after the right password: counted as a failed log-in. */
@@ -212,7 +212,7 @@ static void totp_looked_up(struct db_job *job, const struct db_result *res, cons
 	db_job_init(&r->job, Q_LOGIN_FAIL, totp_failure_counted, l);
 	db_job_param(&r->job, 0, l->login);
 	db_job_param(&r->job, 1, l->ip[0] ? l->ip : NULL);
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 }
 
 static void verify_work(struct offload_task *t)
@@ -229,7 +229,7 @@ static void look_up_totp(struct login *l)
 {
 	db_job_init(&l->r->job, Q_TOTP_STATE, totp_looked_up, l);
 	db_job_param_int(&l->r->job, 0, l->account_id);
-	db_submit(l->r->w->db, &l->r->job);
+	req_db_submit(l->r);
 }
 
 /* The new hash is stored (or the password changed meanwhile, or the store failed: the log-in
@@ -267,7 +267,7 @@ static void verify_done(struct offload_task *t, int ran)
 		look_up_totp(l);
 		return;
 	}
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 }
 
 void login_throttled(struct req *r, long long retry_after)
@@ -332,7 +332,7 @@ int session_login(struct req *r, const char *login, const char *password, const 
 	db_job_init(&r->job, Q_LOGIN_LOOKUP, looked_up, l);
 	db_job_param(&r->job, 0, l->login);
 	db_job_param(&r->job, 1, l->ip[0] ? l->ip : NULL);
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 	return 0;
 }
 
@@ -422,7 +422,7 @@ void session_logout(struct req *r)
 	auth_token_hash_param(token, hash);
 	db_job_init(&r->job, Q_SESSION_DELETE, logged_out, r);
 	db_job_param_copy(&r->job, 0, hash);
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 }
 
 void h_session_delete(struct req *r)

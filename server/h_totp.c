@@ -86,7 +86,7 @@ static void wrong_code(struct totp_flow *f, enum app_err err, const char *field)
 	db_job_init(&r->job, Q_LOGIN_FAIL_ACCOUNT, wrong_code_counted, f);
 	db_job_param_int(&r->job, 0, r->account_id);
 	db_job_param(&r->job, 1, f->ip[0] ? f->ip : NULL);
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 }
 
 /* A flow for r with the code (may be NULL) and the caller's session; NULL after replying. */
@@ -122,7 +122,7 @@ static void state_look_up(struct totp_flow *f, db_done_fn done)
 	struct req *r = f->r;
 	db_job_init(&r->job, Q_TOTP_STATE, done, f);
 	db_job_param_int(&r->job, 0, r->account_id);
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 }
 
 int totp_state_read(struct req *r, const struct db_result *res, const struct err *e,
@@ -513,7 +513,7 @@ static void reauth_state(struct db_job *job, const struct db_result *res, const 
 		db_job_param(&r->job, 2, NULL);
 	db_job_param(&r->job, 3, f->ip[0] ? f->ip : NULL);
 	db_job_param(&r->job, 4, r->rid);
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 }
 
 static void reauth_verified(struct req *r, void *arg)

@@ -407,7 +407,7 @@ static void vol_write_prepare(struct vol_write *w)
 		api_oom(r);
 		return;
 	}
-	db_submit(r->w->db, &r->job);
+	req_db_submit(r);
 }
 
 /* Drop keys whose value is null: on create, null means "not given". */

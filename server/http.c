@@ -445,6 +445,12 @@ const char *req_header(const struct req *r, const char *name)
 	return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
 }
 
+void req_db_submit(struct req *r)
+{
+	r->job.rid = r->rid;
+	db_submit(r->w->db, &r->job);
+}
+
 int req_public_link(const struct req *r, const char *path, char *out, size_t n)
 {
 	const char *base = r->w->cfg->public_url, *host = req_header(r, "Host");

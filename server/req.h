@@ -83,6 +83,8 @@ int req_form_refused(struct req *r, const char *text, size_t len, const char *co
 long long req_param_id(const struct req *r, int i);
 /* A request header, or NULL. */
 const char *req_header(const struct req *r, const char *name);
+/* Submit r->job to the worker's pool, with r's id for the log (db_error). */
+void req_db_submit(struct req *r);
 /* The absolute link to path (which starts with '/'): after VOLUNTEERD_PUBLIC_URL, or else the
  * scheme and Host this request came to, so that a QR code or a printed link opens on a phone.
  * 0, or -1 when it does not fit in n. */

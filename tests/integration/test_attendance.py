@@ -894,7 +894,8 @@ def test_a_checkin_behind_a_held_row_lock_is_503_at_the_lock_timeout(make_server
     batch go through: test_checkin_lean.py), and so gets its 503 with Retry-After in about
     2 s, where the 5 s of statement_timeout would have failed the whole batch.  PostgreSQL's
     lock_not_available is in the log.  Another volunteer checks in meanwhile, and once the lock
-    is gone the retry under the same key checks in once."""
+    is gone the retry under the same key checks in once.  The log's db_error line names the
+    503's request id, so that an operator finds what held it up."""
     w = OneEvent(make_server, own_pg)
     other = w.new_volunteer()
     result = {}
@@ -921,7 +922,9 @@ def test_a_checkin_behind_a_held_row_lock_is_503_at_the_lock_timeout(make_server
     expect(r, 503)
     assert r.headers.get("Retry-After"), r.headers
     assert result["took"] < 3.0, f"the 503 took {result['took']:.2f} s"
-    assert "sqlstate=55P03" in w.srv.log_text()
+    rid = r.headers["X-Request-Id"]
+    assert any(f"rid={rid} " in line and "sqlstate=55P03" in line and "event=db_error" in line
+               for line in w.srv.log_text().splitlines()), (rid, w.srv.log_text()[-2000:])
     assert one(own_pg, f"SELECT count(*) FROM attendances WHERE volunteer_id = {w.v}") == "0"
     a = expect(w.check_in(), 201)
     assert a["volunteer_id"] == w.v

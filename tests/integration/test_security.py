@@ -381,8 +381,8 @@ def test_a_database_fault_answers_generically_and_is_logged(pg, fresh_db, make_s
     """R32: when the database fails a statement for a reason of its own (here a column renamed
     under the server), the client gets 500 problem+json that says only "database error" and
     the request's id: no SQL, table, column or message of PostgreSQL's.  The log has the
-    SQLSTATE and the message for the operator, and then the request's line with its id.  Once
-    the schema is whole again, the same request is served."""
+    SQLSTATE and the message for the operator on a line with the request's id, and then the
+    request's line.  Once the schema is whole again, the same request is served."""
     name, url = fresh_db()
     srv = make_server(url, tls=False, workers=1)
     srv.migrate()
@@ -399,11 +399,13 @@ def test_a_database_fault_answers_generically_and_is_logged(pg, fresh_db, make_s
         assert body["detail"] == "database error" and body["status"] == 500, body
         for leak in ("name", "org_units", "column", "FROM", "SELECT", "SQL", "42P01", "42703", "api."):
             assert leak not in r.text, (leak, r.text)
-        # For the operator: PostgreSQL's SQLSTATE and message, then the request's line.
+        # For the operator: PostgreSQL's SQLSTATE and message under the request's id, then the
+        # request's line.
+        rid = r.headers["X-Request-Id"]
         lines = srv.log_text().splitlines()
         fault = [i for i, l in enumerate(lines) if "event=db_error" in l and "sqlstate=42" in l]
         assert fault and 'message="' in lines[fault[-1]], srv.log_text()[-3000:]
-        rid = r.headers["X-Request-Id"]
+        assert f"rid={rid} " in lines[fault[-1]], (rid, lines[fault[-1]])
         assert any(f"rid={rid}" in l and "status=500" in l for l in lines[fault[-1]:]), rid
     finally:
         pg.sql("ALTER TABLE org_units RENAME COLUMN name_gone TO name", db=name)
