@@ -181,13 +181,14 @@ CPPCHECK = cppcheck --error-exitcode=1 --enable=warning,portability --library=po
 # valist.Uninitialized, which loses a va_list passed by pointer (log.c) or started again after
 # va_end (html.c).  A false positive is suppressed inline (NOLINTNEXTLINE), with its reason.
 TIDY_CHECKS = -*,clang-analyzer-*,-clang-analyzer-security.insecureAPI.*,-clang-analyzer-valist.Uninitialized
-TIDY = clang-tidy --quiet --warnings-as-errors='*' --checks='$(TIDY_CHECKS)'
+TIDY = clang-tidy --quiet --warnings-as-errors="*" --checks="$(TIDY_CHECKS)"
 
 check:
 	clang-format --dry-run --Werror common/*.[ch] server/*.[ch] server/pages/*.[ch] tests/unit/*.[ch] scripts/bench/*.c
 	@# log_msg quotes every %s itself: a value quoted again in the format would break logfmt.
 	@! grep -n -A2 'log_msg(' common/*.c server/*.c server/pages/*.c | grep -F '\"%s'
 	$(CPPCHECK) common server
+	@# TIDY's double quotes reach the inner sh whole: the outer single quotes keep them.
 	ls common/*.c server/*.c server/pages/*.c | xargs -P2 -n4 sh -c '$(TIDY) "$$@" -- \
 		$(filter-out -MMD -MP $(WARN),$(CFLAGS))' tidy
 
