@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suites and sums them up:  scripts/test.sh {lint|deps-floor|unit|...|all}
 #
-#   lint         `make check`: clang-format, cppcheck and clang-tidy (one test)
+#   lint         `make check` and `make tidy`: clang-format, cppcheck, clang-tidy (one test)
 #   deps-floor   scripts/deps-floor.sh: the runtime libraries at or above the fixed versions,
 #                and build/sbom.txt (one test)
 #   unit         every build/tests/test_* (cmocka), built by `make test` / `make test-unit`
@@ -179,8 +179,9 @@ run_as_one_test() { # suite hint command...
 	fi
 }
 
-# `make check` (clang-format, the log-format check, cppcheck and clang-tidy), so that CI gates on it.
-run_lint() { run_as_one_test lint "make check failed: see above" make -s check; }
+# `make check` (clang-format, the log-format check and cppcheck) and `make tidy` (clang-tidy),
+# so that CI gates on them.
+run_lint() { run_as_one_test lint "make check or make tidy failed: see above" make -s -j2 check tidy; }
 
 # The runtime libraries' versions against the fixed ones, and build/sbom.txt.
 run_deps_floor() {
